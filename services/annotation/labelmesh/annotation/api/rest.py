@@ -1,0 +1,123 @@
+"""REST adapter of the annotation service."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Response
+from pydantic import BaseModel, Field
+
+from labelmesh.annotation.domain import NewProject
+from labelmesh.annotation.usecases import Annotation, TaskView
+from labelmesh.core.labels import (
+    data_type_from_name,
+    data_type_name,
+    labels_from_json,
+    labels_to_json,
+)
+from labelmesh.v1.events_pb2 import ProjectSpec
+
+UserHeader = Annotated[str, Header(alias="X-LabelMesh-User", max_length=200)]
+
+
+class ProjectRequest(BaseModel):
+    name: str
+    data_type: str = Field(examples=["TEXT"])
+    classes: list[str]
+    auto_accept_threshold: float = 0.9
+    review_min_agreement: float = 0.0
+
+
+class NextTaskRequest(BaseModel):
+    annotator: str = Field(min_length=1, max_length=200)
+
+
+class AnnotationRequest(BaseModel):
+    annotator: str = Field(min_length=1, max_length=200)
+    labels: list[dict[str, Any]]
+
+
+def project_json(project: ProjectSpec) -> dict[str, Any]:
+    return {
+        "project_id": project.project_id,
+        "name": project.name,
+        "data_type": data_type_name(project.data_type),
+        "classes": list(project.classes),
+        "auto_accept_threshold": project.auto_accept_threshold,
+        "review_min_agreement": project.review_min_agreement,
+    }
+
+
+def task_json(task: TaskView) -> dict[str, Any]:
+    return {
+        "task_id": task.task_id,
+        "project_id": task.project_id,
+        "item_id": task.item_id,
+        "data_type": data_type_name(task.data_type),
+        "text": task.text,
+        "media_key": task.media_key,
+        "suggestion": labels_to_json(task.suggestion),
+        "suggestion_model": {
+            "id": task.suggestion_model.id,
+            "version": task.suggestion_model.version,
+        },
+        "status": task.status,
+        "assignee": task.assignee,
+    }
+
+
+def router(annotation: Annotation) -> APIRouter:
+    api = APIRouter(prefix="/v1", tags=["annotation"])
+
+    @api.post("/projects", status_code=201)
+    async def create_project(request: ProjectRequest, user: UserHeader = "api") -> dict[str, Any]:
+        project = await annotation.create_project(
+            NewProject(
+                name=request.name,
+                data_type=data_type_from_name(request.data_type),
+                classes=request.classes,
+                auto_accept_threshold=request.auto_accept_threshold,
+                review_min_agreement=request.review_min_agreement,
+            ),
+            user,
+        )
+        return project_json(project)
+
+    @api.get("/projects/{project_id}")
+    async def get_project(project_id: str) -> dict[str, Any]:
+        return project_json(await annotation.get_project(project_id))
+
+    @api.post("/projects/{project_id}/tasks/next", response_model=None)
+    async def next_task(project_id: str, request: NextTaskRequest) -> dict[str, Any] | Response:
+        """Assign the next task; 204 when the queue is empty."""
+        task = await annotation.next_task(project_id, request.annotator)
+        return task_json(task) if task else Response(status_code=204)
+
+    @api.get("/tasks/{task_id}")
+    async def get_task(task_id: str) -> dict[str, Any]:
+        return task_json(await annotation.get_task(task_id))
+
+    @api.post("/tasks/{task_id}/annotations", status_code=201)
+    async def submit(task_id: str, request: AnnotationRequest) -> dict[str, str]:
+        labels = labels_from_json(request.labels)
+        annotation_id = await annotation.submit(task_id, request.annotator, labels)
+        return {"annotation_id": annotation_id}
+
+    @api.get("/items/{item_id}/annotations")
+    async def item_annotations(item_id: str) -> dict[str, Any]:
+        documents = await annotation.repository.annotations_of_item(item_id)
+        return {
+            "annotations": [
+                {
+                    "annotation_id": d["_id"],
+                    "task_id": d["task_id"],
+                    "annotator": d["annotator"],
+                    "source": d["source"],
+                    "labels": d["labels"],
+                    "created_at": d["created_at"].isoformat(),
+                }
+                for d in documents
+            ]
+        }
+
+    return api

@@ -1,0 +1,30 @@
+"""Wiring of the annotation service."""
+
+from __future__ import annotations
+
+from labelmesh.annotation import handlers
+from labelmesh.annotation.adapters.repository import AnnotationRepository
+from labelmesh.annotation.api import grpc, rest
+from labelmesh.annotation.config import AnnotationSettings
+from labelmesh.annotation.metrics import AnnotationMetrics
+from labelmesh.annotation.usecases import SERVICE, Annotation
+from labelmesh.core.platform import Platform
+from labelmesh.core.runner import ServiceDefinition
+
+
+def build(settings: AnnotationSettings) -> ServiceDefinition:
+    platform = Platform(SERVICE, settings)
+    repository = AnnotationRepository(platform.db)
+    metrics = AnnotationMetrics(platform.registry)
+    annotation = Annotation(repository, platform.uow, metrics)
+    return ServiceDefinition(
+        name=SERVICE,
+        platform=platform,
+        settings=settings,
+        router=rest.router(annotation),
+        grpc_services=[grpc.grpc_service(annotation)],
+        handlers=handlers.HANDLERS,
+        consumes=handlers.CONSUMES,
+        deps=handlers.Deps(platform.uow, repository, metrics),
+        on_start=repository.ensure_indexes,
+    )

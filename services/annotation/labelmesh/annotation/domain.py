@@ -1,0 +1,128 @@
+"""Projects, label schemas and annotation validation. Pure: no I/O."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from labelmesh.core.errors import InvalidField
+from labelmesh.v1.events_pb2 import DataType, ProjectSpec
+from labelmesh.v1.geometry_pb2 import Label
+
+MAX_CLASSES = 1000
+MAX_NAME = 200
+
+# Which label kinds make sense for each data type.
+KINDS_FOR_DATA_TYPE: dict[int, frozenset[str]] = {
+    DataType.DATA_TYPE_TEXT: frozenset({"classification", "text_span"}),
+    DataType.DATA_TYPE_IMAGE: frozenset(
+        {"classification", "bounding_box", "polygon", "mask", "keypoints"}
+    ),
+    DataType.DATA_TYPE_AUDIO: frozenset({"classification", "transcription"}),
+    DataType.DATA_TYPE_VIDEO: frozenset(
+        {"classification", "bounding_box", "polygon", "mask", "keypoints", "transcription"}
+    ),
+}
+
+
+@dataclass(frozen=True)
+class NewProject:
+    name: str
+    data_type: int
+    classes: Sequence[str]
+    auto_accept_threshold: float
+    review_min_agreement: float = 0.0
+
+
+def create_project(request: NewProject) -> ProjectSpec:
+    """Validate a project request and give it an id."""
+    name = request.name.strip()
+    if not name:
+        raise InvalidField("name", "must not be empty")
+    if len(name) > MAX_NAME:
+        raise InvalidField("name", f"at most {MAX_NAME} characters")
+    if request.data_type not in KINDS_FOR_DATA_TYPE:
+        raise InvalidField("data_type", f"must be one of TEXT, IMAGE, AUDIO, VIDEO, not {request.data_type!r}")
+    if not request.classes:
+        raise InvalidField("classes", "at least one class is required")
+    if len(request.classes) > MAX_CLASSES:
+        raise InvalidField("classes", f"at most {MAX_CLASSES} classes")
+    seen: set[str] = set()
+    for index, cls in enumerate(request.classes):
+        if not cls.strip() or cls != cls.strip():
+            raise InvalidField(f"classes[{index}]", "must be non-empty with no surrounding spaces")
+        if cls in seen:
+            raise InvalidField(f"classes[{index}]", f"duplicate class {cls!r}")
+        seen.add(cls)
+    for field_name in ("auto_accept_threshold", "review_min_agreement"):
+        value = getattr(request, field_name)
+        if not (0.0 <= value <= 1.0) or math.isnan(value):
+            raise InvalidField(field_name, f"must be between 0 and 1, not {value}")
+    return ProjectSpec(
+        project_id=str(uuid.uuid4()),
+        name=name,
+        data_type=request.data_type,  # type: ignore[arg-type]
+        classes=list(request.classes),
+        auto_accept_threshold=request.auto_accept_threshold,
+        review_min_agreement=request.review_min_agreement,
+    )
+
+
+def validate_labels(
+    labels: Sequence[Label], project: ProjectSpec, item_data_type: int, text: str
+) -> None:
+    """Check submitted labels against the project's schema and the item.
+
+    Raises InvalidField naming the first offending field.
+    """
+    if not labels:
+        raise InvalidField("labels", "at least one label is required")
+    allowed = KINDS_FOR_DATA_TYPE.get(item_data_type, frozenset())
+    classes = set(project.classes)
+    classifications = 0
+    for index, label in enumerate(labels):
+        at = f"labels[{index}]"
+        kind = label.WhichOneof("kind")
+        if kind is None:
+            raise InvalidField(at, "has no geometry; set one of " + ", ".join(sorted(allowed)))
+        if kind not in allowed:
+            raise InvalidField(
+                f"{at}.{kind}",
+                f"not allowed for {DataType.Name(item_data_type)} items; use one of "
+                + ", ".join(sorted(allowed)),
+            )
+        if not 0.0 <= label.confidence <= 1.0:
+            raise InvalidField(f"{at}.confidence", f"must be between 0 and 1, not {label.confidence}")
+        geometry = getattr(label, kind)
+        class_name = geometry.label
+        if class_name not in classes:
+            raise InvalidField(
+                f"{at}.{kind}.label",
+                f"{class_name!r} is not a class of this project; expected one of "
+                + ", ".join(sorted(classes)),
+            )
+        if kind == "classification":
+            classifications += 1
+            if classifications > 1:
+                raise InvalidField(f"{at}.classification", "only one classification per item")
+        _validate_geometry(f"{at}.{kind}", kind, geometry, text)
+
+
+def _validate_geometry(at: str, kind: str, g: object, text: str) -> None:
+    if kind == "bounding_box":
+        if g.width <= 0 or g.height <= 0:  # type: ignore[attr-defined]
+            raise InvalidField(f"{at}.width", "width and height must be positive")
+    elif kind == "polygon":
+        if len(g.points) < 3:  # type: ignore[attr-defined]
+            raise InvalidField(f"{at}.points", "a polygon needs at least 3 points")
+    elif kind == "mask":
+        if sum(g.counts) != g.width * g.height:  # type: ignore[attr-defined]
+            raise InvalidField(f"{at}.counts", "run lengths must sum to width * height")
+    elif kind == "text_span":
+        if not g.start < g.end <= len(text):  # type: ignore[attr-defined]
+            raise InvalidField(f"{at}.end", f"span must satisfy start < end <= {len(text)}")
+    elif kind == "keypoints":
+        if not g.points:  # type: ignore[attr-defined]
+            raise InvalidField(f"{at}.points", "at least one keypoint is required")

@@ -1,0 +1,146 @@
+"""What the annotation APIs do, shared by REST and gRPC."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from labelmesh.core.envelopes import new_envelope, user_actor
+from labelmesh.core.errors import Conflict, InvalidField, NotFound
+from labelmesh.core.labels import labels_from_json, labels_to_json
+from labelmesh.core.mongo import Document, UnitOfWork
+from labelmesh.annotation.adapters.repository import ASSIGNED, OPEN, AnnotationRepository
+from labelmesh.annotation.domain import NewProject, create_project, validate_labels
+from labelmesh.annotation.metrics import AnnotationMetrics
+from labelmesh.v1.events_pb2 import AnnotationSubmitted, ModelRef, ProjectCreated, ProjectSpec
+from labelmesh.v1.geometry_pb2 import Label
+
+SERVICE = "annotation"
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """A task as an annotator sees it."""
+
+    task_id: str
+    project_id: str
+    item_id: str
+    data_type: int
+    text: str
+    media_key: str
+    suggestion: list[Label]
+    suggestion_model: ModelRef
+    status: str
+    assignee: str
+
+
+def task_view(document: Document) -> TaskView:
+    model = document.get("suggestion_model") or {}
+    return TaskView(
+        task_id=document["_id"],
+        project_id=document["project_id"],
+        item_id=document["item_id"],
+        data_type=document.get("data_type", 0),
+        text=document.get("text", ""),
+        media_key=document.get("media_key", ""),
+        suggestion=labels_from_json(document.get("suggestion") or []),
+        suggestion_model=ModelRef(id=model.get("id", ""), version=model.get("version", "")),
+        status=document["status"],
+        assignee=document.get("assignee") or "",
+    )
+
+
+class Annotation:
+    def __init__(
+        self, repository: AnnotationRepository, uow: UnitOfWork, metrics: AnnotationMetrics
+    ) -> None:
+        self.repository = repository
+        self.uow = uow
+        self.metrics = metrics
+
+    async def create_project(self, request: NewProject, user: str) -> ProjectSpec:
+        project = create_project(request)
+        async with self.uow.begin() as tx:
+            await self.repository.insert_project(tx, project)
+            tx.emit(
+                new_envelope(
+                    ProjectCreated(project=project),
+                    producer=SERVICE,
+                    actor=user_actor(user),
+                    project_id=project.project_id,
+                )
+            )
+        return project
+
+    async def get_project(self, project_id: str) -> ProjectSpec:
+        project = await self.repository.get_project(project_id)
+        if project is None:
+            raise NotFound("project", project_id)
+        return project
+
+    async def next_task(self, project_id: str, annotator: str) -> TaskView | None:
+        """The annotator's current task, or the oldest open one, now assigned to them."""
+        if not annotator:
+            raise InvalidField("annotator", "must not be empty")
+        await self.get_project(project_id)
+        document = await self.repository.assigned_task(project_id, annotator)
+        if document is None:
+            document = await self.repository.claim_next_task(project_id, annotator)
+        return task_view(document) if document else None
+
+    async def get_task(self, task_id: str) -> TaskView:
+        document = await self.repository.get_task(task_id)
+        if document is None:
+            raise NotFound("task", task_id)
+        return task_view(document)
+
+    async def submit(self, task_id: str, annotator: str, labels: Sequence[Label]) -> str:
+        """Validate and store an annotation; returns its id. Nothing is stored if invalid."""
+        if not annotator:
+            raise InvalidField("annotator", "must not be empty")
+        task = await self.get_task(task_id)
+        if task.status not in (OPEN, ASSIGNED):
+            raise Conflict(f"task {task_id!r} is {task.status}, not open for submission")
+        if task.assignee and task.assignee != annotator:
+            raise Conflict(f"task {task_id!r} is assigned to {task.assignee!r}")
+        project = await self.get_project(task.project_id)
+        try:
+            validate_labels(labels, project, task.data_type, task.text)
+        except InvalidField as exc:
+            self.metrics.rejected_submissions.labels(exc.field.rsplit(".", 1)[-1]).inc()
+            raise
+        annotation_id = str(uuid.uuid4())
+        async with self.uow.begin() as tx:
+            if not await self.repository.mark_submitted(tx, task_id, annotator):
+                raise Conflict(f"task {task_id!r} was submitted or reassigned meanwhile")
+            await self.repository.insert_annotation(
+                tx,
+                {
+                    "_id": annotation_id,
+                    "task_id": task_id,
+                    "item_id": task.item_id,
+                    "project_id": task.project_id,
+                    "annotator": annotator,
+                    "source": "human",
+                    "labels": labels_to_json(labels),
+                },
+            )
+            tx.emit(
+                new_envelope(
+                    AnnotationSubmitted(
+                        annotation_id=annotation_id,
+                        task_id=task_id,
+                        annotator=annotator,
+                        labels=labels,
+                        suggestion=task.suggestion,
+                        suggestion_model=task.suggestion_model,
+                    ),
+                    producer=SERVICE,
+                    actor=user_actor(annotator),
+                    project_id=task.project_id,
+                    item_id=task.item_id,
+                )
+            )
+        self.metrics.annotations.labels("human").inc()
+        return annotation_id

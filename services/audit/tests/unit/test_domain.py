@@ -1,0 +1,43 @@
+from dataclasses import replace
+
+from labelmesh.audit.domain import ChainLink, chain_key, entry_hash, verify
+from labelmesh.v1.events_pb2 import Envelope
+
+
+def chain(payloads: list[bytes]) -> list[ChainLink]:
+    links, previous = [], ""
+    for sequence, payload in enumerate(payloads):
+        digest = entry_hash(previous, payload)
+        links.append(ChainLink(sequence, previous, digest, payload))
+        previous = digest
+    return links
+
+
+def test_intact_chain_verifies() -> None:
+    result = verify(chain([b"a", b"b", b"c"]))
+    assert (result.intact, result.checked, result.first_bad_sequence) == (True, 3, None)
+
+
+def test_altered_event_breaks_the_chain_at_that_entry() -> None:
+    links = chain([b"a", b"b", b"c"])
+    links[1] = replace(links[1], envelope_bytes=b"B")
+    result = verify(links)
+    assert (result.intact, result.first_bad_sequence) == (False, 1)
+
+
+def test_removed_entry_breaks_the_chain() -> None:
+    links = chain([b"a", b"b", b"c"])
+    del links[1]
+    assert verify(links).first_bad_sequence == 1
+
+
+def test_rehashed_entry_still_breaks_its_successor() -> None:
+    links = chain([b"a", b"b", b"c"])
+    forged = entry_hash(links[0].hash, b"B")
+    links[1] = replace(links[1], envelope_bytes=b"B", hash=forged)
+    assert verify(links).first_bad_sequence == 2
+
+
+def test_chain_key_falls_back_to_the_project() -> None:
+    assert chain_key(Envelope(item_id="i", project_id="p")) == "i"
+    assert chain_key(Envelope(project_id="p")) == "project:p"

@@ -1,0 +1,117 @@
+"""gRPC adapter of the ingest service: translates messages into use-case calls."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from labelmesh.core.api import grpc_errors
+from labelmesh.core.envelopes import user_actor
+from labelmesh.core.runner import GrpcService
+from labelmesh.ingest.domain import Upload
+from labelmesh.ingest.usecases import Ingest, UploadOutcome
+from labelmesh.v1 import ingest_service_pb2 as pb
+from labelmesh.v1 import ingest_service_pb2_grpc as pb_grpc
+from labelmesh.v1.common_pb2 import FieldViolation
+from labelmesh.v1.events_pb2 import ItemIngested
+
+STREAM_BATCH = 100
+
+
+def _upload(item: pb.ItemUpload) -> Upload:
+    return Upload(
+        filename=item.filename,
+        content_type=item.content_type,
+        content=item.content,
+        text=item.text,
+        metadata=dict(item.metadata),
+    )
+
+
+def _result(outcome: UploadOutcome, offset: int = 0) -> pb.UploadResult:
+    error = outcome.error
+    return pb.UploadResult(
+        index=outcome.index + offset,
+        item_id=outcome.item_id,
+        duplicate=outcome.duplicate,
+        error=FieldViolation(field=error.field, reason=error.reason) if error else None,
+    )
+
+
+def _user(context: grpc.aio.ServicerContext) -> str:
+    metadata = dict(context.invocation_metadata() or ())
+    return str(metadata.get("x-labelmesh-user", "api"))
+
+
+class IngestServicer(pb_grpc.IngestServiceServicer):
+    def __init__(self, ingest: Ingest) -> None:
+        self.ingest = ingest
+
+    @grpc_errors
+    async def UploadItems(
+        self, request: pb.UploadItemsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UploadItemsResponse:
+        outcomes = await self.ingest.upload(
+            request.project_id, [_upload(i) for i in request.items], user_actor(_user(context))
+        )
+        return pb.UploadItemsResponse(results=[_result(o) for o in outcomes])
+
+    async def UploadItemStream(
+        self,
+        request_iterator: AsyncIterator[pb.UploadItemStreamRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> pb.UploadItemStreamResponse:
+        # Items are stored in batches as they arrive, so memory stays bounded.
+        response = pb.UploadItemStreamResponse()
+        batch: list[pb.UploadItemStreamRequest] = []
+
+        async def flush() -> None:
+            outcomes = await self._upload_batch(batch, context)
+            response.results.extend(_result(o, offset=len(response.results)) for o in outcomes)
+            batch.clear()
+
+        async for message in request_iterator:
+            if batch and message.project_id != batch[0].project_id:
+                await flush()
+            batch.append(message)
+            if len(batch) >= STREAM_BATCH:
+                await flush()
+        if batch:
+            await flush()
+        return response
+
+    @grpc_errors
+    async def _upload_batch(
+        self, batch: list[pb.UploadItemStreamRequest], context: grpc.aio.ServicerContext
+    ) -> list[UploadOutcome]:
+        return await self.ingest.upload(
+            batch[0].project_id, [_upload(m.item) for m in batch], user_actor(_user(context))
+        )
+
+    @grpc_errors
+    async def GetItem(
+        self, request: pb.GetItemRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetItemResponse:
+        item = await self.ingest.get_item(request.item_id)
+        return pb.GetItemResponse(
+            item_id=str(item["_id"]),
+            project_id=str(item["project_id"]),
+            item=ItemIngested(
+                data_type=int(item["data_type"]),  # type: ignore[call-overload]
+                media_key=str(item["media_key"]),
+                content_sha256=str(item["sha256"]),
+                size_bytes=int(item["size_bytes"]),  # type: ignore[call-overload]
+                content_type=str(item["content_type"]),
+                filename=str(item["filename"]),
+                metadata=item["metadata"],  # type: ignore[arg-type]
+            ),
+        )
+
+
+def grpc_service(ingest: Ingest) -> GrpcService:
+    return GrpcService(
+        servicer=IngestServicer(ingest),
+        add_to_server=pb_grpc.add_IngestServiceServicer_to_server,
+        full_name=pb.DESCRIPTOR.services_by_name["IngestService"].full_name,
+    )

@@ -1,0 +1,169 @@
+"""What the ingest APIs do, shared by REST and gRPC."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from labelmesh.core.envelopes import new_envelope, service_actor
+from pymongo.errors import DuplicateKeyError
+
+from labelmesh.core.errors import Conflict, InvalidField, NotFound
+from labelmesh.core.mongo import UnitOfWork
+from labelmesh.core.storage import ObjectStore
+from labelmesh.ingest.adapters.repository import IngestRepository
+from labelmesh.ingest.domain import PreparedItem, Upload, prepare
+from labelmesh.ingest.metrics import IngestMetrics
+from labelmesh.v1.events_pb2 import Actor, DataType, Envelope, IngestRejected, ItemIngested
+
+SERVICE = "ingest"
+MAX_BATCH = 1000
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UploadOutcome:
+    """The result of one upload of a batch."""
+
+    index: int
+    item_id: str = ""
+    duplicate: bool = False
+    error: InvalidField | None = None
+
+
+class Ingest:
+    def __init__(
+        self,
+        repository: IngestRepository,
+        store: ObjectStore,
+        uow: UnitOfWork,
+        metrics: IngestMetrics,
+        max_item_bytes: int,
+    ) -> None:
+        self.repository = repository
+        self.store = store
+        self.uow = uow
+        self.metrics = metrics
+        self.max_item_bytes = max_item_bytes
+
+    async def upload(
+        self, project_id: str, uploads: Sequence[Upload], actor: Actor, trace_id: str = ""
+    ) -> list[UploadOutcome]:
+        """Store a batch. Each upload succeeds or fails on its own; nothing is half-written."""
+        if not uploads:
+            raise InvalidField("items", "at least one item is required")
+        if len(uploads) > MAX_BATCH:
+            raise InvalidField("items", f"at most {MAX_BATCH} items per request")
+        if not await self.repository.project_exists(project_id):
+            raise NotFound("project", project_id)
+
+        outcomes: dict[int, UploadOutcome] = {}
+        prepared: dict[int, PreparedItem] = {}
+        for index, upload in enumerate(uploads):
+            try:
+                prepared[index] = prepare(upload, project_id, f"items[{index}]", self.max_item_bytes)
+            except InvalidField as exc:
+                outcomes[index] = UploadOutcome(index, error=exc)
+
+        # Identical content is stored once per project: repeats get the first item's id.
+        first_by_hash: dict[str, PreparedItem] = {}
+        for item in prepared.values():
+            first_by_hash.setdefault(item.sha256, item)
+        existing = await self.repository.items_by_hash(project_id, list(first_by_hash))
+        new_items = [item for sha, item in first_by_hash.items() if sha not in existing]
+        for index, item in prepared.items():
+            first = first_by_hash[item.sha256]
+            item_id = existing.get(item.sha256, first.item_id)
+            duplicate = item.sha256 in existing or first is not item
+            outcomes[index] = UploadOutcome(index, item_id=item_id, duplicate=duplicate)
+
+        await self._store_media(new_items)
+        try:
+            async with self.uow.begin() as tx:
+                if new_items:
+                    await self.repository.insert_items(tx, new_items)
+                tx.emit(*self._events(project_id, new_items, outcomes, actor, trace_id))
+        except BaseException as exc:
+            await asyncio.gather(
+                *(self.store.delete(i.media_key) for i in new_items), return_exceptions=True
+            )
+            if isinstance(exc, DuplicateKeyError):
+                raise Conflict("identical content was uploaded concurrently; retry") from exc
+            raise
+        self._count(new_items, outcomes.values())
+        return [outcomes[i] for i in range(len(uploads))]
+
+    async def _store_media(self, items: list[PreparedItem]) -> None:
+        slots = asyncio.Semaphore(16)
+
+        async def put(item: PreparedItem) -> None:
+            async with slots:
+                await self.store.put(item.media_key, item.content, item.content_type)
+
+        results = await asyncio.gather(*(put(i) for i in items), return_exceptions=True)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            await asyncio.gather(
+                *(self.store.delete(i.media_key) for i in items), return_exceptions=True
+            )
+            raise failures[0]
+
+    def _events(
+        self,
+        project_id: str,
+        items: list[PreparedItem],
+        outcomes: dict[int, UploadOutcome],
+        actor: Actor,
+        trace_id: str,
+    ) -> list[Envelope]:
+        events = [
+            new_envelope(
+                ItemIngested(
+                    data_type=item.data_type,
+                    media_key=item.media_key,
+                    content_sha256=item.sha256,
+                    size_bytes=len(item.content),
+                    content_type=item.content_type,
+                    filename=item.filename,
+                    text=item.text,
+                    metadata=item.metadata,
+                ),
+                producer=SERVICE,
+                actor=actor,
+                project_id=project_id,
+                item_id=item.item_id,
+                trace_id=trace_id,
+            )
+            for item in items
+        ]
+        for outcome in outcomes.values():
+            if outcome.error is not None:
+                rejected = IngestRejected(field=outcome.error.field, reason=outcome.error.reason)
+                events.append(
+                    new_envelope(
+                        rejected,
+                        producer=SERVICE,
+                        actor=actor,
+                        project_id=project_id,
+                        trace_id=trace_id,
+                    )
+                )
+        return events
+
+    def _count(self, items: list[PreparedItem], outcomes: Iterable[UploadOutcome]) -> None:
+        for item in items:
+            self.metrics.items.labels("stored", DataType.Name(item.data_type)).inc()
+            self.metrics.bytes.inc(len(item.content))
+        for outcome in outcomes:
+            if outcome.error is not None:
+                self.metrics.items.labels("rejected", "unknown").inc()
+            elif outcome.duplicate:
+                self.metrics.items.labels("duplicate", "unknown").inc()
+
+    async def get_item(self, item_id: str) -> dict[str, object]:
+        document = await self.repository.get_item(item_id)
+        if document is None:
+            raise NotFound("item", item_id)
+        return document

@@ -1,0 +1,53 @@
+"""The review service's MongoDB collections: reviews, and its view of projects."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from labelmesh.core.mongo import Document, Transaction
+from labelmesh.v1.events_pb2 import ProjectSpec, ReviewDecided, ReviewDecision
+
+
+class ReviewRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.projects = db["projects"]
+        self.reviews = db["reviews"]
+
+    async def ensure_indexes(self) -> None:
+        await self.reviews.create_index("annotation_id", unique=True)
+        await self.reviews.create_index("item_id")
+
+    async def save_project(self, tx: Transaction, project: ProjectSpec) -> None:
+        await self.projects.replace_one(
+            {"_id": project.project_id},
+            {"_id": project.project_id, "spec": project.SerializeToString()},
+            upsert=True,
+            session=tx.session,
+        )
+
+    async def get_project(self, project_id: str) -> ProjectSpec | None:
+        document = await self.projects.find_one({"_id": project_id})
+        return ProjectSpec.FromString(document["spec"]) if document else None
+
+    async def insert_review(
+        self, tx: Transaction, project_id: str, item_id: str, review: ReviewDecided, source: str
+    ) -> None:
+        await self.reviews.insert_one(
+            {
+                "_id": review.review_id,
+                "annotation_id": review.annotation_id,
+                "project_id": project_id,
+                "item_id": item_id,
+                "source": source,
+                "approved": review.decision == ReviewDecision.REVIEW_DECISION_APPROVED,
+                "review": review.SerializeToString(),
+                "created_at": datetime.now(UTC),
+            },
+            session=tx.session,
+        )
+
+    async def reviews_of_item(self, item_id: str) -> list[ReviewDecided]:
+        documents = await self.reviews.find({"item_id": item_id}).sort("created_at", 1).to_list(None)
+        return [ReviewDecided.FromString(d["review"]) for d in documents]

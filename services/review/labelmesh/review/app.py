@@ -1,0 +1,29 @@
+"""Wiring of the review service."""
+
+from __future__ import annotations
+
+from labelmesh.core.platform import Platform
+from labelmesh.core.runner import ServiceDefinition
+from labelmesh.review import handlers
+from labelmesh.review.adapters.repository import ReviewRepository
+from labelmesh.review.api import grpc, rest
+from labelmesh.review.config import ReviewSettings
+from labelmesh.review.metrics import ReviewMetrics
+from labelmesh.review.usecases import SERVICE, Review
+
+
+def build(settings: ReviewSettings) -> ServiceDefinition:
+    platform = Platform(SERVICE, settings)
+    repository = ReviewRepository(platform.db)
+    review = Review(repository, platform.uow, ReviewMetrics(platform.registry))
+    return ServiceDefinition(
+        name=SERVICE,
+        platform=platform,
+        settings=settings,
+        router=rest.router(review),
+        grpc_services=[grpc.grpc_service(review)],
+        handlers=handlers.HANDLERS,
+        consumes=handlers.CONSUMES,
+        deps=handlers.Deps(review),
+        on_start=repository.ensure_indexes,
+    )

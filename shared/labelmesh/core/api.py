@@ -1,0 +1,97 @@
+"""What every service's REST and gRPC adapters share: error translation,
+health, readiness and the metrics endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from labelmesh.core.errors import Conflict, InvalidField, NotFound
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+T = TypeVar("T")
+
+
+def rest_app(
+    title: str,
+    router: APIRouter,
+    registry: CollectorRegistry,
+    readiness: dict[str, ReadinessCheck],
+) -> FastAPI:
+    """A FastAPI app with the service's routes, error mapping and probes."""
+    app = FastAPI(title=title, version="0.1.0")
+    app.include_router(router)
+
+    @app.exception_handler(InvalidField)
+    async def invalid(_: Request, exc: InvalidField) -> JSONResponse:
+        detail = [{"loc": exc.field.split("."), "msg": exc.reason, "type": "invalid_field"}]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(Conflict)
+    async def conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        failures = await failed_checks(readiness)
+        status = 503 if failures else 200
+        return JSONResponse({"ready": not failures, "failures": failures}, status_code=status)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+async def failed_checks(readiness: dict[str, ReadinessCheck]) -> dict[str, str]:
+    """Run every readiness check with a deadline; name the ones that fail."""
+
+    async def run(check: ReadinessCheck) -> str | None:
+        try:
+            await asyncio.wait_for(check(), timeout=2)
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}" or "failed"
+        return None
+
+    results = await asyncio.gather(*(run(c) for c in readiness.values()))
+    return {name: r for name, r in zip(readiness, results, strict=True) if r is not None}
+
+
+_GRPC_CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
+    (InvalidField, grpc.StatusCode.INVALID_ARGUMENT),
+    (NotFound, grpc.StatusCode.NOT_FOUND),
+    (Conflict, grpc.StatusCode.ABORTED),
+]
+
+
+def grpc_errors(
+    method: Callable[..., Awaitable[T]],
+) -> Callable[..., Awaitable[T]]:
+    """Translate application errors raised by a servicer method into gRPC status."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> T:
+        try:
+            return await method(self, request, context)
+        except (InvalidField, NotFound, Conflict) as exc:
+            code = next(c for kind, c in _GRPC_CODES if isinstance(exc, kind))
+            await context.abort(code, str(exc))
+            raise  # abort raises; this keeps type checkers informed
+
+    return wrapper

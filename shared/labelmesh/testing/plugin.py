@@ -1,0 +1,48 @@
+"""Pytest fixtures that start the real infrastructure once per session.
+
+A Tansu broker and a SecantusDB server run as child processes on free ports;
+each test gets its own topic prefix and database name, so tests never see each
+other's data. Start-up waits with a deadline and fails with the server's log.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from labelmesh.devstack.infra import secantus_server, start_and_wait, tansu_broker
+from labelmesh.devstack.processes import free_port
+
+
+@pytest.fixture(scope="session")
+def infra_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("infra-logs")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(infra_logs: Path) -> Iterator[str]:
+    """Bootstrap address of a real Kafka-protocol broker."""
+    port = free_port()
+    broker = tansu_broker(port, infra_logs / "tansu.log")
+    start_and_wait(broker, port)
+    yield f"127.0.0.1:{port}"
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(infra_logs: Path) -> Iterator[str]:
+    """URI of a real MongoDB-protocol server with throwaway storage."""
+    port = free_port()
+    server = secantus_server(port, None, infra_logs / "secantusdb.log")
+    start_and_wait(server, port)
+    yield f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    server.stop()
+
+
+@pytest.fixture
+def unique_name() -> str:
+    """A fresh name for this test's topics and database."""
+    return f"t{uuid.uuid4().hex[:12]}"
