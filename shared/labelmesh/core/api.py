@@ -31,7 +31,7 @@ def rest_app(
 
     @app.exception_handler(InvalidField)
     async def invalid(_: Request, exc: InvalidField) -> JSONResponse:
-        detail = [{"loc": exc.field.split("."), "msg": exc.reason, "type": "invalid_field"}]
+        detail = [{"field": exc.field, "msg": exc.reason, "type": "invalid_field"}]
         return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(NotFound)

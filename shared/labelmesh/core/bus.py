@@ -133,6 +133,8 @@ class EventConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=500,
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=500,
         )
         self.group_id = group_id
         self.handlers = handlers

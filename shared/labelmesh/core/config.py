@@ -23,7 +23,9 @@ class ConfigError(RuntimeError):
 class CoreSettings(BaseSettings):
     """Infrastructure endpoints and switches common to all services."""
 
-    model_config = SettingsConfigDict(env_prefix="LABELMESH_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="LABELMESH_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     topic_prefix: str = "labelmesh"

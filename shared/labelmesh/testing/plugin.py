@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from labelmesh.core.config import CoreSettings
 from labelmesh.devstack.infra import secantus_server, start_and_wait, tansu_broker
 from labelmesh.devstack.processes import free_port
 
@@ -46,3 +47,17 @@ def mongo_uri(infra_logs: Path) -> Iterator[str]:
 def unique_name() -> str:
     """A fresh name for this test's topics and database."""
     return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def core_settings(kafka_bootstrap: str, mongo_uri: str, unique_name: str) -> CoreSettings:
+    """Settings aimed at the session's broker and database, with fresh names."""
+    return CoreSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        mongo_uri=mongo_uri,
+        topic_prefix=unique_name,
+        mongo_database=unique_name,
+        handler_retry_backoff_seconds=0.01,
+        handler_max_attempts=3,
+        outbox_poll_seconds=0.05,
+    )

@@ -1,0 +1,48 @@
+"""Running one service in-process for integration tests, and waiting on its state."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+from labelmesh.core.runner import ServiceDefinition, serve
+
+T = TypeVar("T")
+
+
+@contextlib.asynccontextmanager
+async def serving(service: ServiceDefinition) -> AsyncIterator[ServiceDefinition]:
+    """Run a service (REST, gRPC, consumer, relay) until the block ends."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(service, stop))
+    try:
+        yield service
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+async def eventually(
+    condition: Callable[[], Awaitable[bool]], timeout: float = 30.0, what: str = "condition"
+) -> None:
+    """Poll an async condition until it holds; fail with `what` after the timeout."""
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
+    """Call `probe` until it returns something other than None or False."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result is not None and result is not False:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.1)

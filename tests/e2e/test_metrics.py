@@ -1,0 +1,76 @@
+"""Every service's /metrics parses and reports the traffic it has seen."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from labelmesh.devstack.services import SERVICE_NAMES, ServiceAddress
+from labelmesh.testing.services import wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+def test_metrics_endpoint_parses_with_the_shared_families(
+    stack: dict[str, ServiceAddress], client: httpx.Client, name: str
+) -> None:
+    response = client.get(stack[name].metrics)
+    assert response.status_code == 200
+    families = {f.name: f for f in text_string_to_metric_families(response.text)}
+    for family in (
+        "events_consumed",
+        "events_produced",
+        "handler_duration_seconds",
+        "consumer_lag_messages",
+        "dead_letters",
+    ):
+        assert f"labelmesh_{name}_{family}" in families, family
+    assert client.get(f"{stack[name].rest}/healthz").json() == {"status": "ok"}
+    assert client.get(f"{stack[name].rest}/readyz").json() == {"ready": True, "failures": {}}
+
+
+def test_metrics_count_an_item_through_the_path(
+    stack: dict[str, ServiceAddress], client: httpx.Client
+) -> None:
+    project = client.post(
+        f"{stack['annotation'].rest}/v1/projects",
+        json={"name": "m", "data_type": "TEXT", "classes": ["a", "b"], "auto_accept_threshold": 0},
+    ).json()
+    upload_url = f"{stack['ingest'].rest}/v1/projects/{project['project_id']}/items"
+    uploaded = wait_for(
+        lambda: (r := client.post(upload_url, json={"items": [{"text": "metrics"}]})).status_code
+        == 200
+        and r.json(),
+        "ingest to know the project",
+    )
+    item_id = uploaded["results"][0]["item_id"]
+    wait_for(
+        lambda: client.get(f"{stack['audit'].rest}/v1/items/{item_id}/trail").status_code == 200
+        and len(client.get(f"{stack['audit'].rest}/v1/items/{item_id}/trail").json()["entries"])
+        == 5,
+        "the item to complete",
+    )
+
+    samples: dict[tuple[str, str], list[tuple[dict[str, str], float]]] = {}
+    for name in SERVICE_NAMES:
+        for family in text_string_to_metric_families(client.get(stack[name].metrics).text):
+            for sample in family.samples:
+                samples.setdefault((name, sample.name), []).append((sample.labels, sample.value))
+
+    def total(service: str, metric: str, **labels: str) -> float:
+        return sum(
+            value
+            for sample_labels, value in samples.get((service, metric), [])
+            if labels.items() <= sample_labels.items()
+        )
+
+    assert total("ingest", "labelmesh_ingest_items_total", outcome="stored") >= 1
+    assert total("ingest", "labelmesh_ingest_events_produced_total") >= 1
+    assert total("inference", "labelmesh_inference_events_consumed_total", outcome="ok") >= 1
+    assert total("inference", "labelmesh_inference_batch_size_items_count") >= 1
+    assert total("inference", "labelmesh_inference_predictions_total", outcome="auto_accepted") >= 1
+    assert total("annotation", "labelmesh_annotation_annotations_total", source="model") >= 1
+    assert total("review", "labelmesh_review_decisions_total", source="model") >= 1
+    assert total("audit", "labelmesh_audit_entries_total") >= 6

@@ -1,0 +1,170 @@
+"""One item's whole journey over REST: ingest, inference, annotation, review, audit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from labelmesh.devstack.services import ServiceAddress
+from labelmesh.testing.services import wait_for
+
+pytestmark = pytest.mark.e2e
+
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00"
+    b"\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xcf\xc0\x00\x00\x03\x01\x01\x00\xc9\xfe\x92\xef"
+    b"\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+SPORTS = "The home team won the championship final in overtime"
+VAGUE = "Markets were mixed today, some said"
+
+
+def get_json(client: httpx.Client, url: str) -> Any:
+    response = client.get(url)
+    return response.json() if response.status_code == 200 else None
+
+
+def trail_types(client: httpx.Client, audit: ServiceAddress, item_id: str, count: int) -> list[str]:
+    def complete() -> list[str] | None:
+        body = get_json(client, f"{audit.rest}/v1/items/{item_id}/trail")
+        types = [e["event_type"].removeprefix("labelmesh.v1.") for e in body["entries"]] if body else []
+        return types if len(types) >= count else None
+
+    return wait_for(complete, f"{count} audit entries of {item_id}")
+
+
+def test_item_travels_the_whole_path_over_rest(
+    stack: dict[str, ServiceAddress], client: httpx.Client
+) -> None:
+    ingest, inference, annotation = stack["ingest"], stack["inference"], stack["annotation"]
+    review, audit = stack["review"], stack["audit"]
+
+    created = client.post(
+        f"{annotation.rest}/v1/projects",
+        json={
+            "name": "news",
+            "data_type": "TEXT",
+            "classes": ["sports", "politics", "technology"],
+            "auto_accept_threshold": 0.95,
+        },
+    )
+    assert created.status_code == 201, created.text
+    project_id = created.json()["project_id"]
+
+    # Ingest learns of the project through its event; uploads are refused until then.
+    def upload() -> Any:
+        response = client.post(
+            f"{ingest.rest}/v1/projects/{project_id}/items",
+            json={"items": [{"text": SPORTS}, {"text": ""}, {"text": VAGUE}]},
+        )
+        return response.json() if response.status_code == 200 else None
+
+    results = wait_for(upload, "ingest to accept uploads for the new project")["results"]
+    assert results[1]["item_id"] is None
+    assert results[1]["error"] == {
+        "field": "items[1].text",
+        "reason": "empty: an item needs text or non-empty file content",
+    }
+    sports_id, vague_id = results[0]["item_id"], results[2]["item_id"]
+    files = client.post(
+        f"{ingest.rest}/v1/projects/{project_id}/files",
+        files=[("files", ("red.png", PNG, "image/png"))],
+    )
+    assert files.status_code == 200, files.text
+    image_id = files.json()["results"][0]["item_id"]
+    assert client.get(f"{ingest.rest}/v1/items/{image_id}/media").content == PNG
+
+    # A confident prediction is accepted by itself and completes the item.
+    prediction = wait_for(
+        lambda: get_json(client, f"{inference.rest}/v1/items/{sports_id}/prediction"),
+        "the prediction of the sports headline",
+    )
+    assert prediction["labels"][0]["classification"]["label"] == "sports"
+    assert prediction["labels"][0]["confidence"] >= 0.95
+    assert prediction["auto_accepted"] is True
+    assert trail_types(client, audit, sports_id, 5) == [
+        "ItemIngested",
+        "PredictionCreated",
+        "AnnotationAutoAccepted",
+        "ReviewDecided",
+        "ItemCompleted",
+    ]
+
+    # The rest become tasks: the vague text with its suggestion, the image without.
+    tasks = {}
+    for _ in range(2):
+        task = wait_for(
+            lambda: get_json_post(client, f"{annotation.rest}/v1/projects/{project_id}/tasks/next"),
+            "a task",
+        )
+        tasks[task["item_id"]] = task
+        submit_for(client, annotation, task)
+    assert set(tasks) == {vague_id, image_id}
+    assert tasks[vague_id]["text"] == VAGUE
+    assert tasks[vague_id]["suggestion"][0]["confidence"] < 0.95
+    assert tasks[vague_id]["suggestion_model"]["id"] == "all-minilm-l6-v2-zero-shot"
+    assert tasks[image_id]["suggestion"] == []
+    assert tasks[image_id]["data_type"] == "IMAGE"
+
+    reviews = wait_for(
+        lambda: (body := get_json(client, f"{review.rest}/v1/items/{vague_id}/reviews"))
+        and body["completed"]
+        and body,
+        "the review of the vague text",
+    )
+    decision = reviews["reviews"][0]
+    assert decision["decision"] == "REVIEW_DECISION_APPROVED"
+    assert decision["has_agreement"] is True
+    assert decision["agreement"] == (1.0 if chosen_label(tasks[vague_id]) == suggested(tasks[vague_id]) else 0.0)
+
+    chain = [
+        "ItemIngested",
+        "PredictionCreated",
+        "TaskCreated",
+        "AnnotationSubmitted",
+        "ReviewDecided",
+        "ItemCompleted",
+    ]
+    assert trail_types(client, audit, vague_id, 6) == chain
+    assert trail_types(client, audit, image_id, 6) == chain
+    verified = client.get(f"{audit.rest}/v1/items/{vague_id}/trail/verify").json()
+    assert verified == {"intact": True, "entries_checked": 6, "first_bad_sequence": None}
+
+
+def get_json_post(client: httpx.Client, url: str) -> Any:
+    response = client.post(url, json={"annotator": "alice"})
+    return response.json() if response.status_code == 200 else None
+
+
+def suggested(task: dict[str, Any]) -> str:
+    return str(task["suggestion"][0]["classification"]["label"]) if task["suggestion"] else ""
+
+
+def chosen_label(task: dict[str, Any]) -> str:
+    """The annotator agrees with the model where there is a suggestion."""
+    return suggested(task) or "technology"
+
+
+def submit_for(client: httpx.Client, annotation: ServiceAddress, task: dict[str, Any]) -> None:
+    url = f"{annotation.rest}/v1/tasks/{task['task_id']}/annotations"
+    invalid = client.post(
+        url, json={"annotator": "alice", "labels": [{"classification": {"label": "weather"}}]}
+    )
+    assert invalid.status_code == 422
+    detail = invalid.json()["detail"][0]
+    assert detail["field"] == "labels[0].classification.label"
+    assert "'weather' is not a class of this project" in detail["msg"]
+    assert client.get(f"{annotation.rest}/v1/items/{task['item_id']}/annotations").json() == {
+        "annotations": []
+    }
+    assert client.get(f"{annotation.rest}/v1/tasks/{task['task_id']}").json()["status"] == "assigned"
+
+    label = {"classification": {"label": chosen_label(task)}, "confidence": 1.0}
+    valid = client.post(url, json={"annotator": "alice", "labels": [label]})
+    assert valid.status_code == 201, valid.text
+    again = client.post(url, json={"annotator": "alice", "labels": [label]})
+    assert again.status_code == 409
+    stored = client.get(f"{annotation.rest}/v1/items/{task['item_id']}/annotations").json()
+    assert [a["annotation_id"] for a in stored["annotations"]] == [valid.json()["annotation_id"]]
