@@ -1,0 +1,1 @@
+"""LabelMesh benchmarks: `make bench` prints the figures."""

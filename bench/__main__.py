@@ -1,0 +1,49 @@
+"""`make bench`: throughput of the event bus and of the whole labelling path.
+
+Starts its own broker, database and services on free ports, so it never
+touches the data of `make run`. Prints progress and one line per figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.bus import bench_bus
+from bench.path import bench_path
+from labelmesh.devstack.infra import secantus_server, start_and_wait, tansu_broker
+from labelmesh.devstack.processes import free_port
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=20_000, help="envelopes through the bus")
+    parser.add_argument("--items", type=int, default=1_000, help="text items through the path")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="labelmesh-bench-") as tmp:
+        root = Path(tmp)
+        kafka_port, mongo_port = free_port(), free_port()
+        broker = tansu_broker(kafka_port, root / "tansu.log")
+        database = secantus_server(mongo_port, None, root / "secantusdb.log")
+        try:
+            print("starting broker and database ...", flush=True)
+            start_and_wait(broker, kafka_port)
+            start_and_wait(database, mongo_port)
+            bootstrap = f"127.0.0.1:{kafka_port}"
+            mongo_uri = f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true"
+            bus_rate = asyncio.run(bench_bus(bootstrap, args.events))
+            path_rate = bench_path(bootstrap, mongo_uri, root, args.items)
+        finally:
+            database.stop()
+            broker.stop()
+    print()
+    print(f"bus:  {bus_rate:10,.0f} events/s  (produce + consume of {args.events:,} envelopes)")
+    print(f"path: {path_rate:10,.1f} items/s   ({args.items:,} text items, upload to ItemCompleted)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

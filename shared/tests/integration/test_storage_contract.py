@@ -1,0 +1,235 @@
+"""One contract for the `ObjectStore` port, run against every adapter.
+
+`LocalDiskStore` runs on a temporary directory; `S3ObjectStore` runs against a
+real moto S3 server listening on 127.0.0.1, with a fresh bucket per test.
+"""
+
+import asyncio
+import random
+import socket
+import threading
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from labelmesh.core.storage import LocalDiskStore, ObjectNotFound, ObjectStore, S3ObjectStore
+from moto.server import ThreadedMotoServer
+
+pytestmark = pytest.mark.integration
+
+SERVER_START_DEADLINE_SECONDS = 10.0
+KEY = "projects/p1/items/i1/" + "0" * 64
+OTHER_KEY = "projects/p1/items/i2/" + "1" * 64
+INVALID_KEYS = ["", "/abs/key", "projects/../escape", "projects\\p1", "k" * 1025]
+Operation = Callable[[ObjectStore, str], Awaitable[object]]
+OPERATIONS: dict[str, Operation] = {
+    "put": lambda store, key: store.put(key, b"x", "text/plain"),
+    "get": lambda store, key: store.get(key),
+    "exists": lambda store, key: store.exists(key),
+    "delete": lambda store, key: store.delete(key),
+}
+
+
+class ObjectStoreContract:
+    """Behaviour every adapter must show. Subclasses provide three fixtures:
+    `store` (ready and empty), `twin` (a second instance over the same
+    location, not yet ensured ready) and `unready_store` (whose location does
+    not exist or cannot be reached)."""
+
+    async def test_round_trip_of_every_byte_value(self, store: ObjectStore) -> None:
+        data = bytes(range(256)) * 4
+        await store.put(KEY, data, "application/octet-stream")
+        assert await store.get(KEY) == data
+
+    async def test_round_trip_of_empty_object(self, store: ObjectStore) -> None:
+        await store.put(KEY, b"", "application/octet-stream")
+        assert await store.get(KEY) == b""
+        assert await store.exists(KEY)
+
+    async def test_round_trip_of_large_object(self, store: ObjectStore) -> None:
+        # Just over 5 MiB, so S3 clients switch to a multipart upload.
+        data = random.Random(7).randbytes(5 * 1024 * 1024 + 17)
+        await store.put(KEY, data, "image/png")
+        assert await store.get(KEY) == data
+
+    async def test_get_of_missing_key_raises_object_not_found(self, store: ObjectStore) -> None:
+        with pytest.raises(ObjectNotFound) as excinfo:
+            await store.get(KEY)
+        assert excinfo.value.key == KEY
+        assert KEY in str(excinfo.value)
+
+    async def test_exists_follows_put_and_delete(self, store: ObjectStore) -> None:
+        assert not await store.exists(KEY)
+        await store.put(KEY, b"data", "text/plain")
+        assert await store.exists(KEY)
+        assert not await store.exists(OTHER_KEY)
+        await store.delete(KEY)
+        assert not await store.exists(KEY)
+        with pytest.raises(ObjectNotFound):
+            await store.get(KEY)
+
+    async def test_delete_is_idempotent(self, store: ObjectStore) -> None:
+        await store.delete(KEY)
+        await store.put(KEY, b"data", "text/plain")
+        await store.delete(KEY)
+        await store.delete(KEY)
+        assert not await store.exists(KEY)
+
+    async def test_overwrite_replaces_whole_object(self, store: ObjectStore) -> None:
+        await store.put(KEY, b"a much longer first version", "text/plain")
+        await store.put(KEY, b"short", "text/plain")
+        assert await store.get(KEY) == b"short"
+
+    async def test_concurrent_writers_leave_one_whole_version(self, store: ObjectStore) -> None:
+        versions = [bytes([n]) * 100_000 for n in range(8)]
+        await asyncio.gather(*(store.put(KEY, data, "text/plain") for data in versions))
+        assert await store.get(KEY) in versions
+
+    async def test_key_prefix_is_not_an_object(self, store: ObjectStore) -> None:
+        await store.put(KEY, b"data", "text/plain")
+        prefix = KEY.rsplit("/", 1)[0]
+        assert not await store.exists(prefix)
+        with pytest.raises(ObjectNotFound):
+            await store.get(prefix)
+        await store.delete(prefix)
+        assert await store.get(KEY) == b"data"
+
+    async def test_ensure_ready_twice_is_harmless(
+        self, store: ObjectStore, twin: ObjectStore
+    ) -> None:
+        await store.put(KEY, b"kept", "text/plain")
+        await store.ensure_ready()
+        await twin.ensure_ready()
+        await twin.ensure_ready()
+        assert await twin.get(KEY) == b"kept"
+        await twin.put(OTHER_KEY, b"seen", "text/plain")
+        assert await store.get(OTHER_KEY) == b"seen"
+
+    @pytest.mark.parametrize("operation", sorted(OPERATIONS))
+    @pytest.mark.parametrize("key", INVALID_KEYS)
+    async def test_invalid_key_is_rejected_before_any_io(
+        self, unready_store: ObjectStore, operation: str, key: str
+    ) -> None:
+        with pytest.raises(ValueError, match="invalid object key"):
+            await OPERATIONS[operation](unready_store, key)
+
+
+class TestLocalDiskStore(ObjectStoreContract):
+    """The contract on a temporary directory."""
+
+    @pytest.fixture
+    async def store(self, tmp_path: Path) -> AsyncIterator[ObjectStore]:
+        store = LocalDiskStore(tmp_path / "media")
+        await store.ensure_ready()
+        yield store
+        await store.close()
+
+    @pytest.fixture
+    async def twin(self, tmp_path: Path) -> AsyncIterator[ObjectStore]:
+        twin = LocalDiskStore(tmp_path / "media")
+        yield twin
+        await twin.close()
+
+    @pytest.fixture
+    async def unready_store(self, tmp_path: Path) -> AsyncIterator[ObjectStore]:
+        store = LocalDiskStore(tmp_path / "missing" / "media")
+        yield store
+        assert not (tmp_path / "missing").exists(), "an invalid key reached the disk"
+
+    async def test_leaves_no_temporary_files(self, tmp_path: Path) -> None:
+        store = LocalDiskStore(tmp_path / "media")
+        await store.ensure_ready()
+        await store.put(KEY, b"one", "text/plain")
+        await store.put(KEY, b"two", "text/plain")
+        files = [p for p in (tmp_path / "media").rglob("*") if p.is_file()]
+        assert files == [tmp_path / "media" / KEY]
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A moto S3 server on 127.0.0.1; port 0 lets the OS pick a free port."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    # start() blocks until the socket is bound and would wait forever if
+    # binding failed, so it runs in a thread we wait on with a deadline.
+    starter = threading.Thread(target=server.start, daemon=True)
+    starter.start()
+    starter.join(SERVER_START_DEADLINE_SECONDS)
+    if starter.is_alive():
+        pytest.fail(f"moto S3 server did not start within {SERVER_START_DEADLINE_SECONDS}s")
+    host, port = server.get_host_and_port()
+    yield f"{host}:{port}"
+    server.stop()
+
+
+def _s3_store(endpoint: str, bucket: str) -> S3ObjectStore:
+    return S3ObjectStore(
+        endpoint=endpoint,
+        access_key="testing",
+        secret_key="testing",
+        bucket=bucket,
+        region="us-east-1",
+        secure=False,
+        timeout_seconds=10.0,
+    )
+
+
+def _closed_local_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+class TestS3ObjectStore(ObjectStoreContract):
+    """The contract against a real S3 HTTP server (moto)."""
+
+    @pytest.fixture
+    def bucket(self) -> str:
+        return f"labelmesh-test-{uuid.uuid4().hex[:16]}"
+
+    @pytest.fixture
+    async def store(self, moto_endpoint: str, bucket: str) -> AsyncIterator[ObjectStore]:
+        store = _s3_store(moto_endpoint, bucket)
+        await store.ensure_ready()
+        yield store
+        await store.close()
+
+    @pytest.fixture
+    async def twin(self, moto_endpoint: str, bucket: str) -> AsyncIterator[ObjectStore]:
+        twin = _s3_store(moto_endpoint, bucket)
+        yield twin
+        await twin.close()
+
+    @pytest.fixture
+    async def unready_store(self) -> AsyncIterator[ObjectStore]:
+        # Nothing listens there: any request would fail with a connection error.
+        store = _s3_store(f"127.0.0.1:{_closed_local_port()}", "labelmesh-unreachable")
+        yield store
+        await store.close()
+
+    async def test_ensure_ready_tolerates_a_bucket_created_concurrently(
+        self, moto_endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        winner = _s3_store(moto_endpoint, bucket)
+        loser = _s3_store(moto_endpoint, bucket)
+        monkeypatch.setattr(loser._client, "bucket_exists", _false_once(loser))
+        await winner.ensure_ready()
+        await loser.ensure_ready()
+        await loser.put(KEY, b"data", "text/plain")
+        assert await winner.get(KEY) == b"data"
+        await winner.close()
+        await loser.close()
+
+
+def _false_once(store: S3ObjectStore) -> Callable[[str], bool]:
+    """A `bucket_exists` that misses the bucket the first time, like a racing replica."""
+    real = store._client.bucket_exists
+    calls = 0
+
+    def bucket_exists(name: str) -> bool:
+        nonlocal calls
+        calls += 1
+        return False if calls == 1 else real(name)
+
+    return bucket_exists
