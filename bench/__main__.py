@@ -41,7 +41,9 @@ def main() -> int:
             broker.stop()
     print()
     print(f"bus:  {bus_rate:10,.0f} events/s  (produce + consume of {args.events:,} envelopes)")
-    print(f"path: {path_rate:10,.1f} items/s   ({args.items:,} text items, upload to ItemCompleted)")
+    print(
+        f"path: {path_rate:10,.1f} items/s   ({args.items:,} text items, upload to ItemCompleted)"
+    )
     return 0
 
 

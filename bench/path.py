@@ -53,7 +53,12 @@ def _drive(addresses: dict[str, ServiceAddress], count: int) -> float:
     with httpx.Client(timeout=60) as client:
         project = client.post(
             f"{addresses['annotation'].rest}/v1/projects",
-            json={"name": "bench", "data_type": "TEXT", "classes": TOPICS, "auto_accept_threshold": 0},
+            json={
+                "name": "bench",
+                "data_type": "TEXT",
+                "classes": TOPICS,
+                "auto_accept_threshold": 0,
+            },
         ).json()
         url = f"{addresses['ingest'].rest}/v1/projects/{project['project_id']}/items"
         wait_for(

@@ -26,7 +26,9 @@ def test_generated_code_matches_the_protos(tmp_path: Path) -> None:
     run_protoc(f"--python_out={tmp_path}", f"--pyi_out={tmp_path}", f"--grpc_python_out={tmp_path}")
     fresh = tmp_path / "labelmesh" / "v1"
     names = sorted(p.name for p in fresh.iterdir())
-    assert names == sorted(p.name for p in GENERATED.iterdir() if p.is_file() and p.suffix in {".py", ".pyi"})
+    assert names == sorted(
+        p.name for p in GENERATED.iterdir() if p.is_file() and p.suffix in {".py", ".pyi"}
+    )
     _, mismatch, errors = filecmp.cmpfiles(fresh, GENERATED, names, shallow=False)
     assert (mismatch, errors) == ([], [])
 

@@ -40,16 +40,19 @@ def test_metrics_count_an_item_through_the_path(
     ).json()
     upload_url = f"{stack['ingest'].rest}/v1/projects/{project['project_id']}/items"
     uploaded = wait_for(
-        lambda: (r := client.post(upload_url, json={"items": [{"text": "metrics"}]})).status_code
-        == 200
-        and r.json(),
+        lambda: (
+            (r := client.post(upload_url, json={"items": [{"text": "metrics"}]})).status_code == 200
+            and r.json()
+        ),
         "ingest to know the project",
     )
     item_id = uploaded["results"][0]["item_id"]
     wait_for(
-        lambda: client.get(f"{stack['audit'].rest}/v1/items/{item_id}/trail").status_code == 200
-        and len(client.get(f"{stack['audit'].rest}/v1/items/{item_id}/trail").json()["entries"])
-        == 5,
+        lambda: (
+            client.get(f"{stack['audit'].rest}/v1/items/{item_id}/trail").status_code == 200
+            and len(client.get(f"{stack['audit'].rest}/v1/items/{item_id}/trail").json()["entries"])
+            == 5
+        ),
         "the item to complete",
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 import grpc
@@ -128,7 +129,9 @@ def test_item_travels_the_whole_path_over_grpc(channels: dict[str, grpc.Channel]
     assert [e.sequence for e in entries] == list(range(6))
     assert entries[0].event_type == "labelmesh.v1.ItemIngested"
     assert entries[-1].event_type == "labelmesh.v1.ItemCompleted"
-    assert all(later.previous_hash == earlier.hash for earlier, later in zip(entries, entries[1:]))
+    assert all(
+        later.previous_hash == earlier.hash for earlier, later in itertools.pairwise(entries)
+    )
     verified = audit.VerifyItemTrail(audit_service_pb2.VerifyItemTrailRequest(item_id=item_id))
     assert (verified.intact, verified.entries_checked) == (True, 6)
 

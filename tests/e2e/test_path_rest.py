@@ -29,7 +29,9 @@ def get_json(client: httpx.Client, url: str) -> Any:
 def trail_types(client: httpx.Client, audit: ServiceAddress, item_id: str, count: int) -> list[str]:
     def complete() -> list[str] | None:
         body = get_json(client, f"{audit.rest}/v1/items/{item_id}/trail")
-        types = [e["event_type"].removeprefix("labelmesh.v1.") for e in body["entries"]] if body else []
+        types = (
+            [e["event_type"].removeprefix("labelmesh.v1.") for e in body["entries"]] if body else []
+        )
         return types if len(types) >= count else None
 
     return wait_for(complete, f"{count} audit entries of {item_id}")
@@ -109,15 +111,19 @@ def test_item_travels_the_whole_path_over_rest(
     assert tasks[image_id]["data_type"] == "IMAGE"
 
     reviews = wait_for(
-        lambda: (body := get_json(client, f"{review.rest}/v1/items/{vague_id}/reviews"))
-        and body["completed"]
-        and body,
+        lambda: (
+            (body := get_json(client, f"{review.rest}/v1/items/{vague_id}/reviews"))
+            and body["completed"]
+            and body
+        ),
         "the review of the vague text",
     )
     decision = reviews["reviews"][0]
     assert decision["decision"] == "REVIEW_DECISION_APPROVED"
     assert decision["has_agreement"] is True
-    assert decision["agreement"] == (1.0 if chosen_label(tasks[vague_id]) == suggested(tasks[vague_id]) else 0.0)
+    assert decision["agreement"] == (
+        1.0 if chosen_label(tasks[vague_id]) == suggested(tasks[vague_id]) else 0.0
+    )
 
     chain = [
         "ItemIngested",
@@ -159,7 +165,9 @@ def submit_for(client: httpx.Client, annotation: ServiceAddress, task: dict[str,
     assert client.get(f"{annotation.rest}/v1/items/{task['item_id']}/annotations").json() == {
         "annotations": []
     }
-    assert client.get(f"{annotation.rest}/v1/tasks/{task['task_id']}").json()["status"] == "assigned"
+    assert (
+        client.get(f"{annotation.rest}/v1/tasks/{task['task_id']}").json()["status"] == "assigned"
+    )
 
     label = {"classification": {"label": chosen_label(task)}, "confidence": 1.0}
     valid = client.post(url, json={"annotator": "alice", "labels": [label]})

@@ -31,6 +31,9 @@ from labelmesh.v1.events_pb2 import Envelope
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Any, Envelope, Any], Awaitable[None]]
+# Handles a whole fetch in one go (for example, one transaction for all of
+# it); if it fails, the consumer falls back to the per-event handlers.
+BatchHandler = Callable[[Any, list[Envelope]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,7 @@ class EventConsumer:
         max_attempts: int,
         backoff_seconds: float,
         max_concurrency: int = 64,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         self._consumer = AIOKafkaConsumer(
             *topics,
@@ -138,6 +142,7 @@ class EventConsumer:
         )
         self.group_id = group_id
         self.handlers = handlers
+        self.batch_handler = batch_handler
         self.deps = deps
         self.publisher = publisher
         self.metrics = metrics
@@ -183,7 +188,32 @@ class EventConsumer:
         # partition's own order on equal timestamps).
         for records in by_key.values():
             records.sort(key=lambda r: r.timestamp)
+        if self.batch_handler is not None and await self._try_batch(by_key.values()):
+            return
         await asyncio.gather(*(self._process_in_order(rs) for rs in by_key.values()))
+
+    async def _try_batch(self, groups: Iterable[list[ConsumerRecord]]) -> bool:
+        """Hand the whole fetch to the batch handler; False if it must go event by event."""
+        assert self.batch_handler is not None
+        envelopes = []
+        for record in (r for group in groups for r in group):
+            try:
+                envelope = decode(record.value)
+            except UndecodableEvent:
+                return False  # the per-event path dead-letters it
+            if envelope.event_type in self.handlers:
+                envelopes.append(envelope)
+        started = time.perf_counter()
+        try:
+            await self.batch_handler(self.deps, envelopes)
+        except Exception as exc:
+            log.warning("batch of %d failed (%r); handling one by one", len(envelopes), exc)
+            return False
+        elapsed = time.perf_counter() - started
+        for envelope in envelopes:
+            self.metrics.handler_seconds.labels(envelope.event_type).observe(elapsed)
+            self.metrics.consumed.labels(envelope.event_type, "ok").inc()
+        return True
 
     async def _process_in_order(self, records: list[ConsumerRecord]) -> None:
         async with self._slots:

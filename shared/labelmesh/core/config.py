@@ -12,7 +12,6 @@ from typing import Literal, TypeVar
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 S = TypeVar("S", bound=BaseSettings)
 
 

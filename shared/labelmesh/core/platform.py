@@ -23,7 +23,9 @@ class Platform:
         self.mongo = connect(settings.mongo_uri)
         self.db = self.mongo[f"{settings.mongo_database}_{service}"]
         self.publisher = EventPublisher(settings.kafka_bootstrap_servers, self.topics, self.metrics)
-        self.relay = OutboxRelay(self.db, self.publisher, self.metrics, settings.outbox_poll_seconds)
+        self.relay = OutboxRelay(
+            self.db, self.publisher, self.metrics, settings.outbox_poll_seconds
+        )
         self.uow = UnitOfWork(self.mongo, self.db, self.topics, on_commit=self.relay.wake)
 
     async def close(self) -> None:

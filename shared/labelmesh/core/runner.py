@@ -21,7 +21,7 @@ from grpc_reflection.v1alpha import reflection
 
 from labelmesh.core import logging as lm_logging
 from labelmesh.core.api import ReadinessCheck, rest_app
-from labelmesh.core.bus import EventConsumer, Handler, ensure_topics
+from labelmesh.core.bus import BatchHandler, EventConsumer, Handler, ensure_topics
 from labelmesh.core.config import ConfigError, ServiceSettings, load
 from labelmesh.core.mongo import ensure_core_indexes
 from labelmesh.core.platform import Platform
@@ -52,6 +52,7 @@ class ServiceDefinition:
     router: APIRouter
     grpc_services: Sequence[GrpcService]
     handlers: Mapping[str, Handler] = field(default_factory=dict)
+    batch_handler: BatchHandler | None = None
     consumes: Sequence[str] = ()
     deps: Any = None
     on_start: Callable[[], Awaitable[None]] | None = None
@@ -97,6 +98,7 @@ async def serve(service: ServiceDefinition, stop: asyncio.Event) -> None:
             metrics=platform.metrics,
             max_attempts=settings.handler_max_attempts,
             backoff_seconds=settings.handler_retry_backoff_seconds,
+            batch_handler=service.batch_handler,
         )
         await consumer.start()
 

@@ -16,9 +16,10 @@ from typing import Protocol
 
 import certifi
 import urllib3
-from labelmesh.core.config import CoreSettings
 from minio import Minio
 from minio.error import S3Error
+
+from labelmesh.core.config import CoreSettings
 
 MAX_KEY_BYTES = 1024
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchObject"})

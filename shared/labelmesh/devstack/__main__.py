@@ -55,7 +55,7 @@ def main() -> int:
             start_and_wait(broker, KAFKA_PORT)
             env["LABELMESH_KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{KAFKA_PORT}"
         if "LABELMESH_MONGO_URI" not in os.environ:
-            say(f"starting MongoDB server (SecantusDB) on 127.0.0.1:{MONGO_PORT}, data in {data_dir / 'mongo'} ...")
+            say(f"starting MongoDB server (SecantusDB) on 127.0.0.1:{MONGO_PORT} ...")
             database = secantus_server(MONGO_PORT, data_dir / "mongo", logs / "secantusdb.log")
             started.append(database)
             start_and_wait(database, MONGO_PORT)
@@ -65,7 +65,7 @@ def main() -> int:
         for address in addresses:
             started.append(service_process(address, env, logs))
             started[-1].start()
-        for address, process in zip(addresses, started[-len(addresses):], strict=True):
+        for address, process in zip(addresses, started[-len(addresses) :], strict=True):
             began = time.monotonic()
             say(f"waiting for {address.name} ...")
             process.wait_until(lambda a=address: ready(a), READY_DEADLINE_SECONDS)

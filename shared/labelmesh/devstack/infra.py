@@ -33,8 +33,17 @@ def secantus_server(port: int, data_dir: Path | None, log_path: Path) -> Managed
         data_dir.mkdir(parents=True, exist_ok=True)
     return ManagedProcess(
         "secantusdb",
-        [launcher, "--host", "127.0.0.1", "--port", str(port), "--storage-path", storage,
-         "--log-level", "WARNING"],
+        [
+            launcher,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--storage-path",
+            storage,
+            "--log-level",
+            "WARNING",
+        ],
         log_path,
     )
 

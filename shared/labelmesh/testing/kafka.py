@@ -9,7 +9,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 
 async def read_topic(
-    bootstrap: str, topic: str, expected: int, timeout: float = 20.0
+    bootstrap: str, topic: str, expected: int, within: float = 20.0
 ) -> list[ConsumerRecord]:
     """Read from the start of a topic until `expected` records arrived or time ran out."""
     consumer = AIOKafkaConsumer(
@@ -17,7 +17,7 @@ async def read_topic(
     )
     await consumer.start()
     records: list[ConsumerRecord] = []
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     try:
         while len(records) < expected and time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=200)

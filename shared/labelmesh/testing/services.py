@@ -26,23 +26,23 @@ async def serving(service: ServiceDefinition) -> AsyncIterator[ServiceDefinition
 
 
 async def eventually(
-    condition: Callable[[], Awaitable[bool]], timeout: float = 30.0, what: str = "condition"
+    condition: Callable[[], Awaitable[bool]], within: float = 30.0, what: str = "condition"
 ) -> None:
-    """Poll an async condition until it holds; fail with `what` after the timeout."""
-    deadline = time.monotonic() + timeout
+    """Poll an async condition until it holds; fail naming `what` once `within` seconds pass."""
+    deadline = time.monotonic() + within
     while not await condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+            raise AssertionError(f"timed out after {within:.0f}s waiting for {what}")
         await asyncio.sleep(0.05)
 
 
-def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
+def wait_for(probe: Callable[[], T | None], what: str, within: float = 30.0) -> T:
     """Call `probe` until it returns something other than None or False."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         result = probe()
         if result is not None and result is not False:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+            raise AssertionError(f"timed out after {within:.0f}s waiting for {what}")
         time.sleep(0.1)

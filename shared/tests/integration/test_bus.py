@@ -25,7 +25,10 @@ ITEM_INGESTED = "labelmesh.v1.ItemIngested"
 
 def item_event(text: str, item_id: str = "item-1") -> Envelope:
     return new_envelope(
-        ItemIngested(text=text), producer="test", actor=user_actor("t"), project_id="p",
+        ItemIngested(text=text),
+        producer="test",
+        actor=user_actor("t"),
+        project_id="p",
         item_id=item_id,
     )
 
@@ -117,8 +120,9 @@ async def test_failing_handler_is_retried_then_dead_lettered_without_blocking(
     assert recorder.seen == ["after"]
     reasons = {decode(r.value).event_id: dict(r.headers) for r in dead}
     assert reasons[boom.event_id]["dlq_reason_kind"] == b"handler_failed"
-    assert b"failed after 3 attempts: RuntimeError: handler exploded" in (
-        reasons[boom.event_id]["dlq_reason"]
+    assert (
+        b"failed after 3 attempts: RuntimeError: handler exploded"
+        in (reasons[boom.event_id]["dlq_reason"])
     )
     assert reasons[poison.event_id]["dlq_reason_kind"] == b"rejected"
     assert metrics.handler_retries.labels(ITEM_INGESTED)._value.get() == 2

@@ -13,8 +13,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from labelmesh.core.storage import LocalDiskStore, ObjectNotFound, ObjectStore, S3ObjectStore
 from moto.server import ThreadedMotoServer
+
+from labelmesh.core.storage import LocalDiskStore, ObjectNotFound, ObjectStore, S3ObjectStore
 
 pytestmark = pytest.mark.integration
 
@@ -162,13 +163,13 @@ def moto_endpoint() -> Iterator[str]:
     server.stop()
 
 
-def _s3_store(endpoint: str, bucket: str) -> S3ObjectStore:
+def _s3_store(endpoint: str, bucket: str, region: str = "us-east-1") -> S3ObjectStore:
     return S3ObjectStore(
         endpoint=endpoint,
         access_key="testing",
         secret_key="testing",
         bucket=bucket,
-        region="us-east-1",
+        region=region,
         secure=False,
         timeout_seconds=10.0,
     )
@@ -211,8 +212,10 @@ class TestS3ObjectStore(ObjectStoreContract):
     async def test_ensure_ready_tolerates_a_bucket_created_concurrently(
         self, moto_endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        winner = _s3_store(moto_endpoint, bucket)
-        loser = _s3_store(moto_endpoint, bucket)
+        # Outside us-east-1, creating an existing bucket fails with
+        # BucketAlreadyOwnedByYou, which is the error a racing replica sees.
+        winner = _s3_store(moto_endpoint, bucket, region="eu-west-1")
+        loser = _s3_store(moto_endpoint, bucket, region="eu-west-1")
         monkeypatch.setattr(loser._client, "bucket_exists", _false_once(loser))
         await winner.ensure_ready()
         await loser.ensure_ready()

@@ -5,7 +5,9 @@ from labelmesh.core.config import ConfigError, ServiceSettings, load
 
 
 class DemoSettings(ServiceSettings):
-    rest_port: int = Field(default=8000, ge=0, le=65535, validation_alias="LABELMESH_DEMO_REST_PORT")
+    rest_port: int = Field(
+        default=8000, ge=0, le=65535, validation_alias="LABELMESH_DEMO_REST_PORT"
+    )
 
 
 def test_defaults_point_at_the_embedded_stack(monkeypatch: pytest.MonkeyPatch) -> None:

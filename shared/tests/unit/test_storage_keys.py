@@ -1,6 +1,7 @@
 """Object-key validation, shared by every object-store adapter."""
 
 import pytest
+
 from labelmesh.core.storage import MAX_KEY_BYTES, validate_key
 
 VALID_SHA = "a" * 64

@@ -44,7 +44,9 @@ def create_project(request: NewProject) -> ProjectSpec:
     if len(name) > MAX_NAME:
         raise InvalidField("name", f"at most {MAX_NAME} characters")
     if request.data_type not in KINDS_FOR_DATA_TYPE:
-        raise InvalidField("data_type", f"must be one of TEXT, IMAGE, AUDIO, VIDEO, not {request.data_type!r}")
+        raise InvalidField(
+            "data_type", f"must be one of TEXT, IMAGE, AUDIO, VIDEO, not {request.data_type!r}"
+        )
     if not request.classes:
         raise InvalidField("classes", "at least one class is required")
     if len(request.classes) > MAX_CLASSES:
@@ -94,7 +96,9 @@ def validate_labels(
                 + ", ".join(sorted(allowed)),
             )
         if not 0.0 <= label.confidence <= 1.0:
-            raise InvalidField(f"{at}.confidence", f"must be between 0 and 1, not {label.confidence}")
+            raise InvalidField(
+                f"{at}.confidence", f"must be between 0 and 1, not {label.confidence}"
+            )
         geometry = getattr(label, kind)
         class_name = geometry.label
         if class_name not in classes:

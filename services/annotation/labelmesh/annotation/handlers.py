@@ -71,7 +71,11 @@ async def on_auto_accepted(deps: Deps, envelope: Envelope, event: AnnotationAuto
         if not await tx.claim_event(envelope.event_id, SERVICE):
             return
         task = await deps.repository.record_suggestion(
-            tx, envelope.project_id, envelope.item_id, list(event.labels), event.model,
+            tx,
+            envelope.project_id,
+            envelope.item_id,
+            list(event.labels),
+            event.model,
             AUTO_ACCEPTED,
         )
         await deps.repository.insert_annotation(

@@ -6,13 +6,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from labelmesh.annotation.adapters.repository import ASSIGNED, OPEN, AnnotationRepository
+from labelmesh.annotation.domain import NewProject, create_project, validate_labels
+from labelmesh.annotation.metrics import AnnotationMetrics
 from labelmesh.core.envelopes import new_envelope, user_actor
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
 from labelmesh.core.labels import labels_from_json, labels_to_json
 from labelmesh.core.mongo import Document, UnitOfWork
-from labelmesh.annotation.adapters.repository import ASSIGNED, OPEN, AnnotationRepository
-from labelmesh.annotation.domain import NewProject, create_project, validate_labels
-from labelmesh.annotation.metrics import AnnotationMetrics
 from labelmesh.v1.events_pb2 import AnnotationSubmitted, ModelRef, ProjectCreated, ProjectSpec
 from labelmesh.v1.geometry_pb2 import Label
 

@@ -74,14 +74,57 @@ def test_valid_labels_pass() -> None:
     [
         ([], TEXT, "labels", "at least one"),
         ([Label()], TEXT, "labels[0]", "no geometry"),
-        ([Label(classification=Classification(label="cats"))], TEXT, "labels[0].classification.label", "'cats' is not a class"),
-        ([Label(bounding_box=BoundingBox(label="sports", width=1, height=1))], TEXT, "labels[0].bounding_box", "not allowed for DATA_TYPE_TEXT"),
-        ([Label(classification=Classification(label="sports"), confidence=2)], TEXT, "labels[0].confidence", "between 0 and 1"),
-        ([Label(classification=Classification(label="sports")), Label(classification=Classification(label="politics"))], TEXT, "labels[1].classification", "only one"),
-        ([Label(text_span=TextSpan(label="sports", start=3, end=99))], TEXT, "labels[0].text_span.end", "end <= 8"),
-        ([Label(bounding_box=BoundingBox(label="sports", width=0, height=1))], IMAGE, "labels[0].bounding_box.width", "positive"),
-        ([Label(polygon=Polygon(label="sports", points=[Point(), Point()]))], IMAGE, "labels[0].polygon.points", "at least 3"),
-        ([Label(mask=Mask(label="sports", width=2, height=2, counts=[1, 2]))], IMAGE, "labels[0].mask.counts", "sum"),
+        (
+            [Label(classification=Classification(label="cats"))],
+            TEXT,
+            "labels[0].classification.label",
+            "'cats' is not a class",
+        ),
+        (
+            [Label(bounding_box=BoundingBox(label="sports", width=1, height=1))],
+            TEXT,
+            "labels[0].bounding_box",
+            "not allowed for DATA_TYPE_TEXT",
+        ),
+        (
+            [Label(classification=Classification(label="sports"), confidence=2)],
+            TEXT,
+            "labels[0].confidence",
+            "between 0 and 1",
+        ),
+        (
+            [
+                Label(classification=Classification(label="sports")),
+                Label(classification=Classification(label="politics")),
+            ],
+            TEXT,
+            "labels[1].classification",
+            "only one",
+        ),
+        (
+            [Label(text_span=TextSpan(label="sports", start=3, end=99))],
+            TEXT,
+            "labels[0].text_span.end",
+            "end <= 8",
+        ),
+        (
+            [Label(bounding_box=BoundingBox(label="sports", width=0, height=1))],
+            IMAGE,
+            "labels[0].bounding_box.width",
+            "positive",
+        ),
+        (
+            [Label(polygon=Polygon(label="sports", points=[Point(), Point()]))],
+            IMAGE,
+            "labels[0].polygon.points",
+            "at least 3",
+        ),
+        (
+            [Label(mask=Mask(label="sports", width=2, height=2, counts=[1, 2]))],
+            IMAGE,
+            "labels[0].mask.counts",
+            "sum",
+        ),
     ],
 )
 def test_bad_labels_name_the_field_and_reason(

@@ -23,6 +23,7 @@ def build(settings: AuditSettings) -> ServiceDefinition:
         router=rest.router(audit),
         grpc_services=[grpc.grpc_service(audit)],
         handlers=handlers.HANDLERS,
+        batch_handler=handlers.on_fetch,
         consumes=handlers.CONSUMES,
         deps=handlers.Deps(audit),
         on_start=repository.ensure_indexes,

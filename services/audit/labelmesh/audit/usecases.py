@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from labelmesh.audit.adapters.repository import AuditRepository
 from labelmesh.audit.domain import Verification, verify
 from labelmesh.audit.metrics import AuditMetrics
@@ -18,10 +20,11 @@ class Audit:
         self.uow = uow
         self.metrics = metrics
 
-    async def record(self, envelope: Envelope) -> None:
+    async def record(self, envelopes: Sequence[Envelope]) -> None:
+        """Append events to their items' chains, in one transaction; replays are skipped."""
         async with self.uow.begin() as tx:
-            appended = await self.repository.append(tx, envelope)
-        if appended:
+            appended = await self.repository.append(tx, envelopes)
+        for envelope in appended:
             self.metrics.entries.labels(envelope.producer or "unknown").inc()
 
     async def item_trail(self, item_id: str) -> list[Document]:

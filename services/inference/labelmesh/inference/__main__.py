@@ -1,5 +1,5 @@
+from labelmesh.core.runner import main
 from labelmesh.inference.app import build
 from labelmesh.inference.config import InferenceSettings
-from labelmesh.core.runner import main
 
 main(InferenceSettings, build)

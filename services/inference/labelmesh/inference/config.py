@@ -10,7 +10,9 @@ class InferenceSettings(ServiceSettings):
     grpc_port: int = Field(
         default=50052, ge=0, le=65535, validation_alias="LABELMESH_INFERENCE_GRPC_PORT"
     )
-    max_batch_size: int = Field(default=32, ge=1, validation_alias="LABELMESH_INFERENCE_MAX_BATCH_SIZE")
+    max_batch_size: int = Field(
+        default=32, ge=1, validation_alias="LABELMESH_INFERENCE_MAX_BATCH_SIZE"
+    )
     max_batch_wait_seconds: float = Field(
         default=0.01, ge=0, validation_alias="LABELMESH_INFERENCE_MAX_BATCH_WAIT_SECONDS"
     )

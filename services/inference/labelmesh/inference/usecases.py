@@ -171,6 +171,8 @@ class Inference:
         outcome = (
             "skipped"
             if not prediction.labels
-            else "auto_accepted" if prediction.auto_accepted else "needs_review"
+            else "auto_accepted"
+            if prediction.auto_accepted
+            else "needs_review"
         )
         self.metrics.predictions.labels(outcome).inc()

@@ -92,7 +92,9 @@ def prepare(upload: Upload, project_id: str, field_path: str, max_bytes: int) ->
         try:
             text = content.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise InvalidField(f"{field_path}.content", f"text is not UTF-8: {exc.reason}") from None
+            raise InvalidField(
+                f"{field_path}.content", f"text is not UTF-8: {exc.reason}"
+            ) from None
     signatures = IMAGE_SIGNATURES.get(content_type.split(";", 1)[0])
     if signatures and not content.startswith(signatures):
         raise InvalidField(f"{field_path}.content", f"bytes are not a valid {content_type} file")

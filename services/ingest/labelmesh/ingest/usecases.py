@@ -7,9 +7,9 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from labelmesh.core.envelopes import new_envelope, service_actor
 from pymongo.errors import DuplicateKeyError
 
+from labelmesh.core.envelopes import new_envelope
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
 from labelmesh.core.mongo import UnitOfWork
 from labelmesh.core.storage import ObjectStore
@@ -63,7 +63,9 @@ class Ingest:
         prepared: dict[int, PreparedItem] = {}
         for index, upload in enumerate(uploads):
             try:
-                prepared[index] = prepare(upload, project_id, f"items[{index}]", self.max_item_bytes)
+                prepared[index] = prepare(
+                    upload, project_id, f"items[{index}]", self.max_item_bytes
+                )
             except InvalidField as exc:
                 outcomes[index] = UploadOutcome(index, error=exc)
 

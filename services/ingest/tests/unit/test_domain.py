@@ -28,7 +28,9 @@ def test_file_type_comes_from_content_type_or_file_name() -> None:
     assert prepare(Upload(filename="a.png", content=PNG), "p", "x", MAX).data_type == (
         DataType.DATA_TYPE_IMAGE
     )
-    wav = prepare(Upload(filename="a.bin", content_type="audio/wav", content=b"RIFF"), "p", "x", MAX)
+    wav = prepare(
+        Upload(filename="a.bin", content_type="audio/wav", content=b"RIFF"), "p", "x", MAX
+    )
     assert wav.data_type == DataType.DATA_TYPE_AUDIO
     text = prepare(Upload(filename="notes.txt", content=b"plain words"), "p", "x", MAX)
     assert (text.data_type, text.text) == (DataType.DATA_TYPE_TEXT, "plain words")
@@ -42,10 +44,18 @@ def test_file_type_comes_from_content_type_or_file_name() -> None:
         (Upload(text="a", content=b"b"), "items[3].text", "not both"),
         (Upload(filename="blob", content=b"x"), "items[3].content_type", "unknown media type"),
         (Upload(filename="a.zip", content=b"PK"), "items[3].content_type", "unsupported"),
-        (Upload(filename="a.png", content=b"GIF89a..."), "items[3].content", "not a valid image/png"),
+        (
+            Upload(filename="a.png", content=b"GIF89a..."),
+            "items[3].content",
+            "not a valid image/png",
+        ),
         (Upload(filename="a.txt", content=b"\xff\xfe\xfa"), "items[3].content", "not UTF-8"),
         (Upload(filename="a.txt", content=b"x" * (MAX + 1)), "items[3].content", "exceeds"),
-        (Upload(text="a", metadata={str(i): "" for i in range(65)}), "items[3].metadata", "at most"),
+        (
+            Upload(text="a", metadata={str(i): "" for i in range(65)}),
+            "items[3].metadata",
+            "at most",
+        ),
     ],
 )
 def test_bad_uploads_name_the_field_and_reason(upload: Upload, field: str, reason: str) -> None:

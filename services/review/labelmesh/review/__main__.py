@@ -1,5 +1,5 @@
+from labelmesh.core.runner import main
 from labelmesh.review.app import build
 from labelmesh.review.config import ReviewSettings
-from labelmesh.core.runner import main
 
 main(ReviewSettings, build)

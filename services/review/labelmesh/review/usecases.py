@@ -25,7 +25,9 @@ SERVICE = "review"
 
 
 class Review:
-    def __init__(self, repository: ReviewRepository, uow: UnitOfWork, metrics: ReviewMetrics) -> None:
+    def __init__(
+        self, repository: ReviewRepository, uow: UnitOfWork, metrics: ReviewMetrics
+    ) -> None:
         self.repository = repository
         self.uow = uow
         self.metrics = metrics
@@ -37,7 +39,9 @@ class Review:
         verdict = review_human(event.labels, event.suggestion, project.review_min_agreement)
         if verdict.agreement is not None:
             self.metrics.agreement.observe(verdict.agreement)
-        await self._decide(envelope, event.annotation_id, event.task_id, event.labels, verdict, "human")
+        await self._decide(
+            envelope, event.annotation_id, event.task_id, event.labels, verdict, "human"
+        )
 
     async def review_auto_accepted(self, envelope: Envelope, event: AnnotationAutoAccepted) -> None:
         verdict = review_auto_accepted(event.labels, event.threshold)
@@ -77,7 +81,9 @@ class Review:
         async with self.uow.begin() as tx:
             if not await tx.claim_event(envelope.event_id, SERVICE):
                 return
-            await self.repository.insert_review(tx, envelope.project_id, envelope.item_id, review, source)
+            await self.repository.insert_review(
+                tx, envelope.project_id, envelope.item_id, review, source
+            )
             tx.emit(envelope_of(review))
             if approved:
                 completed = ItemCompleted(annotation_id=annotation_id, labels=labels, source=source)

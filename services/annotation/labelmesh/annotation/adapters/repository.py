@@ -126,16 +126,18 @@ class AnnotationRepository:
     async def mark_submitted(self, tx: Transaction, task_id: str, annotator: str) -> bool:
         """Move a task to submitted; False if someone else got there first."""
         result = await self.tasks.update_one(
-            {"_id": task_id, "status": {"$in": [OPEN, ASSIGNED]}, "assignee": {"$in": [None, annotator]}},
+            {
+                "_id": task_id,
+                "status": {"$in": [OPEN, ASSIGNED]},
+                "assignee": {"$in": [None, annotator]},
+            },
             {"$set": {"status": SUBMITTED, "assignee": annotator, "submitted_at": _now()}},
             session=tx.session,
         )
         return result.modified_count == 1
 
     async def insert_annotation(self, tx: Transaction, annotation: dict[str, Any]) -> None:
-        await self.annotations.insert_one(
-            {**annotation, "created_at": _now()}, session=tx.session
-        )
+        await self.annotations.insert_one({**annotation, "created_at": _now()}, session=tx.session)
 
     async def set_task_status(
         self, tx: Transaction, task_id: str, status: str, *, reopen: bool = False

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from labelmesh.core.mongo import Document, Transaction
 from labelmesh.audit.domain import ChainLink, chain_key, entry_hash
 from labelmesh.core.envelopes import encode
-from labelmesh.v1.events_pb2 import Envelope
+from labelmesh.core.mongo import Document, Transaction
+from labelmesh.v1.events_pb2 import Actor, Envelope
 
 
 class AuditRepository:
@@ -19,42 +20,66 @@ class AuditRepository:
         self.heads = db["chain_heads"]
 
     async def ensure_indexes(self) -> None:
-        await self.entries.create_index([("chain", ASCENDING), ("sequence", ASCENDING)], unique=True)
+        await self.entries.create_index(
+            [("chain", ASCENDING), ("sequence", ASCENDING)], unique=True
+        )
 
-    async def append(self, tx: Transaction, envelope: Envelope) -> bool:
-        """Append an event to its chain; False if it is already recorded."""
-        if await self.entries.find_one({"_id": envelope.event_id}, {"_id": 1}, session=tx.session):
-            return False
-        key = chain_key(envelope)
-        head = await self.heads.find_one({"_id": key}, session=tx.session)
-        sequence = head["sequence"] + 1 if head else 0
-        previous_hash = head["hash"] if head else ""
-        raw = encode(envelope)
-        digest = entry_hash(previous_hash, raw)
-        await self.entries.insert_one(
-            {
-                "_id": envelope.event_id,
-                "chain": key,
-                "sequence": sequence,
-                "event_type": envelope.event_type,
-                "producer": envelope.producer,
-                "actor": f"{envelope.actor.Kind.Name(envelope.actor.kind)}:{envelope.actor.id}",
-                "occurred_at": envelope.occurred_at.ToDatetime(tzinfo=UTC),
-                "previous_hash": previous_hash,
-                "hash": digest,
-                "envelope": raw,
-            },
+    async def append(self, tx: Transaction, envelopes: Sequence[Envelope]) -> list[Envelope]:
+        """Append events to their chains in order; returns those not recorded before."""
+        ids = [e.event_id for e in envelopes]
+        cursor = self.entries.find({"_id": {"$in": ids}}, {"_id": 1}, session=tx.session)
+        seen = {d["_id"] async for d in cursor}
+        fresh = []
+        for envelope in envelopes:
+            if envelope.event_id not in seen:
+                seen.add(envelope.event_id)
+                fresh.append(envelope)
+        if not fresh:
+            return []
+        keys = list({chain_key(e) for e in fresh})
+        cursor = self.heads.find({"_id": {"$in": keys}}, session=tx.session)
+        read_heads = {d["_id"]: (d["sequence"], d["hash"]) async for d in cursor}
+        heads = dict(read_heads)
+        documents = []
+        for envelope in fresh:
+            key = chain_key(envelope)
+            last_sequence, previous_hash = heads.get(key, (-1, ""))
+            raw = encode(envelope)
+            digest = entry_hash(previous_hash, raw)
+            heads[key] = (last_sequence + 1, digest)
+            documents.append(
+                {
+                    "_id": envelope.event_id,
+                    "chain": key,
+                    "sequence": last_sequence + 1,
+                    "event_type": envelope.event_type,
+                    "producer": envelope.producer,
+                    "actor": f"{Actor.Kind.Name(envelope.actor.kind)}:{envelope.actor.id}",
+                    "occurred_at": envelope.occurred_at.ToDatetime(tzinfo=UTC),
+                    "previous_hash": previous_hash,
+                    "hash": digest,
+                    "envelope": raw,
+                }
+            )
+        await self.entries.insert_many(documents, session=tx.session)
+        # Each head moves only from the value read above: a concurrent appender
+        # makes the filter miss, the upsert then collides on _id, and the
+        # transaction retries against the new head.
+        await self.heads.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": key, "sequence": read_heads[key][0]}
+                    if key in read_heads
+                    else {"_id": key},
+                    {"$set": {"sequence": sequence, "hash": digest}},
+                    upsert=True,
+                )
+                for key, (sequence, digest) in heads.items()
+                if read_heads.get(key) != (sequence, digest)
+            ],
             session=tx.session,
         )
-        # Conditional on the head we read: a concurrent appender fails here
-        # (or on the unique index) and retries against the new head.
-        await self.heads.update_one(
-            {"_id": key, "sequence": sequence - 1} if head else {"_id": key},
-            {"$set": {"sequence": sequence, "hash": digest}},
-            upsert=True,
-            session=tx.session,
-        )
-        return True
+        return fresh
 
     async def chain(self, key: str) -> list[Document]:
         return await self.entries.find({"chain": key}).sort("sequence", 1).to_list(None)

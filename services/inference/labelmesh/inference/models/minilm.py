@@ -61,6 +61,12 @@ class MiniLMEncoder:
     def _dense(self, x: Array, name: str) -> Array:
         return x @ self._w(f"{name}.weight").T + self._w(f"{name}.bias")
 
+    def _heads(self, x: Array, name: str) -> Array:
+        """Project to one attention input and split it into heads: (batch, head, token, width)."""
+        batch, length, _ = x.shape
+        projected = self._dense(x, name)
+        return projected.reshape(batch, length, self.heads, -1).transpose(0, 2, 1, 3)
+
     def encode(self, texts: Sequence[str]) -> Array:
         """Embed a batch of texts; rows are unit vectors."""
         if not texts:
@@ -74,20 +80,20 @@ class MiniLMEncoder:
             + self._w("embeddings.position_embeddings.weight")[:length]
             + self._w("embeddings.token_type_embeddings.weight")[0]
         )
-        x = _layer_norm(x, self._w("embeddings.LayerNorm.weight"), self._w("embeddings.LayerNorm.bias"))
+        x = _layer_norm(
+            x, self._w("embeddings.LayerNorm.weight"), self._w("embeddings.LayerNorm.bias")
+        )
         # Padding positions get a large negative score so attention ignores them.
         attention_bias = ((1.0 - mask) * -1e9)[:, None, None, :]
         head_width = self.width // self.heads
         for layer in range(self.layers):
             p = f"encoder.layer.{layer}."
 
-            def heads(name: str, p: str = p) -> Array:
-                projected = self._dense(x, p + "attention.self." + name)
-                return projected.reshape(batch, length, self.heads, head_width).transpose(0, 2, 1, 3)
-
-            q, k, v = heads("query"), heads("key"), heads("value")
+            q, k, v = (self._heads(x, p + "attention.self." + n) for n in ("query", "key", "value"))
             scores = q @ k.transpose(0, 1, 3, 2) / math.sqrt(head_width) + attention_bias
-            context = (_softmax(scores) @ v).transpose(0, 2, 1, 3).reshape(batch, length, self.width)
+            context = (
+                (_softmax(scores) @ v).transpose(0, 2, 1, 3).reshape(batch, length, self.width)
+            )
             x = _layer_norm(
                 x + self._dense(context, p + "attention.output.dense"),
                 self._w(p + "attention.output.LayerNorm.weight"),

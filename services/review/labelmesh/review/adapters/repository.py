@@ -49,5 +49,7 @@ class ReviewRepository:
         )
 
     async def reviews_of_item(self, item_id: str) -> list[ReviewDecided]:
-        documents = await self.reviews.find({"item_id": item_id}).sort("created_at", 1).to_list(None)
+        documents = (
+            await self.reviews.find({"item_id": item_id}).sort("created_at", 1).to_list(None)
+        )
         return [ReviewDecided.FromString(d["review"]) for d in documents]
