@@ -47,13 +47,15 @@ def test_metrics_count_an_item_through_the_path(
         "ingest to know the project",
     )
     item_id = uploaded["results"][0]["item_id"]
+    trail_url = f"{stack['audit'].rest}/v1/items/{item_id}/trail"
+    annotations_url = f"{stack['annotation'].rest}/v1/items/{item_id}/annotations"
     wait_for(
         lambda: (
-            client.get(f"{stack['audit'].rest}/v1/items/{item_id}/trail").status_code == 200
-            and len(client.get(f"{stack['audit'].rest}/v1/items/{item_id}/trail").json()["entries"])
-            == 5
+            client.get(trail_url).status_code == 200
+            and len(client.get(trail_url).json()["entries"]) == 5
+            and client.get(annotations_url).json()["annotations"]
         ),
-        "the item to complete",
+        "the item to be completed and its model annotation stored",
     )
 
     samples: dict[tuple[str, str], list[tuple[dict[str, str], float]]] = {}

@@ -5,7 +5,7 @@ one transaction."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -51,17 +51,24 @@ class Transaction:
         self.outgoing: list[Envelope] = []
 
     async def claim_event(self, event_id: str, consumer: str) -> bool:
-        """Record that an event is handled; False if it already was.
+        """Record that an event is handled; False if it already was."""
+        return bool(await self.claim_events([event_id], consumer))
+
+    async def claim_events(self, event_ids: Sequence[str], consumer: str) -> set[str]:
+        """Record that events are handled; returns the ids not handled before.
 
         Two replicas racing on one event both pass the read; the second insert
         then fails and its transaction aborts, so the event takes effect once.
         """
-        if await self.db[PROCESSED].find_one({"_id": event_id}, session=self.session):
-            return False
-        await self.db[PROCESSED].insert_one(
-            {"_id": event_id, "consumer": consumer, "at": datetime.now(UTC)}, session=self.session
-        )
-        return True
+        processed = self.db[PROCESSED]
+        cursor = processed.find({"_id": {"$in": list(event_ids)}}, {"_id": 1}, session=self.session)
+        fresh = set(event_ids) - {d["_id"] async for d in cursor}
+        if fresh:
+            now = datetime.now(UTC)
+            await processed.insert_many(
+                [{"_id": i, "consumer": consumer, "at": now} for i in fresh], session=self.session
+            )
+        return fresh
 
     def emit(self, *envelopes: Envelope) -> None:
         """Queue events; they are written to the outbox when the transaction commits."""

@@ -34,6 +34,7 @@ def build(settings: InferenceSettings) -> ServiceDefinition:
         router=rest.router(inference),
         grpc_services=[grpc.grpc_service(inference)],
         handlers=handlers.HANDLERS,
+        batch_handler=handlers.on_fetch,
         consumes=handlers.CONSUMES,
         deps=handlers.Deps(inference),
         on_start=classifier.load,

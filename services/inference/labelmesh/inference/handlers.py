@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from labelmesh.core.bus import Handler
+from labelmesh.core.envelopes import payload_of
 from labelmesh.core.topics import ITEMS, PROJECTS
 from labelmesh.inference.usecases import SERVICE, Inference
 from labelmesh.v1.events_pb2 import Envelope, ItemIngested, ProjectCreated
@@ -22,7 +23,20 @@ async def on_project_created(deps: Deps, envelope: Envelope, event: ProjectCreat
 
 
 async def on_item_ingested(deps: Deps, envelope: Envelope, event: ItemIngested) -> None:
-    await deps.inference.prelabel(envelope, event)
+    await deps.inference.prelabel([(envelope, event)])
+
+
+async def on_fetch(deps: Deps, envelopes: list[Envelope]) -> None:
+    """A whole fetch: projects first, then every new item in batched model calls."""
+    arrivals = []
+    for envelope in envelopes:
+        payload = payload_of(envelope)
+        if isinstance(payload, ProjectCreated):
+            await on_project_created(deps, envelope, payload)
+        elif isinstance(payload, ItemIngested):
+            arrivals.append((envelope, payload))
+    if arrivals:
+        await deps.inference.prelabel(arrivals)
 
 
 CONSUMES = (PROJECTS, ITEMS)

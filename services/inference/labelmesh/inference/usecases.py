@@ -114,65 +114,85 @@ class Inference:
             raise NotFound("prediction for item", item_id)
         return prediction
 
-    async def prelabel(self, envelope: Envelope, item: ItemIngested) -> None:
-        """Predict a new item's label; auto-accept it when confident enough."""
-        project = await self.repository.get_project(envelope.project_id)
-        if project is None:
-            raise RetryLater(f"project {envelope.project_id!r} not known yet")
-        prediction = PredictionCreated(
-            prediction_id=str(uuid.uuid4()), threshold=project.auto_accept_threshold
-        )
-        if item.data_type == DataType.DATA_TYPE_TEXT and item.text.strip():
-            ranked = (await self.classifier.classify([item.text], list(project.classes)))[0]
-            top = ranked[0]
-            prediction.model.CopyFrom(ZERO_SHOT)
-            prediction.labels.append(top)
-            prediction.auto_accepted = auto_accepts(top.confidence, project.auto_accept_threshold)
-        else:
-            prediction.skipped_reason = (
-                f"no model for {DataType.Name(item.data_type)} items in this release"
+    async def prelabel(self, arrivals: Sequence[tuple[Envelope, ItemIngested]]) -> None:
+        """Predict labels for new items and auto-accept the confident ones.
+
+        A whole fetch is classified in batched model calls (one per project)
+        and recorded in one transaction.
+        """
+        projects = {}
+        for envelope, _ in arrivals:
+            if envelope.project_id not in projects:
+                project = await self.repository.get_project(envelope.project_id)
+                if project is None:
+                    raise RetryLater(f"project {envelope.project_id!r} not known yet")
+                projects[envelope.project_id] = project
+
+        predictions = [
+            PredictionCreated(
+                prediction_id=str(uuid.uuid4()),
+                threshold=projects[envelope.project_id].auto_accept_threshold,
             )
-        actor = model_actor(ZERO_SHOT.id, ZERO_SHOT.version)
-        events = [
-            new_envelope(
-                prediction,
-                producer=SERVICE,
-                actor=actor,
-                project_id=envelope.project_id,
-                item_id=envelope.item_id,
-                trace_id=envelope.trace_id,
-            )
+            for envelope, _ in arrivals
         ]
+        texts_by_project: dict[str, list[int]] = {}
+        for index, (envelope, item) in enumerate(arrivals):
+            if item.data_type == DataType.DATA_TYPE_TEXT and item.text.strip():
+                texts_by_project.setdefault(envelope.project_id, []).append(index)
+            else:
+                predictions[
+                    index
+                ].skipped_reason = (
+                    f"no model for {DataType.Name(item.data_type)} items in this release"
+                )
+        for project_id, indexes in texts_by_project.items():
+            classes = list(projects[project_id].classes)
+            ranked = await self.classifier.classify([arrivals[i][1].text for i in indexes], classes)
+            for index, labels in zip(indexes, ranked, strict=True):
+                prediction = predictions[index]
+                prediction.model.CopyFrom(ZERO_SHOT)
+                prediction.labels.append(labels[0])
+                prediction.auto_accepted = auto_accepts(labels[0].confidence, prediction.threshold)
+
+        async with self.uow.begin() as tx:
+            fresh = await tx.claim_events([e.event_id for e, _ in arrivals], SERVICE)
+            for (envelope, _), prediction in zip(arrivals, predictions, strict=True):
+                if envelope.event_id in fresh:
+                    await self.repository.save_prediction(
+                        tx, envelope.project_id, envelope.item_id, prediction
+                    )
+                    tx.emit(*self._events(envelope, prediction))
+        for (envelope, _), prediction in zip(arrivals, predictions, strict=True):
+            if envelope.event_id in fresh:
+                self.metrics.predictions.labels(_outcome(prediction)).inc()
+
+    def _events(self, cause: Envelope, prediction: PredictionCreated) -> list[Envelope]:
+        actor = model_actor(ZERO_SHOT.id, ZERO_SHOT.version)
+        payloads: list[PredictionCreated | AnnotationAutoAccepted] = [prediction]
         if prediction.auto_accepted:
-            accepted = AnnotationAutoAccepted(
-                annotation_id=str(uuid.uuid4()),
-                prediction_id=prediction.prediction_id,
-                model=prediction.model,
-                labels=prediction.labels,
-                threshold=prediction.threshold,
-            )
-            events.append(
-                new_envelope(
-                    accepted,
-                    producer=SERVICE,
-                    actor=actor,
-                    project_id=envelope.project_id,
-                    item_id=envelope.item_id,
-                    trace_id=envelope.trace_id,
+            payloads.append(
+                AnnotationAutoAccepted(
+                    annotation_id=str(uuid.uuid4()),
+                    prediction_id=prediction.prediction_id,
+                    model=prediction.model,
+                    labels=prediction.labels,
+                    threshold=prediction.threshold,
                 )
             )
-        async with self.uow.begin() as tx:
-            if not await tx.claim_event(envelope.event_id, SERVICE):
-                return
-            await self.repository.save_prediction(
-                tx, envelope.project_id, envelope.item_id, prediction
+        return [
+            new_envelope(
+                payload,
+                producer=SERVICE,
+                actor=actor,
+                project_id=cause.project_id,
+                item_id=cause.item_id,
+                trace_id=cause.trace_id,
             )
-            tx.emit(*events)
-        outcome = (
-            "skipped"
-            if not prediction.labels
-            else "auto_accepted"
-            if prediction.auto_accepted
-            else "needs_review"
-        )
-        self.metrics.predictions.labels(outcome).inc()
+            for payload in payloads
+        ]
+
+
+def _outcome(prediction: PredictionCreated) -> str:
+    if not prediction.labels:
+        return "skipped"
+    return "auto_accepted" if prediction.auto_accepted else "needs_review"
