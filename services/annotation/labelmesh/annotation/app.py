@@ -24,6 +24,7 @@ def build(settings: AnnotationSettings) -> ServiceDefinition:
         router=rest.router(annotation),
         grpc_services=[grpc.grpc_service(annotation)],
         handlers=handlers.HANDLERS,
+        batch_handler=handlers.on_fetch,
         consumes=handlers.CONSUMES,
         deps=handlers.Deps(platform.uow, repository, metrics),
         on_start=repository.ensure_indexes,

@@ -1,8 +1,14 @@
-"""Event handlers of the annotation service."""
+"""Event handlers of the annotation service.
+
+Every handler goes through `on_fetch`, which records a whole fetch in one
+transaction with one ordered bulk write to the tasks; single events are a
+fetch of one.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from labelmesh.annotation.adapters.repository import (
     AUTO_ACCEPTED,
@@ -13,7 +19,7 @@ from labelmesh.annotation.adapters.repository import (
 from labelmesh.annotation.metrics import AnnotationMetrics
 from labelmesh.annotation.usecases import SERVICE
 from labelmesh.core.bus import Handler
-from labelmesh.core.envelopes import new_envelope, service_actor
+from labelmesh.core.envelopes import new_envelope, payload_of, service_actor
 from labelmesh.core.labels import labels_to_json
 from labelmesh.core.mongo import UnitOfWork
 from labelmesh.core.topics import ITEMS, PREDICTIONS, REVIEWS
@@ -35,82 +41,88 @@ class Deps:
     metrics: AnnotationMetrics
 
 
-async def on_item_ingested(deps: Deps, envelope: Envelope, event: ItemIngested) -> None:
+async def on_fetch(deps: Deps, envelopes: list[Envelope]) -> None:
+    repository = deps.repository
+    tasks_opened: list[bool] = []
+    model_annotations = 0
     async with deps.uow.begin() as tx:
-        if await tx.claim_event(envelope.event_id, SERVICE):
-            await deps.repository.record_item(tx, envelope.project_id, envelope.item_id, event)
-
-
-async def on_prediction_created(deps: Deps, envelope: Envelope, event: PredictionCreated) -> None:
-    """A confident prediction needs no task; any other becomes a task with the suggestion."""
-    if event.auto_accepted:
-        return  # AnnotationAutoAccepted records the annotation
-    async with deps.uow.begin() as tx:
-        if not await tx.claim_event(envelope.event_id, SERVICE):
+        fresh = await tx.claim_events([e.event_id for e in envelopes], SERVICE)
+        updates = []
+        suggested: list[tuple[Envelope, PredictionCreated | AnnotationAutoAccepted]] = []
+        for envelope in envelopes:
+            if envelope.event_id not in fresh:
+                continue
+            event = payload_of(envelope)
+            project_id, item_id = envelope.project_id, envelope.item_id
+            if isinstance(event, ItemIngested):
+                updates.append(repository.item_update(project_id, item_id, event))
+            elif isinstance(event, PredictionCreated) and not event.auto_accepted:
+                # A confident prediction needs no task; AnnotationAutoAccepted records it.
+                updates.append(
+                    repository.suggestion_update(
+                        project_id, item_id, event.labels, event.model, OPEN
+                    )
+                )
+                suggested.append((envelope, event))
+            elif isinstance(event, AnnotationAutoAccepted):
+                updates.append(
+                    repository.suggestion_update(
+                        project_id, item_id, event.labels, event.model, AUTO_ACCEPTED
+                    )
+                )
+                suggested.append((envelope, event))
+            elif isinstance(event, ReviewDecided) and event.task_id:
+                # Approved work closes the task; rejected work reopens it for another pass.
+                rejected = event.decision == ReviewDecision.REVIEW_DECISION_REJECTED
+                status = OPEN if rejected else COMPLETED
+                updates.append(repository.status_update(event.task_id, status, reopen=rejected))
+        await repository.write_tasks(tx, updates)
+        if not suggested:
             return
-        task = await deps.repository.record_suggestion(
-            tx, envelope.project_id, envelope.item_id, list(event.labels), event.model, OPEN
-        )
-        tx.emit(
-            new_envelope(
-                TaskCreated(
-                    task_id=task["_id"], suggestion=event.labels, suggestion_model=event.model
-                ),
-                producer=SERVICE,
-                actor=service_actor(SERVICE),
-                project_id=envelope.project_id,
-                item_id=envelope.item_id,
-                trace_id=envelope.trace_id,
-            )
-        )
-    deps.metrics.tasks_created.labels(str(bool(event.labels)).lower()).inc()
+        task_ids = await repository.task_ids(tx, [e.item_id for e, _ in suggested])
+        annotations = []
+        for envelope, event in suggested:
+            task_id = task_ids[envelope.item_id]
+            if isinstance(event, PredictionCreated):
+                tx.emit(
+                    new_envelope(
+                        TaskCreated(
+                            task_id=task_id, suggestion=event.labels, suggestion_model=event.model
+                        ),
+                        producer=SERVICE,
+                        actor=service_actor(SERVICE),
+                        project_id=envelope.project_id,
+                        item_id=envelope.item_id,
+                        trace_id=envelope.trace_id,
+                    )
+                )
+                tasks_opened.append(bool(event.labels))
+            else:
+                annotations.append(
+                    {
+                        "_id": event.annotation_id,
+                        "task_id": task_id,
+                        "item_id": envelope.item_id,
+                        "project_id": envelope.project_id,
+                        "annotator": envelope.actor.id,
+                        "source": "model",
+                        "labels": labels_to_json(event.labels),
+                        "threshold": event.threshold,
+                    }
+                )
+        await repository.insert_annotations(tx, annotations)
+        model_annotations = len(annotations)
+    for with_suggestion in tasks_opened:
+        deps.metrics.tasks_created.labels(str(with_suggestion).lower()).inc()
+    deps.metrics.annotations.labels("model").inc(model_annotations)
 
 
-async def on_auto_accepted(deps: Deps, envelope: Envelope, event: AnnotationAutoAccepted) -> None:
-    async with deps.uow.begin() as tx:
-        if not await tx.claim_event(envelope.event_id, SERVICE):
-            return
-        task = await deps.repository.record_suggestion(
-            tx,
-            envelope.project_id,
-            envelope.item_id,
-            list(event.labels),
-            event.model,
-            AUTO_ACCEPTED,
-        )
-        await deps.repository.insert_annotation(
-            tx,
-            {
-                "_id": event.annotation_id,
-                "task_id": task["_id"],
-                "item_id": envelope.item_id,
-                "project_id": envelope.project_id,
-                "annotator": envelope.actor.id,
-                "source": "model",
-                "labels": labels_to_json(event.labels),
-                "threshold": event.threshold,
-            },
-        )
-    deps.metrics.annotations.labels("model").inc()
-
-
-async def on_review_decided(deps: Deps, envelope: Envelope, event: ReviewDecided) -> None:
-    """Approved work closes the task; rejected work reopens it for another pass."""
-    if not event.task_id:
-        return
-    async with deps.uow.begin() as tx:
-        if not await tx.claim_event(envelope.event_id, SERVICE):
-            return
-        if event.decision == ReviewDecision.REVIEW_DECISION_REJECTED:
-            await deps.repository.set_task_status(tx, event.task_id, OPEN, reopen=True)
-        else:
-            await deps.repository.set_task_status(tx, event.task_id, COMPLETED)
+async def on_event(deps: Deps, envelope: Envelope, _: Any) -> None:
+    await on_fetch(deps, [envelope])
 
 
 CONSUMES = (ITEMS, PREDICTIONS, REVIEWS)
 HANDLERS: dict[str, Handler] = {
-    ItemIngested.DESCRIPTOR.full_name: on_item_ingested,
-    PredictionCreated.DESCRIPTOR.full_name: on_prediction_created,
-    AnnotationAutoAccepted.DESCRIPTOR.full_name: on_auto_accepted,
-    ReviewDecided.DESCRIPTOR.full_name: on_review_decided,
+    event.DESCRIPTOR.full_name: on_event
+    for event in (ItemIngested, PredictionCreated, AnnotationAutoAccepted, ReviewDecided)
 }

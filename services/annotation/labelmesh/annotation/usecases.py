@@ -114,17 +114,19 @@ class Annotation:
         async with self.uow.begin() as tx:
             if not await self.repository.mark_submitted(tx, task_id, annotator):
                 raise Conflict(f"task {task_id!r} was submitted or reassigned meanwhile")
-            await self.repository.insert_annotation(
+            await self.repository.insert_annotations(
                 tx,
-                {
-                    "_id": annotation_id,
-                    "task_id": task_id,
-                    "item_id": task.item_id,
-                    "project_id": task.project_id,
-                    "annotator": annotator,
-                    "source": "human",
-                    "labels": labels_to_json(labels),
-                },
+                [
+                    {
+                        "_id": annotation_id,
+                        "task_id": task_id,
+                        "item_id": task.item_id,
+                        "project_id": task.project_id,
+                        "annotator": annotator,
+                        "source": "human",
+                        "labels": labels_to_json(labels),
+                    }
+                ],
             )
             tx.emit(
                 new_envelope(

@@ -23,6 +23,7 @@ def build(settings: ReviewSettings) -> ServiceDefinition:
         router=rest.router(review),
         grpc_services=[grpc.grpc_service(review)],
         handlers=handlers.HANDLERS,
+        batch_handler=handlers.on_fetch,
         consumes=handlers.CONSUMES,
         deps=handlers.Deps(review),
         on_start=repository.ensure_indexes,

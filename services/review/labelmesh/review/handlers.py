@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from labelmesh.core.bus import Handler
+from labelmesh.core.envelopes import payload_of
 from labelmesh.core.topics import ANNOTATIONS, PREDICTIONS, PROJECTS
-from labelmesh.review.usecases import SERVICE, Review
+from labelmesh.review.usecases import SERVICE, Review, Reviewable
 from labelmesh.v1.events_pb2 import (
     AnnotationAutoAccepted,
     AnnotationSubmitted,
@@ -29,11 +30,24 @@ async def on_project_created(deps: Deps, envelope: Envelope, event: ProjectCreat
 async def on_annotation_submitted(
     deps: Deps, envelope: Envelope, event: AnnotationSubmitted
 ) -> None:
-    await deps.review.review_submission(envelope, event)
+    await deps.review.review([(envelope, event)])
 
 
 async def on_auto_accepted(deps: Deps, envelope: Envelope, event: AnnotationAutoAccepted) -> None:
-    await deps.review.review_auto_accepted(envelope, event)
+    await deps.review.review([(envelope, event)])
+
+
+async def on_fetch(deps: Deps, envelopes: list[Envelope]) -> None:
+    """A whole fetch: projects first, then every annotation in one transaction."""
+    arrivals: list[tuple[Envelope, Reviewable]] = []
+    for envelope in envelopes:
+        payload = payload_of(envelope)
+        if isinstance(payload, ProjectCreated):
+            await on_project_created(deps, envelope, payload)
+        elif isinstance(payload, AnnotationSubmitted | AnnotationAutoAccepted):
+            arrivals.append((envelope, payload))
+    if arrivals:
+        await deps.review.review(arrivals)
 
 
 CONSUMES = (PROJECTS, PREDICTIONS, ANNOTATIONS)

@@ -8,10 +8,11 @@ upserts the same document by item id.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from labelmesh.core.labels import labels_to_json
@@ -54,10 +55,10 @@ class AnnotationRepository:
         document = await self.projects.find_one({"_id": project_id})
         return ProjectSpec.FromString(document["spec"]) if document else None
 
-    async def record_item(
-        self, tx: Transaction, project_id: str, item_id: str, item: ItemIngested
-    ) -> None:
-        await self.tasks.update_one(
+    @staticmethod
+    def item_update(project_id: str, item_id: str, item: ItemIngested) -> UpdateOne:
+        """Fill in the item's details on its task, creating the task if needed."""
+        return UpdateOne(
             {"item_id": item_id},
             {
                 "$set": {
@@ -67,23 +68,22 @@ class AnnotationRepository:
                     "media_key": item.media_key,
                     "item_ready": True,
                 },
-                "$setOnInsert": {"_id": str(uuid.uuid4()), "status": PENDING, "created_at": _now()},
+                "$setOnInsert": {
+                    "_id": str(uuid.uuid4()),
+                    "status": PENDING,
+                    "created_at": _now(),
+                    "rework_count": 0,
+                },
             },
             upsert=True,
-            session=tx.session,
         )
 
-    async def record_suggestion(
-        self,
-        tx: Transaction,
-        project_id: str,
-        item_id: str,
-        labels: list[Label],
-        model: ModelRef,
-        status: str,
-    ) -> Document:
+    @staticmethod
+    def suggestion_update(
+        project_id: str, item_id: str, labels: Sequence[Label], model: ModelRef, status: str
+    ) -> UpdateOne:
         """Attach a model suggestion to the item's task and set its status."""
-        document: Document = await self.tasks.find_one_and_update(
+        return UpdateOne(
             {"item_id": item_id},
             {
                 "$set": {
@@ -101,10 +101,26 @@ class AnnotationRepository:
                 },
             },
             upsert=True,
-            return_document=ReturnDocument.AFTER,
-            session=tx.session,
         )
-        return document
+
+    @staticmethod
+    def status_update(task_id: str, status: str, *, reopen: bool = False) -> UpdateOne:
+        update: dict[str, Any] = {"$set": {"status": status, "updated_at": _now()}}
+        if reopen:
+            update["$set"]["assignee"] = None
+            update["$inc"] = {"rework_count": 1}
+        return UpdateOne({"_id": task_id}, update)
+
+    async def write_tasks(self, tx: Transaction, updates: list[UpdateOne]) -> None:
+        """Apply task updates in order, in one round trip."""
+        if updates:
+            await self.tasks.bulk_write(updates, ordered=True, session=tx.session)
+
+    async def task_ids(self, tx: Transaction, item_ids: Sequence[str]) -> dict[str, str]:
+        cursor = self.tasks.find(
+            {"item_id": {"$in": list(item_ids)}}, {"item_id": 1}, session=tx.session
+        )
+        return {d["item_id"]: d["_id"] async for d in cursor}
 
     async def assigned_task(self, project_id: str, annotator: str) -> Document | None:
         return await self.tasks.find_one(
@@ -136,17 +152,12 @@ class AnnotationRepository:
         )
         return result.modified_count == 1
 
-    async def insert_annotation(self, tx: Transaction, annotation: dict[str, Any]) -> None:
-        await self.annotations.insert_one({**annotation, "created_at": _now()}, session=tx.session)
-
-    async def set_task_status(
-        self, tx: Transaction, task_id: str, status: str, *, reopen: bool = False
-    ) -> None:
-        update: dict[str, Any] = {"$set": {"status": status, "updated_at": _now()}}
-        if reopen:
-            update["$set"]["assignee"] = None
-            update["$inc"] = {"rework_count": 1}
-        await self.tasks.update_one({"_id": task_id}, update, session=tx.session)
+    async def insert_annotations(self, tx: Transaction, annotations: list[Document]) -> None:
+        if annotations:
+            now = _now()
+            await self.annotations.insert_many(
+                [{**a, "created_at": now} for a in annotations], session=tx.session
+            )
 
     async def annotations_of_item(self, item_id: str) -> list[Document]:
         return await self.annotations.find({"item_id": item_id}).sort("created_at", 1).to_list(None)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from labelmesh.core.mongo import Document, Transaction
-from labelmesh.v1.events_pb2 import ProjectSpec, ReviewDecided, ReviewDecision
+from labelmesh.v1.events_pb2 import Envelope, ProjectSpec, ReviewDecided, ReviewDecision
 
 
 class ReviewRepository:
@@ -31,20 +32,27 @@ class ReviewRepository:
         document = await self.projects.find_one({"_id": project_id})
         return ProjectSpec.FromString(document["spec"]) if document else None
 
-    async def insert_review(
-        self, tx: Transaction, project_id: str, item_id: str, review: ReviewDecided, source: str
+    async def insert_reviews(
+        self, tx: Transaction, reviews: Sequence[tuple[Envelope, ReviewDecided, str]]
     ) -> None:
-        await self.reviews.insert_one(
-            {
-                "_id": review.review_id,
-                "annotation_id": review.annotation_id,
-                "project_id": project_id,
-                "item_id": item_id,
-                "source": source,
-                "approved": review.decision == ReviewDecision.REVIEW_DECISION_APPROVED,
-                "review": review.SerializeToString(),
-                "created_at": datetime.now(UTC),
-            },
+        """Store decisions; each comes with the event that caused it and the label source."""
+        if not reviews:
+            return
+        now = datetime.now(UTC)
+        await self.reviews.insert_many(
+            [
+                {
+                    "_id": review.review_id,
+                    "annotation_id": review.annotation_id,
+                    "project_id": cause.project_id,
+                    "item_id": cause.item_id,
+                    "source": source,
+                    "approved": review.decision == ReviewDecision.REVIEW_DECISION_APPROVED,
+                    "review": review.SerializeToString(),
+                    "created_at": now,
+                }
+                for cause, review, source in reviews
+            ],
             session=tx.session,
         )
 

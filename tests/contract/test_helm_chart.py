@@ -1,0 +1,418 @@
+"""The Helm chart renders valid Kubernetes objects wired the way the services expect."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import helm_python
+import kubernetes_validate
+import pytest
+import yaml
+
+CHART = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "labelmesh"
+KUBE_VERSION = "1.37.0"
+RELEASE = "lm"
+NAMESPACE = "labelmesh"
+PORTS = {
+    "ingest": (8081, 50051),
+    "inference": (8082, 50052),
+    "annotation": (8083, 50053),
+    "review": (8084, 50054),
+    "audit": (8085, 50055),
+}
+SERVICES = sorted(PORTS)
+CHART_SECRET = "lm-labelmesh"
+
+Manifest = dict[str, Any]
+
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "existing-secrets": {
+        "mongodb": {"existingSecret": "mongo-creds", "existingSecretKey": "uri"},
+        "minio": {"existingSecret": "minio-creds"},
+    },
+    "scaled": {
+        "services": {
+            svc: {
+                "autoscaling": {"enabled": True, "maxReplicas": 8},
+                "podDisruptionBudget": {"enabled": True},
+            }
+            for svc in SERVICES
+        },
+    },
+    "customised": {
+        "image": {"registry": "registry.example.com/lm", "tag": "1.2.3"},
+        "logLevel": "DEBUG",
+        "minio": {"secure": True, "accessKey": "ak", "secretKey": "sk"},
+        "services": {
+            "review": {"enabled": False},
+            "inference": {
+                "replicas": 3,
+                "env": [{"name": "LABELMESH_INFERENCE_MAX_BATCH_SIZE", "value": "64"}],
+                "podDisruptionBudget": {"enabled": True, "minAvailable": 2},
+            },
+        },
+        "podAnnotations": {"example.com/team": "ml"},
+        "nodeSelector": {"kubernetes.io/arch": "amd64"},
+        "tolerations": [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}],
+    },
+}
+
+
+def render(values: dict[str, Any] | None = None) -> list[Manifest]:
+    with helm_python.Chart.load(CHART) as chart:
+        rendered = chart.render(values or {}, name=RELEASE, namespace=NAMESPACE)
+    docs: list[Manifest] = []
+    for path, text in sorted(rendered.items()):
+        if path.endswith("NOTES.txt"):
+            continue
+        docs.extend(doc for doc in yaml.safe_load_all(text) if doc)
+    return docs
+
+
+def of_kind(docs: list[Manifest], kind: str) -> dict[str, Manifest]:
+    """Objects of one kind keyed by their component label (or name, if none)."""
+    found: dict[str, Manifest] = {}
+    for doc in docs:
+        if doc["kind"] != kind:
+            continue
+        labels = doc["metadata"].get("labels", {})
+        key = labels.get("app.kubernetes.io/component", doc["metadata"]["name"])
+        assert key not in found, f"two {kind} objects for {key}"
+        found[key] = doc
+    return found
+
+
+def container(deployment: Manifest) -> Manifest:
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    result: Manifest = containers[0]
+    return result
+
+
+def env_of(deployment: Manifest) -> dict[str, Manifest]:
+    entries = container(deployment)["env"]
+    names = [entry["name"] for entry in entries]
+    assert len(names) == len(set(names)), f"duplicate env vars: {names}"
+    return {entry["name"]: entry for entry in entries}
+
+
+def port_number(deployment: Manifest, port: int | str) -> int:
+    if isinstance(port, int):
+        return port
+    named = {p["name"]: p["containerPort"] for p in container(deployment)["ports"]}
+    return named[port]
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_every_manifest_is_valid_kubernetes(scenario: str) -> None:
+    docs = render(SCENARIOS[scenario])
+    assert docs
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+        assert doc["metadata"]["namespace"] == NAMESPACE
+
+
+def test_defaults_render_one_deployment_and_one_service_per_service() -> None:
+    docs = render()
+    deployments = of_kind(docs, "Deployment")
+    services = of_kind(docs, "Service")
+    assert sorted(deployments) == SERVICES
+    assert sorted(services) == SERVICES
+    assert {doc["kind"] for doc in docs} == {"Deployment", "Service", "Secret"}
+    for svc in SERVICES:
+        assert deployments[svc]["metadata"]["name"] == f"lm-labelmesh-{svc}"
+        assert deployments[svc]["spec"]["replicas"] == 1
+
+
+def test_each_deployment_runs_its_service_image_and_ports() -> None:
+    deployments = of_kind(render(), "Deployment")
+    for svc, (rest, grpc) in PORTS.items():
+        main = container(deployments[svc])
+        assert main["image"] == f"ghcr.io/labelmesh/labelmesh-{svc}:0.1.0"
+        assert main["imagePullPolicy"] == "IfNotPresent"
+        assert main["command"] == ["python", "-m", f"labelmesh.{svc}"]
+        ports = {p["name"]: p["containerPort"] for p in main["ports"]}
+        assert ports == {"http": rest, "grpc": grpc}
+
+
+def test_image_tag_and_registry_come_from_values() -> None:
+    values = {"image": {"registry": "registry.example.com/lm", "tag": "1.2.3"}}
+    deployments = of_kind(render(values), "Deployment")
+    assert container(deployments["audit"])["image"] == "registry.example.com/lm/labelmesh-audit:1.2.3"
+
+
+def test_services_route_both_ports_to_their_own_pods() -> None:
+    docs = render()
+    deployments = of_kind(docs, "Deployment")
+    for svc, service in of_kind(docs, "Service").items():
+        rest, grpc = PORTS[svc]
+        deployment = deployments[svc]
+        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        selector = service["spec"]["selector"]
+        assert selector["app.kubernetes.io/component"] == svc
+        assert selector.items() <= pod_labels.items()
+        assert deployment["spec"]["selector"]["matchLabels"] == selector
+        ports = {p["name"]: p for p in service["spec"]["ports"]}
+        assert ports["http"]["port"] == rest
+        assert ports["grpc"]["port"] == grpc
+        assert port_number(deployment, ports["http"]["targetPort"]) == rest
+        assert port_number(deployment, ports["grpc"]["targetPort"]) == grpc
+
+
+def test_probes_check_health_on_the_rest_port() -> None:
+    deployments = of_kind(render({"services": {"ingest": {"restPort": 9181}}}), "Deployment")
+    for svc, deployment in deployments.items():
+        rest = 9181 if svc == "ingest" else PORTS[svc][0]
+        main = container(deployment)
+        expected = {
+            "livenessProbe": "/healthz",
+            "readinessProbe": "/readyz",
+            "startupProbe": "/healthz",
+        }
+        for probe, path in expected.items():
+            check = main[probe]["httpGet"]
+            assert check["path"] == path, (svc, probe)
+            assert port_number(deployment, check["port"]) == rest, (svc, probe)
+
+
+def test_pods_are_scrapeable_by_prometheus() -> None:
+    deployments = of_kind(render({"services": {"review": {"restPort": 9184}}}), "Deployment")
+    for svc, deployment in deployments.items():
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        rest = 9184 if svc == "review" else PORTS[svc][0]
+        assert annotations["prometheus.io/scrape"] == "true"
+        assert annotations["prometheus.io/port"] == str(rest)
+        assert annotations["prometheus.io/path"] == "/metrics"
+
+
+def test_environment_comes_from_values() -> None:
+    values = {
+        "logLevel": "WARNING",
+        "kafka": {"bootstrapServers": "kafka-0:9092,kafka-1:9092", "topicPrefix": "staging"},
+        "mongodb": {"database": "lm_staging"},
+        "minio": {
+            "endpoint": "minio.storage:9000",
+            "bucket": "media",
+            "region": "eu-west-1",
+            "secure": True,
+        },
+    }
+    deployments = of_kind(render(values), "Deployment")
+    for svc, deployment in deployments.items():
+        env = env_of(deployment)
+        rest, grpc = PORTS[svc]
+        plain = {name: entry["value"] for name, entry in env.items() if "value" in entry}
+        assert plain == {
+            "LABELMESH_BIND_HOST": "0.0.0.0",
+            f"LABELMESH_{svc.upper()}_REST_PORT": str(rest),
+            f"LABELMESH_{svc.upper()}_GRPC_PORT": str(grpc),
+            "LABELMESH_LOG_LEVEL": "WARNING",
+            "LABELMESH_KAFKA_BOOTSTRAP_SERVERS": "kafka-0:9092,kafka-1:9092",
+            "LABELMESH_TOPIC_PREFIX": "staging",
+            "LABELMESH_MONGO_DATABASE": "lm_staging",
+            "LABELMESH_OBJECT_STORE": "s3",
+            "LABELMESH_S3_ENDPOINT": "minio.storage:9000",
+            "LABELMESH_S3_BUCKET": "media",
+            "LABELMESH_S3_REGION": "eu-west-1",
+            "LABELMESH_S3_SECURE": "true",
+        }
+
+
+def test_default_topic_prefix_is_labelmesh() -> None:
+    env = env_of(of_kind(render(), "Deployment")["annotation"])
+    assert env["LABELMESH_TOPIC_PREFIX"]["value"] == "labelmesh"
+
+
+def test_credentials_come_from_the_chart_secret() -> None:
+    values = {
+        "mongodb": {"uri": "mongodb://user:pw@mongo:27017/?replicaSet=rs0"},
+        "minio": {"accessKey": "access", "secretKey": "secret"},
+    }
+    docs = render(values)
+    secret = of_kind(docs, "Secret")[CHART_SECRET]
+    assert secret["type"] == "Opaque"
+    decoded = {key: _b64(value) for key, value in secret["data"].items()}
+    assert decoded == {
+        "mongo-uri": "mongodb://user:pw@mongo:27017/?replicaSet=rs0",
+        "s3-access-key": "access",
+        "s3-secret-key": "secret",
+    }
+    for deployment in of_kind(docs, "Deployment").values():
+        env = env_of(deployment)
+        for name, key in [
+            ("LABELMESH_MONGO_URI", "mongo-uri"),
+            ("LABELMESH_S3_ACCESS_KEY", "s3-access-key"),
+            ("LABELMESH_S3_SECRET_KEY", "s3-secret-key"),
+        ]:
+            assert "value" not in env[name]
+            ref = env[name]["valueFrom"]["secretKeyRef"]
+            assert ref == {"name": CHART_SECRET, "key": key}
+            assert key in secret["data"]
+
+
+def test_existing_secrets_replace_the_chart_secret() -> None:
+    docs = render(SCENARIOS["existing-secrets"])
+    assert of_kind(docs, "Secret") == {}
+    for deployment in of_kind(docs, "Deployment").values():
+        env = env_of(deployment)
+        refs = {name: env[name]["valueFrom"]["secretKeyRef"] for name in env if "valueFrom" in env[name]}
+        assert refs == {
+            "LABELMESH_MONGO_URI": {"name": "mongo-creds", "key": "uri"},
+            "LABELMESH_S3_ACCESS_KEY": {"name": "minio-creds", "key": "s3-access-key"},
+            "LABELMESH_S3_SECRET_KEY": {"name": "minio-creds", "key": "s3-secret-key"},
+        }
+
+
+def test_one_existing_secret_leaves_the_other_credentials_in_the_chart_secret() -> None:
+    docs = render({"mongodb": {"existingSecret": "mongo-creds"}})
+    secret = of_kind(docs, "Secret")[CHART_SECRET]
+    assert sorted(secret["data"]) == ["s3-access-key", "s3-secret-key"]
+    env = env_of(of_kind(docs, "Deployment")["ingest"])
+    assert env["LABELMESH_MONGO_URI"]["valueFrom"]["secretKeyRef"] == {
+        "name": "mongo-creds",
+        "key": "mongo-uri",
+    }
+    assert env["LABELMESH_S3_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"] == CHART_SECRET
+
+
+def test_pods_roll_when_the_chart_secret_changes() -> None:
+    def checksums(values: dict[str, Any]) -> dict[str, str]:
+        return {
+            svc: d["spec"]["template"]["metadata"]["annotations"]["checksum/secret"]
+            for svc, d in of_kind(render(values), "Deployment").items()
+        }
+
+    before = checksums({"minio": {"secretKey": "one"}})
+    after = checksums({"minio": {"secretKey": "two"}})
+    assert before.keys() == after.keys()
+    assert all(before[svc] != after[svc] for svc in before)
+    assert checksums({"minio": {"secretKey": "one"}}) == before
+
+
+def test_replicas_come_from_values() -> None:
+    deployments = of_kind(render({"services": {"inference": {"replicas": 3}}}), "Deployment")
+    assert deployments["inference"]["spec"]["replicas"] == 3
+    assert all(deployments[svc]["spec"]["replicas"] == 1 for svc in SERVICES if svc != "inference")
+
+
+def test_disabling_a_service_removes_its_deployment_and_service() -> None:
+    docs = render({"services": {"review": {"enabled": False}, "audit": {"enabled": False}}})
+    expected = ["annotation", "inference", "ingest"]
+    assert sorted(of_kind(docs, "Deployment")) == expected
+    assert sorted(of_kind(docs, "Service")) == expected
+
+
+def test_extra_env_is_appended_to_one_service() -> None:
+    extra = {"name": "LABELMESH_INFERENCE_MAX_BATCH_SIZE", "value": "64"}
+    deployments = of_kind(render({"services": {"inference": {"env": [extra]}}}), "Deployment")
+    assert env_of(deployments["inference"])[extra["name"]] == extra
+    assert extra["name"] not in env_of(deployments["ingest"])
+
+
+def test_pods_are_hardened() -> None:
+    for svc, deployment in of_kind(render(), "Deployment").items():
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] != 0
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert pod["automountServiceAccountToken"] is False
+        main = container(deployment)
+        hardening = main["securityContext"]
+        assert hardening["readOnlyRootFilesystem"] is True, svc
+        assert hardening["allowPrivilegeEscalation"] is False, svc
+        assert hardening["capabilities"]["drop"] == ["ALL"], svc
+        assert "add" not in hardening["capabilities"], svc
+        assert hardening["seccompProfile"] == {"type": "RuntimeDefault"}, svc
+        mounts = {m["mountPath"]: m["name"] for m in main["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert "emptyDir" in volumes[mounts["/tmp"]]
+        assert main["resources"]["requests"], svc
+
+
+def test_objects_carry_the_standard_labels() -> None:
+    for doc in render():
+        labels = doc["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == "labelmesh"
+        assert labels["app.kubernetes.io/instance"] == RELEASE
+        assert labels["app.kubernetes.io/part-of"] == "labelmesh"
+        assert labels["app.kubernetes.io/managed-by"] == "Helm"
+        if doc["kind"] in {"Deployment", "Service"}:
+            component = labels["app.kubernetes.io/component"]
+            assert doc["metadata"]["name"] == f"lm-labelmesh-{component}"
+        if doc["kind"] == "Deployment":
+            assert doc["spec"]["template"]["metadata"]["labels"] == labels
+
+
+def test_autoscaling_and_disruption_budgets_are_off_by_default() -> None:
+    kinds = {doc["kind"] for doc in render()}
+    assert "HorizontalPodAutoscaler" not in kinds
+    assert "PodDisruptionBudget" not in kinds
+
+
+def test_autoscaling_takes_over_replicas() -> None:
+    values = {
+        "services": {
+            "annotation": {
+                "autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 6},
+                "podDisruptionBudget": {"enabled": True},
+            }
+        }
+    }
+    docs = render(values)
+    deployments = of_kind(docs, "Deployment")
+    assert "replicas" not in deployments["annotation"]["spec"]
+    assert deployments["ingest"]["spec"]["replicas"] == 1
+    hpas = of_kind(docs, "HorizontalPodAutoscaler")
+    assert sorted(hpas) == ["annotation"]
+    spec = hpas["annotation"]["spec"]
+    assert spec["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": deployments["annotation"]["metadata"]["name"],
+    }
+    assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 6)
+    pdbs = of_kind(docs, "PodDisruptionBudget")
+    assert sorted(pdbs) == ["annotation"]
+    assert pdbs["annotation"]["spec"]["selector"]["matchLabels"] == (
+        deployments["annotation"]["spec"]["selector"]["matchLabels"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "complaint"),
+    [
+        ({"services": {"ingest": {"restPort": 0}}}, "/services/ingest/restPort"),
+        ({"services": {"audit": {"replicas": -1}}}, "/services/audit/replicas"),
+        ({"logLevel": "TRACE"}, "/logLevel"),
+        ({"kafka": {"bootstrapServers": ""}}, "/kafka/bootstrapServers"),
+    ],
+)
+def test_bad_values_are_rejected_naming_the_key(values: dict[str, Any], complaint: str) -> None:
+    with pytest.raises(helm_python.HelmValuesError, match=complaint):
+        render(values)
+
+
+def test_missing_mongo_uri_without_existing_secret_is_rejected() -> None:
+    with pytest.raises(helm_python.HelmError, match="mongodb.uri"):
+        render({"mongodb": {"uri": ""}})
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_lint_strict_reports_no_errors(scenario: str) -> None:
+    report = helm_python.lint(CHART, SCENARIOS[scenario], strict=True, namespace=NAMESPACE)
+    assert report["total_charts_linted"] == 1
+    errors = [m for m in report["messages"] if m["severity"] >= 3]
+    assert errors == [], errors
+    assert report["errors"] == []
+
+
+def test_lint_catches_a_broken_value() -> None:
+    report = helm_python.lint(CHART, {"logLevel": "TRACE"}, strict=True)
+    assert any(m["severity"] >= 3 for m in report["messages"])
+
+
+def _b64(value: str) -> str:
+    return base64.b64decode(value).decode()
