@@ -25,6 +25,7 @@ from labelmesh.core.envelopes import UndecodableEvent, decode, encode, headers_f
 from labelmesh.core.errors import PoisonMessage
 from labelmesh.core.logging import log_context
 from labelmesh.core.metrics import BusMetrics
+from labelmesh.core.mongo import is_transient
 from labelmesh.core.topics import Topics
 from labelmesh.v1.events_pb2 import Envelope
 
@@ -204,11 +205,16 @@ class EventConsumer:
             if envelope.event_type in self.handlers:
                 envelopes.append(envelope)
         started = time.perf_counter()
-        try:
-            await self.batch_handler(self.deps, envelopes)
-        except Exception as exc:
-            log.warning("batch of %d failed (%r); handling one by one", len(envelopes), exc)
-            return False
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                await self.batch_handler(self.deps, envelopes)
+                break
+            except Exception as exc:
+                if attempt < self.max_attempts and is_transient(exc):
+                    await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+                    continue
+                log.warning("batch of %d failed (%r); handling one by one", len(envelopes), exc)
+                return False
         elapsed = time.perf_counter() - started
         for envelope in envelopes:
             self.metrics.handler_seconds.labels(envelope.event_type).observe(elapsed)

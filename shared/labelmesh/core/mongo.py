@@ -5,21 +5,23 @@ one transaction."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from bson import ObjectId
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 from labelmesh.core.envelopes import encode, headers_for
 from labelmesh.core.topics import Topics
 from labelmesh.v1.events_pb2 import Envelope
 
 Document = dict[str, Any]
+T = TypeVar("T")
 OUTBOX = "outbox"
 PROCESSED = "processed_events"
 
@@ -70,6 +72,16 @@ class Transaction:
             )
         return fresh
 
+    async def claim_new(self, envelopes: Sequence[Envelope], consumer: str) -> list[Envelope]:
+        """The envelopes not handled before, each once, in order; they are now claimed."""
+        fresh = await self.claim_events([e.event_id for e in envelopes], consumer)
+        new = []
+        for envelope in envelopes:
+            if envelope.event_id in fresh:
+                fresh.discard(envelope.event_id)
+                new.append(envelope)
+        return new
+
     def emit(self, *envelopes: Envelope) -> None:
         """Queue events; they are written to the outbox when the transaction commits."""
         self.outgoing.extend(envelopes)
@@ -91,6 +103,18 @@ class UnitOfWork:
         self.topics = topics
         self._on_commit = on_commit
 
+    async def run(self, work: Callable[[Transaction], Awaitable[T]], attempts: int = 5) -> T:
+        """Run `work` in a transaction, again from the start if it hits a transient conflict."""
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self.begin() as tx:
+                    return await work(tx)
+            except PyMongoError as exc:
+                if attempt == attempts or not is_transient(exc):
+                    raise
+                await asyncio.sleep(0.01 * 2**attempt)
+        raise AssertionError("unreachable")
+
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[Transaction]:
         async with self.client.start_session() as session, await session.start_transaction():
@@ -101,6 +125,11 @@ class UnitOfWork:
                 await self.db[OUTBOX].insert_many(documents, session=session)
         if tx.outgoing:
             self._on_commit()
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A write conflict or similar: the same transaction may succeed if run again."""
+    return isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError")
 
 
 async def ensure_core_indexes(db: AsyncDatabase[Document]) -> None:

@@ -46,12 +46,9 @@ async def on_fetch(deps: Deps, envelopes: list[Envelope]) -> None:
     tasks_opened: list[bool] = []
     model_annotations = 0
     async with deps.uow.begin() as tx:
-        fresh = await tx.claim_events([e.event_id for e in envelopes], SERVICE)
         updates = []
         suggested: list[tuple[Envelope, PredictionCreated | AnnotationAutoAccepted]] = []
-        for envelope in envelopes:
-            if envelope.event_id not in fresh:
-                continue
+        for envelope in await tx.claim_new(envelopes, SERVICE):
             event = payload_of(envelope)
             project_id, item_id = envelope.project_id, envelope.item_id
             if isinstance(event, ItemIngested):

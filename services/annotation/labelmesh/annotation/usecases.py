@@ -12,7 +12,7 @@ from labelmesh.annotation.metrics import AnnotationMetrics
 from labelmesh.core.envelopes import new_envelope, user_actor
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
 from labelmesh.core.labels import labels_from_json, labels_to_json
-from labelmesh.core.mongo import Document, UnitOfWork
+from labelmesh.core.mongo import Document, Transaction, UnitOfWork
 from labelmesh.v1.events_pb2 import AnnotationSubmitted, ModelRef, ProjectCreated, ProjectSpec
 from labelmesh.v1.geometry_pb2 import Label
 
@@ -61,16 +61,18 @@ class Annotation:
 
     async def create_project(self, request: NewProject, user: str) -> ProjectSpec:
         project = create_project(request)
-        async with self.uow.begin() as tx:
+        created = new_envelope(
+            ProjectCreated(project=project),
+            producer=SERVICE,
+            actor=user_actor(user),
+            project_id=project.project_id,
+        )
+
+        async def write(tx: Transaction) -> None:
             await self.repository.insert_project(tx, project)
-            tx.emit(
-                new_envelope(
-                    ProjectCreated(project=project),
-                    producer=SERVICE,
-                    actor=user_actor(user),
-                    project_id=project.project_id,
-                )
-            )
+            tx.emit(created)
+
+        await self.uow.run(write)
         return project
 
     async def get_project(self, project_id: str) -> ProjectSpec:
@@ -111,38 +113,36 @@ class Annotation:
             self.metrics.rejected_submissions.labels(exc.field.rsplit(".", 1)[-1]).inc()
             raise
         annotation_id = str(uuid.uuid4())
-        async with self.uow.begin() as tx:
+        submitted = new_envelope(
+            AnnotationSubmitted(
+                annotation_id=annotation_id,
+                task_id=task_id,
+                annotator=annotator,
+                labels=labels,
+                suggestion=task.suggestion,
+                suggestion_model=task.suggestion_model,
+            ),
+            producer=SERVICE,
+            actor=user_actor(annotator),
+            project_id=task.project_id,
+            item_id=task.item_id,
+        )
+        annotation = {
+            "_id": annotation_id,
+            "task_id": task_id,
+            "item_id": task.item_id,
+            "project_id": task.project_id,
+            "annotator": annotator,
+            "source": "human",
+            "labels": labels_to_json(labels),
+        }
+
+        async def write(tx: Transaction) -> None:
             if not await self.repository.mark_submitted(tx, task_id, annotator):
                 raise Conflict(f"task {task_id!r} was submitted or reassigned meanwhile")
-            await self.repository.insert_annotations(
-                tx,
-                [
-                    {
-                        "_id": annotation_id,
-                        "task_id": task_id,
-                        "item_id": task.item_id,
-                        "project_id": task.project_id,
-                        "annotator": annotator,
-                        "source": "human",
-                        "labels": labels_to_json(labels),
-                    }
-                ],
-            )
-            tx.emit(
-                new_envelope(
-                    AnnotationSubmitted(
-                        annotation_id=annotation_id,
-                        task_id=task_id,
-                        annotator=annotator,
-                        labels=labels,
-                        suggestion=task.suggestion,
-                        suggestion_model=task.suggestion_model,
-                    ),
-                    producer=SERVICE,
-                    actor=user_actor(annotator),
-                    project_id=task.project_id,
-                    item_id=task.item_id,
-                )
-            )
+            await self.repository.insert_annotations(tx, [annotation])
+            tx.emit(submitted)
+
+        await self.uow.run(write)
         self.metrics.annotations.labels("human").inc()
         return annotation_id

@@ -155,16 +155,17 @@ class Inference:
                 prediction.auto_accepted = auto_accepts(labels[0].confidence, prediction.threshold)
 
         async with self.uow.begin() as tx:
-            fresh = await tx.claim_events([e.event_id for e, _ in arrivals], SERVICE)
-            for (envelope, _), prediction in zip(arrivals, predictions, strict=True):
-                if envelope.event_id in fresh:
-                    await self.repository.save_prediction(
-                        tx, envelope.project_id, envelope.item_id, prediction
-                    )
-                    tx.emit(*self._events(envelope, prediction))
-        for (envelope, _), prediction in zip(arrivals, predictions, strict=True):
-            if envelope.event_id in fresh:
-                self.metrics.predictions.labels(_outcome(prediction)).inc()
+            new = {id(e) for e in await tx.claim_new([e for e, _ in arrivals], SERVICE)}
+            recorded = [
+                (envelope, prediction)
+                for (envelope, _), prediction in zip(arrivals, predictions, strict=True)
+                if id(envelope) in new
+            ]
+            await self.repository.save_predictions(tx, recorded)
+            for envelope, prediction in recorded:
+                tx.emit(*self._events(envelope, prediction))
+        for _, prediction in recorded:
+            self.metrics.predictions.labels(_outcome(prediction)).inc()
 
     def _events(self, cause: Envelope, prediction: PredictionCreated) -> list[Envelope]:
         actor = model_actor(ZERO_SHOT.id, ZERO_SHOT.version)

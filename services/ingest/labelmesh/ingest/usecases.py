@@ -11,7 +11,7 @@ from pymongo.errors import DuplicateKeyError
 
 from labelmesh.core.envelopes import new_envelope
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
-from labelmesh.core.mongo import UnitOfWork
+from labelmesh.core.mongo import Transaction, UnitOfWork
 from labelmesh.core.storage import ObjectStore
 from labelmesh.ingest.adapters.repository import IngestRepository
 from labelmesh.ingest.domain import PreparedItem, Upload, prepare
@@ -81,12 +81,16 @@ class Ingest:
             duplicate = item.sha256 in existing or first is not item
             outcomes[index] = UploadOutcome(index, item_id=item_id, duplicate=duplicate)
 
+        events = self._events(project_id, new_items, outcomes, actor, trace_id)
+
+        async def write(tx: Transaction) -> None:
+            if new_items:
+                await self.repository.insert_items(tx, new_items)
+            tx.emit(*events)
+
         await self._store_media(new_items)
         try:
-            async with self.uow.begin() as tx:
-                if new_items:
-                    await self.repository.insert_items(tx, new_items)
-                tx.emit(*self._events(project_id, new_items, outcomes, actor, trace_id))
+            await self.uow.run(write)
         except BaseException as exc:
             await asyncio.gather(
                 *(self.store.delete(i.media_key) for i in new_items), return_exceptions=True

@@ -57,10 +57,10 @@ class Review:
             )
 
         async with self.uow.begin() as tx:
-            fresh = await tx.claim_events([e.event_id for e, _ in arrivals], SERVICE)
+            new = {id(e) for e in await tx.claim_new([e for e, _ in arrivals], SERVICE)}
             reviews = []
             for envelope, annotation_id, task_id, labels, verdict, source in decisions:
-                if envelope.event_id not in fresh:
+                if id(envelope) not in new:
                     continue
                 review = ReviewDecided(
                     review_id=str(uuid.uuid4()),

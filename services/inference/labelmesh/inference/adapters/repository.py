@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from labelmesh.core.mongo import Document, Transaction
-from labelmesh.v1.events_pb2 import PredictionCreated, ProjectSpec
+from labelmesh.v1.events_pb2 import Envelope, PredictionCreated, ProjectSpec
 
 
 class InferenceRepository:
@@ -27,18 +29,27 @@ class InferenceRepository:
         document = await self.projects.find_one({"_id": project_id})
         return ProjectSpec.FromString(document["spec"]) if document else None
 
-    async def save_prediction(
-        self, tx: Transaction, project_id: str, item_id: str, prediction: PredictionCreated
+    async def save_predictions(
+        self, tx: Transaction, predictions: Sequence[tuple[Envelope, PredictionCreated]]
     ) -> None:
-        await self.predictions.replace_one(
-            {"_id": item_id},
-            {
-                "_id": item_id,
-                "project_id": project_id,
-                "prediction": prediction.SerializeToString(),
-                "created_at": datetime.now(UTC),
-            },
-            upsert=True,
+        """Store each item's prediction, replacing an earlier one; one round trip."""
+        if not predictions:
+            return
+        now = datetime.now(UTC)
+        await self.predictions.bulk_write(
+            [
+                ReplaceOne(
+                    {"_id": cause.item_id},
+                    {
+                        "_id": cause.item_id,
+                        "project_id": cause.project_id,
+                        "prediction": prediction.SerializeToString(),
+                        "created_at": now,
+                    },
+                    upsert=True,
+                )
+                for cause, prediction in predictions
+            ],
             session=tx.session,
         )
 
