@@ -6,6 +6,7 @@ prediction; the clock stops when review has completed the last one.
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def bench_path(bootstrap: str, mongo_uri: str, root: Path, count: int) -> float:
             processes.append(service_process(address, env, root / "logs"))
             processes[-1].start()
         for address, process in zip(addresses.values(), processes, strict=True):
-            process.wait_until(lambda a=address: ready(a), READY_DEADLINE_SECONDS)
+            process.wait_until(functools.partial(ready, address), READY_DEADLINE_SECONDS)
         return _drive(addresses, count)
     finally:
         for process in processes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def stack(
             processes.append(service_process(address, env, root / "logs"))
             processes[-1].start()
         for address, process in zip(addresses.values(), processes, strict=True):
-            process.wait_until(lambda a=address: ready(a), READY_DEADLINE_SECONDS)
+            process.wait_until(functools.partial(ready, address), READY_DEADLINE_SECONDS)
         yield addresses
     finally:
         for process in processes:

@@ -68,7 +68,8 @@ def payload_of(envelope: Envelope) -> Message:
 
 
 def encode(envelope: Envelope) -> bytes:
-    return envelope.SerializeToString(deterministic=True)
+    data: bytes = envelope.SerializeToString(deterministic=True)
+    return data
 
 
 def decode(data: bytes | None) -> Envelope:
@@ -76,7 +77,7 @@ def decode(data: bytes | None) -> Envelope:
     if not data:
         raise UndecodableEvent("empty record value")
     try:
-        envelope = Envelope.FromString(data)
+        envelope: Envelope = Envelope.FromString(data)
     except DecodeError as exc:
         raise UndecodableEvent(f"not a protobuf Envelope: {exc}") from None
     if not envelope.event_id:

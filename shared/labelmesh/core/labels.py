@@ -14,7 +14,10 @@ from labelmesh.v1.geometry_pb2 import Label
 
 
 def label_to_json(label: Label) -> dict[str, Any]:
-    return json_format.MessageToDict(label, always_print_fields_with_no_presence=True)
+    as_json: dict[str, Any] = json_format.MessageToDict(
+        label, always_print_fields_with_no_presence=True
+    )
+    return as_json
 
 
 def labels_to_json(labels: Iterable[Label]) -> list[dict[str, Any]]:
@@ -49,8 +52,10 @@ def data_type_from_name(name: str, field: str = "data_type") -> int:
     full = name.upper() if name.upper().startswith("DATA_TYPE_") else f"DATA_TYPE_{name.upper()}"
     if full not in DataType.keys() or full == "DATA_TYPE_UNSPECIFIED":
         raise InvalidField(field, f"unknown data type {name!r}; use TEXT, IMAGE, AUDIO or VIDEO")
-    return DataType.Value(full)
+    value: int = DataType.Value(full)
+    return value
 
 
 def data_type_name(value: int) -> str:
-    return DataType.Name(value).removeprefix("DATA_TYPE_")  # type: ignore[arg-type]
+    name: str = DataType.Name(value)
+    return name.removeprefix("DATA_TYPE_")

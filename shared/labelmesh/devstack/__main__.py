@@ -7,6 +7,7 @@ LABELMESH_MONGO_URI point elsewhere. Ctrl-C stops everything, services first.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import signal
 import sys
@@ -68,7 +69,7 @@ def main() -> int:
         for address, process in zip(addresses, started[-len(addresses) :], strict=True):
             began = time.monotonic()
             say(f"waiting for {address.name} ...")
-            process.wait_until(lambda a=address: ready(a), READY_DEADLINE_SECONDS)
+            process.wait_until(functools.partial(ready, address), READY_DEADLINE_SECONDS)
             say(f"  {address.name} ready in {time.monotonic() - began:.1f}s")
 
         say("\nLabelMesh is running. Logs: " + str(logs))

@@ -37,7 +37,7 @@ class PreparedItem:
 
     item_id: str
     project_id: str
-    data_type: DataType.ValueType
+    data_type: DataType
     content_type: str
     content: bytes
     sha256: str
@@ -50,7 +50,7 @@ class PreparedItem:
         return f"projects/{self.project_id}/items/{self.item_id}/{self.sha256}"
 
 
-def data_type_of(content_type: str) -> DataType.ValueType:
+def data_type_of(content_type: str) -> DataType:
     major = content_type.split("/", 1)[0]
     return {
         "text": DataType.DATA_TYPE_TEXT,

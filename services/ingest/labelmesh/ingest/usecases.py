@@ -11,7 +11,7 @@ from pymongo.errors import DuplicateKeyError
 
 from labelmesh.core.envelopes import new_envelope
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
-from labelmesh.core.mongo import Transaction, UnitOfWork
+from labelmesh.core.mongo import Document, Transaction, UnitOfWork
 from labelmesh.core.storage import ObjectStore
 from labelmesh.ingest.adapters.repository import IngestRepository
 from labelmesh.ingest.domain import PreparedItem, Upload, prepare
@@ -168,7 +168,7 @@ class Ingest:
             elif outcome.duplicate:
                 self.metrics.items.labels("duplicate", "unknown").inc()
 
-    async def get_item(self, item_id: str) -> dict[str, object]:
+    async def get_item(self, item_id: str) -> Document:
         document = await self.repository.get_item(item_id)
         if document is None:
             raise NotFound("item", item_id)

@@ -61,7 +61,7 @@ def agreement(labels: Sequence[Label], reference: Sequence[Label]) -> float | No
 
 @dataclass(frozen=True)
 class Verdict:
-    decision: ReviewDecision.ValueType
+    decision: ReviewDecision
     agreement: float | None
     quality_score: float
     reason: str

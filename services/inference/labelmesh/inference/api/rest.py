@@ -42,8 +42,9 @@ def router(inference: Inference) -> APIRouter:
     @api.get("/items/{item_id}/prediction")
     async def get_prediction(item_id: str) -> dict[str, Any]:
         prediction = await inference.get_prediction(item_id)
-        return json_format.MessageToDict(
+        as_json: dict[str, Any] = json_format.MessageToDict(
             prediction, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
         )
+        return as_json
 
     return api

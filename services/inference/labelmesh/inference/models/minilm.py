@@ -26,19 +26,23 @@ MAX_TOKENS = 256
 Array = NDArray[np.float32]
 
 
+def _f32(values: object) -> Array:
+    return np.asarray(values, dtype=np.float32)
+
+
 def _layer_norm(x: Array, gain: Array, bias: Array, eps: float = 1e-12) -> Array:
     mean = x.mean(-1, keepdims=True)
     var = x.var(-1, keepdims=True)
-    return ((x - mean) / np.sqrt(var + eps) * gain + bias).astype(np.float32)
+    return _f32((x - mean) / np.sqrt(var + eps) * gain + bias)
 
 
 def _gelu(x: Array) -> Array:
-    return (0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))).astype(np.float32)
+    return _f32(0.5 * x * (1.0 + erf(x / math.sqrt(2.0))))
 
 
 def _softmax(x: Array) -> Array:
     e = np.exp(x - x.max(-1, keepdims=True))
-    return (e / e.sum(-1, keepdims=True)).astype(np.float32)
+    return _f32(e / e.sum(-1, keepdims=True))
 
 
 class MiniLMEncoder:
@@ -107,4 +111,4 @@ class MiniLMEncoder:
             )
         pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return _f32(pooled / np.maximum(norms, 1e-12))

@@ -95,16 +95,16 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
     ) -> pb.GetItemResponse:
         item = await self.ingest.get_item(request.item_id)
         return pb.GetItemResponse(
-            item_id=str(item["_id"]),
-            project_id=str(item["project_id"]),
+            item_id=item["_id"],
+            project_id=item["project_id"],
             item=ItemIngested(
-                data_type=int(item["data_type"]),  # type: ignore[call-overload]
-                media_key=str(item["media_key"]),
-                content_sha256=str(item["sha256"]),
-                size_bytes=int(item["size_bytes"]),  # type: ignore[call-overload]
-                content_type=str(item["content_type"]),
-                filename=str(item["filename"]),
-                metadata=item["metadata"],  # type: ignore[arg-type]
+                data_type=item["data_type"],
+                media_key=item["media_key"],
+                content_sha256=item["sha256"],
+                size_bytes=item["size_bytes"],
+                content_type=item["content_type"],
+                filename=item["filename"],
+                metadata=item["metadata"],
             ),
         )
 

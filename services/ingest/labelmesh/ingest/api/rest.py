@@ -55,7 +55,7 @@ def router(ingest: Ingest) -> APIRouter:
         uploads = [
             Upload(
                 filename=f.filename or "",
-                content_type=f.content_type if f.content_type != "application/octet-stream" else "",
+                content_type=(f.content_type or "").replace("application/octet-stream", ""),
                 content=await f.read(),
             )
             for f in files
