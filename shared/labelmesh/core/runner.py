@@ -72,8 +72,10 @@ async def _retry_until_deadline(what: str, action: Callable[[], Awaitable[None]]
             await asyncio.sleep(0.5)
 
 
-async def serve(service: ServiceDefinition, stop: asyncio.Event) -> None:
-    """Start everything, run until `stop` is set, then shut down in order."""
+async def serve(
+    service: ServiceDefinition, stop: asyncio.Event, started: asyncio.Event | None = None
+) -> None:
+    """Start everything, set `started`, run until `stop` is set, then shut down in order."""
     platform, settings = service.platform, service.settings
     await _retry_until_deadline(
         "Kafka",
@@ -146,6 +148,8 @@ async def serve(service: ServiceDefinition, stop: asyncio.Event) -> None:
         },
     )
 
+    if started is not None:
+        started.set()
     stopped = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
     failed = [t for t in done if t is not stopped and t.exception() is not None]

@@ -3,17 +3,28 @@ tail of the process's log, so a broken start explains itself."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+PR_SET_PDEATHSIG = 1
+
 
 class StartupFailed(RuntimeError):
     pass
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM the child when its parent dies, so a killed test run
+    or launcher leaves no broker or database behind."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -61,6 +72,7 @@ class ManagedProcess:
             env=self.env,
             cwd=self.cwd,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         log.close()
 

@@ -15,9 +15,17 @@ T = TypeVar("T")
 
 @contextlib.asynccontextmanager
 async def serving(service: ServiceDefinition) -> AsyncIterator[ServiceDefinition]:
-    """Run a service (REST, gRPC, consumer, relay) until the block ends."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(service, stop))
+    """Run a service (REST, gRPC, consumer, relay) from when it is ready until the block ends."""
+    stop, started = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(serve(service, stop, started))
+    ready = asyncio.create_task(started.wait())
+    await asyncio.wait([task, ready], timeout=60, return_when=asyncio.FIRST_COMPLETED)
+    if not started.is_set():
+        ready.cancel()
+        task.cancel()
+        raise RuntimeError(f"{service.name} did not start") from (
+            task.exception() if task.done() and not task.cancelled() else None
+        )
     try:
         yield service
     finally:
