@@ -47,6 +47,8 @@ def main() -> int:
         for process in reversed(started):
             process.stop()
 
+    # Ctrl-C even when started in the background (which would ignore SIGINT).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         if "LABELMESH_KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
