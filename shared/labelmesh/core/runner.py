@@ -55,6 +55,7 @@ class ServiceDefinition:
     batch_handler: BatchHandler | None = None
     consumes: Sequence[str] = ()
     deps: Any = None
+    usecases: Any = None  # the application layer the APIs call, for in-process tests
     on_start: Callable[[], Awaitable[None]] | None = None
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
 

@@ -7,15 +7,19 @@ other's data. Start-up waits with a deadline and fails with the server's log.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from moto.server import ThreadedMotoServer
 
 from labelmesh.core.config import CoreSettings
 from labelmesh.devstack.infra import secantus_server, start_and_wait, tansu_broker
 from labelmesh.devstack.processes import free_port
+
+MOTO_START_DEADLINE_SECONDS = 10.0
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +65,19 @@ def core_settings(kafka_bootstrap: str, mongo_uri: str, unique_name: str) -> Cor
         handler_max_attempts=3,
         outbox_poll_seconds=0.05,
     )
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """`host:port` of a real S3 HTTP server (moto's) on 127.0.0.1."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    # start() blocks until the socket is bound and would wait forever if
+    # binding failed, so it runs in a thread we wait on with a deadline.
+    starter = threading.Thread(target=server.start, daemon=True)
+    starter.start()
+    starter.join(MOTO_START_DEADLINE_SECONDS)
+    if starter.is_alive():
+        pytest.fail(f"moto S3 server did not start within {MOTO_START_DEADLINE_SECONDS}s")
+    host, port = server.get_host_and_port()
+    yield f"{host}:{port}"
+    server.stop()

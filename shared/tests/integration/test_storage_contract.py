@@ -7,19 +7,16 @@ real moto S3 server listening on 127.0.0.1, with a fresh bucket per test.
 import asyncio
 import random
 import socket
-import threading
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from labelmesh.core.storage import LocalDiskStore, ObjectNotFound, ObjectStore, S3ObjectStore
 
 pytestmark = pytest.mark.integration
 
-SERVER_START_DEADLINE_SECONDS = 10.0
 KEY = "projects/p1/items/i1/" + "0" * 64
 OTHER_KEY = "projects/p1/items/i2/" + "1" * 64
 INVALID_KEYS = ["", "/abs/key", "projects/../escape", "projects\\p1", "k" * 1025]
@@ -145,22 +142,6 @@ class TestLocalDiskStore(ObjectStoreContract):
         await store.put(KEY, b"two", "text/plain")
         files = [p for p in (tmp_path / "media").rglob("*") if p.is_file()]
         assert files == [tmp_path / "media" / KEY]
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """A moto S3 server on 127.0.0.1; port 0 lets the OS pick a free port."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    # start() blocks until the socket is bound and would wait forever if
-    # binding failed, so it runs in a thread we wait on with a deadline.
-    starter = threading.Thread(target=server.start, daemon=True)
-    starter.start()
-    starter.join(SERVER_START_DEADLINE_SECONDS)
-    if starter.is_alive():
-        pytest.fail(f"moto S3 server did not start within {SERVER_START_DEADLINE_SECONDS}s")
-    host, port = server.get_host_and_port()
-    yield f"{host}:{port}"
-    server.stop()
 
 
 def _s3_store(endpoint: str, bucket: str, region: str = "us-east-1") -> S3ObjectStore:

@@ -21,6 +21,7 @@ def build(settings: AnnotationSettings) -> ServiceDefinition:
         name=SERVICE,
         platform=platform,
         settings=settings,
+        usecases=annotation,
         router=rest.router(annotation),
         grpc_services=[grpc.grpc_service(annotation)],
         handlers=handlers.HANDLERS,

@@ -22,10 +22,9 @@ async def test_tasks_wait_for_their_item_and_replays_change_nothing(
     core_settings: CoreSettings,
 ) -> None:
     service = build(AnnotationSettings(**core_settings.model_dump(), rest_port=0, grpc_port=0))
-    annotation = service.deps.repository
     db = service.platform.db
     async with serving(service):
-        app = Annotation(annotation, service.platform.uow, service.deps.metrics)
+        app: Annotation = service.usecases
         project = await app.create_project(
             NewProject("p", DataType.DATA_TYPE_TEXT, ["sports", "politics"], 0.9), "alice"
         )

@@ -20,6 +20,7 @@ def build(settings: AuditSettings) -> ServiceDefinition:
         name=SERVICE,
         platform=platform,
         settings=settings,
+        usecases=audit,
         router=rest.router(audit),
         grpc_services=[grpc.grpc_service(audit)],
         handlers=handlers.HANDLERS,

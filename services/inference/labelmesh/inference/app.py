@@ -31,6 +31,7 @@ def build(settings: InferenceSettings) -> ServiceDefinition:
         name=SERVICE,
         platform=platform,
         settings=settings,
+        usecases=inference,
         router=rest.router(inference),
         grpc_services=[grpc.grpc_service(inference)],
         handlers=handlers.HANDLERS,

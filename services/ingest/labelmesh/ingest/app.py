@@ -29,6 +29,7 @@ def build(settings: IngestSettings) -> ServiceDefinition:
         name=SERVICE,
         platform=platform,
         settings=settings,
+        usecases=ingest,
         router=rest.router(ingest),
         grpc_services=[grpc.grpc_service(ingest)],
         handlers=handlers.HANDLERS,

@@ -20,6 +20,7 @@ def build(settings: ReviewSettings) -> ServiceDefinition:
         name=SERVICE,
         platform=platform,
         settings=settings,
+        usecases=review,
         router=rest.router(review),
         grpc_services=[grpc.grpc_service(review)],
         handlers=handlers.HANDLERS,

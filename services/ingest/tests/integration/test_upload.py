@@ -1,0 +1,94 @@
+"""Uploads against the real database and a real S3 server (moto)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from minio import Minio
+
+from labelmesh.core.config import CoreSettings
+from labelmesh.core.envelopes import user_actor
+from labelmesh.core.mongo import OUTBOX
+from labelmesh.core.runner import ServiceDefinition
+from labelmesh.ingest.app import build
+from labelmesh.ingest.config import IngestSettings
+from labelmesh.ingest.domain import Upload
+from labelmesh.ingest.usecases import Ingest
+
+pytestmark = pytest.mark.integration
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+@pytest.fixture
+def settings(core_settings: CoreSettings, moto_endpoint: str) -> IngestSettings:
+    s3 = {
+        "object_store": "s3",
+        "s3_endpoint": moto_endpoint,
+        "s3_access_key": "testing",
+        "s3_secret_key": "testing",
+        "s3_bucket": f"media-{uuid.uuid4().hex[:12]}",
+    }
+    return IngestSettings(**{**core_settings.model_dump(), **s3, "rest_port": 0, "grpc_port": 0})
+
+
+@pytest.fixture
+async def ingest(settings: IngestSettings) -> AsyncIterator[Ingest]:
+    service: ServiceDefinition = build(settings)
+    ingest: Ingest = service.usecases
+    assert service.on_start is not None
+    await service.on_start()
+    await ingest.repository.projects.insert_one({"_id": "p1", "data_type": 1, "name": "p"})
+    yield ingest
+    await service.platform.close()
+
+
+def objects_in(settings: IngestSettings) -> list[str]:
+    client = Minio(settings.s3_endpoint, "testing", "testing", secure=False)
+    return [o.object_name for o in client.list_objects(settings.s3_bucket, recursive=True)]
+
+
+async def test_batch_stores_media_and_events_and_refuses_bad_items_alone(
+    ingest: Ingest, settings: IngestSettings
+) -> None:
+    outcomes = await ingest.upload(
+        "p1",
+        [
+            Upload(text="first"),
+            Upload(filename="a.png", content=b"not a png"),
+            Upload(filename="b.png", content=PNG),
+            Upload(text="first"),
+        ],
+        user_actor("dana"),
+    )
+    assert outcomes[1].error is not None and outcomes[1].error.field == "items[1].content"
+    assert outcomes[3].duplicate and outcomes[3].item_id == outcomes[0].item_id
+    image = await ingest.get_item(outcomes[2].item_id)
+    assert await ingest.store.get(image["media_key"]) == PNG
+    assert sorted(objects_in(settings)) == sorted(
+        [(await ingest.get_item(outcomes[0].item_id))["media_key"], image["media_key"]]
+    )
+    outbox = ingest.uow.db[OUTBOX]
+    assert await outbox.count_documents({"event_type": "labelmesh.v1.ItemIngested"}) == 2
+    assert await outbox.count_documents({"event_type": "labelmesh.v1.IngestRejected"}) == 1
+
+    again = await ingest.upload("p1", [Upload(filename="b.png", content=PNG)], user_actor("dana"))
+    assert (again[0].item_id, again[0].duplicate) == (outcomes[2].item_id, True)
+    assert len(objects_in(settings)) == 2
+
+
+async def test_failed_transaction_leaves_no_orphaned_media(
+    ingest: Ingest, settings: IngestSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*_: object) -> None:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(ingest.repository, "insert_items", broken)
+    with pytest.raises(RuntimeError, match="database went away"):
+        await ingest.upload(
+            "p1", [Upload(text="lost"), Upload(filename="c.png", content=PNG)], user_actor("d")
+        )
+    assert objects_in(settings) == []
+    assert await ingest.uow.db[OUTBOX].count_documents({}) == 0
+    assert await ingest.repository.items.count_documents({}) == 0
