@@ -204,6 +204,8 @@ class EventConsumer:
                 return False  # the per-event path dead-letters it
             if envelope.event_type in self.handlers:
                 envelopes.append(envelope)
+            else:
+                self.metrics.consumed.labels(envelope.event_type, "ignored").inc()
         started = time.perf_counter()
         for attempt in range(1, self.max_attempts + 1):
             try:

@@ -10,9 +10,16 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from labelmesh.core.bus import EventConsumer, EventPublisher, RawEvent, ensure_topics
+from labelmesh.core.bus import BatchHandler, EventConsumer, EventPublisher, RawEvent, ensure_topics
 from labelmesh.core.config import CoreSettings
-from labelmesh.core.envelopes import decode, encode, headers_for, new_envelope, user_actor
+from labelmesh.core.envelopes import (
+    decode,
+    encode,
+    headers_for,
+    new_envelope,
+    payload_of,
+    user_actor,
+)
 from labelmesh.core.errors import PoisonMessage
 from labelmesh.core.metrics import BusMetrics
 from labelmesh.core.topics import ITEMS, Topics
@@ -55,7 +62,7 @@ class Recorder:
 
 @contextlib.asynccontextmanager
 async def running_consumer(
-    settings: CoreSettings, recorder: Recorder
+    settings: CoreSettings, recorder: Recorder, batch_handler: BatchHandler | None = None
 ) -> AsyncIterator[tuple[EventPublisher, BusMetrics]]:
     topics = Topics(settings.topic_prefix)
     await ensure_topics(settings.kafka_bootstrap_servers, topics.all(), 3)
@@ -72,6 +79,7 @@ async def running_consumer(
         metrics=metrics,
         max_attempts=settings.handler_max_attempts,
         backoff_seconds=settings.handler_retry_backoff_seconds,
+        batch_handler=batch_handler,
     )
     await consumer.start()
     task = asyncio.create_task(consumer.run())
@@ -161,3 +169,33 @@ async def test_publisher_sends_headers_and_keys_by_item(core_settings: CoreSetti
     assert encode(events[0]) == encode(decode(encode(events[0])))
     assert headers_for(events[0])[1][0] == "ce_type"
     assert metrics.produced.labels(ITEM_INGESTED)._value.get() == 30
+
+
+async def test_a_failing_batch_falls_back_to_one_event_at_a_time(
+    core_settings: CoreSettings,
+) -> None:
+    """A batch handler that cannot take the fetch loses nothing: each event is
+    then handled alone, and only the bad one is dead-lettered."""
+    recorder = Recorder(fail_on="boom")
+    recorder.expect = 2
+    batches: list[list[str]] = []
+
+    async def batch_handler(deps: Any, envelopes: list[Envelope]) -> None:
+        """All or nothing, like a batch written in one transaction."""
+        texts = [payload_of(e).text for e in envelopes]  # type: ignore[attr-defined]
+        batches.append(texts)
+        if "boom" in texts:
+            raise RuntimeError("batch exploded")
+        for envelope in envelopes:
+            await recorder(deps, envelope, payload_of(envelope))  # type: ignore[arg-type]
+
+    topics = Topics(core_settings.topic_prefix)
+    async with running_consumer(core_settings, recorder, batch_handler) as (publisher, _):
+        await publisher.publish(
+            [item_event("a", "i1"), item_event("boom", "i2"), item_event("b", "i3")]
+        )
+        await asyncio.wait_for(recorder.done.wait(), 20)
+        dead = await read_topic(core_settings.kafka_bootstrap_servers, topics.dead_letter, 1)
+    assert sorted(recorder.seen) == ["a", "b"]
+    assert any("boom" in batch for batch in batches)
+    assert [decode(r.value).item_id for r in dead] == ["i2"]
