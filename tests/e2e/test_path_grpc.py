@@ -72,13 +72,35 @@ def test_item_travels_the_whole_path_over_grpc(channels: dict[str, grpc.Channel]
 
     item_id = wait_for(upload, "ingest to know the project").results[0].item_id
 
+    streamed = ingest.UploadItemStream(
+        iter(
+            [
+                ingest_service_pb2.UploadItemStreamRequest(
+                    project_id=project.project_id, item=ingest_service_pb2.ItemUpload(text=text)
+                )
+                for text in ("I was charged twice for my subscription", "", "Add a dark mode")
+            ]
+        )
+    ).results
+    assert [r.index for r in streamed] == [0, 1, 2]
+    assert (streamed[0].item_id, streamed[0].duplicate) == (item_id, True)
+    assert streamed[1].error.field == "items[1].text"
+    assert streamed[2].item_id and not streamed[2].error.field
+
     models = inference.ListModels(inference_service_pb2.ListModelsRequest()).models
     assert [m.model.id for m in models] == ["all-minilm-l6-v2-zero-shot"]
-    assist = inference.PredictText(
-        inference_service_pb2.PredictTextRequest(
+
+    def assist_once() -> inference_service_pb2.PredictTextResponse | None:
+        request = inference_service_pb2.PredictTextRequest(
             project_id=project.project_id, texts=["The app crashes when I press save"]
         )
-    )
+        try:
+            return inference.PredictText(request)
+        except grpc.RpcError as error:  # inference has not heard of the project yet
+            assert error.code() == grpc.StatusCode.NOT_FOUND
+            return None
+
+    assist = wait_for(assist_once, "inference to know the project")
     assert assist.predictions[0].labels[0].classification.label == "bug report"
 
     def next_task() -> annotation_service_pb2.Task | None:
@@ -88,6 +110,15 @@ def test_item_travels_the_whole_path_over_grpc(channels: dict[str, grpc.Channel]
         return response.task if response.HasField("task") else None
 
     task = wait_for(next_task, "the task")
+    if task.item_id != item_id:  # the streamed item may be first in the queue
+        annotation.SubmitAnnotation(
+            annotation_service_pb2.SubmitAnnotationRequest(
+                task_id=task.task_id,
+                annotator="bo",
+                labels=[Label(classification=Classification(label="feature request"))],
+            )
+        )
+        task = wait_for(next_task, "the task")
     assert task.item_id == item_id
     assert task.suggestion[0].classification.label == "billing"
 

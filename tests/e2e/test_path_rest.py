@@ -176,3 +176,69 @@ def submit_for(client: httpx.Client, annotation: ServiceAddress, task: dict[str,
     assert again.status_code == 409
     stored = client.get(f"{annotation.rest}/v1/items/{task['item_id']}/annotations").json()
     assert [a["annotation_id"] for a in stored["annotations"]] == [valid.json()["annotation_id"]]
+
+
+def test_rejected_work_goes_back_to_the_queue_until_it_passes_review(
+    stack: dict[str, ServiceAddress], client: httpx.Client
+) -> None:
+    annotation, review, audit = stack["annotation"], stack["review"], stack["audit"]
+    project = client.post(
+        f"{annotation.rest}/v1/projects",
+        json={
+            "name": "strict",
+            "data_type": "TEXT",
+            "classes": ["sports", "politics", "technology"],
+            "auto_accept_threshold": 1.0,
+            "review_min_agreement": 0.5,
+        },
+    ).json()
+    url = f"{stack['ingest'].rest}/v1/projects/{project['project_id']}/items"
+    uploaded = wait_for(
+        lambda: (
+            (r := client.post(url, json={"items": [{"text": SPORTS}]})).status_code == 200
+            and r.json()
+        ),
+        "ingest to know the project",
+    )
+    item_id = uploaded["results"][0]["item_id"]
+    next_url = f"{annotation.rest}/v1/projects/{project['project_id']}/tasks/next"
+
+    def submit(label: str) -> dict[str, Any]:
+        task = wait_for(lambda: get_json_post(client, next_url), "a task")
+        assert task["item_id"] == item_id
+        response = client.post(
+            f"{annotation.rest}/v1/tasks/{task['task_id']}/annotations",
+            json={"annotator": "alice", "labels": [{"classification": {"label": label}}]},
+        )
+        assert response.status_code == 201, response.text
+        return task
+
+    first = submit("politics")  # disagrees with the model's "sports"
+    reviews_url = f"{review.rest}/v1/items/{item_id}/reviews"
+    rejected = wait_for(lambda: get_json(client, reviews_url)["reviews"] or None, "a review")
+    assert rejected[0]["decision"] == "REVIEW_DECISION_REJECTED"
+    assert "below 0.50" in rejected[0]["reason"]
+
+    second = submit("sports")
+    assert second["task_id"] == first["task_id"]
+    final = wait_for(
+        lambda: (body := get_json(client, reviews_url)) and body["completed"] and body,
+        "the second review",
+    )
+    assert [r["decision"] for r in final["reviews"]] == [
+        "REVIEW_DECISION_REJECTED",
+        "REVIEW_DECISION_APPROVED",
+    ]
+    assert trail_types(client, audit, item_id, 8) == [
+        "ItemIngested",
+        "PredictionCreated",
+        "TaskCreated",
+        "AnnotationSubmitted",
+        "ReviewDecided",
+        "AnnotationSubmitted",
+        "ReviewDecided",
+        "ItemCompleted",
+    ]
+    assert client.get(f"{annotation.rest}/v1/tasks/{first['task_id']}").json()["status"] == (
+        "completed"
+    )

@@ -80,6 +80,10 @@ _GRPC_CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
 ]
 
 
+def grpc_status_of(exc: InvalidField | NotFound | Conflict) -> grpc.StatusCode:
+    return next(code for kind, code in _GRPC_CODES if isinstance(exc, kind))
+
+
 def grpc_errors(
     method: Callable[..., Awaitable[T]],
 ) -> Callable[..., Awaitable[T]]:
@@ -90,8 +94,7 @@ def grpc_errors(
         try:
             return await method(self, request, context)
         except (InvalidField, NotFound, Conflict) as exc:
-            code = next(c for kind, c in _GRPC_CODES if isinstance(exc, kind))
-            await context.abort(code, str(exc))
+            await context.abort(grpc_status_of(exc), str(exc))
             raise  # abort raises; this keeps type checkers informed
 
     return wrapper

@@ -49,9 +49,18 @@ class Ingest:
         self.max_item_bytes = max_item_bytes
 
     async def upload(
-        self, project_id: str, uploads: Sequence[Upload], actor: Actor, trace_id: str = ""
+        self,
+        project_id: str,
+        uploads: Sequence[Upload],
+        actor: Actor,
+        trace_id: str = "",
+        first_index: int = 0,
     ) -> list[UploadOutcome]:
-        """Store a batch. Each upload succeeds or fails on its own; nothing is half-written."""
+        """Store a batch. Each upload succeeds or fails on its own; nothing is half-written.
+
+        `first_index` is the position of the first upload in a longer stream, so
+        that errors name the item by its place in the whole stream.
+        """
         if not uploads:
             raise InvalidField("items", "at least one item is required")
         if len(uploads) > MAX_BATCH:
@@ -63,9 +72,8 @@ class Ingest:
         prepared: dict[int, PreparedItem] = {}
         for index, upload in enumerate(uploads):
             try:
-                prepared[index] = prepare(
-                    upload, project_id, f"items[{index}]", self.max_item_bytes
-                )
+                at = f"items[{first_index + index}]"
+                prepared[index] = prepare(upload, project_id, at, self.max_item_bytes)
             except InvalidField as exc:
                 outcomes[index] = UploadOutcome(index, error=exc)
 

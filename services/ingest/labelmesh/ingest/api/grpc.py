@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from labelmesh.core.api import grpc_errors
+from labelmesh.core.api import grpc_errors, grpc_status_of
 from labelmesh.core.envelopes import user_actor
+from labelmesh.core.errors import Conflict, InvalidField, NotFound
 from labelmesh.core.runner import GrpcService
 from labelmesh.ingest.domain import Upload
 from labelmesh.ingest.usecases import Ingest, UploadOutcome
@@ -67,8 +68,9 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
         batch: list[pb.UploadItemStreamRequest] = []
 
         async def flush() -> None:
-            outcomes = await self._upload_batch(batch, context)
-            response.results.extend(_result(o, offset=len(response.results)) for o in outcomes)
+            offset = len(response.results)
+            outcomes = await self._upload_batch(batch, offset, context)
+            response.results.extend(_result(o, offset) for o in outcomes)
             batch.clear()
 
         async for message in request_iterator:
@@ -81,13 +83,20 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
             await flush()
         return response
 
-    @grpc_errors
     async def _upload_batch(
-        self, batch: list[pb.UploadItemStreamRequest], context: grpc.aio.ServicerContext
+        self,
+        batch: list[pb.UploadItemStreamRequest],
+        first_index: int,
+        context: grpc.aio.ServicerContext,
     ) -> list[UploadOutcome]:
-        return await self.ingest.upload(
-            batch[0].project_id, [_upload(m.item) for m in batch], user_actor(_user(context))
-        )
+        uploads = [_upload(m.item) for m in batch]
+        try:
+            return await self.ingest.upload(
+                batch[0].project_id, uploads, user_actor(_user(context)), first_index=first_index
+            )
+        except (InvalidField, NotFound, Conflict) as exc:
+            await context.abort(grpc_status_of(exc), str(exc))
+            raise
 
     @grpc_errors
     async def GetItem(
