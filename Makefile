@@ -7,8 +7,14 @@ PYTEST := $(BIN)/python -m pytest
 
 .PHONY: setup protos run test test-unit test-integration test-e2e test-contract bench lint fmt helm-check clean
 
+BUF := .tools/node_modules/.bin/buf
+
 # Create .venv with every dependency, the generated protobuf code and all packages.
-setup: $(VENV)/.installed protos
+setup: $(VENV)/.installed $(BUF) protos
+
+# buf (lint, format and breaking-change checks of the protos) comes from npm.
+$(BUF):
+	npm install --prefix .tools --no-audit --no-fund --silent @bufbuild/buf@1.75.0
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt shared/pyproject.toml $(SERVICES:%=services/%/pyproject.toml)
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "LabelMesh needs Python 3.11, found " + sys.version'
@@ -52,11 +58,14 @@ test-e2e: setup
 bench: setup
 	$(BIN)/python -m bench
 
-# Lint and type-check the code.
+# Lint and type-check the code; lint the protos and check them against main for breaking changes.
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared/labelmesh/core $(SERVICES:%=services/%/labelmesh)
+	$(BIN)/mypy shared/labelmesh/core shared/labelmesh/devstack shared/labelmesh/testing \
+		$(SERVICES:%=services/%/labelmesh)
+	cd protos && ../$(BUF) lint && ../$(BUF) format --diff --exit-code
+	cd protos && ../$(BUF) breaking --against '../.git#branch=main,subdir=protos'
 
 # Format the code.
 fmt: setup
@@ -69,4 +78,4 @@ helm-check: setup
 
 # Remove the virtualenv, generated code and local data.
 clean:
-	rm -rf $(VENV) shared/labelmesh/v1 .data .pytest_cache
+	rm -rf $(VENV) .tools shared/labelmesh/v1 .data .pytest_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,15 @@ def test_style_rules(files: list[descriptor_pb2.FileDescriptorProto]) -> None:
             for rpc in service.method:
                 assert rpc.input_type == f".labelmesh.v1.{rpc.name}Request", rpc.name
                 assert rpc.output_type == f".labelmesh.v1.{rpc.name}Response", rpc.name
+
+
+@pytest.mark.parametrize(
+    "command", [["lint"], ["format", "--diff", "--exit-code"]], ids=["lint", "format"]
+)
+def test_buf_accepts_the_protos(command: list[str]) -> None:
+    """buf's STANDARD lint rules and its formatting (installed by `make setup`)."""
+    buf = ROOT / ".tools" / "node_modules" / ".bin" / "buf"
+    result = subprocess.run(
+        [str(buf), *command], cwd=PROTOS, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
