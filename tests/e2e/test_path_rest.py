@@ -19,6 +19,7 @@ PNG = (
 )
 SPORTS = "The home team won the championship final in overtime"
 VAGUE = "Markets were mixed today, some said"
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
 def get_json(client: httpx.Client, url: str) -> Any:
@@ -60,7 +61,9 @@ def test_item_travels_the_whole_path_over_rest(
         response = client.post(
             f"{ingest.rest}/v1/projects/{project_id}/items",
             json={"items": [{"text": SPORTS}, {"text": ""}, {"text": VAGUE}]},
+            headers={"traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"},
         )
+        assert response.headers["x-trace-id"] == TRACE_ID
         return response.json() if response.status_code == 200 else None
 
     results = wait_for(upload, "ingest to accept uploads for the new project")["results"]
@@ -86,6 +89,16 @@ def test_item_travels_the_whole_path_over_rest(
     assert prediction["labels"][0]["classification"]["label"] == "sports"
     assert prediction["labels"][0]["confidence"] >= 0.95
     assert prediction["auto_accepted"] is True
+    trail = wait_for(
+        lambda: (
+            (body := get_json(client, f"{audit.rest}/v1/items/{sports_id}/trail"))
+            and len(body["entries"]) >= 5
+            and body
+        ),
+        "the sports headline's trail",
+    )
+    # Every event the upload caused, in every service, carries the caller's trace.
+    assert {e["trace_id"] for e in trail["entries"]} == {TRACE_ID}
     assert trail_types(client, audit, sports_id, 5) == [
         "ItemIngested",
         "PredictionCreated",

@@ -13,7 +13,9 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from labelmesh.core.envelopes import trace_id_from_traceparent
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
+from labelmesh.core.logging import log_context
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 T = TypeVar("T")
@@ -28,6 +30,15 @@ def rest_app(
     """A FastAPI app with the service's routes, error mapping and probes."""
     app = FastAPI(title=title, version="0.1.0")
     app.include_router(router)
+
+    @app.middleware("http")
+    async def trace(request: Request, call_next: Any) -> Response:
+        """Carry the caller's W3C trace into logs and every event the request causes."""
+        trace_id = trace_id_from_traceparent(request.headers.get("traceparent"))
+        with log_context(trace_id=trace_id):
+            response: Response = await call_next(request)
+        response.headers["x-trace-id"] = trace_id
+        return response
 
     @app.exception_handler(InvalidField)
     async def invalid(_: Request, exc: InvalidField) -> JSONResponse:
@@ -91,8 +102,11 @@ def grpc_errors(
 
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> T:
+        metadata = dict(context.invocation_metadata() or ())
+        trace_id = trace_id_from_traceparent(str(metadata.get("traceparent", "")))
         try:
-            return await method(self, request, context)
+            with log_context(trace_id=trace_id):
+                return await method(self, request, context)
         except (InvalidField, NotFound, Conflict) as exc:
             await context.abort(grpc_status_of(exc), str(exc))
             raise  # abort raises; this keeps type checkers informed

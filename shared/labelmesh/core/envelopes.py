@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from datetime import UTC, datetime
 
 from google.protobuf.message import DecodeError, Message
 
+from labelmesh.core.logging import current_trace_id
 from labelmesh.v1 import events_pb2
 from labelmesh.v1.events_pb2 import Actor, Envelope
 
@@ -27,6 +29,15 @@ class UndecodableEvent(ValueError):
 
 def new_trace_id() -> str:
     return secrets.token_hex(16)
+
+
+def trace_id_from_traceparent(header: str | None) -> str:
+    """The trace id of a W3C `traceparent` header, or a new one if it is absent or malformed."""
+    # version "00", 32 hex trace id (not all zeros), 16 hex parent id, 2 hex flags
+    match = re.fullmatch(r"00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}", (header or "").strip())
+    if match and match.group(1) != "0" * 32:
+        return match.group(1)
+    return new_trace_id()
 
 
 def new_envelope(
@@ -51,7 +62,7 @@ def new_envelope(
         actor=actor,
         project_id=project_id,
         item_id=item_id,
-        trace_id=trace_id or new_trace_id(),
+        trace_id=trace_id or current_trace_id() or new_trace_id(),
     )
     envelope.occurred_at.FromDatetime(datetime.now(UTC))
     getattr(envelope, field).CopyFrom(payload)

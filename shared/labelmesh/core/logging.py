@@ -24,6 +24,11 @@ def log_context(**fields: str) -> Iterator[None]:
         _context.reset(token)
 
 
+def current_trace_id() -> str:
+    """The trace id of the work in progress, or "" outside of any."""
+    return _context.get().get("trace_id", "")
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()

@@ -7,8 +7,10 @@ from labelmesh.core.envelopes import (
     headers_for,
     new_envelope,
     payload_of,
+    trace_id_from_traceparent,
     user_actor,
 )
+from labelmesh.core.logging import log_context
 from labelmesh.v1.events_pb2 import Envelope, ItemIngested, ProjectSpec
 
 
@@ -67,3 +69,26 @@ def test_headers_follow_cloudevents_binary_mode() -> None:
     version, trace_id, span_id, flags = headers["traceparent"].decode().split("-")
     assert (version, trace_id, flags) == ("00", envelope.trace_id, "01")
     assert len(span_id) == 16
+
+
+def test_envelopes_inherit_the_trace_of_the_work_in_progress() -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    with log_context(trace_id=trace_id):
+        inside = new_envelope(ItemIngested(), producer="x", actor=user_actor("a"), project_id="p")
+    outside = new_envelope(ItemIngested(), producer="x", actor=user_actor("a"), project_id="p")
+    assert inside.trace_id == trace_id
+    assert outside.trace_id not in ("", trace_id)
+
+
+def test_traceparent_parsing() -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert trace_id_from_traceparent(f"00-{trace_id}-00f067aa0ba902b7-01") == trace_id
+    for bad in (
+        None,
+        "",
+        "garbage",
+        f"01-{trace_id}-00f067aa0ba902b7-01",
+        "00-" + "0" * 32 + "-00f067aa0ba902b7-01",
+    ):
+        fresh = trace_id_from_traceparent(bad)
+        assert len(fresh) == 32 and fresh != trace_id and fresh != "0" * 32

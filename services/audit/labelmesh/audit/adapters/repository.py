@@ -54,6 +54,7 @@ class AuditRepository:
                     "sequence": last_sequence + 1,
                     "event_type": envelope.event_type,
                     "producer": envelope.producer,
+                    "trace_id": envelope.trace_id,
                     "actor": f"{Actor.Kind.Name(envelope.actor.kind)}:{envelope.actor.id}",
                     "occurred_at": envelope.occurred_at.ToDatetime(tzinfo=UTC),
                     "previous_hash": previous_hash,

@@ -34,6 +34,7 @@ class AuditServicer(pb_grpc.AuditServiceServicer):
                     occurred_at=occurred_at,
                     previous_hash=e["previous_hash"],
                     hash=e["hash"],
+                    trace_id=e["trace_id"],
                 )
             )
         return response

@@ -24,6 +24,7 @@ def router(audit: Audit) -> APIRouter:
                     "event_type": e["event_type"],
                     "producer": e["producer"],
                     "actor": e["actor"],
+                    "trace_id": e["trace_id"],
                     "occurred_at": e["occurred_at"].isoformat(),
                     "previous_hash": e["previous_hash"],
                     "hash": e["hash"],
