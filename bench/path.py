@@ -6,20 +6,12 @@ prediction; the clock stops when review has completed the last one.
 
 from __future__ import annotations
 
-import functools
 import time
 from pathlib import Path
 
 import httpx
 
-from labelmesh.devstack.processes import ManagedProcess, free_port
-from labelmesh.devstack.services import (
-    READY_DEADLINE_SECONDS,
-    SERVICE_NAMES,
-    ServiceAddress,
-    ready,
-    service_process,
-)
+from labelmesh.devstack.services import ServiceAddress, running_services
 from labelmesh.testing.services import wait_for
 
 UPLOAD_BATCH = 200
@@ -35,19 +27,9 @@ def bench_path(bootstrap: str, mongo_uri: str, root: Path, count: int) -> float:
         "LABELMESH_MEDIA_DIR": str(root / "media"),
         "LABELMESH_LOG_LEVEL": "WARNING",
     }
-    addresses = {n: ServiceAddress(n, free_port(), free_port()) for n in SERVICE_NAMES}
-    processes: list[ManagedProcess] = []
-    try:
-        print("path: starting the five services ...", flush=True)
-        for address in addresses.values():
-            processes.append(service_process(address, env, root / "logs"))
-            processes[-1].start()
-        for address, process in zip(addresses.values(), processes, strict=True):
-            process.wait_until(functools.partial(ready, address), READY_DEADLINE_SECONDS)
+    print("path: starting the five services ...", flush=True)
+    with running_services(env, root / "logs") as addresses:
         return _drive(addresses, count)
-    finally:
-        for process in processes:
-            process.stop()
 
 
 def _drive(addresses: dict[str, ServiceAddress], count: int) -> float:

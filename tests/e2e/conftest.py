@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from labelmesh.devstack.processes import ManagedProcess, free_port
-from labelmesh.devstack.services import (
-    READY_DEADLINE_SECONDS,
-    SERVICE_NAMES,
-    ServiceAddress,
-    ready,
-    service_process,
-)
+from labelmesh.devstack.services import ServiceAddress, running_services
 
 
 @pytest.fixture(scope="session")
@@ -33,18 +25,8 @@ def stack(
         "LABELMESH_MEDIA_DIR": str(root / "media"),
         "LABELMESH_OUTBOX_POLL_SECONDS": "0.05",
     }
-    addresses = {n: ServiceAddress(n, free_port(), free_port()) for n in SERVICE_NAMES}
-    processes: list[ManagedProcess] = []
-    try:
-        for address in addresses.values():
-            processes.append(service_process(address, env, root / "logs"))
-            processes[-1].start()
-        for address, process in zip(addresses.values(), processes, strict=True):
-            process.wait_until(functools.partial(ready, address), READY_DEADLINE_SECONDS)
+    with running_services(env, root / "logs") as addresses:
         yield addresses
-    finally:
-        for process in processes:
-            process.stop()
 
 
 @pytest.fixture

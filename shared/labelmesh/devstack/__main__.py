@@ -7,7 +7,6 @@ LABELMESH_MONGO_URI point elsewhere. Ctrl-C stops everything, services first.
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import signal
 import sys
@@ -18,11 +17,9 @@ from labelmesh.devstack.infra import secantus_server, start_and_wait, tansu_brok
 from labelmesh.devstack.processes import ManagedProcess, StartupFailed
 from labelmesh.devstack.services import (
     DEFAULT_PORTS,
-    READY_DEADLINE_SECONDS,
     SERVICE_NAMES,
     ServiceAddress,
-    ready,
-    service_process,
+    start_services,
 )
 
 KAFKA_PORT = 9092
@@ -65,14 +62,13 @@ def main() -> int:
             env["LABELMESH_MONGO_URI"] = f"mongodb://127.0.0.1:{MONGO_PORT}/?directConnection=true"
 
         addresses = [ServiceAddress(n, *DEFAULT_PORTS[n]) for n in SERVICE_NAMES]
-        for address in addresses:
-            started.append(service_process(address, env, logs))
-            started[-1].start()
-        for address, process in zip(addresses, started[-len(addresses) :], strict=True):
-            began = time.monotonic()
-            say(f"waiting for {address.name} ...")
-            process.wait_until(functools.partial(ready, address), READY_DEADLINE_SECONDS)
-            say(f"  {address.name} ready in {time.monotonic() - began:.1f}s")
+        say("starting " + ", ".join(SERVICE_NAMES) + " ...")
+        started += start_services(
+            addresses,
+            env,
+            logs,
+            on_ready=lambda a, seconds: say(f"  {a.name} ready after {seconds:.1f}s"),
+        )
 
         say("\nLabelMesh is running. Logs: " + str(logs))
         say(f"{'service':<12} {'REST':<24} {'gRPC':<18} metrics")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import sys
+import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from labelmesh.devstack.processes import ManagedProcess
+from labelmesh.devstack.processes import ManagedProcess, free_port
 
 SERVICE_NAMES = ("ingest", "inference", "annotation", "review", "audit")
 DEFAULT_PORTS = {
@@ -64,3 +67,37 @@ def service_process(
             "HF_HUB_OFFLINE": "1",
         },
     )
+
+
+def start_services(
+    addresses: Sequence[ServiceAddress],
+    env: Mapping[str, str],
+    log_dir: Path,
+    on_ready: Callable[[ServiceAddress, float], None] = lambda address, seconds: None,
+) -> list[ManagedProcess]:
+    """Start every service, then wait for each to report ready; stop all if one fails."""
+    processes = [service_process(address, env, log_dir) for address in addresses]
+    try:
+        for process in processes:
+            process.start()
+        began = time.monotonic()
+        for address, process in zip(addresses, processes, strict=True):
+            process.wait_until(functools.partial(ready, address), READY_DEADLINE_SECONDS)
+            on_ready(address, time.monotonic() - began)
+    except BaseException:
+        for process in processes:
+            process.stop()
+        raise
+    return processes
+
+
+@contextlib.contextmanager
+def running_services(env: Mapping[str, str], log_dir: Path) -> Iterator[dict[str, ServiceAddress]]:
+    """All five services on free ports for the duration of the block, keyed by name."""
+    addresses = {n: ServiceAddress(n, free_port(), free_port()) for n in SERVICE_NAMES}
+    processes = start_services(list(addresses.values()), env, log_dir)
+    try:
+        yield addresses
+    finally:
+        for process in processes:
+            process.stop()

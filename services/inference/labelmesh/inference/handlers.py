@@ -17,9 +17,7 @@ class Deps:
 
 
 async def on_project_created(deps: Deps, envelope: Envelope, event: ProjectCreated) -> None:
-    async with deps.inference.uow.begin() as tx:
-        if await tx.claim_event(envelope.event_id, SERVICE):
-            await deps.inference.repository.save_project(tx, event.project)
+    await deps.inference.repository.projects.record(deps.inference.uow, envelope, event, SERVICE)
 
 
 async def on_item_ingested(deps: Deps, envelope: Envelope, event: ItemIngested) -> None:

@@ -103,7 +103,7 @@ class Inference:
         for index, text in enumerate(texts):
             if not text.strip():
                 raise InvalidField(f"texts[{index}]", "must not be blank")
-        project = await self.repository.get_project(project_id)
+        project = await self.repository.projects.get(project_id)
         if project is None:
             raise NotFound("project", project_id)
         return await self.classifier.classify(texts, list(project.classes))
@@ -123,7 +123,7 @@ class Inference:
         projects = {}
         for envelope, _ in arrivals:
             if envelope.project_id not in projects:
-                project = await self.repository.get_project(envelope.project_id)
+                project = await self.repository.projects.get(envelope.project_id)
                 if project is None:
                     raise RetryLater(f"project {envelope.project_id!r} not known yet")
                 projects[envelope.project_id] = project

@@ -20,9 +20,7 @@ class Deps:
 
 
 async def on_project_created(deps: Deps, envelope: Envelope, event: ProjectCreated) -> None:
-    async with deps.uow.begin() as tx:
-        if await tx.claim_event(envelope.event_id, CONSUMER):
-            await deps.repository.save_project(tx, event.project)
+    await deps.repository.projects.record(deps.uow, envelope, event, CONSUMER)
 
 
 CONSUMES = (PROJECTS,)

@@ -65,7 +65,7 @@ class Ingest:
             raise InvalidField("items", "at least one item is required")
         if len(uploads) > MAX_BATCH:
             raise InvalidField("items", f"at most {MAX_BATCH} items per request")
-        if not await self.repository.project_exists(project_id):
+        if await self.repository.projects.get(project_id) is None:
             raise NotFound("project", project_id)
 
         outcomes: dict[int, UploadOutcome] = {}

@@ -16,6 +16,7 @@ from labelmesh.ingest.app import build
 from labelmesh.ingest.config import IngestSettings
 from labelmesh.ingest.domain import Upload
 from labelmesh.ingest.usecases import Ingest
+from labelmesh.v1.events_pb2 import ProjectSpec
 
 pytestmark = pytest.mark.integration
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -39,7 +40,8 @@ async def ingest(settings: IngestSettings) -> AsyncIterator[Ingest]:
     ingest: Ingest = service.usecases
     assert service.on_start is not None
     await service.on_start()
-    await ingest.repository.projects.insert_one({"_id": "p1", "data_type": 1, "name": "p"})
+    async with ingest.uow.begin() as tx:
+        await ingest.repository.projects.save(tx, ProjectSpec(project_id="p1", classes=["a"]))
     yield ingest
     await service.platform.close()
 

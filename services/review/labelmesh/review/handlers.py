@@ -22,9 +22,7 @@ class Deps:
 
 
 async def on_project_created(deps: Deps, envelope: Envelope, event: ProjectCreated) -> None:
-    async with deps.review.uow.begin() as tx:
-        if await tx.claim_event(envelope.event_id, SERVICE):
-            await deps.review.repository.save_project(tx, event.project)
+    await deps.review.repository.projects.record(deps.review.uow, envelope, event, SERVICE)
 
 
 async def on_annotation_submitted(

@@ -45,7 +45,7 @@ class Review:
                 )
                 continue
             if envelope.project_id not in projects:
-                projects[envelope.project_id] = await self.repository.get_project(
+                projects[envelope.project_id] = await self.repository.projects.get(
                     envelope.project_id
                 )
             project = projects[envelope.project_id]

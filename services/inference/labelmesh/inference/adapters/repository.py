@@ -9,25 +9,14 @@ from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from labelmesh.core.mongo import Document, Transaction
-from labelmesh.v1.events_pb2 import Envelope, PredictionCreated, ProjectSpec
+from labelmesh.core.projects import ProjectViews
+from labelmesh.v1.events_pb2 import Envelope, PredictionCreated
 
 
 class InferenceRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.projects = db["projects"]
+        self.projects = ProjectViews(db)
         self.predictions = db["predictions"]
-
-    async def save_project(self, tx: Transaction, project: ProjectSpec) -> None:
-        await self.projects.replace_one(
-            {"_id": project.project_id},
-            {"_id": project.project_id, "spec": project.SerializeToString()},
-            upsert=True,
-            session=tx.session,
-        )
-
-    async def get_project(self, project_id: str) -> ProjectSpec | None:
-        document = await self.projects.find_one({"_id": project_id})
-        return ProjectSpec.FromString(document["spec"]) if document else None
 
     async def save_predictions(
         self, tx: Transaction, predictions: Sequence[tuple[Envelope, PredictionCreated]]

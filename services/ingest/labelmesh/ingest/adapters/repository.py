@@ -8,29 +8,18 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from labelmesh.core.mongo import Document, Transaction
+from labelmesh.core.projects import ProjectViews
 from labelmesh.ingest.domain import PreparedItem
-from labelmesh.v1.events_pb2 import ProjectSpec
 
 
 class IngestRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.items = db["items"]
-        self.projects = db["projects"]
+        self.projects = ProjectViews(db)
 
     async def ensure_indexes(self) -> None:
         await self.items.create_index(
             [("project_id", ASCENDING), ("sha256", ASCENDING)], unique=True
-        )
-
-    async def project_exists(self, project_id: str) -> bool:
-        return await self.projects.find_one({"_id": project_id}, {"_id": 1}) is not None
-
-    async def save_project(self, tx: Transaction, project: ProjectSpec) -> None:
-        await self.projects.replace_one(
-            {"_id": project.project_id},
-            {"_id": project.project_id, "data_type": project.data_type, "name": project.name},
-            upsert=True,
-            session=tx.session,
         )
 
     async def items_by_hash(self, project_id: str, hashes: list[str]) -> dict[str, str]:

@@ -8,29 +8,18 @@ from datetime import UTC, datetime
 from pymongo.asynchronous.database import AsyncDatabase
 
 from labelmesh.core.mongo import Document, Transaction
-from labelmesh.v1.events_pb2 import Envelope, ProjectSpec, ReviewDecided, ReviewDecision
+from labelmesh.core.projects import ProjectViews
+from labelmesh.v1.events_pb2 import Envelope, ReviewDecided, ReviewDecision
 
 
 class ReviewRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.projects = db["projects"]
+        self.projects = ProjectViews(db)
         self.reviews = db["reviews"]
 
     async def ensure_indexes(self) -> None:
         await self.reviews.create_index("annotation_id", unique=True)
         await self.reviews.create_index("item_id")
-
-    async def save_project(self, tx: Transaction, project: ProjectSpec) -> None:
-        await self.projects.replace_one(
-            {"_id": project.project_id},
-            {"_id": project.project_id, "spec": project.SerializeToString()},
-            upsert=True,
-            session=tx.session,
-        )
-
-    async def get_project(self, project_id: str) -> ProjectSpec | None:
-        document = await self.projects.find_one({"_id": project_id})
-        return ProjectSpec.FromString(document["spec"]) if document else None
 
     async def insert_reviews(
         self, tx: Transaction, reviews: Sequence[tuple[Envelope, ReviewDecided, str]]
