@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import grpc
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Header, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -18,6 +18,9 @@ from labelmesh.core.errors import Conflict, InvalidField, NotFound
 from labelmesh.core.logging import log_context
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+# Who is calling. Authentication is not part of this release: the caller names itself.
+UserHeader = Annotated[str, Header(alias="X-LabelMesh-User", max_length=200)]
+USER_METADATA = "x-labelmesh-user"
 T = TypeVar("T")
 
 
@@ -89,6 +92,11 @@ _GRPC_CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
     (NotFound, grpc.StatusCode.NOT_FOUND),
     (Conflict, grpc.StatusCode.ABORTED),
 ]
+
+
+def grpc_caller(context: grpc.aio.ServicerContext) -> str:
+    """The user a gRPC caller names in its `x-labelmesh-user` metadata, else "api"."""
+    return str(dict(context.invocation_metadata() or ()).get(USER_METADATA, "api"))
 
 
 def grpc_status_of(exc: InvalidField | NotFound | Conflict) -> grpc.StatusCode:

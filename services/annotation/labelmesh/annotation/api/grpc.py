@@ -6,7 +6,7 @@ import grpc
 
 from labelmesh.annotation.domain import NewProject
 from labelmesh.annotation.usecases import Annotation, TaskView
-from labelmesh.core.api import grpc_errors
+from labelmesh.core.api import grpc_caller, grpc_errors
 from labelmesh.core.runner import GrpcService
 from labelmesh.v1 import annotation_service_pb2 as pb
 from labelmesh.v1 import annotation_service_pb2_grpc as pb_grpc
@@ -27,10 +27,6 @@ def _task(task: TaskView) -> pb.Task:
     )
 
 
-def _user(context: grpc.aio.ServicerContext) -> str:
-    return str(dict(context.invocation_metadata() or ()).get("x-labelmesh-user", "api"))
-
-
 class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
     def __init__(self, annotation: Annotation) -> None:
         self.annotation = annotation
@@ -47,7 +43,7 @@ class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
                 auto_accept_threshold=request.auto_accept_threshold,
                 review_min_agreement=request.review_min_agreement,
             ),
-            _user(context),
+            grpc_caller(context),
         )
         return pb.CreateProjectResponse(project=project)
 

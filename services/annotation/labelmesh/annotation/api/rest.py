@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from labelmesh.annotation.domain import NewProject
 from labelmesh.annotation.usecases import Annotation, TaskView
+from labelmesh.core.api import UserHeader
 from labelmesh.core.labels import (
     data_type_from_name,
     data_type_name,
@@ -16,8 +17,6 @@ from labelmesh.core.labels import (
     labels_to_json,
 )
 from labelmesh.v1.events_pb2 import ProjectSpec
-
-UserHeader = Annotated[str, Header(alias="X-LabelMesh-User", max_length=200)]
 
 
 class ProjectRequest(BaseModel):

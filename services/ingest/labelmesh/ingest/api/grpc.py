@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from labelmesh.core.api import grpc_errors, grpc_status_of
+from labelmesh.core.api import grpc_caller, grpc_errors, grpc_status_of
 from labelmesh.core.envelopes import user_actor
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
 from labelmesh.core.runner import GrpcService
@@ -40,11 +40,6 @@ def _result(outcome: UploadOutcome, offset: int = 0) -> pb.UploadResult:
     )
 
 
-def _user(context: grpc.aio.ServicerContext) -> str:
-    metadata = dict(context.invocation_metadata() or ())
-    return str(metadata.get("x-labelmesh-user", "api"))
-
-
 class IngestServicer(pb_grpc.IngestServiceServicer):
     def __init__(self, ingest: Ingest) -> None:
         self.ingest = ingest
@@ -54,7 +49,9 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
         self, request: pb.UploadItemsRequest, context: grpc.aio.ServicerContext
     ) -> pb.UploadItemsResponse:
         outcomes = await self.ingest.upload(
-            request.project_id, [_upload(i) for i in request.items], user_actor(_user(context))
+            request.project_id,
+            [_upload(i) for i in request.items],
+            user_actor(grpc_caller(context)),
         )
         return pb.UploadItemsResponse(results=[_result(o) for o in outcomes])
 
@@ -92,7 +89,10 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
         uploads = [_upload(m.item) for m in batch]
         try:
             return await self.ingest.upload(
-                batch[0].project_id, uploads, user_actor(_user(context)), first_index=first_index
+                batch[0].project_id,
+                uploads,
+                user_actor(grpc_caller(context)),
+                first_index=first_index,
             )
         except (InvalidField, NotFound, Conflict) as exc:
             await context.abort(grpc_status_of(exc), str(exc))

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Header, UploadFile
+from fastapi import APIRouter, File, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from labelmesh.core.api import UserHeader
 from labelmesh.core.envelopes import user_actor
 from labelmesh.ingest.domain import Upload
 from labelmesh.ingest.usecases import Ingest, UploadOutcome
 from labelmesh.v1.events_pb2 import DataType
-
-UserHeader = Annotated[str, Header(alias="X-LabelMesh-User", max_length=200)]
 
 
 class TextItem(BaseModel):
