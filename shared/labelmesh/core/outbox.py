@@ -66,12 +66,19 @@ class OutboxRelay:
             {"$set": {"published": True, "published_at": datetime.now(UTC)}},
         )
         self.metrics.outbox_relay_seconds.observe(time.perf_counter() - started)
-        if len(pending) < self.batch_size:
-            self.metrics.outbox_pending.set(0)
+        # A short batch emptied the outbox; after a full one, count what is left.
+        backlog = (
+            await outbox.count_documents({"published": False})
+            if len(pending) == self.batch_size
+            else 0
+        )
+        self.metrics.outbox_pending.set(backlog)
         return len(pending)
 
     async def run(self) -> None:
         while True:
+            # Cleared before reading, so a commit during the read is not missed.
+            self._wakeup.clear()
             try:
                 sent = await self.publish_pending()
             except Exception:
@@ -80,7 +87,6 @@ class OutboxRelay:
                 await asyncio.sleep(self.poll_seconds)
             if sent:
                 continue
-            self._wakeup.clear()
             try:
                 await asyncio.wait_for(self._wakeup.wait(), self.poll_seconds)
             except TimeoutError:
