@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from google.protobuf.message import DecodeError, Message
 
 from labelmesh.core.logging import current_trace_id
-from labelmesh.v1 import events_pb2
 from labelmesh.v1.events_pb2 import Actor, Envelope
 
 SCHEMA_VERSION = 1
@@ -125,6 +124,3 @@ def user_actor(user: str) -> Actor:
 
 def model_actor(model_id: str, version: str) -> Actor:
     return Actor(kind=Actor.KIND_MODEL, id=f"{model_id}@{version}")
-
-
-__all__ = ["Actor", "Envelope", "events_pb2"]

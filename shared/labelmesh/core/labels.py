@@ -37,16 +37,6 @@ def labels_from_json(raw: Sequence[Any], field: str = "labels") -> list[Label]:
     return labels
 
 
-def top_class(labels: Iterable[Label]) -> tuple[str, float] | None:
-    """The most confident classification among labels, if any."""
-    best = max(
-        (lb for lb in labels if lb.WhichOneof("kind") == "classification"),
-        key=lambda lb: lb.confidence,
-        default=None,
-    )
-    return (best.classification.label, best.confidence) if best else None
-
-
 def data_type_from_name(name: str, field: str = "data_type") -> int:
     """Accept "TEXT" or "DATA_TYPE_TEXT"; anything else raises InvalidField."""
     full = name.upper() if name.upper().startswith("DATA_TYPE_") else f"DATA_TYPE_{name.upper()}"

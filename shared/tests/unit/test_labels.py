@@ -6,7 +6,6 @@ from labelmesh.core.labels import (
     data_type_name,
     labels_from_json,
     labels_to_json,
-    top_class,
 )
 from labelmesh.v1.events_pb2 import DataType
 from labelmesh.v1.geometry_pb2 import BoundingBox, Classification, Label
@@ -26,16 +25,6 @@ def test_malformed_label_names_its_position() -> None:
     assert error.value.field == "labels[1]"
     with pytest.raises(InvalidField, match="must be an object"):
         labels_from_json(["cat"])
-
-
-def test_top_class_picks_the_most_confident_classification() -> None:
-    labels = [
-        Label(classification=Classification(label="a"), confidence=0.2),
-        Label(classification=Classification(label="b"), confidence=0.7),
-        Label(bounding_box=BoundingBox(label="c"), confidence=0.9),
-    ]
-    assert top_class(labels) == ("b", pytest.approx(0.7))
-    assert top_class([]) is None
 
 
 def test_data_type_names() -> None:

@@ -146,3 +146,7 @@ class Annotation:
         await self.uow.run(write)
         self.metrics.annotations.labels("human").inc()
         return annotation_id
+
+    async def item_annotations(self, item_id: str) -> list[Document]:
+        """Every annotation of an item, human or model, oldest first."""
+        return await self.repository.annotations_of_item(item_id)

@@ -181,3 +181,8 @@ class Ingest:
         if document is None:
             raise NotFound("item", item_id)
         return document
+
+    async def media(self, item_id: str) -> tuple[bytes, str]:
+        """An item's media bytes and content type."""
+        item = await self.get_item(item_id)
+        return await self.store.get(item["media_key"]), item["content_type"]

@@ -104,7 +104,7 @@ def router(annotation: Annotation) -> APIRouter:
 
     @api.get("/items/{item_id}/annotations")
     async def item_annotations(item_id: str) -> dict[str, Any]:
-        documents = await annotation.repository.annotations_of_item(item_id)
+        documents = await annotation.item_annotations(item_id)
         return {
             "annotations": [
                 {

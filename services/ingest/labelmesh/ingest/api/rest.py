@@ -80,8 +80,7 @@ def router(ingest: Ingest) -> APIRouter:
 
     @api.get("/items/{item_id}/media")
     async def get_media(item_id: str) -> Response:
-        item = await ingest.get_item(item_id)
-        content = await ingest.store.get(item["media_key"])
-        return Response(content, media_type=item["content_type"])
+        content, content_type = await ingest.media(item_id)
+        return Response(content, media_type=content_type)
 
     return api
