@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from labelmesh.devstack.services import ServiceAddress, running_services
+from labelmesh.devstack.services import ServiceAddress, running_services, stack_env
 from labelmesh.testing.services import wait_for
 
 UPLOAD_BATCH = 200
@@ -19,14 +19,7 @@ TOPICS = ["sports", "politics", "technology", "business", "health"]
 
 
 def bench_path(bootstrap: str, mongo_uri: str, root: Path, count: int) -> float:
-    env = {
-        "LABELMESH_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "LABELMESH_MONGO_URI": mongo_uri,
-        "LABELMESH_TOPIC_PREFIX": "path",
-        "LABELMESH_MONGO_DATABASE": "path",
-        "LABELMESH_MEDIA_DIR": str(root / "media"),
-        "LABELMESH_LOG_LEVEL": "WARNING",
-    }
+    env = {**stack_env(bootstrap, mongo_uri, "path", root), "LABELMESH_LOG_LEVEL": "WARNING"}
     print("path: starting the five services ...", flush=True)
     with running_services(env, root / "logs") as addresses:
         return _drive(addresses, count)

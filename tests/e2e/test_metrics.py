@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -34,21 +36,13 @@ def test_metrics_endpoint_parses_with_the_shared_families(
 
 
 def test_metrics_count_an_item_through_the_path(
-    stack: dict[str, ServiceAddress], client: httpx.Client
+    stack: dict[str, ServiceAddress],
+    client: httpx.Client,
+    new_text_project: Callable[..., dict[str, Any]],
+    upload_texts: Callable[[str, list[str]], list[str]],
 ) -> None:
-    project = client.post(
-        f"{stack['annotation'].rest}/v1/projects",
-        json={"name": "m", "data_type": "TEXT", "classes": ["a", "b"], "auto_accept_threshold": 0},
-    ).json()
-    upload_url = f"{stack['ingest'].rest}/v1/projects/{project['project_id']}/items"
-    uploaded = wait_for(
-        lambda: (
-            (r := client.post(upload_url, json={"items": [{"text": "metrics"}]})).status_code == 200
-            and r.json()
-        ),
-        "ingest to know the project",
-    )
-    item_id = uploaded["results"][0]["item_id"]
+    project = new_text_project(name="m", classes=["a", "b"], auto_accept_threshold=0)
+    [item_id] = upload_texts(project["project_id"], ["metrics"])
     trail_url = f"{stack['audit'].rest}/v1/items/{item_id}/trail"
     annotations_url = f"{stack['annotation'].rest}/v1/items/{item_id}/annotations"
     wait_for(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -192,28 +193,19 @@ def submit_for(client: httpx.Client, annotation: ServiceAddress, task: dict[str,
 
 
 def test_rejected_work_goes_back_to_the_queue_until_it_passes_review(
-    stack: dict[str, ServiceAddress], client: httpx.Client
+    stack: dict[str, ServiceAddress],
+    client: httpx.Client,
+    new_text_project: Callable[..., dict[str, Any]],
+    upload_texts: Callable[[str, list[str]], list[str]],
 ) -> None:
     annotation, review, audit = stack["annotation"], stack["review"], stack["audit"]
-    project = client.post(
-        f"{annotation.rest}/v1/projects",
-        json={
-            "name": "strict",
-            "data_type": "TEXT",
-            "classes": ["sports", "politics", "technology"],
-            "auto_accept_threshold": 1.0,
-            "review_min_agreement": 0.5,
-        },
-    ).json()
-    url = f"{stack['ingest'].rest}/v1/projects/{project['project_id']}/items"
-    uploaded = wait_for(
-        lambda: (
-            (r := client.post(url, json={"items": [{"text": SPORTS}]})).status_code == 200
-            and r.json()
-        ),
-        "ingest to know the project",
+    project = new_text_project(
+        name="strict",
+        classes=["sports", "politics", "technology"],
+        auto_accept_threshold=1.0,
+        review_min_agreement=0.5,
     )
-    item_id = uploaded["results"][0]["item_id"]
+    [item_id] = upload_texts(project["project_id"], [SPORTS])
     next_url = f"{annotation.rest}/v1/projects/{project['project_id']}/tasks/next"
 
     def submit(label: str) -> dict[str, Any]:

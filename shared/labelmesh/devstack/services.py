@@ -44,6 +44,18 @@ class ServiceAddress:
         return f"{self.rest}/metrics"
 
 
+def stack_env(bootstrap: str, mongo_uri: str, name: str, root: Path) -> dict[str, str]:
+    """Environment for services on a given broker and database, with topics,
+    database and media of their own named `name`."""
+    return {
+        "LABELMESH_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "LABELMESH_MONGO_URI": mongo_uri,
+        "LABELMESH_TOPIC_PREFIX": name,
+        "LABELMESH_MONGO_DATABASE": name,
+        "LABELMESH_MEDIA_DIR": str(root / "media"),
+    }
+
+
 def ready(address: ServiceAddress) -> bool:
     try:
         with urllib.request.urlopen(f"{address.rest}/readyz", timeout=1) as response:
