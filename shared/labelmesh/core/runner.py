@@ -25,6 +25,7 @@ from labelmesh.core.bus import BatchHandler, EventConsumer, Handler, ensure_topi
 from labelmesh.core.config import ConfigError, ServiceSettings, load
 from labelmesh.core.mongo import ensure_core_indexes
 from labelmesh.core.platform import Platform
+from labelmesh.core.topics import PROJECTS
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +90,17 @@ async def serve(
         await service.on_start()
     await platform.publisher.start()
 
-    consumer = None
-    if service.handlers:
-        consumer = EventConsumer(
+    # Projects get a consumer loop of their own: a handler waiting (RetryLater)
+    # for a project must not block the very loop that would deliver it.
+    groups = {
+        "projects": [f for f in service.consumes if f == PROJECTS],
+        "events": [f for f in service.consumes if f != PROJECTS],
+    }
+    consumers = [
+        EventConsumer(
             bootstrap=settings.kafka_bootstrap_servers,
-            group_id=f"{settings.topic_prefix}.{service.name}",
-            topics=[platform.topics.name(f) for f in service.consumes],
+            group_id=f"{settings.topic_prefix}.{service.name}.{group}",
+            topics=[platform.topics.name(f) for f in families],
             handlers=service.handlers,
             deps=service.deps,
             publisher=platform.publisher,
@@ -103,13 +109,17 @@ async def serve(
             backoff_seconds=settings.handler_retry_backoff_seconds,
             batch_handler=service.batch_handler,
         )
+        for group, families in groups.items()
+        if families and service.handlers
+    ]
+    for consumer in consumers:
         await consumer.start()
 
     async def mongo_ready() -> None:
         await platform.db.command("ping")
 
     async def consumer_ready() -> None:
-        if consumer is not None and not consumer.started:
+        if not all(consumer.started for consumer in consumers):
             raise RuntimeError("consumer not started")
 
     readiness = {"mongodb": mongo_ready, "consumer": consumer_ready, **service.readiness}
@@ -136,8 +146,8 @@ async def serve(
     )
     tasks = [asyncio.create_task(rest.serve(), name="rest")]
     tasks.append(asyncio.create_task(platform.relay.run(), name="outbox-relay"))
-    if consumer is not None:
-        tasks.append(asyncio.create_task(consumer.run(), name="consumer"))
+    for consumer in consumers:
+        tasks.append(asyncio.create_task(consumer.run(), name=f"consumer {consumer.group_id}"))
     log.info(
         "serving",
         extra={
@@ -163,7 +173,7 @@ async def serve(
             task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     stopped.cancel()
-    if consumer is not None:
+    for consumer in consumers:
         await consumer.stop()
     with contextlib.suppress(Exception):
         await platform.relay.publish_pending()

@@ -1,0 +1,63 @@
+"""Inference against the real broker and database."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from labelmesh.core.config import CoreSettings
+from labelmesh.core.envelopes import new_envelope, user_actor
+from labelmesh.inference.app import build
+from labelmesh.inference.config import InferenceSettings
+from labelmesh.inference.usecases import Inference
+from labelmesh.testing.services import eventually, serving
+from labelmesh.v1.events_pb2 import DataType, ItemIngested, ProjectCreated, ProjectSpec
+
+pytestmark = pytest.mark.integration
+
+
+async def test_an_item_that_arrives_before_its_project_waits_for_it(
+    core_settings: CoreSettings,
+) -> None:
+    """The item's retries must not hold up the loop that delivers the project."""
+    settings = InferenceSettings(
+        **{
+            **core_settings.model_dump(),
+            "handler_max_attempts": 5,
+            "handler_retry_backoff_seconds": 0.2,
+            "rest_port": 0,
+            "grpc_port": 0,
+        }
+    )
+    service = build(settings)
+    inference: Inference = service.usecases
+    item = new_envelope(
+        ItemIngested(data_type=DataType.DATA_TYPE_TEXT, text="The striker scored twice"),
+        producer="ingest",
+        actor=user_actor("dana"),
+        project_id="p1",
+        item_id="item-1",
+    )
+    project = new_envelope(
+        ProjectCreated(
+            project=ProjectSpec(
+                project_id="p1", classes=["sports", "cooking"], auto_accept_threshold=0.99
+            )
+        ),
+        producer="annotation",
+        actor=user_actor("dana"),
+        project_id="p1",
+    )
+    async with serving(service):
+        await service.platform.publisher.publish([item])
+        await asyncio.sleep(0.5)  # the item is already being retried
+        await service.platform.publisher.publish([project])
+
+        async def predicted() -> bool:
+            return await inference.repository.predictions.count_documents({}) == 1
+
+        await eventually(predicted, within=20, what="the item's prediction")
+        prediction = await inference.get_prediction("item-1")
+    assert prediction.labels[0].classification.label == "sports"
+    assert not prediction.auto_accepted
