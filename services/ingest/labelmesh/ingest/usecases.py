@@ -53,7 +53,6 @@ class Ingest:
         project_id: str,
         uploads: Sequence[Upload],
         actor: Actor,
-        trace_id: str = "",
         first_index: int = 0,
     ) -> list[UploadOutcome]:
         """Store a batch. Each upload succeeds or fails on its own; nothing is half-written.
@@ -70,12 +69,13 @@ class Ingest:
 
         outcomes: dict[int, UploadOutcome] = {}
         prepared: dict[int, PreparedItem] = {}
-        for index, upload in enumerate(uploads):
-            try:
-                at = f"items[{first_index + index}]"
-                prepared[index] = prepare(upload, project_id, at, self.max_item_bytes)
-            except InvalidField as exc:
-                outcomes[index] = UploadOutcome(index, error=exc)
+        # Hashing and decoding up to MAX_BATCH files is CPU work: keep it off the event loop.
+        checked = await asyncio.to_thread(self._prepare_all, project_id, uploads, first_index)
+        for index, result in enumerate(checked):
+            if isinstance(result, InvalidField):
+                outcomes[index] = UploadOutcome(index, error=result)
+            else:
+                prepared[index] = result
 
         # Identical content is stored once per project: repeats get the first item's id.
         first_by_hash: dict[str, PreparedItem] = {}
@@ -89,7 +89,7 @@ class Ingest:
             duplicate = item.sha256 in existing or first is not item
             outcomes[index] = UploadOutcome(index, item_id=item_id, duplicate=duplicate)
 
-        events = self._events(project_id, new_items, outcomes, actor, trace_id)
+        events = self._events(project_id, new_items, outcomes, actor)
 
         async def write(tx: Transaction) -> None:
             if new_items:
@@ -108,6 +108,18 @@ class Ingest:
             raise
         self._count(new_items, outcomes.values())
         return [outcomes[i] for i in range(len(uploads))]
+
+    def _prepare_all(
+        self, project_id: str, uploads: Sequence[Upload], first_index: int
+    ) -> list[PreparedItem | InvalidField]:
+        results: list[PreparedItem | InvalidField] = []
+        for index, upload in enumerate(uploads):
+            try:
+                at = f"items[{first_index + index}]"
+                results.append(prepare(upload, project_id, at, self.max_item_bytes))
+            except InvalidField as exc:
+                results.append(exc)
+        return results
 
     async def _store_media(self, items: list[PreparedItem]) -> None:
         slots = asyncio.Semaphore(16)
@@ -130,7 +142,6 @@ class Ingest:
         items: list[PreparedItem],
         outcomes: dict[int, UploadOutcome],
         actor: Actor,
-        trace_id: str,
     ) -> list[Envelope]:
         events = [
             new_envelope(
@@ -148,7 +159,6 @@ class Ingest:
                 actor=actor,
                 project_id=project_id,
                 item_id=item.item_id,
-                trace_id=trace_id,
             )
             for item in items
         ]
@@ -161,7 +171,6 @@ class Ingest:
                         producer=SERVICE,
                         actor=actor,
                         project_id=project_id,
-                        trace_id=trace_id,
                     )
                 )
         return events
