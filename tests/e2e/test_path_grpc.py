@@ -88,7 +88,19 @@ def test_item_travels_the_whole_path_over_grpc(channels: dict[str, grpc.Channel]
     assert streamed[2].item_id and not streamed[2].error.field
 
     models = inference.ListModels(inference_service_pb2.ListModelsRequest()).models
-    assert [m.model.id for m in models] == ["all-minilm-l6-v2-zero-shot"]
+    tasks = {m.model.id: (m.task, m.data_type) for m in models}
+    assert tasks["all-minilm-l6-v2-zero-shot"] == ("classification", DataType.DATA_TYPE_TEXT)
+    assert tasks["mediapipe-face-detection"] == ("detection", DataType.DATA_TYPE_IMAGE)
+    assert tasks["whisper-tiny-en"] == ("transcription", DataType.DATA_TYPE_AUDIO)
+    assert {task for task, _ in tasks.values()} == {
+        "classification",
+        "detection",
+        "segmentation",
+        "keypoints",
+        "ner",
+        "sentiment",
+        "transcription",
+    }
 
     def assist_once() -> inference_service_pb2.PredictTextResponse | None:
         request = inference_service_pb2.PredictTextRequest(

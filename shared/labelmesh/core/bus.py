@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, TopicAlreadyExistsError
 
+from labelmesh.core.capacity import Capacity
 from labelmesh.core.envelopes import UndecodableEvent, decode, encode, headers_for, payload_of
 from labelmesh.core.errors import PoisonMessage
 from labelmesh.core.logging import log_context
@@ -130,6 +131,7 @@ class EventConsumer:
         backoff_seconds: float,
         max_concurrency: int = 64,
         batch_handler: BatchHandler | None = None,
+        capacity: Capacity | None = None,
     ) -> None:
         self._consumer = AIOKafkaConsumer(
             *topics,
@@ -150,6 +152,7 @@ class EventConsumer:
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
         self._slots = asyncio.Semaphore(max_concurrency)
+        self.capacity = capacity
         self._positions: dict[TopicPartition, int] = {}
         self.started = False
 
@@ -163,6 +166,7 @@ class EventConsumer:
 
     async def run(self) -> None:
         while True:
+            await self._wait_for_capacity()
             batch = await self._consumer.getmany(timeout_ms=500, max_records=500)
             if not batch:
                 self._record_lag()
@@ -177,6 +181,27 @@ class EventConsumer:
                 # from the last commit and the handlers drop the replays.
                 log.warning("offset commit failed after a rebalance", extra={"fields": offsets})
             self._record_lag()
+
+    async def _wait_for_capacity(self) -> None:
+        """Backpressure: while the workers are full, pause every partition.
+
+        Paused partitions stay assigned and heartbeats continue, so the group
+        does not rebalance; fetching resumes where it stopped.
+        """
+        if self.capacity is None or not self.capacity.full:
+            return
+        partitions = self._consumer.assignment()
+        self._consumer.pause(*partitions)
+        self.metrics.consumer_paused.labels(self.group_id).set(1)
+        try:
+            await self.capacity.wait_for_room()
+        finally:
+            self._consumer.resume(*partitions)
+            self.metrics.consumer_paused.labels(self.group_id).set(0)
+
+    @property
+    def paused(self) -> bool:
+        return bool(self._consumer.paused())
 
     async def process_batch(self, batch: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
         """Handle one fetch: keys in parallel, each key's records in order."""

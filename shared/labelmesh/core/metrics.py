@@ -44,6 +44,12 @@ class BusMetrics:
             ["topic", "partition"],
             registry=registry,
         )
+        self.consumer_paused = Gauge(
+            f"{prefix}_consumer_paused",
+            "1 while a consumer group's fetching is paused because its workers are full.",
+            ["group"],
+            registry=registry,
+        )
         self.dead_letters = Counter(
             f"{prefix}_dead_letters_total",
             "Messages sent to the dead-letter topic, by reason kind.",

@@ -22,6 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from labelmesh.core import logging as lm_logging
 from labelmesh.core.api import ReadinessCheck, rest_app
 from labelmesh.core.bus import BatchHandler, EventConsumer, Handler, ensure_topics
+from labelmesh.core.capacity import Capacity
 from labelmesh.core.config import ConfigError, ServiceSettings, load
 from labelmesh.core.mongo import ensure_core_indexes
 from labelmesh.core.platform import Platform
@@ -59,6 +60,8 @@ class ServiceDefinition:
     usecases: Any = None  # the application layer the APIs call, for in-process tests
     on_start: Callable[[], Awaitable[None]] | None = None
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
+    # Work in flight behind the consumer; fetching pauses while it is full.
+    capacity: Capacity | None = None
 
 
 async def _retry_until_deadline(what: str, action: Callable[[], Awaitable[None]]) -> None:
@@ -108,6 +111,7 @@ async def serve(
             max_attempts=settings.handler_max_attempts,
             backoff_seconds=settings.handler_retry_backoff_seconds,
             batch_handler=service.batch_handler,
+            capacity=service.capacity if group == "events" else None,
         )
         for group, families in groups.items()
         if families and service.handlers

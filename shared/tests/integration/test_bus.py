@@ -11,6 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from labelmesh.core.bus import BatchHandler, EventConsumer, EventPublisher, RawEvent, ensure_topics
+from labelmesh.core.capacity import Capacity
 from labelmesh.core.config import CoreSettings
 from labelmesh.core.envelopes import (
     decode,
@@ -62,7 +63,10 @@ class Recorder:
 
 @contextlib.asynccontextmanager
 async def running_consumer(
-    settings: CoreSettings, recorder: Recorder, batch_handler: BatchHandler | None = None
+    settings: CoreSettings,
+    recorder: Recorder,
+    batch_handler: BatchHandler | None = None,
+    capacity: Capacity | None = None,
 ) -> AsyncIterator[tuple[EventPublisher, BusMetrics]]:
     topics = Topics(settings.topic_prefix)
     await ensure_topics(settings.kafka_bootstrap_servers, topics.all(), 3)
@@ -80,6 +84,7 @@ async def running_consumer(
         max_attempts=settings.handler_max_attempts,
         backoff_seconds=settings.handler_retry_backoff_seconds,
         batch_handler=batch_handler,
+        capacity=capacity,
     )
     await consumer.start()
     task = asyncio.create_task(consumer.run())
@@ -91,6 +96,25 @@ async def running_consumer(
             await task
         await consumer.stop()
         await publisher.stop()
+
+
+async def test_the_consumer_fetches_nothing_while_its_workers_are_full(
+    core_settings: CoreSettings,
+) -> None:
+    recorder = Recorder()
+    capacity = Capacity(2)
+    group = f"{core_settings.topic_prefix}.test"
+    busy_workers = contextlib.AsyncExitStack()
+    await busy_workers.enter_async_context(capacity.hold(2))
+    async with running_consumer(core_settings, recorder, capacity=capacity) as (publisher, metrics):
+        await publisher.publish([item_event("queued")])
+        await asyncio.sleep(1.5)
+        assert recorder.seen == []
+        assert metrics.consumer_paused.labels(group)._value.get() == 1
+        await busy_workers.aclose()
+        await asyncio.wait_for(recorder.done.wait(), 20)
+        assert metrics.consumer_paused.labels(group)._value.get() == 0
+    assert recorder.seen == ["queued"]
 
 
 async def test_undecodable_message_is_dead_lettered_and_the_next_one_still_handled(

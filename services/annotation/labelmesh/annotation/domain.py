@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from labelmesh.core.errors import InvalidField
-from labelmesh.v1.events_pb2 import DataType, ProjectSpec
+from labelmesh.v1.events_pb2 import AutoAnnotationRules, DataType, ModelBinding, ProjectSpec
 from labelmesh.v1.geometry_pb2 import Label
 
 MAX_CLASSES = 1000
@@ -20,11 +20,21 @@ KINDS_FOR_DATA_TYPE: dict[int, frozenset[str]] = {
     DataType.DATA_TYPE_IMAGE: frozenset(
         {"classification", "bounding_box", "polygon", "mask", "keypoints"}
     ),
-    DataType.DATA_TYPE_AUDIO: frozenset({"classification", "transcription"}),
+    DataType.DATA_TYPE_AUDIO: frozenset({"classification", "transcription", "time_segment"}),
     DataType.DATA_TYPE_VIDEO: frozenset(
-        {"classification", "bounding_box", "polygon", "mask", "keypoints", "transcription"}
+        {
+            "classification",
+            "bounding_box",
+            "polygon",
+            "mask",
+            "keypoints",
+            "transcription",
+            "time_segment",
+        }
     ),
 }
+# Kinds whose geometry carries no class name.
+UNNAMED_KINDS = frozenset({"transcription"})
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,8 @@ class NewProject:
     classes: Sequence[str]
     auto_accept_threshold: float
     review_min_agreement: float = 0.0
+    models: Sequence[ModelBinding] = ()
+    auto_annotation: AutoAnnotationRules | None = None
 
 
 def create_project(request: NewProject) -> ProjectSpec:
@@ -62,14 +74,53 @@ def create_project(request: NewProject) -> ProjectSpec:
         value = getattr(request, field_name)
         if not (0.0 <= value <= 1.0) or math.isnan(value):
             raise InvalidField(field_name, f"must be between 0 and 1, not {value}")
-    return ProjectSpec(
+    _validate_models(request.models, seen)
+    if request.auto_annotation is not None:
+        _validate_rules(request.auto_annotation, seen)
+    project = ProjectSpec(
         project_id=str(uuid.uuid4()),
         name=name,
         data_type=request.data_type,  # type: ignore[arg-type]
         classes=list(request.classes),
         auto_accept_threshold=request.auto_accept_threshold,
         review_min_agreement=request.review_min_agreement,
+        models=request.models,
     )
+    if request.auto_annotation is not None:
+        project.auto_annotation.CopyFrom(request.auto_annotation)
+        project.auto_annotation.version = 1
+    return project
+
+
+def _validate_models(models: Sequence[ModelBinding], classes: set[str]) -> None:
+    """Label maps must lead to project classes; which models exist is the
+    inference service's to check."""
+    seen: set[str] = set()
+    for index, binding in enumerate(models):
+        at = f"models[{index}]"
+        if not binding.model_id.strip():
+            raise InvalidField(f"{at}.model_id", "must not be empty")
+        if binding.model_id in seen:
+            raise InvalidField(f"{at}.model_id", f"{binding.model_id!r} is listed twice")
+        seen.add(binding.model_id)
+        for source, target in sorted(binding.label_map.items()):
+            if target not in classes:
+                raise InvalidField(
+                    f"{at}.label_map[{source}]", f"{target!r} is not a class of this project"
+                )
+
+
+def _validate_rules(rules: AutoAnnotationRules, classes: set[str]) -> None:
+    for name in ("default_min_confidence", "floor"):
+        value = getattr(rules, name)
+        if not (0.0 <= value <= 1.0) or math.isnan(value):
+            raise InvalidField(f"auto_annotation.{name}", f"must be between 0 and 1, not {value}")
+    for name, value in sorted(rules.class_min_confidence.items()):
+        at = f"auto_annotation.class_min_confidence[{name}]"
+        if name not in classes:
+            raise InvalidField(at, f"{name!r} is not a class of this project")
+        if not (0.0 <= value <= 1.0) or math.isnan(value):
+            raise InvalidField(at, f"must be between 0 and 1, not {value}")
 
 
 def validate_labels(
@@ -100,8 +151,8 @@ def validate_labels(
                 f"{at}.confidence", f"must be between 0 and 1, not {label.confidence}"
             )
         geometry = getattr(label, kind)
-        class_name = geometry.label
-        if class_name not in classes:
+        class_name = "" if kind in UNNAMED_KINDS else geometry.label
+        if kind not in UNNAMED_KINDS and class_name not in classes:
             raise InvalidField(
                 f"{at}.{kind}.label",
                 f"{class_name!r} is not a class of this project; expected one of "
@@ -130,3 +181,6 @@ def _validate_geometry(at: str, kind: str, g: object, text: str) -> None:
     elif kind == "keypoints":
         if not g.points:  # type: ignore[attr-defined]
             raise InvalidField(f"{at}.points", "at least one keypoint is required")
+    elif kind == "time_segment":
+        if not 0 <= g.start_seconds < g.end_seconds:  # type: ignore[attr-defined]
+            raise InvalidField(f"{at}.end_seconds", "must be after start_seconds, both >= 0")

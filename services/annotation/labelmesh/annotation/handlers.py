@@ -28,6 +28,8 @@ from labelmesh.v1.events_pb2 import (
     Envelope,
     ItemIngested,
     PredictionCreated,
+    PredictionFailed,
+    PredictionSource,
     ReviewDecided,
     ReviewDecision,
     TaskCreated,
@@ -47,17 +49,33 @@ async def on_fetch(deps: Deps, envelopes: list[Envelope]) -> None:
     model_annotations = 0
     async with deps.uow.begin() as tx:
         updates = []
-        suggested: list[tuple[Envelope, PredictionCreated | AnnotationAutoAccepted]] = []
+        suggested: list[
+            tuple[Envelope, PredictionCreated | PredictionFailed | AnnotationAutoAccepted]
+        ] = []
         for envelope in await tx.claim_new(envelopes, SERVICE):
             event = payload_of(envelope)
             project_id, item_id = envelope.project_id, envelope.item_id
             if isinstance(event, ItemIngested):
                 updates.append(repository.item_update(project_id, item_id, event))
+            elif isinstance(event, PredictionCreated | PredictionFailed) and (
+                event.source == PredictionSource.PREDICTION_SOURCE_ASSIST
+            ):
+                # Suggestions asked for on demand join the task, if it still waits.
+                if isinstance(event, PredictionCreated) and event.labels:
+                    updates.append(repository.assist_update(item_id, event.labels))
             elif isinstance(event, PredictionCreated) and not event.auto_accepted:
                 # A confident prediction needs no task; AnnotationAutoAccepted records it.
                 updates.append(
                     repository.suggestion_update(
                         project_id, item_id, event.labels, event.model, OPEN
+                    )
+                )
+                suggested.append((envelope, event))
+            elif isinstance(event, PredictionFailed):
+                # The model could not read the item: a person labels it from scratch.
+                updates.append(
+                    repository.suggestion_update(
+                        project_id, item_id, [], event.model, OPEN, event.reason
                     )
                 )
                 suggested.append((envelope, event))
@@ -80,11 +98,12 @@ async def on_fetch(deps: Deps, envelopes: list[Envelope]) -> None:
         annotations = []
         for envelope, event in suggested:
             task_id = task_ids[envelope.item_id]
-            if isinstance(event, PredictionCreated):
+            if isinstance(event, PredictionCreated | PredictionFailed):
+                labels = event.labels if isinstance(event, PredictionCreated) else []
                 tx.emit(
                     new_envelope(
                         TaskCreated(
-                            task_id=task_id, suggestion=event.labels, suggestion_model=event.model
+                            task_id=task_id, suggestion=labels, suggestion_model=event.model
                         ),
                         producer=SERVICE,
                         actor=service_actor(SERVICE),
@@ -93,7 +112,7 @@ async def on_fetch(deps: Deps, envelopes: list[Envelope]) -> None:
                         trace_id=envelope.trace_id,
                     )
                 )
-                tasks_opened.append(bool(event.labels))
+                tasks_opened.append(bool(labels))
             else:
                 annotations.append(
                     {
@@ -105,6 +124,9 @@ async def on_fetch(deps: Deps, envelopes: list[Envelope]) -> None:
                         "source": "model",
                         "labels": labels_to_json(event.labels),
                         "threshold": event.threshold,
+                        "decision": "auto_accepted",
+                        "rule_version": event.rule_version,
+                        "prediction_id": event.prediction_id,
                     }
                 )
         await repository.insert_annotations(tx, annotations)
@@ -121,5 +143,11 @@ async def on_event(deps: Deps, envelope: Envelope, _: Any) -> None:
 CONSUMES = (ITEMS, PREDICTIONS, REVIEWS)
 HANDLERS: dict[str, Handler] = {
     event.DESCRIPTOR.full_name: on_event
-    for event in (ItemIngested, PredictionCreated, AnnotationAutoAccepted, ReviewDecided)
+    for event in (
+        ItemIngested,
+        PredictionCreated,
+        PredictionFailed,
+        AnnotationAutoAccepted,
+        ReviewDecided,
+    )
 }

@@ -13,7 +13,7 @@ class AnnotationMetrics:
         )
         self.annotations = Counter(
             "labelmesh_annotation_annotations_total",
-            "Annotations stored, by source (human, model).",
+            "Annotations stored, by source (human, suggestion, model).",
             ["source"],
             registry=registry,
         )
@@ -21,5 +21,11 @@ class AnnotationMetrics:
             "labelmesh_annotation_rejected_submissions_total",
             "Submissions refused by schema validation, by field kind.",
             ["reason"],
+            registry=registry,
+        )
+        self.suggestions = Counter(
+            "labelmesh_annotation_suggestions_judged_total",
+            "Model suggestions annotators accepted or rejected, by outcome.",
+            ["outcome"],
             registry=registry,
         )

@@ -1,14 +1,11 @@
 """Micro-batching: concurrent callers' inputs are gathered into one model call,
-run off the event loop, up to a batch size or a wait, whichever comes first."""
+up to a batch size or a wait, whichever comes first."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
-
-from labelmesh.inference.metrics import InferenceMetrics
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -17,21 +14,16 @@ Out = TypeVar("Out")
 class MicroBatcher(Generic[In, Out]):
     def __init__(
         self,
-        run_batch: Callable[[Sequence[In]], Sequence[Out]],
-        executor: ThreadPoolExecutor,
+        run_batch: Callable[[list[In]], Awaitable[Sequence[Out]]],
         max_batch_size: int,
         max_wait_seconds: float,
-        metrics: InferenceMetrics,
-        model: str,
     ) -> None:
         self.run_batch = run_batch
-        self.executor = executor
         self.max_batch_size = max_batch_size
         self.max_wait_seconds = max_wait_seconds
-        self.metrics = metrics
-        self.model = model
         self._pending: list[tuple[In, asyncio.Future[Out]]] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._running: set[asyncio.Task[None]] = set()
 
     async def submit(self, value: In) -> Out:
         future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
@@ -51,17 +43,14 @@ class MicroBatcher(Generic[In, Out]):
             self._timer = None
         batch, self._pending = self._pending, []
         if batch:
-            asyncio.get_running_loop().create_task(self._run(batch))
+            task = asyncio.get_running_loop().create_task(self._run(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
 
     async def _run(self, batch: list[tuple[In, asyncio.Future[Out]]]) -> None:
-        inputs = [value for value, _ in batch]
-        self.metrics.batch_size.labels(self.model).observe(len(inputs))
-        loop = asyncio.get_running_loop()
         try:
-            with self.metrics.model_seconds.labels(self.model).time():
-                outputs = await loop.run_in_executor(self.executor, self.run_batch, inputs)
+            outputs = await self.run_batch([value for value, _ in batch])
         except Exception as exc:
-            self.metrics.model_errors.labels(self.model).inc()
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)

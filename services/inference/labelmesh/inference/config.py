@@ -16,3 +16,9 @@ class InferenceSettings(ServiceSettings):
     max_batch_wait_seconds: float = Field(
         default=0.01, ge=0, validation_alias="LABELMESH_INFERENCE_MAX_BATCH_WAIT_SECONDS"
     )
+    model_timeout_seconds: float = Field(
+        default=60.0, gt=0, validation_alias="LABELMESH_INFERENCE_MODEL_TIMEOUT_SECONDS"
+    )
+    max_items_in_flight: int = Field(
+        default=256, ge=1, validation_alias="LABELMESH_INFERENCE_MAX_ITEMS_IN_FLIGHT"
+    )

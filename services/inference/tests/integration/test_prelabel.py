@@ -42,7 +42,10 @@ async def test_an_item_that_arrives_before_its_project_waits_for_it(
     project = new_envelope(
         ProjectCreated(
             project=ProjectSpec(
-                project_id="p1", classes=["sports", "cooking"], auto_accept_threshold=0.99
+                project_id="p1",
+                data_type=DataType.DATA_TYPE_TEXT,
+                classes=["sports", "cooking"],
+                auto_accept_threshold=0.99,
             )
         ),
         producer="annotation",

@@ -1,47 +1,42 @@
 import asyncio
-import threading
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from prometheus_client import CollectorRegistry
 
 from labelmesh.inference.batching import MicroBatcher
-from labelmesh.inference.metrics import InferenceMetrics
 
 
-def make(run: object, size: int = 4, wait: float = 0.05) -> MicroBatcher[int, int]:
-    return MicroBatcher(
-        run,  # type: ignore[arg-type]
-        ThreadPoolExecutor(1),
-        size,
-        wait,
-        InferenceMetrics(CollectorRegistry()),
-        "m",
-    )
+async def test_concurrent_calls_share_one_model_call_up_to_the_batch_size() -> None:
+    calls: list[list[int]] = []
 
-
-async def test_concurrent_calls_share_one_model_call_off_the_event_loop() -> None:
-    calls: list[tuple[list[int], str]] = []
-
-    def run(values: Sequence[int]) -> list[int]:
-        calls.append((list(values), threading.current_thread().name))
+    async def run(values: list[int]) -> list[int]:
+        calls.append(values)
         return [v * 10 for v in values]
 
-    batcher = make(run, size=4)
+    batcher = MicroBatcher(run, max_batch_size=4, max_wait_seconds=0.05)
     results = await asyncio.gather(*(batcher.submit(i) for i in range(10)))
     assert results == [i * 10 for i in range(10)]
-    assert [len(values) for values, _ in calls] == [4, 4, 2]
-    assert all(name != threading.current_thread().name for _, name in calls)
+    assert [len(values) for values in calls] == [4, 4, 2]
+
+
+async def test_a_lone_call_waits_at_most_the_maximum_wait() -> None:
+    calls: list[list[int]] = []
+
+    async def run(values: list[int]) -> list[int]:
+        calls.append(values)
+        return values
+
+    batcher = MicroBatcher(run, max_batch_size=100, max_wait_seconds=0.01)
+    assert await asyncio.wait_for(batcher.submit(7), timeout=5) == 7
+    assert calls == [[7]]
 
 
 async def test_a_failing_batch_fails_its_callers_only() -> None:
-    def run(values: Sequence[int]) -> list[int]:
+    async def run(values: list[int]) -> list[int]:
         if 13 in values:
             raise RuntimeError("model crashed")
-        return list(values)
+        return values
 
-    batcher = make(run, size=2)
+    batcher = MicroBatcher(run, max_batch_size=2, max_wait_seconds=0.05)
     bad = asyncio.gather(batcher.submit(13), batcher.submit(1))
     with pytest.raises(RuntimeError, match="model crashed"):
         await bad

@@ -80,7 +80,12 @@ class AnnotationRepository:
 
     @staticmethod
     def suggestion_update(
-        project_id: str, item_id: str, labels: Sequence[Label], model: ModelRef, status: str
+        project_id: str,
+        item_id: str,
+        labels: Sequence[Label],
+        model: ModelRef,
+        status: str,
+        prediction_error: str = "",
     ) -> UpdateOne:
         """Attach a model suggestion to the item's task and set its status."""
         return UpdateOne(
@@ -91,6 +96,7 @@ class AnnotationRepository:
                     "status": status,
                     "suggestion": labels_to_json(labels),
                     "suggestion_model": {"id": model.id, "version": model.version},
+                    "prediction_error": prediction_error,
                     "updated_at": _now(),
                 },
                 "$setOnInsert": {
@@ -102,6 +108,28 @@ class AnnotationRepository:
             },
             upsert=True,
         )
+
+    @staticmethod
+    def assist_update(item_id: str, labels: Sequence[Label]) -> UpdateOne:
+        """Add on-demand suggestions to a task that still waits for a person."""
+        return UpdateOne(
+            {"item_id": item_id, "status": {"$in": [PENDING, OPEN, ASSIGNED]}},
+            {
+                "$push": {"suggestion": {"$each": labels_to_json(labels)}},
+                "$set": {"updated_at": _now()},
+            },
+        )
+
+    async def replace_suggestions(
+        self, tx: Transaction, task_id: str, labels: Sequence[Label]
+    ) -> bool:
+        """Set the task's open suggestions; False if the task left the queue meanwhile."""
+        result = await self.tasks.update_one(
+            {"_id": task_id, "status": {"$in": [OPEN, ASSIGNED]}},
+            {"$set": {"suggestion": labels_to_json(labels), "updated_at": _now()}},
+            session=tx.session,
+        )
+        return result.modified_count == 1
 
     @staticmethod
     def status_update(task_id: str, status: str, *, reopen: bool = False) -> UpdateOne:

@@ -42,6 +42,10 @@ class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
                 classes=list(request.classes),
                 auto_accept_threshold=request.auto_accept_threshold,
                 review_min_agreement=request.review_min_agreement,
+                models=list(request.models),
+                auto_annotation=request.auto_annotation
+                if request.HasField("auto_annotation")
+                else None,
             ),
             grpc_caller(context),
         )
@@ -68,6 +72,24 @@ class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
             request.task_id, request.annotator, list(request.labels)
         )
         return pb.SubmitAnnotationResponse(annotation_id=annotation_id)
+
+    @grpc_errors
+    async def AcceptSuggestions(
+        self, request: pb.AcceptSuggestionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AcceptSuggestionsResponse:
+        annotation_id = await self.annotation.accept_suggestions(
+            request.task_id, list(request.suggestion_ids), request.annotator
+        )
+        return pb.AcceptSuggestionsResponse(annotation_id=annotation_id)
+
+    @grpc_errors
+    async def RejectSuggestion(
+        self, request: pb.RejectSuggestionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RejectSuggestionResponse:
+        await self.annotation.reject_suggestion(
+            request.task_id, request.suggestion_id, request.annotator, request.reason
+        )
+        return pb.RejectSuggestionResponse()
 
 
 def grpc_service(annotation: Annotation) -> GrpcService:

