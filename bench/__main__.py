@@ -1,7 +1,9 @@
-"""`make bench`: throughput of the event bus and of the whole labelling path.
+"""`make bench`: throughput of the event bus, of the whole labelling path, and of
+each built-in model.
 
 Starts its own broker, database and services on free ports, so it never
 touches the data of `make run`. Prints progress and one line per figure.
+`--only models` runs the model benchmark alone, without broker or database.
 """
 
 from __future__ import annotations
@@ -22,7 +24,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=20_000, help="envelopes through the bus")
     parser.add_argument("--items", type=int, default=1_000, help="text items through the path")
+    parser.add_argument(
+        "--only", choices=("infra", "models"), help="run only the bus and path, or only the models"
+    )
     args = parser.parse_args()
+    if args.only != "models":
+        _bench_infra(args.events, args.items)
+    if args.only != "infra":
+        # Imported here: the model modules are heavy and the other benchmarks don't need them.
+        from bench.models import bench_models
+
+        print()
+        asyncio.run(bench_models())
+    return 0
+
+
+def _bench_infra(events: int, items: int) -> None:
     with tempfile.TemporaryDirectory(prefix="labelmesh-bench-") as tmp:
         root = Path(tmp)
         kafka_port, mongo_port = free_port(), free_port()
@@ -34,17 +51,14 @@ def main() -> int:
             start_and_wait(database, mongo_port)
             bootstrap = f"127.0.0.1:{kafka_port}"
             mongo_uri = f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true"
-            bus_rate = asyncio.run(bench_bus(bootstrap, args.events))
-            path_rate = bench_path(bootstrap, mongo_uri, root, args.items)
+            bus_rate = asyncio.run(bench_bus(bootstrap, events))
+            path_rate = bench_path(bootstrap, mongo_uri, root, items)
         finally:
             database.stop()
             broker.stop()
     print()
-    print(f"bus:  {bus_rate:10,.0f} events/s  (produce + consume of {args.events:,} envelopes)")
-    print(
-        f"path: {path_rate:10,.1f} items/s   ({args.items:,} text items, upload to ItemCompleted)"
-    )
-    return 0
+    print(f"bus:  {bus_rate:10,.0f} events/s  (produce + consume of {events:,} envelopes)")
+    print(f"path: {path_rate:10,.1f} items/s   ({items:,} text items, upload to ItemCompleted)")
 
 
 if __name__ == "__main__":

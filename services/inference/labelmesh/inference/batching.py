@@ -1,5 +1,7 @@
 """Micro-batching: concurrent callers' inputs are gathered into one model call,
-up to a batch size or a wait, whichever comes first."""
+up to a batch size or a wait, whichever comes first. An idle model starts at
+once: inputs wait only while an earlier batch is still running, and go as the
+next batch when it ends, so a lone item pays no wait."""
 
 from __future__ import annotations
 
@@ -26,26 +28,42 @@ class MicroBatcher(Generic[In, Out]):
         self._running: set[asyncio.Task[None]] = set()
 
     async def submit(self, value: In) -> Out:
-        future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
-        self._pending.append((value, future))
-        if len(self._pending) >= self.max_batch_size:
-            self._flush()
-        elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self.max_wait_seconds, self._flush)
-        return await future
+        return (await self.submit_many([value]))[0]
 
     async def submit_many(self, values: Sequence[In]) -> list[Out]:
-        return list(await asyncio.gather(*(self.submit(v) for v in values)))
+        """Inputs submitted together travel together, in batches of at most the maximum."""
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Out]] = [loop.create_future() for _ in values]
+        self._pending.extend(zip(values, futures, strict=True))
+        self._schedule()
+        return list(await asyncio.gather(*futures))
+
+    def _schedule(self) -> None:
+        while len(self._pending) >= self.max_batch_size:
+            self._start(self.max_batch_size)
+        if self._pending and not self._running:
+            self._start(len(self._pending))
+        if self._pending and self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.max_wait_seconds, self._flush)
 
     def _flush(self) -> None:
-        if self._timer is not None:
+        self._timer = None
+        if self._pending:
+            self._start(len(self._pending))
+
+    def _start(self, count: int) -> None:
+        if self._timer is not None and count == len(self._pending):
             self._timer.cancel()
             self._timer = None
-        batch, self._pending = self._pending, []
-        if batch:
-            task = asyncio.get_running_loop().create_task(self._run(batch))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+        batch, self._pending = self._pending[:count], self._pending[count:]
+        task = asyncio.get_running_loop().create_task(self._run(batch))
+        self._running.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        if not self._running and self._pending:
+            self._start(len(self._pending))
 
     async def _run(self, batch: list[tuple[In, asyncio.Future[Out]]]) -> None:
         try:

@@ -5,27 +5,29 @@ import pytest
 from labelmesh.inference.batching import MicroBatcher
 
 
-async def test_concurrent_calls_share_one_model_call_up_to_the_batch_size() -> None:
+async def test_calls_arriving_while_the_model_is_busy_share_the_next_call() -> None:
     calls: list[list[int]] = []
 
     async def run(values: list[int]) -> list[int]:
         calls.append(values)
+        await asyncio.sleep(0.01)
         return [v * 10 for v in values]
 
     batcher = MicroBatcher(run, max_batch_size=4, max_wait_seconds=0.05)
     results = await asyncio.gather(*(batcher.submit(i) for i in range(10)))
     assert results == [i * 10 for i in range(10)]
-    assert [len(values) for values in calls] == [4, 4, 2]
+    # The idle model takes the first at once; the rest queue behind it in batches.
+    assert calls == [[0], [1, 2, 3, 4], [5, 6, 7, 8], [9]]
 
 
-async def test_a_lone_call_waits_at_most_the_maximum_wait() -> None:
+async def test_a_lone_call_on_an_idle_model_does_not_wait() -> None:
     calls: list[list[int]] = []
 
     async def run(values: list[int]) -> list[int]:
         calls.append(values)
         return values
 
-    batcher = MicroBatcher(run, max_batch_size=100, max_wait_seconds=0.01)
+    batcher = MicroBatcher(run, max_batch_size=100, max_wait_seconds=60)
     assert await asyncio.wait_for(batcher.submit(7), timeout=5) == 7
     assert calls == [[7]]
 
