@@ -4,13 +4,33 @@ stored form in MongoDB documents."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import json_format
+from google.protobuf.message import Message
 
 from labelmesh.core.errors import InvalidField
 from labelmesh.v1.events_pb2 import DataType
 from labelmesh.v1.geometry_pb2 import Label
+
+M = TypeVar("M", bound=Message)
+
+
+def message_to_json(message: Message) -> dict[str, Any]:
+    """Any message in the REST APIs' JSON form: field names as in the proto, defaults shown."""
+    converted: dict[str, Any] = json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+    return converted
+
+
+def message_from_json(raw: dict[str, Any], message: M, field: str) -> M:
+    """Fill `message` from JSON; a malformed value raises InvalidField naming `field`."""
+    try:
+        json_format.ParseDict(raw, message)
+    except json_format.ParseError as exc:
+        raise InvalidField(field, str(exc)) from None
+    return message
 
 
 def label_to_json(label: Label) -> dict[str, Any]:

@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import APIRouter, Response
-from google.protobuf import json_format
-from google.protobuf.message import Message
 from pydantic import BaseModel, Field
 
 from labelmesh.annotation.domain import NewProject
 from labelmesh.annotation.usecases import Annotation, TaskView
 from labelmesh.core.api import UserHeader
-from labelmesh.core.errors import InvalidField
 from labelmesh.core.labels import (
     data_type_from_name,
     data_type_name,
     labels_from_json,
     labels_to_json,
+    message_from_json,
+    message_to_json,
 )
 from labelmesh.v1.events_pb2 import AutoAnnotationRules, ModelBinding, ProjectSpec
-
-M = TypeVar("M", bound=Message)
 
 
 class ProjectRequest(BaseModel):
@@ -66,26 +63,11 @@ def project_json(project: ProjectSpec) -> dict[str, Any]:
         "classes": list(project.classes),
         "auto_accept_threshold": project.auto_accept_threshold,
         "review_min_agreement": project.review_min_agreement,
-        "models": [proto_json(b) for b in project.models],
-        "auto_annotation": proto_json(project.auto_annotation)
+        "models": [message_to_json(b) for b in project.models],
+        "auto_annotation": message_to_json(project.auto_annotation)
         if project.HasField("auto_annotation")
         else None,
     }
-
-
-def proto_json(message: Message) -> dict[str, Any]:
-    converted: dict[str, Any] = json_format.MessageToDict(
-        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-    )
-    return converted
-
-
-def parse_proto(raw: dict[str, Any], message: M, field: str) -> M:
-    try:
-        json_format.ParseDict(raw, message)
-    except json_format.ParseError as exc:
-        raise InvalidField(field, str(exc)) from None
-    return message
 
 
 def task_json(task: TaskView) -> dict[str, Any]:
@@ -119,10 +101,10 @@ def router(annotation: Annotation) -> APIRouter:
                 auto_accept_threshold=request.auto_accept_threshold,
                 review_min_agreement=request.review_min_agreement,
                 models=[
-                    parse_proto(raw, ModelBinding(), f"models[{index}]")
+                    message_from_json(raw, ModelBinding(), f"models[{index}]")
                     for index, raw in enumerate(request.models)
                 ],
-                auto_annotation=parse_proto(
+                auto_annotation=message_from_json(
                     request.auto_annotation, AutoAnnotationRules(), "auto_annotation"
                 )
                 if request.auto_annotation is not None

@@ -5,13 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from google.protobuf import json_format
-from google.protobuf.message import Message
 from pydantic import BaseModel, Field
 
 from labelmesh.core.api import UserHeader
 from labelmesh.core.errors import InvalidField
-from labelmesh.core.labels import data_type_from_name, data_type_name, labels_to_json
+from labelmesh.core.labels import (
+    data_type_from_name,
+    data_type_name,
+    labels_to_json,
+    message_from_json,
+    message_to_json,
+)
 from labelmesh.inference.adapters.repository import AutoAnnotationSetup
 from labelmesh.inference.models.catalog import ZERO_SHOT
 from labelmesh.inference.usecases import Inference, ModelDescription
@@ -61,20 +65,6 @@ class AutoAnnotationRequest(BaseModel):
     rules: dict[str, Any] = {}
 
 
-def as_json(message: Message) -> dict[str, Any]:
-    converted: dict[str, Any] = json_format.MessageToDict(
-        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-    )
-    return converted
-
-
-def parse(raw: dict[str, Any], message: Message, field: str) -> Any:
-    try:
-        return json_format.ParseDict(raw, message)
-    except json_format.ParseError as exc:
-        raise InvalidField(field, str(exc)) from None
-
-
 def model_json(model: ModelDescription) -> dict[str, Any]:
     spec = model.spec
     described: dict[str, Any] = {
@@ -85,15 +75,18 @@ def model_json(model: ModelDescription) -> dict[str, Any]:
         "labels": list(spec.labels),
         "description": spec.description,
         "runtime": "remote" if model.remote else "in_process",
-        "quality": as_json(model.quality),
+        "quality": message_to_json(model.quality),
     }
     if model.remote:
-        described["remote"] = as_json(model.remote)
+        described["remote"] = message_to_json(model.remote)
     return described
 
 
 def setup_json(setup: AutoAnnotationSetup) -> dict[str, Any]:
-    return {"models": [as_json(b) for b in setup.models], "rules": as_json(setup.rules)}
+    return {
+        "models": [message_to_json(b) for b in setup.models],
+        "rules": message_to_json(setup.rules),
+    }
 
 
 def router(inference: Inference) -> APIRouter:
@@ -150,7 +143,7 @@ def router(inference: Inference) -> APIRouter:
             request.project_id, request.item_ids, request.model_id, request.min_confidence, user
         )
         return {
-            "model": as_json(model),
+            "model": message_to_json(model),
             "items": [
                 {
                     "item_id": i.item_id,
@@ -164,7 +157,7 @@ def router(inference: Inference) -> APIRouter:
 
     @api.get("/items/{item_id}/prediction")
     async def get_prediction(item_id: str) -> dict[str, Any]:
-        return as_json(await inference.get_prediction(item_id))
+        return message_to_json(await inference.get_prediction(item_id))
 
     @api.get("/projects/{project_id}/auto-annotation")
     async def get_auto_annotation(project_id: str) -> dict[str, Any]:
@@ -177,9 +170,10 @@ def router(inference: Inference) -> APIRouter:
     ) -> dict[str, Any]:
         """Replace the project's models and rules; the rule version increases."""
         models = [
-            parse(raw, ModelBinding(), f"models[{i}]") for i, raw in enumerate(request.models)
+            message_from_json(raw, ModelBinding(), f"models[{i}]")
+            for i, raw in enumerate(request.models)
         ]
-        rules = parse(request.rules, AutoAnnotationRules(), "rules")
+        rules = message_from_json(request.rules, AutoAnnotationRules(), "rules")
         return setup_json(await inference.configure(project_id, models, rules, user))
 
     return api

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from google.protobuf import json_format
 
+from labelmesh.core.labels import message_to_json
 from labelmesh.review.usecases import Review
 
 
@@ -18,12 +18,7 @@ def router(review: Review) -> APIRouter:
         reviews, completed = await review.item_reviews(item_id)
         return {
             "completed": completed,
-            "reviews": [
-                json_format.MessageToDict(
-                    r, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-                )
-                for r in reviews
-            ],
+            "reviews": [message_to_json(r) for r in reviews],
         }
 
     return api
