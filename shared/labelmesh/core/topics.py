@@ -29,6 +29,14 @@ FAMILY_OF_EVENT = {
     "AnnotationSubmitted": ANNOTATIONS,
     "ReviewDecided": REVIEWS,
     "ItemCompleted": REVIEWS,
+    "ReviewPolicyConfigured": PROJECTS,
+    "GoldStandardSet": REVIEWS,
+    "ReviewRequested": REVIEWS,
+    "AdjudicationRequested": REVIEWS,
+    "AdjudicationDecided": REVIEWS,
+    "QualityScored": REVIEWS,
+    "AnnotatorFlagged": REVIEWS,
+    "ItemFlagged": REVIEWS,
 }
 
 

@@ -1,0 +1,80 @@
+"""A project's review policy: its validation and the defaults of its unset fields.
+
+Annotation reads the policy to size and mix its queues; review runs it. Both
+validate it the same way, here.
+"""
+
+from __future__ import annotations
+
+import math
+
+from labelmesh.core.errors import InvalidField
+from labelmesh.v1.events_pb2 import ReviewCoverage, ReviewPolicy
+
+MAX_OVERLAP = 20
+MAX_STAGES = 10
+DEFAULT_MIN_GOLD_ANSWERS = 10
+DEFAULT_MAX_REVIEW_LOOPS = 2
+DEFAULT_ADJUDICATOR_ROLE = "expert"
+
+
+def overlap(policy: ReviewPolicy) -> int:
+    return max(1, policy.overlap)
+
+
+def min_gold_answers(policy: ReviewPolicy) -> int:
+    return policy.min_gold_answers or DEFAULT_MIN_GOLD_ANSWERS
+
+
+def max_review_loops(policy: ReviewPolicy) -> int:
+    return policy.max_review_loops or DEFAULT_MAX_REVIEW_LOOPS
+
+
+def adjudicator_role(policy: ReviewPolicy) -> str:
+    return policy.adjudicator_role or DEFAULT_ADJUDICATOR_ROLE
+
+
+def _unit_interval(field: str, value: float, *, open_top: bool = False) -> None:
+    top_ok = value < 1.0 if open_top else value <= 1.0
+    if math.isnan(value) or value < 0.0 or not top_ok:
+        bound = "[0, 1)" if open_top else "[0, 1]"
+        raise InvalidField(field, f"must be in {bound}, not {value}")
+
+
+def validate(policy: ReviewPolicy, at: str = "review_policy") -> None:
+    """Raise InvalidField naming the first field that is wrong."""
+    if policy.overlap > MAX_OVERLAP:
+        raise InvalidField(f"{at}.overlap", f"at most {MAX_OVERLAP}, not {policy.overlap}")
+    _unit_interval(f"{at}.gold_ratio", policy.gold_ratio, open_top=True)
+    _unit_interval(f"{at}.consensus_threshold", policy.consensus_threshold)
+    _unit_interval(f"{at}.flag_below_accuracy", policy.flag_below_accuracy)
+    rules = policy.auto_approve
+    for name in ("min_agreement", "min_model_confidence"):
+        if rules.HasField(name):
+            _unit_interval(f"{at}.auto_approve.{name}", getattr(rules, name))
+    if len(policy.stages) > MAX_STAGES:
+        raise InvalidField(f"{at}.stages", f"at most {MAX_STAGES} stages")
+    names: set[str] = set()
+    for index, stage in enumerate(policy.stages):
+        where = f"{at}.stages[{index}]"
+        name = stage.name.strip()
+        if not name:
+            raise InvalidField(f"{where}.name", "must not be empty")
+        if name in names:
+            raise InvalidField(f"{where}.name", f"{name!r} is used by an earlier stage")
+        names.add(name)
+        if bool(stage.role) == bool(stage.team):
+            raise InvalidField(f"{where}.role", "set exactly one of role and team")
+        if stage.coverage == ReviewCoverage.REVIEW_COVERAGE_FRACTION:
+            if math.isnan(stage.fraction) or not 0.0 < stage.fraction <= 1.0:
+                raise InvalidField(f"{where}.fraction", f"must be in (0, 1], not {stage.fraction}")
+        elif stage.fraction:
+            raise InvalidField(f"{where}.fraction", "only for REVIEW_COVERAGE_FRACTION")
+    users: set[str] = set()
+    for index, member in enumerate(policy.members):
+        user = member.user.strip()
+        if not user:
+            raise InvalidField(f"{at}.members[{index}].user", "must not be empty")
+        if user in users:
+            raise InvalidField(f"{at}.members[{index}].user", f"{user!r} is listed twice")
+        users.add(user)
