@@ -61,7 +61,7 @@ def test_metrics_count_an_item_through_the_path(
         ("inference", "labelmesh_inference_batch_size_items_count", {}),
         ("inference", "labelmesh_inference_predictions_total", {"outcome": "auto_accepted"}),
         ("annotation", "labelmesh_annotation_annotations_total", {"source": "model"}),
-        ("review", "labelmesh_review_decisions_total", {"source": "model"}),
+        ("review", "labelmesh_review_decisions_total", {"stage": "auto-annotation"}),
         ("audit", "labelmesh_audit_entries_total", {}),
     ]
 

@@ -104,9 +104,12 @@ def start_services(
 
 
 @contextlib.contextmanager
-def running_services(env: Mapping[str, str], log_dir: Path) -> Iterator[dict[str, ServiceAddress]]:
-    """All five services on free ports for the duration of the block, keyed by name."""
-    addresses = {n: ServiceAddress(n, free_port(), free_port()) for n in SERVICE_NAMES}
+def running_services(
+    env: Mapping[str, str], log_dir: Path, names: Sequence[str] = SERVICE_NAMES
+) -> Iterator[dict[str, ServiceAddress]]:
+    """The named services (all five by default) on free ports for the duration of the
+    block, keyed by name."""
+    addresses = {n: ServiceAddress(n, free_port(), free_port()) for n in names}
     processes = start_services(list(addresses.values()), env, log_dir)
     try:
         yield addresses

@@ -266,7 +266,7 @@ def match_by_iou(iou: npt.ArrayLike, *, threshold: float = 0.5) -> list[tuple[in
     return list(zip(rows[matched].tolist(), columns[matched].tolist(), strict=True))
 
 
-ShapeT = TypeVar("ShapeT", Box, PolygonShape)
+ShapeT = TypeVar("ShapeT", Box, PolygonShape, Keypoints)
 
 
 @dataclass(frozen=True)
@@ -399,8 +399,8 @@ def _polygon_iou_where(polygons: list[PolygonShape], wanted: BoolArray) -> Float
     return iou
 
 
-def _medoid(polygons: list[PolygonShape], iou: FloatArray) -> PolygonShape:
-    return polygons[int(np.argmax(iou.sum(axis=1)))]
+def _medoid(shapes: list[ShapeT], iou: FloatArray) -> ShapeT:
+    return shapes[int(np.argmax(iou.sum(axis=1)))]
 
 
 def box_consensus(
@@ -505,6 +505,30 @@ def keypoints_oks(
     else:
         per_keypoint = sigmas
     return object_keypoint_similarity(ref, cand, area=area, sigmas=per_keypoint)
+
+
+def _oks_matrix(sets: list[Keypoints], wanted: BoolArray) -> FloatArray:
+    """Symmetric OKS of keypoint sets (the mean of both directions), where `wanted`; 0 where
+    undefined, e.g. a set that placed no keypoint."""
+    similarity = np.zeros(wanted.shape)
+    for i, j in zip(*np.nonzero(np.triu(wanted, k=1)), strict=True):
+        try:
+            both = (keypoints_oks(sets[i], sets[j]) + keypoints_oks(sets[j], sets[i])) / 2
+        except ValueError:  # a set spanning no area has no scale to compare at
+            both = math.nan
+        similarity[i, j] = similarity[j, i] = 0.0 if math.isnan(both) else both
+    return similarity
+
+
+def keypoints_consensus(
+    annotations: Sequence[Sequence[Keypoints]], *, oks_threshold: float = 0.5
+) -> ShapeConsensus[Keypoints]:
+    """Skeletons placed by several annotators, matched one-to-one by OKS as boxes are by IoU.
+
+    The consensus skeleton of a cluster is its medoid; `agreement` is the mean pairwise OKS
+    credit, as for boxes.
+    """
+    return _consensus(annotations, _oks_matrix, _medoid, oks_threshold)
 
 
 def _placed_points(keypoints: Keypoints) -> dict[str, tuple[float, float]]:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from labelmesh.review.consensus import (
+    keypoints_oks,
+    polygon_from_label,
+    polygon_iou,
+    word_error_rate,
+)
 from labelmesh.v1.events_pb2 import ReviewDecision
-from labelmesh.v1.geometry_pb2 import BoundingBox, Label, TextSpan
+from labelmesh.v1.geometry_pb2 import BoundingBox, Keypoints, Label, TextSpan
 
 
 def box_iou(a: BoundingBox, b: BoundingBox) -> float:
@@ -26,10 +33,29 @@ def span_overlap(a: TextSpan, b: TextSpan) -> float:
     return 2 * overlap / total if total else 0.0
 
 
+def interval_iou(a_start: float, a_end: float, b_start: float, b_end: float) -> float:
+    """Intersection over union of two intervals, such as time segments."""
+    overlap = max(0.0, min(a_end, b_end) - max(a_start, b_start))
+    union = (a_end - a_start) + (b_end - b_start) - overlap
+    return overlap / union if union > 0 else 0.0
+
+
+def _keypoints_similarity(a: Keypoints, b: Keypoints) -> float:
+    """OKS both ways, averaged; 0 where undefined (no placed keypoint, no area)."""
+    try:
+        both = (keypoints_oks(a, b) + keypoints_oks(b, a)) / 2
+    except ValueError:
+        return 0.0
+    return 0.0 if math.isnan(both) else both
+
+
 def _pair_score(a: Label, b: Label) -> float:
     kind = a.WhichOneof("kind")
-    if kind != b.WhichOneof("kind"):
+    if kind is None or kind != b.WhichOneof("kind"):
         return 0.0
+    if kind == "transcription":  # no class to compare: 1 - WER against b
+        rate = word_error_rate(b.transcription.text, a.transcription.text)
+        return 0.0 if math.isnan(rate) else max(0.0, 1.0 - rate)
     ga, gb = getattr(a, kind), getattr(b, kind)
     if ga.label != gb.label:
         return 0.0
@@ -37,6 +63,15 @@ def _pair_score(a: Label, b: Label) -> float:
         return box_iou(ga, gb)
     if kind == "text_span":
         return span_overlap(ga, gb)
+    if kind == "time_segment":
+        return interval_iou(ga.start_seconds, ga.end_seconds, gb.start_seconds, gb.end_seconds)
+    if kind == "polygon":
+        try:
+            return polygon_iou(polygon_from_label(a), polygon_from_label(b))
+        except ValueError:  # fewer than three vertices: no area to compare
+            return 0.0
+    if kind == "keypoints":
+        return _keypoints_similarity(ga, gb)
     return 1.0
 
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from labelmesh.core.bus import Handler
 from labelmesh.core.envelopes import payload_of
 from labelmesh.core.topics import ANNOTATIONS, PREDICTIONS, PROJECTS
-from labelmesh.review.usecases import SERVICE, Review, Reviewable
+from labelmesh.review.quality import Quality
+from labelmesh.review.usecases import Review, Reviewable
 from labelmesh.v1.events_pb2 import (
     AnnotationAutoAccepted,
     AnnotationSubmitted,
@@ -19,19 +20,14 @@ from labelmesh.v1.events_pb2 import (
 @dataclass(frozen=True)
 class Deps:
     review: Review
+    quality: Quality
 
 
 async def on_project_created(deps: Deps, envelope: Envelope, event: ProjectCreated) -> None:
-    await deps.review.repository.projects.record(deps.review.uow, envelope, event, SERVICE)
+    await deps.quality.on_project_created(envelope, event)
 
 
-async def on_annotation_submitted(
-    deps: Deps, envelope: Envelope, event: AnnotationSubmitted
-) -> None:
-    await deps.review.review([(envelope, event)])
-
-
-async def on_auto_accepted(deps: Deps, envelope: Envelope, event: AnnotationAutoAccepted) -> None:
+async def on_annotation(deps: Deps, envelope: Envelope, event: Reviewable) -> None:
     await deps.review.review([(envelope, event)])
 
 
@@ -51,6 +47,6 @@ async def on_fetch(deps: Deps, envelopes: list[Envelope]) -> None:
 CONSUMES = (PROJECTS, PREDICTIONS, ANNOTATIONS)
 HANDLERS: dict[str, Handler] = {
     ProjectCreated.DESCRIPTOR.full_name: on_project_created,
-    AnnotationSubmitted.DESCRIPTOR.full_name: on_annotation_submitted,
-    AnnotationAutoAccepted.DESCRIPTOR.full_name: on_auto_accepted,
+    AnnotationSubmitted.DESCRIPTOR.full_name: on_annotation,
+    AnnotationAutoAccepted.DESCRIPTOR.full_name: on_annotation,
 }

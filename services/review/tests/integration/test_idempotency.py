@@ -48,10 +48,10 @@ async def test_duplicate_delivery_has_one_effect(core_settings: CoreSettings) ->
         await publisher.publish([twice, auto_accepted("item-2")])
 
         async def second_item_reviewed() -> bool:
-            return await platform.db["reviews"].count_documents({"item_id": "item-2"}) == 1
+            return await platform.db["decisions"].count_documents({"item_id": "item-2"}) == 1
 
         await eventually(second_item_reviewed, what="the review of item-2")
-        reviews = await platform.db["reviews"].count_documents({"item_id": "item-1"})
+        reviews = await platform.db["decisions"].count_documents({"item_id": "item-1"})
         decided = await platform.db[OUTBOX].count_documents(
             {"event_type": "labelmesh.v1.ReviewDecided", "key": "item-1"}
         )

@@ -3,12 +3,24 @@ import pytest
 from labelmesh.review.domain import (
     agreement,
     box_iou,
+    interval_iou,
     review_auto_accepted,
     review_human,
     span_overlap,
 )
 from labelmesh.v1.events_pb2 import ReviewDecision
-from labelmesh.v1.geometry_pb2 import BoundingBox, Classification, Label, TextSpan
+from labelmesh.v1.geometry_pb2 import (
+    BoundingBox,
+    Classification,
+    Keypoint,
+    Keypoints,
+    Label,
+    Point,
+    Polygon,
+    TextSpan,
+    TimeSegment,
+    Transcription,
+)
 
 
 def cls(name: str, confidence: float = 1.0) -> Label:
@@ -40,6 +52,45 @@ def test_agreement_of_classifications() -> None:
 def test_agreement_counts_unmatched_shapes_as_disagreement() -> None:
     assert agreement([box(0, 0, 2, 2), box(10, 10, 2, 2)], [box(0, 0, 2, 2)]) == pytest.approx(0.5)
     assert agreement([box(0, 0, 2, 2)], [box(0, 0, 2, 2, name="bus")]) == 0.0
+
+
+def test_agreement_measures_every_kind_of_geometry() -> None:
+    def square(x: float, name: str = "lake") -> Label:
+        corners = [Point(x=x, y=0), Point(x=x + 2, y=0), Point(x=x + 2, y=2), Point(x=x, y=2)]
+        return Label(polygon=Polygon(label=name, points=corners))
+
+    def segment(start: float, end: float) -> Label:
+        return Label(time_segment=TimeSegment(label="speech", start_seconds=start, end_seconds=end))
+
+    def pose(dx: float) -> Label:
+        points = [("head", 0, 0), ("foot", 10, 40)]
+        return Label(
+            keypoints=Keypoints(
+                label="person",
+                points=[
+                    Keypoint(name=n, position=Point(x=x + dx, y=y), visibility=1)
+                    for n, x, y in points
+                ],
+            )
+        )
+
+    def said(text: str) -> Label:
+        return Label(transcription=Transcription(text=text))
+
+    assert agreement([square(1)], [square(0)]) == pytest.approx(2 / 6)
+    assert agreement([square(0, "pond")], [square(0)]) == 0.0
+    assert agreement([segment(1, 3)], [segment(2, 4)]) == pytest.approx(1 / 3)
+    assert agreement([pose(0)], [pose(0)]) == pytest.approx(1.0)
+    assert agreement([pose(100)], [pose(0)]) == pytest.approx(0.0, abs=1e-6)
+    assert agreement([said("the cat sat")], [said("the cat sat")]) == 1.0
+    assert agreement([said("the dog sat")], [said("The cat sat!")]) == pytest.approx(2 / 3)
+    assert agreement([said("a b c d e")], [said("x")]) == 0.0
+
+
+def test_interval_iou() -> None:
+    assert interval_iou(0, 2, 1, 3) == pytest.approx(1 / 3)
+    assert interval_iou(0, 1, 2, 3) == 0.0
+    assert interval_iou(1, 1, 1, 1) == 0.0
 
 
 def test_human_review_rejects_below_the_minimum_agreement() -> None:

@@ -1,0 +1,168 @@
+"""Setting up quality control and reporting on it: review policies, gold
+standards, and scores for any time window."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from labelmesh.core import review_policy
+from labelmesh.core.envelopes import new_envelope, user_actor
+from labelmesh.core.errors import Conflict, InvalidField
+from labelmesh.core.mongo import Transaction
+from labelmesh.review import reports
+from labelmesh.review.adapters.repository import Window
+from labelmesh.review.usecases import SERVICE, Review
+from labelmesh.v1.events_pb2 import (
+    Envelope,
+    GoldStandardSet,
+    ProjectCreated,
+    ReviewPolicy,
+    ReviewPolicyConfigured,
+)
+from labelmesh.v1.geometry_pb2 import Label
+from labelmesh.v1.review_service_pb2 import (
+    AnnotationScore,
+    AnnotatorStats,
+    GetAgreementReportResponse,
+    ReviewerStats,
+)
+
+MAX_GOLD_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class GoldResult:
+    item_id: str
+    field: str = ""
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.reason
+
+
+class Quality:
+    def __init__(self, review: Review) -> None:
+        self.review = review
+        self.repository = review.repository
+
+    async def on_project_created(self, envelope: Envelope, event: ProjectCreated) -> None:
+        """Keep the project, and its initial review policy if it has one."""
+        project = event.project
+
+        async def write(tx: Transaction) -> None:
+            if not await tx.claim_event(envelope.event_id, SERVICE):
+                return
+            await self.repository.projects.save(tx, project)
+            if project.HasField("review_policy"):
+                policy = ReviewPolicy()
+                policy.CopyFrom(project.review_policy)
+                policy.version = max(1, policy.version)
+                await self.repository.save_policy(tx, project.project_id, policy)
+
+        await self.review.uow.run(write)
+
+    async def configure_policy(
+        self, project_id: str, policy: ReviewPolicy, user: str
+    ) -> ReviewPolicy:
+        """Replace the policy; the new version applies to rounds that start from now on."""
+        review_policy.validate(policy, "policy")
+        await self.review.project(project_id)
+
+        async def write(tx: Transaction) -> ReviewPolicy:
+            current = await self.repository.policy(project_id)
+            new = ReviewPolicy()
+            new.CopyFrom(policy)
+            new.version = (current.version if current else 0) + 1
+            if not await self.repository.save_policy(tx, project_id, new):
+                raise Conflict(f"the review policy of {project_id!r} changed meanwhile")
+            tx.emit(
+                new_envelope(
+                    ReviewPolicyConfigured(policy=new),
+                    producer=SERVICE,
+                    actor=user_actor(user),
+                    project_id=project_id,
+                )
+            )
+            return new
+
+        return await self.review.uow.run(write)
+
+    async def set_gold(
+        self, project_id: str, items: Sequence[tuple[str, Sequence[Label]]], user: str
+    ) -> list[GoldResult]:
+        """Give items known answers. Each item succeeds or fails on its own."""
+        if not items:
+            raise InvalidField("items", "at least one item is required")
+        if len(items) > MAX_GOLD_BATCH:
+            raise InvalidField("items", f"at most {MAX_GOLD_BATCH} per request")
+        project = await self.review.project(project_id)
+        classes = set(project.classes)
+        results: list[GoldResult] = []
+        accepted: list[tuple[str, Sequence[Label]]] = []
+        for index, (item_id, labels) in enumerate(items):
+            problem = _gold_problem(index, item_id, labels, classes)
+            if problem is None and item_id in {i for i, _ in accepted}:
+                problem = (f"items[{index}].item_id", "listed twice")
+            results.append(GoldResult(item_id, *problem) if problem else GoldResult(item_id))
+            if problem is None:
+                accepted.append((item_id, labels))
+
+        async def write(tx: Transaction) -> None:
+            for item_id, labels in accepted:
+                await self.repository.save_gold(tx, project_id, item_id, labels, user)
+                tx.emit(
+                    new_envelope(
+                        GoldStandardSet(labels=labels),
+                        producer=SERVICE,
+                        actor=user_actor(user),
+                        project_id=project_id,
+                        item_id=item_id,
+                    )
+                )
+
+        if accepted:
+            await self.review.uow.run(write)
+        return results
+
+    # --- reports ---------------------------------------------------------------------------
+
+    async def annotation_scores(self, window: Window) -> list[AnnotationScore]:
+        await self.review.project(window.project_id)
+        return reports.annotation_scores(await self.repository.scores_in(window))
+
+    async def annotator_report(self, window: Window) -> list[AnnotatorStats]:
+        await self.review.project(window.project_id)
+        flagged = {
+            r["annotator"]
+            for r in await self.repository.annotator_records(window.project_id)
+            if r["flagged"]
+        }
+        return reports.annotator_report(await self.repository.scores_in(window), flagged)
+
+    async def reviewer_report(self, window: Window) -> list[ReviewerStats]:
+        await self.review.project(window.project_id)
+        return reports.reviewer_report(await self.repository.reviewer_decisions_in(window))
+
+    async def agreement_report(self, window: Window) -> GetAgreementReportResponse:
+        await self.review.project(window.project_id)
+        return reports.agreement_report(await self.repository.annotations_in(window))
+
+
+def _gold_problem(
+    index: int, item_id: str, labels: Sequence[Label], classes: set[str]
+) -> tuple[str, str] | None:
+    at = f"items[{index}]"
+    if not item_id.strip():
+        return f"{at}.item_id", "must not be empty"
+    if not labels:
+        return f"{at}.labels", "a gold item needs its known labels"
+    for position, label in enumerate(labels):
+        kind = label.WhichOneof("kind")
+        if kind is None:
+            return f"{at}.labels[{position}]", "has no geometry"
+        if kind != "transcription" and getattr(label, kind).label not in classes:
+            name = getattr(label, kind).label
+            return f"{at}.labels[{position}].{kind}.label", f"{name!r} is not a class"
+    return None

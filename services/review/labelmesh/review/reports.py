@@ -1,0 +1,277 @@
+"""Quality reports built from the review service's stored documents. Pure: no I/O.
+
+The functions take documents as the service stores them in MongoDB: score documents
+(one per scored annotation), reviewer decision documents and the review's copy of each
+annotation. A figure with nothing to compute it from is NaN, never an exception.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from datetime import datetime
+from typing import Any, TypeVar
+
+import numpy as np
+
+from labelmesh.core.labels import labels_from_json
+from labelmesh.review.agreement import (
+    Level,
+    category_of,
+    fleiss_kappa,
+    fleiss_table,
+    krippendorff_alpha,
+    pairwise_cohen_kappa,
+    reliability_matrix,
+    specific_agreement,
+)
+from labelmesh.v1.geometry_pb2 import Label
+from labelmesh.v1.review_service_pb2 import (
+    AnnotationScore,
+    AnnotatorStats,
+    ClassAgreement,
+    GetAgreementReportResponse,
+    PairAgreement,
+    ReviewerStats,
+)
+
+Document = Mapping[str, Any]
+# Two-sided 95%: the standard normal's 0.975 quantile, 1.959964.
+Z_95 = statistics.NormalDist().inv_cdf(0.975)
+SECONDS_PER_HOUR = 3600.0
+RatingT = TypeVar("RatingT", bound=Hashable)
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else math.nan
+
+
+def _group(documents: Iterable[Document], key: str) -> dict[str, list[Document]]:
+    groups: dict[str, list[Document]] = defaultdict(list)
+    for document in documents:
+        groups[document[key]].append(document)
+    return groups
+
+
+# --- per annotation and per annotator --------------------------------------------------------
+
+
+def annotation_scores(documents: Iterable[Document]) -> list[AnnotationScore]:
+    """Score documents as AnnotationScore messages, oldest first (ties keep their order)."""
+    return [
+        AnnotationScore(
+            annotation_id=d["_id"],
+            item_id=d["item_id"],
+            annotator=d["annotator"],
+            agreement=d["agreement"],
+            reference=d["reference"],
+            gold=d["gold"],
+            gold_correct=d["gold_correct"],
+            score=d["score"],
+            scored_at=d["scored_at"],
+        )
+        for d in sorted(documents, key=lambda d: d["scored_at"])
+    ]
+
+
+def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval of a proportion (95% by default); NaN, NaN without trials."""
+    if trials == 0:
+        return math.nan, math.nan
+    p = successes / trials
+    spread = z * z / trials
+    centre = (p + spread / 2) / (1 + spread)
+    half = z / (1 + spread) * math.sqrt(p * (1 - p) / trials + spread / (4 * trials))
+    # The bounds lie in [0, 1] in exact arithmetic; clamp away rounding at p = 0 or 1.
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def annotations_per_hour(scored_at: Sequence[datetime]) -> float:
+    """Annotations per hour between the first and the last scoring.
+
+    With fewer than two annotations, or all scored at one instant, there is no span to measure
+    a rate over, and the rate is 0 rather than NaN or infinite: read 0 as "not measurable". The
+    span starts at the first scoring, so the first annotation's own work time is not in it.
+    """
+    if len(scored_at) < 2:
+        return 0.0
+    hours = (max(scored_at) - min(scored_at)).total_seconds() / SECONDS_PER_HOUR
+    return len(scored_at) / hours if hours > 0 else 0.0
+
+
+def _annotator_stats(annotator: str, scores: Sequence[Document], flagged: bool) -> AnnotatorStats:
+    judged = [s["correct"] for s in scores if s["correct"] is not None]
+    gold = [s["gold_correct"] for s in scores if s["gold"]]
+    low, high = wilson_interval(sum(gold), len(gold))
+    agreements = [
+        s["agreement"]
+        for s in scores
+        if not s["gold"] and s["reference"] in ("final", "suggestion")
+    ]
+    seconds = [s["seconds_spent"] for s in scores if s["seconds_spent"] > 0]
+    return AnnotatorStats(
+        annotator=annotator,
+        annotations=len(scores),
+        accuracy=_share(sum(judged), len(judged)),
+        gold_accuracy=_share(sum(gold), len(gold)),
+        gold_answers=len(gold),
+        gold_accuracy_low=low,
+        gold_accuracy_high=high,
+        agreement=statistics.fmean(agreements) if agreements else math.nan,
+        per_hour=annotations_per_hour([s["scored_at"] for s in scores]),
+        median_seconds_per_item=statistics.median(seconds) if seconds else math.nan,
+        flagged=flagged,
+    )
+
+
+def annotator_report(scores: Iterable[Document], flagged: AbstractSet[str]) -> list[AnnotatorStats]:
+    """Each annotator's figures from their score documents, sorted by annotator.
+
+    accuracy is over the annotations with a verdict (`correct` not None); gold_accuracy and its
+    Wilson interval over gold answers; agreement is the mean over non-gold annotations compared
+    with a final label or a suggestion; median_seconds_per_item over known times (> 0).
+    """
+    by_annotator = _group(scores, "annotator")
+    return [
+        _annotator_stats(annotator, by_annotator[annotator], annotator in flagged)
+        for annotator in sorted(by_annotator)
+    ]
+
+
+def reviewer_report(decisions: Iterable[Document]) -> list[ReviewerStats]:
+    """Each reviewer's figures, sorted by reviewer; rates are over settled decisions."""
+    reports = []
+    for reviewer, documents in sorted(_group(decisions, "reviewer").items()):
+        settled = [d for d in documents if d["settled"]]
+        reports.append(
+            ReviewerStats(
+                reviewer=reviewer,
+                decisions=len(documents),
+                settled=len(settled),
+                match_rate=_share(sum(d["matches_final"] is True for d in settled), len(settled)),
+                overturn_rate=_share(sum(d["overturned"] is True for d in settled), len(settled)),
+                approved=sum(bool(d["approved"]) for d in documents),
+            )
+        )
+    return reports
+
+
+# --- inter-annotator agreement ---------------------------------------------------------------
+
+
+def _latest_annotations(annotations: Iterable[Document]) -> list[Document]:
+    """Non-gold annotations, each annotator's latest round per item (then latest submitted)."""
+    latest: dict[tuple[str, str], Document] = {}
+    for document in annotations:
+        if document["gold"]:
+            continue
+        key = (document["item_id"], document["annotator"])
+        held = latest.get(key)
+        order = (document["round"], document["submitted_at"])
+        if held is None or order > (held["round"], held["submitted_at"]):
+            latest[key] = document
+    return list(latest.values())
+
+
+def _classification(labels: Sequence[Label]) -> str | None:
+    """The class of the first classification label, if any."""
+    for label in labels:
+        if label.WhichOneof("kind") == "classification":
+            return category_of(label)
+    return None
+
+
+def _by_annotator(
+    ratings: Iterable[tuple[str, str, RatingT | None]],
+) -> dict[str, dict[str, RatingT]]:
+    """{annotator: {item: rating}} from (annotator, item, rating), annotators sorted, None out."""
+    by_annotator: dict[str, dict[str, RatingT]] = defaultdict(dict)
+    for annotator, item, rating in ratings:
+        if rating is not None:
+            by_annotator[annotator][item] = rating
+    return {annotator: by_annotator[annotator] for annotator in sorted(by_annotator)}
+
+
+def _per_item(ratings: Mapping[str, Mapping[str, RatingT]]) -> dict[str, list[RatingT]]:
+    items: dict[str, list[RatingT]] = defaultdict(list)
+    for by_item in ratings.values():
+        for item, value in by_item.items():
+            items[item].append(value)
+    return items
+
+
+def _alpha(ratings: Mapping[str, Mapping[str, Hashable]], level: Level) -> float:
+    """Krippendorff's alpha, NaN when no item was rated twice."""
+    if not any(len(values) >= 2 for values in _per_item(ratings).values()):
+        return math.nan
+    return krippendorff_alpha(reliability_matrix(ratings).values, level=level)
+
+
+def _class_agreement(
+    classes: Mapping[str, Mapping[str, str]], rated_twice: Sequence[list[str]]
+) -> tuple[float, list[ClassAgreement]]:
+    """Overall Fleiss' kappa and each class's figures (NaN without an item rated twice)."""
+    names = sorted({name for by_item in classes.values() for name in by_item.values()})
+    if not rated_twice:
+        return math.nan, [
+            ClassAgreement(label=n, specific_agreement=math.nan, fleiss_kappa=math.nan)
+            for n in names
+        ]
+    table = fleiss_table(rated_twice, categories=names)
+    raters = table.counts.sum(axis=1)
+    specific = specific_agreement(reliability_matrix(classes).values)
+    per_class = [
+        ClassAgreement(
+            label=name,
+            specific_agreement=specific[name],
+            # The class against the rest: a two-column table of the same items.
+            fleiss_kappa=fleiss_kappa(np.column_stack([column, raters - column])),
+        )
+        for name, column in zip(names, table.counts.T, strict=True)
+    ]
+    return fleiss_kappa(table.counts), per_class
+
+
+def _pairs(classes: Mapping[str, Mapping[str, str]]) -> list[PairAgreement]:
+    """Cohen's kappa of every annotator pair with an item in common."""
+    if not classes:
+        return []
+    return [
+        PairAgreement(
+            annotator_a=pair.rater_a,
+            annotator_b=pair.rater_b,
+            shared_items=pair.shared_items,
+            cohen_kappa=pair.kappa,
+        )
+        for pair in pairwise_cohen_kappa(classes, min_shared_items=1)
+    ]
+
+
+def agreement_report(annotations: Iterable[Document]) -> GetAgreementReportResponse:
+    """Inter-annotator agreement over non-gold annotations, one per annotator and item.
+
+    An annotator who labelled an item in several rounds counts with their latest round only.
+    The class statistics use each annotation's first classification label and skip annotations
+    without one; `items` counts the items with two classifications or more. Fleiss' kappa,
+    overall and per class against the rest, takes only the items with the most common number of
+    classifications (the larger number on a tie), since it assumes equal raters per item;
+    Krippendorff's alpha and specific agreement take every item, with missing ratings allowed.
+    The interval alpha is over the number of labels of each annotation, whatever their kind.
+    """
+    latest = _latest_annotations(annotations)
+    parsed = [(d["annotator"], d["item_id"], labels_from_json(d["labels"])) for d in latest]
+    classes = _by_annotator((who, item, _classification(labels)) for who, item, labels in parsed)
+    counts = _by_annotator((who, item, float(len(labels))) for who, item, labels in parsed)
+    rated_twice = [values for values in _per_item(classes).values() if len(values) >= 2]
+    fleiss, per_class = _class_agreement(classes, rated_twice)
+    return GetAgreementReportResponse(
+        items=len(rated_twice),
+        fleiss_kappa=fleiss,
+        krippendorff_alpha_nominal=_alpha(classes, "nominal"),
+        krippendorff_alpha_interval=_alpha(counts, "interval"),
+        classes=per_class,
+        pairs=_pairs(classes),
+    )
