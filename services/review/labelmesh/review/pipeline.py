@@ -62,6 +62,7 @@ class Submission:
     labels: list[Label]
     suggestion: list[Label] = field(default_factory=list)
     seconds_spent: float = 0.0
+    round: int = 0
 
 
 @dataclass
@@ -89,6 +90,7 @@ class Context:
     min_agreement_with_model: float  # the project's legacy check of a lone annotation
     weights: Mapping[str, float]  # vote weight per annotator, from measured quality
     flagged_annotators: frozenset[str] = frozenset()
+    default_weight: float = 1.0  # of an annotator with no measured quality yet
 
 
 @dataclass(frozen=True)
@@ -138,9 +140,8 @@ class Effects:
 def add_submission(item: ItemState, submission: Submission, expected: int, ctx: Context) -> Effects:
     """Record one annotation of the item's current round; decide once the round is full."""
     fx = Effects()
-    if item.state != ANNOTATING:
-        # A late annotation of a round already decided: scored against the outcome later, if
-        # ever; it does not reopen the item.
+    if item.state != ANNOTATING or submission.round != item.round:
+        # A late annotation of a round already decided does not reopen the item.
         return fx
     if any(s.annotation_id == submission.annotation_id for s in item.submissions):
         return fx
@@ -225,7 +226,7 @@ def _conclude_round(item: ItemState, ctx: Context, fx: Effects) -> None:
             )
             return
     else:
-        weights = [ctx.weights.get(s.annotator, 1.0) for s in item.submissions]
+        weights = [ctx.weights.get(s.annotator, ctx.default_weight) for s in item.submissions]
         consensus = item_consensus([s.labels for s in item.submissions], weights)
         item.labels, item.agreement = consensus.labels, consensus.agreement
         if consensus.tied:

@@ -108,6 +108,11 @@ class ReviewTasks:
             await self._validate(task.project_id, labels)
         elif not approve and not reason:
             raise InvalidField("reason", "a rejection needs a reason")
+        await self._may_decide(task_id, reviewer)
+        item = await self.repository.get_item(task.item_id)
+        if item is None or item.review_task_id != task_id:
+            await self.repository.cancel_task(task_id)
+            raise Conflict(f"item {task.item_id!r} moved on; review task {task_id!r} is cancelled")
         ctx = await self.review.context(task.project_id)
 
         async def write(tx: Transaction) -> str:
@@ -128,6 +133,24 @@ class ReviewTasks:
             return _outcome(item, fx)
 
         return await self.review.uow.run(write)
+
+    async def _may_decide(self, task_id: str, reviewer: str) -> None:
+        """Only a member with the task's role or team decides it, never on their own work."""
+        document = await self.repository.get_review_task(task_id)
+        assert document is not None
+        policy = await self.review.policy(document["project_id"])
+        member = next((m for m in policy.members if m.user == reviewer), None)
+        allowed = member is not None and (
+            (document["role"] and document["role"] in member.roles)
+            or (document["team"] and document["team"] in member.teams)
+        )
+        if not allowed:
+            needed = (
+                f"role {document['role']!r}" if document["role"] else f"team {document['team']!r}"
+            )
+            raise InvalidField("reviewer", f"{reviewer!r} lacks the {needed} this task needs")
+        if reviewer in document["annotators"]:
+            raise Conflict(f"{reviewer!r} annotated this item and cannot review it")
 
     async def _validate(self, project_id: str, labels: Sequence[Label]) -> None:
         classes = set((await self.review.project(project_id)).classes)

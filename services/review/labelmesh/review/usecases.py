@@ -50,6 +50,15 @@ class Cause:
 
 Step = tuple[ItemState, Effects, Cause]
 
+# Before any gold answer an annotator is taken to be right PRIOR_ACCURACY of the time, a
+# belief worth PRIOR_ANSWERS answers; gold answers move them from there.
+PRIOR_ACCURACY, PRIOR_ANSWERS = 0.8, 4
+
+
+def vote_weight(correct: int, answers: int, n_classes: int) -> float:
+    accuracy = (correct + PRIOR_ACCURACY * PRIOR_ANSWERS) / (answers + PRIOR_ANSWERS)
+    return max(quality_weight(accuracy, n_classes=n_classes), 0.01)
+
 
 class Review:
     def __init__(
@@ -78,12 +87,18 @@ class Review:
         classes = max(2, len(project.classes))
         weights, flagged = {}, set()
         for record in await self.repository.annotator_records(project_id):
-            # Smoothed so that a few gold answers do not decide a vote on their own.
-            accuracy = (record["gold_correct"] + 1) / (record["gold_answers"] + 2)
-            weights[record["annotator"]] = max(quality_weight(accuracy, n_classes=classes), 0.01)
+            weights[record["annotator"]] = vote_weight(
+                record["gold_correct"], record["gold_answers"], classes
+            )
             if record["flagged"]:
                 flagged.add(record["annotator"])
-        return Context(policy, project.review_min_agreement, weights, frozenset(flagged))
+        return Context(
+            policy,
+            project.review_min_agreement,
+            weights,
+            frozenset(flagged),
+            default_weight=vote_weight(0, 0, classes),
+        )
 
     # --- storing a step --------------------------------------------------------------------
 
@@ -192,6 +207,7 @@ class Review:
                     labels=list(event.labels),
                     suggestion=list(event.suggestion),
                     seconds_spent=event.seconds_spent,
+                    round=event.round,
                 )
                 is_gold = envelope.item_id in gold
                 copies.append(_annotation_copy(envelope, event, is_gold))

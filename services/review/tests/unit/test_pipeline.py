@@ -80,6 +80,7 @@ def submission(
         labels=list(labels),
         suggestion=list(suggestion),
         seconds_spent=12.0,
+        round=round_,
     )
 
 
@@ -686,3 +687,11 @@ def test_settle_compares_each_decision_with_the_final_labels() -> None:
     assert pipeline.settle([(True, [box(0, 0)])], [box(1, 0)]) == [False]  # close is not equal
     assert pipeline.settle([(True, []), (False, [cls("cat")])], []) == [True, True]
     assert pipeline.settle([], final) == []
+
+
+def test_an_annotation_of_an_earlier_round_does_not_count_in_the_next() -> None:
+    item, ctx = new_item(), context(policy(stage("peer review")))
+    task_id = annotate(item, ctx, UNANIMOUS).tasks[0].review_task_id
+    pipeline.decide_review(item, task_id, False, "rita", "redo", ctx)
+    late = pipeline.add_submission(item, submission("dee", UNANIMOUS["ann"], round_=0), 3, ctx)
+    assert (late.events, item.submissions, item.round) == ([], [], 1)

@@ -255,12 +255,11 @@ class ReviewRepository:
         if documents:
             await self.review_tasks.insert_many(list(documents), session=tx.session)
 
-    async def cancel_open_tasks(self, tx: Transaction, item_id: str, keep: str) -> None:
-        """Tasks of an item other than `keep` are stale once the item moved on."""
-        await self.review_tasks.update_many(
-            {"item_id": item_id, "status": {"$in": [OPEN, ASSIGNED]}, "_id": {"$ne": keep}},
-            {"$set": {"status": CANCELLED}},
-            session=tx.session,
+    async def cancel_task(self, task_id: str) -> None:
+        """A task whose item moved on (completed, or sent back) can no longer be decided."""
+        await self.review_tasks.update_one(
+            {"_id": task_id, "status": {"$in": [OPEN, ASSIGNED]}},
+            {"$set": {"status": CANCELLED, "cancelled_at": now()}},
         )
 
     async def assigned_review_task(self, project_id: str, reviewer: str) -> Document | None:
