@@ -1,5 +1,7 @@
 """From several annotators' labels of one item to its consensus labels. Pure: no I/O.
 
+A consensus label's confidence is the share of the vote weight behind it.
+
 Labels are grouped by geometry kind and each kind gets the measure of its field:
 votes for classes, IoU matching for boxes, polygons, spans and time segments,
 OKS for keypoints, WER for transcriptions. The item's agreement is the mean of
@@ -77,7 +79,11 @@ def _classification(per_annotator: list[list[Label]], weights: Sequence[float]) 
     """One class per annotator; an annotator without one votes for "none"."""
     votes = [labels[0].classification.label if labels else "" for labels in per_annotator]
     result = weighted_vote(votes, weights)
-    labels = [] if result.winner == "" else [Label(classification={"label": str(result.winner)})]
+    labels = (
+        []
+        if result.winner == ""
+        else [Label(classification={"label": str(result.winner)}, confidence=result.share)]
+    )
     return _KindResult(labels, result.share, result.tied)
 
 
@@ -85,11 +91,16 @@ def _exact_vote(per_annotator: list[list[Label]], weights: Sequence[float]) -> _
     """Labels with no geometry to match (masks): each distinct label wins with a majority."""
     total = sum(weights)
     support: dict[bytes, float] = {}
-    for labels, weight in zip(per_annotator, weights, strict=True):
-        for key in {label.SerializeToString(deterministic=True) for label in labels}:
+    sets = [{_geometry_key(label) for label in labels} for labels in per_annotator]
+    for keys, weight in zip(sets, weights, strict=True):
+        for key in keys:
             support[key] = support.get(key, 0.0) + weight
-    kept = [Label.FromString(key) for key, w in sorted(support.items()) if w / total > MAJORITY]
-    sets = [{lb.SerializeToString(deterministic=True) for lb in labels} for labels in per_annotator]
+    kept = []
+    for key, weight in sorted(support.items()):
+        if weight / total > MAJORITY:
+            label = Label.FromString(key)
+            label.confidence = weight / total
+            kept.append(label)
     pairs = list(itertools.combinations(sets, 2))
     agreement = (
         sum(len(a & b) / len(a | b) if a | b else 1.0 for a, b in pairs) / len(pairs)
@@ -97,6 +108,15 @@ def _exact_vote(per_annotator: list[list[Label]], weights: Sequence[float]) -> _
         else 1.0
     )
     return _KindResult(kept, agreement)
+
+
+def _geometry_key(label: Label) -> bytes:
+    """The label's geometry alone: who drew it and how sure they were do not count."""
+    bare = Label()
+    kind = label.WhichOneof("kind")
+    if kind is not None:
+        getattr(bare, kind).CopyFrom(getattr(label, kind))
+    return bare.SerializeToString(deterministic=True)
 
 
 def _shapes(
@@ -107,11 +127,13 @@ def _shapes(
     def merge(per_annotator: list[list[Label]], weights: Sequence[float]) -> _KindResult:
         result = consensus([[convert(label) for label in labels] for labels in per_annotator])
         total = sum(weights)
-        kept = [
-            back(cluster.shape)
-            for cluster in result.clusters
-            if sum(weights[annotator] for annotator, _ in cluster.members) / total > MAJORITY
-        ]
+        kept = []
+        for cluster in result.clusters:
+            support = sum(weights[annotator] for annotator, _ in cluster.members) / total
+            if support > MAJORITY:
+                label = back(cluster.shape)
+                label.confidence = support
+                kept.append(label)
         agreement = 1.0 if math.isnan(result.agreement) else result.agreement
         return _KindResult(kept, agreement)
 

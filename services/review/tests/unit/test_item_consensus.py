@@ -22,6 +22,17 @@ from labelmesh.v1.geometry_pb2 import (
 EVEN = [1.0, 1.0, 1.0]
 
 
+def without_confidence(labels: list[Label]) -> list[Label]:
+    """The labels without their confidence, which is the consensus's support."""
+    bare = []
+    for label in labels:
+        copy = Label()
+        copy.CopyFrom(label)
+        copy.ClearField("confidence")
+        bare.append(copy)
+    return bare
+
+
 def cls(name: str) -> Label:
     return Label(classification=Classification(label=name), confidence=1.0)
 
@@ -157,7 +168,8 @@ def test_a_box_drawn_by_a_heavy_annotator_alone_is_kept() -> None:
 def test_polygons_take_the_medoid() -> None:
     result = item_consensus([[square(0, 0, 10)], [square(1, 0, 10)], [square(2, 0, 10)]], EVEN)
     assert len(result.labels) == 1
-    assert result.labels[0] == square(1, 0, 10)
+    assert without_confidence(result.labels) == [square(1, 0, 10)]
+    assert result.labels[0].confidence == pytest.approx(1.0)
     # Pairwise IoU: 90/110 for the neighbours, 80/120 for the outer two.
     assert result.agreement == pytest.approx((90 / 110 * 2 + 80 / 120) / 3)
 
@@ -166,7 +178,8 @@ def test_a_stray_polygon_is_dropped() -> None:
     result = item_consensus(
         [[square(0, 0, 10)], [square(0, 0, 10), square(50, 50, 5)], [square(0, 0, 10)]], EVEN
     )
-    assert result.labels == [square(0, 0, 10)]
+    assert without_confidence(result.labels) == [square(0, 0, 10)]
+    assert result.labels[0].confidence == pytest.approx(1.0)  # all three drew it
     assert result.agreement < 1.0
 
 
@@ -205,13 +218,15 @@ def test_time_segments_merge_by_interval_iou() -> None:
 
 def test_keypoints_match_by_oks_and_take_the_medoid() -> None:
     result = item_consensus([[pose()], [pose(dx=1)], [pose(dx=2)]], EVEN)
-    assert result.labels == [pose(dx=1)]
+    assert without_confidence(result.labels) == [pose(dx=1)]
     assert 0.9 < result.agreement < 1.0
 
 
 def test_a_skeleton_far_from_the_others_is_dropped() -> None:
     result = item_consensus([[pose()], [pose(dx=1)], [pose(dx=500)]], EVEN)
-    assert result.labels == [pose()]  # the medoid of two: the earlier annotator's
+    assert without_confidence(result.labels) == [
+        pose()
+    ]  # the medoid of two: the earlier annotator's
     assert result.agreement < 0.5
 
 
@@ -261,7 +276,8 @@ def test_masks_are_kept_when_a_majority_drew_exactly_them() -> None:
     mask = Label(mask=Mask(label="road", width=2, height=1, counts=[1, 1]))
     other = Label(mask=Mask(label="road", width=2, height=1, counts=[0, 2]))
     result = item_consensus([[mask], [mask], [other]], EVEN)
-    assert result.labels == [mask]
+    assert without_confidence(result.labels) == [mask]
+    assert result.labels[0].confidence == pytest.approx(2 / 3)
     assert result.agreement == pytest.approx(1 / 3)
 
 
