@@ -116,7 +116,8 @@ def _geometry_key(label: Label) -> bytes:
     kind = label.WhichOneof("kind")
     if kind is not None:
         getattr(bare, kind).CopyFrom(getattr(label, kind))
-    return bare.SerializeToString(deterministic=True)
+    key: bytes = bare.SerializeToString(deterministic=True)
+    return key
 
 
 def _shapes(

@@ -17,6 +17,7 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from google.protobuf.message import Message
 
@@ -63,6 +64,7 @@ class Submission:
     suggestion: list[Label] = field(default_factory=list)
     seconds_spent: float = 0.0
     round: int = 0
+    submitted_at: datetime | None = None
 
 
 @dataclass
@@ -121,6 +123,7 @@ class Score:
     gold: bool
     seconds_spent: float
     round: int
+    submitted_at: datetime | None = None
 
 
 @dataclass
@@ -170,6 +173,7 @@ def score_gold(item: ItemState, submission: Submission, answer: Sequence[Label])
             True,
             submission.seconds_spent,
             item.round,
+            submission.submitted_at,
         )
     )
     fx.emit(
@@ -514,6 +518,7 @@ def _complete(item: ItemState, labels: list[Label], source: str, reason: str, fx
                 False,
                 submission.seconds_spent,
                 item.round,
+                submission.submitted_at,
             )
         )
         accepted = correct is not False

@@ -89,17 +89,18 @@ def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def annotations_per_hour(scored_at: Sequence[datetime]) -> float:
-    """Annotations per hour between the first and the last scoring.
+def annotations_per_hour(moments: Sequence[datetime]) -> float:
+    """Annotations per hour between the first and the last submission (the scoring time
+    stands in where the submission time is unknown).
 
-    With fewer than two annotations, or all scored at one instant, there is no span to measure
-    a rate over, and the rate is 0 rather than NaN or infinite: read 0 as "not measurable". The
-    span starts at the first scoring, so the first annotation's own work time is not in it.
+    With fewer than two annotations, or all at one instant, there is no span to measure a rate
+    over, and the rate is 0 rather than NaN or infinite: read 0 as "not measurable". The span
+    starts at the first submission, so the first annotation's own work time is not in it.
     """
-    if len(scored_at) < 2:
+    if len(moments) < 2:
         return 0.0
-    hours = (max(scored_at) - min(scored_at)).total_seconds() / SECONDS_PER_HOUR
-    return len(scored_at) / hours if hours > 0 else 0.0
+    hours = (max(moments) - min(moments)).total_seconds() / SECONDS_PER_HOUR
+    return len(moments) / hours if hours > 0 else 0.0
 
 
 def _annotator_stats(annotator: str, scores: Sequence[Document], flagged: bool) -> AnnotatorStats:
@@ -121,7 +122,7 @@ def _annotator_stats(annotator: str, scores: Sequence[Document], flagged: bool) 
         gold_accuracy_low=low,
         gold_accuracy_high=high,
         agreement=statistics.fmean(agreements) if agreements else math.nan,
-        per_hour=annotations_per_hour([s["scored_at"] for s in scores]),
+        per_hour=annotations_per_hour([s.get("submitted_at") or s["scored_at"] for s in scores]),
         median_seconds_per_item=statistics.median(seconds) if seconds else math.nan,
         flagged=flagged,
     )

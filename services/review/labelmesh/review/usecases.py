@@ -208,6 +208,7 @@ class Review:
                     suggestion=list(event.suggestion),
                     seconds_spent=event.seconds_spent,
                     round=event.round,
+                    submitted_at=envelope.occurred_at.ToDatetime(tzinfo=UTC),
                 )
                 is_gold = envelope.item_id in gold
                 copies.append(_annotation_copy(envelope, event, is_gold))

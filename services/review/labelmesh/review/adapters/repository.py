@@ -48,6 +48,11 @@ def _labels(raw: Any) -> list[Label]:
     return labels_from_json(raw or [])
 
 
+def _aware(moment: datetime | None) -> datetime | None:
+    """MongoDB returns naive UTC datetimes."""
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+
 def item_to_document(item: ItemState) -> Document:
     return {
         "_id": item.item_id,
@@ -63,6 +68,8 @@ def item_to_document(item: ItemState) -> Document:
                 "labels": labels_to_json(s.labels),
                 "suggestion": labels_to_json(s.suggestion),
                 "seconds_spent": s.seconds_spent,
+                "round": s.round,
+                "submitted_at": s.submitted_at,
             }
             for s in item.submissions
         ],
@@ -94,6 +101,8 @@ def item_from_document(document: Document) -> ItemState:
                 labels=_labels(s["labels"]),
                 suggestion=_labels(s["suggestion"]),
                 seconds_spent=s["seconds_spent"],
+                round=s.get("round", 0),
+                submitted_at=_aware(s.get("submitted_at")),
             )
             for s in document["submissions"]
         ],
@@ -397,6 +406,7 @@ class ReviewRepository:
                     "correct": s.correct,
                     "score": s.agreement,
                     "seconds_spent": s.seconds_spent,
+                    "submitted_at": s.submitted_at,
                     "scored_at": at,
                 },
                 upsert=True,
