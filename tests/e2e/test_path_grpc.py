@@ -166,17 +166,18 @@ def test_item_travels_the_whole_path_over_grpc(channels: dict[str, grpc.Channel]
             response = audit.GetItemTrail(audit_service_pb2.GetItemTrailRequest(item_id=item_id))
         except grpc.RpcError:
             return None
-        return response if len(response.entries) >= 6 else None
+        return response if len(response.entries) >= 7 else None
 
     entries = wait_for(trail, "the audit trail").entries
-    assert [e.sequence for e in entries] == list(range(6))
+    assert [e.sequence for e in entries] == list(range(7))
     assert entries[0].event_type == "labelmesh.v1.ItemIngested"
+    assert entries[-2].event_type == "labelmesh.v1.QualityScored"
     assert entries[-1].event_type == "labelmesh.v1.ItemCompleted"
     assert all(
         later.previous_hash == earlier.hash for earlier, later in itertools.pairwise(entries)
     )
     verified = audit.VerifyItemTrail(audit_service_pb2.VerifyItemTrailRequest(item_id=item_id))
-    assert (verified.intact, verified.entries_checked) == (True, 6)
+    assert (verified.intact, verified.entries_checked) == (True, 7)
 
     with pytest.raises(grpc.RpcError) as missing:
         audit.GetItemTrail(audit_service_pb2.GetItemTrailRequest(item_id="no-such-item"))

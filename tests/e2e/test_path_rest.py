@@ -145,12 +145,13 @@ def test_item_travels_the_whole_path_over_rest(
         "TaskCreated",
         "AnnotationSubmitted",
         "ReviewDecided",
+        "QualityScored",
         "ItemCompleted",
     ]
-    assert trail_types(client, audit, vague_id, 6) == chain
-    assert trail_types(client, audit, image_id, 6) == chain
+    assert trail_types(client, audit, vague_id, 7) == chain
+    assert trail_types(client, audit, image_id, 7) == chain
     verified = client.get(f"{audit.rest}/v1/items/{vague_id}/trail/verify").json()
-    assert verified == {"intact": True, "entries_checked": 6, "first_bad_sequence": None}
+    assert verified == {"intact": True, "entries_checked": 7, "first_bad_sequence": None}
 
 
 def get_json_post(client: httpx.Client, url: str) -> Any:
@@ -234,7 +235,7 @@ def test_rejected_work_goes_back_to_the_queue_until_it_passes_review(
         "REVIEW_DECISION_REJECTED",
         "REVIEW_DECISION_APPROVED",
     ]
-    assert trail_types(client, audit, item_id, 8) == [
+    assert trail_types(client, audit, item_id, 9) == [
         "ItemIngested",
         "PredictionCreated",
         "TaskCreated",
@@ -242,6 +243,7 @@ def test_rejected_work_goes_back_to_the_queue_until_it_passes_review(
         "ReviewDecided",
         "AnnotationSubmitted",
         "ReviewDecided",
+        "QualityScored",
         "ItemCompleted",
     ]
     assert client.get(f"{annotation.rest}/v1/tasks/{first['task_id']}").json()["status"] == (

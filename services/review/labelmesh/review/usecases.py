@@ -28,6 +28,7 @@ from labelmesh.v1.events_pb2 import (
     AnnotationSubmitted,
     AnnotatorFlagged,
     Envelope,
+    ItemCompleted,
     ProjectSpec,
     ReviewDecided,
     ReviewDecision,
@@ -108,10 +109,11 @@ class Review:
         tasks, scores, decisions = [], [], []
         finals: dict[str, Sequence[Label]] = {}
         for item, fx, cause in steps:
-            for event in fx.events:
+            # Decisions, then their scores, then the completion that ends the item's trail.
+            scored = [pipeline.quality_scored(score) for score in fx.scores]
+            last = [e for e in fx.events if isinstance(e, ItemCompleted)]
+            for event in [e for e in fx.events if e not in last] + scored + last:
                 tx.emit(self._envelope(item, event, cause))
-            for score in fx.scores:
-                tx.emit(self._envelope(item, pipeline.quality_scored(score), cause))
             where = (item.project_id, item.item_id)
             tasks += [task_document(*where, task) for task in fx.tasks]
             scores += [(*where, score) for score in fx.scores]

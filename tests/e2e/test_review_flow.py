@@ -1,0 +1,152 @@
+"""Two annotators per item, an expert stage and adjudication, through the running
+services; every review event reaches the audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from labelmesh.devstack.services import ServiceAddress
+from labelmesh.testing.services import wait_for
+
+pytestmark = pytest.mark.e2e
+
+AGREED = "The striker scored twice in the cup final."
+DISPUTED = "The minister opened a new stadium."
+
+
+def audit_types(client: httpx.Client, audit: ServiceAddress, item_id: str, last: str) -> list[str]:
+    """The item's trail once it holds `last`, as short event type names."""
+
+    def trail() -> list[str] | None:
+        response = client.get(f"{audit.rest}/v1/items/{item_id}/trail")
+        if response.status_code != 200:
+            return None
+        types = [e["event_type"].removeprefix("labelmesh.v1.") for e in response.json()["entries"]]
+        return types if last in types else None
+
+    return wait_for(trail, f"{last} in the trail of {item_id}")
+
+
+def test_overlap_stage_and_adjudication_end_in_the_audit_trail(
+    stack: dict[str, ServiceAddress],
+    client: httpx.Client,
+    new_text_project: Callable[..., dict[str, Any]],
+    upload_texts: Callable[[str, list[str]], list[str]],
+) -> None:
+    annotation, review, audit = stack["annotation"], stack["review"], stack["audit"]
+    project = new_text_project(
+        name="two pairs of eyes",
+        classes=["sports", "politics"],
+        auto_accept_threshold=1.0,
+        review_policy={
+            "overlap": 2,
+            "consensus_threshold": 0.75,
+            "stages": [
+                {"name": "expert check", "role": "expert", "coverage": "REVIEW_COVERAGE_ALL"}
+            ],
+            "members": [{"user": "eve", "roles": ["expert"]}],
+        },
+    )
+    project_id = project["project_id"]
+    assert project["review_policy"]["overlap"] == 2
+    agreed_id, disputed_id = upload_texts(project_id, [AGREED, DISPUTED])
+
+    answers = {
+        "alice": {AGREED: "sports", DISPUTED: "sports"},
+        "bob": {AGREED: "sports", DISPUTED: "politics"},
+    }
+    for annotator, labels in answers.items():
+        for _ in range(2):
+            task = wait_for(
+                lambda annotator=annotator: _next_task(client, annotation, project_id, annotator),
+                f"a task for {annotator}",
+            )
+            submitted = client.post(
+                f"{annotation.rest}/v1/tasks/{task['task_id']}/annotations",
+                json={
+                    "annotator": annotator,
+                    "labels": [{"classification": {"label": labels[task["text"]]}}],
+                },
+            )
+            assert submitted.status_code == 201, submitted.text
+    # Both slots of each item are taken: a third annotator finds nothing.
+    assert _next_task(client, annotation, project_id, "carol") is None
+
+    next_url = f"{review.rest}/v1/projects/{project_id}/review-tasks/next"
+    decided = {}
+    for _ in range(2):
+        task = wait_for(
+            lambda: (
+                (r := client.post(next_url, json={"reviewer": "eve"})).status_code == 200
+                and r.json()
+            ),
+            "a review task for eve",
+        )
+        if task["kind"] == "review":
+            assert task["item_id"] == agreed_id and task["agreement"] == 1.0
+            body = {"reviewer": "eve", "decision": "APPROVED", "reason": "right"}
+        else:
+            assert task["item_id"] == disputed_id and task["agreement"] == 0.5
+            assert {c["annotator"] for c in task["candidates"]} == {"alice", "bob"}
+            body = {
+                "reviewer": "eve",
+                "decision": "APPROVED",
+                "reason": "a stadium opening is politics",
+                "labels": [{"classification": {"label": "politics"}}],
+            }
+        response = client.post(
+            f"{review.rest}/v1/review-tasks/{task['review_task_id']}/decision", json=body
+        )
+        assert response.status_code == 200, response.text
+        decided[task["kind"]] = response.json()["outcome"]
+    assert decided == {"review": "completed", "adjudication": "completed"}
+
+    agreed = audit_types(client, audit, agreed_id, "ItemCompleted")
+    assert agreed[agreed.index("ReviewRequested") :] == [
+        "ReviewRequested",
+        "ReviewDecided",  # eve's
+        "ReviewDecided",  # alice's annotation
+        "ReviewDecided",  # bob's
+        "QualityScored",
+        "QualityScored",
+        "ItemCompleted",
+    ]
+    disputed = audit_types(client, audit, disputed_id, "ItemCompleted")
+    assert disputed[disputed.index("AdjudicationRequested") :] == [
+        "AdjudicationRequested",
+        "AdjudicationDecided",
+        "ReviewDecided",
+        "ReviewDecided",
+        "QualityScored",
+        "QualityScored",
+        "ItemCompleted",
+    ]
+    final = client.get(f"{review.rest}/v1/items/{disputed_id}/reviews").json()
+    assert final["state"] == "completed"
+    assert final["final_labels"][0]["classification"]["label"] == "politics"
+
+    scores = client.get(f"{review.rest}/v1/projects/{project_id}/reports/annotators").json()
+    accuracy = {row["annotator"]: row["accuracy"] for row in scores["annotators"]}
+    assert accuracy == {"alice": 0.5, "bob": 1.0}
+    reviewers = client.get(f"{review.rest}/v1/projects/{project_id}/reports/reviewers").json()
+    [eve] = reviewers["reviewers"]
+    assert (eve["reviewer"], eve["decisions"], eve["settled"], eve["match_rate"]) == (
+        "eve",
+        2,
+        2,
+        1.0,
+    )
+
+
+def _next_task(
+    client: httpx.Client, annotation: ServiceAddress, project_id: str, annotator: str
+) -> dict[str, Any] | None:
+    response = client.post(
+        f"{annotation.rest}/v1/projects/{project_id}/tasks/next", json={"annotator": annotator}
+    )
+    assert response.status_code in (200, 204), response.text
+    return response.json() if response.status_code == 200 else None
