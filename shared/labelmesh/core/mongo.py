@@ -5,6 +5,7 @@ one transaction."""
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -103,8 +104,12 @@ class UnitOfWork:
         self.topics = topics
         self._on_commit = on_commit
 
-    async def run(self, work: Callable[[Transaction], Awaitable[T]], attempts: int = 5) -> T:
-        """Run `work` in a transaction, again from the start if it hits a transient conflict."""
+    async def run(self, work: Callable[[Transaction], Awaitable[T]], attempts: int = 8) -> T:
+        """Run `work` in a transaction, again from the start if it hits a transient conflict.
+
+        The wait before each new attempt is random (full jitter, doubling up to about 2.5 s),
+        so that writers who collided on one document do not collide again in step.
+        """
         for attempt in range(1, attempts + 1):
             try:
                 async with self.begin() as tx:
@@ -112,7 +117,7 @@ class UnitOfWork:
             except PyMongoError as exc:
                 if attempt == attempts or not is_transient(exc):
                     raise
-                await asyncio.sleep(0.01 * 2**attempt)
+                await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
         raise AssertionError("unreachable")
 
     @asynccontextmanager

@@ -7,8 +7,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from labelmesh.core import review_policy as policies
 from labelmesh.core.errors import InvalidField
-from labelmesh.v1.events_pb2 import AutoAnnotationRules, DataType, ModelBinding, ProjectSpec
+from labelmesh.v1.events_pb2 import (
+    AutoAnnotationRules,
+    DataType,
+    ModelBinding,
+    ProjectSpec,
+    ReviewPolicy,
+)
 from labelmesh.v1.geometry_pb2 import Label
 
 MAX_CLASSES = 1000
@@ -46,6 +53,7 @@ class NewProject:
     review_min_agreement: float = 0.0
     models: Sequence[ModelBinding] = ()
     auto_annotation: AutoAnnotationRules | None = None
+    review_policy: ReviewPolicy | None = None
 
 
 def create_project(request: NewProject) -> ProjectSpec:
@@ -77,6 +85,8 @@ def create_project(request: NewProject) -> ProjectSpec:
     _validate_models(request.models, seen)
     if request.auto_annotation is not None:
         _validate_rules(request.auto_annotation, seen)
+    if request.review_policy is not None:
+        policies.validate(request.review_policy)
     project = ProjectSpec(
         project_id=str(uuid.uuid4()),
         name=name,
@@ -89,6 +99,9 @@ def create_project(request: NewProject) -> ProjectSpec:
     if request.auto_annotation is not None:
         project.auto_annotation.CopyFrom(request.auto_annotation)
         project.auto_annotation.version = 1
+    if request.review_policy is not None:
+        project.review_policy.CopyFrom(request.review_policy)
+        project.review_policy.version = 1
     return project
 
 

@@ -1,6 +1,9 @@
 """Every metric of the annotation service, declared once."""
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+# From a quick click to a long transcription.
+TASK_SECONDS_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1200, 3600)
 
 
 class AnnotationMetrics:
@@ -26,6 +29,31 @@ class AnnotationMetrics:
         self.suggestions = Counter(
             "labelmesh_annotation_suggestions_judged_total",
             "Model suggestions annotators accepted or rejected, by outcome.",
+            ["outcome"],
+            registry=registry,
+        )
+        self.tasks_claimed = Counter(
+            "labelmesh_annotation_tasks_claimed_total",
+            "Tasks handed to annotators by NextTask, by kind (regular or gold).",
+            ["kind"],
+            registry=registry,
+        )
+        self.queue_empty = Counter(
+            "labelmesh_annotation_queue_empty_total",
+            "NextTask calls that found no task for the annotator.",
+            registry=registry,
+        )
+        self.task_seconds = Histogram(
+            "labelmesh_annotation_task_seconds",
+            "Time from taking a task to submitting it, by kind (regular or gold).",
+            ["kind"],
+            buckets=TASK_SECONDS_BUCKETS,
+            registry=registry,
+        )
+        self.rework_decisions = Counter(
+            "labelmesh_annotation_rework_decisions_total",
+            "Rejections with a task, by outcome: reopened a round, or ignored as "
+            "already applied, stale or about a gold task.",
             ["outcome"],
             registry=registry,
         )

@@ -2,69 +2,38 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from labelmesh.annotation.adapters.repository import ASSIGNED, OPEN, AnnotationRepository
-from labelmesh.annotation.domain import NewProject, create_project, validate_labels
+from labelmesh.annotation.adapters.repository import AnnotationRepository
+from labelmesh.annotation.adapters.task_queue import TaskQueue
+from labelmesh.annotation.config import SERVICE
+from labelmesh.annotation.domain import NewProject, create_project
 from labelmesh.annotation.metrics import AnnotationMetrics
+from labelmesh.annotation.queue import gold_due
+from labelmesh.annotation.submissions import Submissions
+from labelmesh.annotation.views import TaskView, task_view
 from labelmesh.core.envelopes import new_envelope, user_actor
-from labelmesh.core.errors import Conflict, InvalidField, NotFound
-from labelmesh.core.labels import labels_from_json, labels_to_json
+from labelmesh.core.errors import InvalidField, NotFound
 from labelmesh.core.mongo import Document, Transaction, UnitOfWork
-from labelmesh.v1.events_pb2 import (
-    AnnotationSubmitted,
-    ModelRef,
-    ProjectCreated,
-    ProjectSpec,
-    SuggestionAccepted,
-    SuggestionRejected,
-)
+from labelmesh.v1.events_pb2 import ProjectCreated, ProjectSpec
 from labelmesh.v1.geometry_pb2 import Label
 
-SERVICE = "annotation"
-
-
-@dataclass(frozen=True)
-class TaskView:
-    """A task as an annotator sees it."""
-
-    task_id: str
-    project_id: str
-    item_id: str
-    data_type: int
-    text: str
-    media_key: str
-    suggestion: list[Label]
-    suggestion_model: ModelRef
-    status: str
-    assignee: str
-
-
-def task_view(document: Document) -> TaskView:
-    model = document.get("suggestion_model") or {}
-    return TaskView(
-        task_id=document["_id"],
-        project_id=document["project_id"],
-        item_id=document["item_id"],
-        data_type=document.get("data_type", 0),
-        text=document.get("text", ""),
-        media_key=document.get("media_key", ""),
-        suggestion=labels_from_json(document.get("suggestion") or []),
-        suggestion_model=ModelRef(id=model.get("id", ""), version=model.get("version", "")),
-        status=document["status"],
-        assignee=document.get("assignee") or "",
-    )
+__all__ = ["SERVICE", "Annotation", "TaskView"]
 
 
 class Annotation:
     def __init__(
-        self, repository: AnnotationRepository, uow: UnitOfWork, metrics: AnnotationMetrics
+        self,
+        repository: AnnotationRepository,
+        queue: TaskQueue,
+        uow: UnitOfWork,
+        metrics: AnnotationMetrics,
     ) -> None:
         self.repository = repository
+        self.queue = queue
         self.uow = uow
         self.metrics = metrics
+        self.submissions = Submissions(repository, queue, uow, metrics)
 
     async def create_project(self, request: NewProject, user: str) -> ProjectSpec:
         project = create_project(request)
@@ -89,177 +58,60 @@ class Annotation:
         return project
 
     async def next_task(self, project_id: str, annotator: str) -> TaskView | None:
-        """The annotator's current task, or the oldest open one, now assigned to them."""
+        """The annotator's current task, or a new one: a gold task when one is
+        due at the project's gold ratio, else a slot of the oldest open task."""
         if not annotator:
             raise InvalidField("annotator", "must not be empty")
-        await self.get_project(project_id)
-        document = await self.repository.assigned_task(project_id, annotator)
+        project = await self.get_project(project_id)
+        document = await self.queue.current_task(project_id, annotator)
         if document is None:
-            document = await self.repository.claim_next_task(project_id, annotator)
-        return task_view(document) if document else None
+            document = await self._claim(project, annotator)
+        return task_view(document, annotator) if document else None
 
-    async def get_task(self, task_id: str) -> TaskView:
+    async def _claim(self, project: ProjectSpec, annotator: str) -> Document | None:
+        project_id = project.project_id
+        taken, gold_taken = await self.queue.progress_of(project_id, annotator)
+        document = None
+        if gold_due(project.review_policy.gold_ratio, taken, gold_taken):
+            document = await self.queue.claim_gold(project_id, annotator)
+        gold = document is not None
+        if document is None:
+            # Gold is never served just to fill an empty queue.
+            document = await self.queue.claim_regular(project_id, annotator)
+        if document is None:
+            self.metrics.queue_empty.inc()
+            return None
+        await self.queue.count_taken(project_id, annotator, gold=gold)
+        self.metrics.tasks_claimed.labels("gold" if gold else "regular").inc()
+        return document
+
+    async def get_task(self, task_id: str, viewer: str = "") -> TaskView:
+        """The task; `viewer` is the annotator asking, if known."""
         document = await self.repository.get_task(task_id)
         if document is None:
             raise NotFound("task", task_id)
-        return task_view(document)
+        return task_view(document, viewer)
 
-    async def _open_task(self, task_id: str, annotator: str) -> TaskView:
-        """The task, if `annotator` may work on it now."""
-        if not annotator:
-            raise InvalidField("annotator", "must not be empty")
-        task = await self.get_task(task_id)
-        if task.status not in (OPEN, ASSIGNED):
-            raise Conflict(f"task {task_id!r} is {task.status}, not open for submission")
-        if task.assignee and task.assignee != annotator:
-            raise Conflict(f"task {task_id!r} is assigned to {task.assignee!r}")
-        return task
+    async def queue_stats(self, project_id: str) -> dict[str, int]:
+        """The project's regular tasks by status, and its gold tasks."""
+        await self.get_project(project_id)
+        return await self.queue.stats(project_id)
 
     async def submit(self, task_id: str, annotator: str, labels: Sequence[Label]) -> str:
         """Validate and store an annotation; returns its id. Nothing is stored if invalid."""
-        task = await self._open_task(task_id, annotator)
-        return await self._store(task, annotator, labels, "human", [])
+        return await self.submissions.submit(task_id, annotator, labels)
 
     async def accept_suggestions(
         self, task_id: str, suggestion_ids: Sequence[str], annotator: str
     ) -> str:
-        """Turn model suggestions into the task's annotation, in one step.
-
-        Each accepted label keeps its source (model, version, original score)
-        and records who accepted it. Suggestions left out count as rejected.
-        """
-        task = await self._open_task(task_id, annotator)
-        offered = {label.source.suggestion_id: label for label in task.suggestion}
-        offered.pop("", None)
-        if not offered:
-            raise Conflict(f"task {task_id!r} has no suggestions to accept")
-        chosen = list(dict.fromkeys(suggestion_ids)) or list(offered)
-        for index, suggestion_id in enumerate(chosen):
-            if suggestion_id not in offered:
-                raise InvalidField(
-                    f"suggestion_ids[{index}]", f"no suggestion {suggestion_id!r} on this task"
-                )
-        accepted = []
-        for suggestion_id in chosen:
-            label = Label()
-            label.CopyFrom(offered[suggestion_id])
-            label.source.accepted_by = annotator
-            accepted.append(label)
-        judged: list[SuggestionAccepted | SuggestionRejected] = [
-            SuggestionRejected(
-                suggestion_id=suggestion_id,
-                task_id=task_id,
-                label=label,
-                rejected_by=annotator,
-                reason="not accepted",
-            )
-            for suggestion_id, label in offered.items()
-            if suggestion_id not in chosen
-        ]
-        annotation_id = await self._store(task, annotator, accepted, "suggestion", judged)
-        self.metrics.suggestions.labels("accepted").inc(len(accepted))
-        self.metrics.suggestions.labels("rejected").inc(len(judged))
-        return annotation_id
+        """The chosen suggestions (all when none is named) become the annotation."""
+        return await self.submissions.accept_suggestions(task_id, suggestion_ids, annotator)
 
     async def reject_suggestion(
         self, task_id: str, suggestion_id: str, annotator: str, reason: str
     ) -> None:
-        """Take a suggestion off the task; the task stays open for the annotator."""
-        task = await self._open_task(task_id, annotator)
-        rejected = next(
-            (s for s in task.suggestion if s.source.suggestion_id == suggestion_id), None
-        )
-        if rejected is None or not suggestion_id:
-            raise NotFound("suggestion on this task", suggestion_id)
-        remaining = [s for s in task.suggestion if s.source.suggestion_id != suggestion_id]
-        event = new_envelope(
-            SuggestionRejected(
-                suggestion_id=suggestion_id,
-                task_id=task_id,
-                label=rejected,
-                rejected_by=annotator,
-                reason=reason.strip(),
-            ),
-            producer=SERVICE,
-            actor=user_actor(annotator),
-            project_id=task.project_id,
-            item_id=task.item_id,
-        )
-
-        async def write(tx: Transaction) -> None:
-            if not await self.repository.replace_suggestions(tx, task_id, remaining):
-                raise Conflict(f"task {task_id!r} was submitted meanwhile")
-            tx.emit(event)
-
-        await self.uow.run(write)
-        self.metrics.suggestions.labels("rejected").inc()
-
-    async def _store(
-        self,
-        task: TaskView,
-        annotator: str,
-        labels: Sequence[Label],
-        source: str,
-        judged: Sequence[SuggestionAccepted | SuggestionRejected],
-    ) -> str:
-        project = await self.get_project(task.project_id)
-        try:
-            validate_labels(labels, project, task.data_type, task.text)
-        except InvalidField as exc:
-            self.metrics.rejected_submissions.labels(exc.field.rsplit(".", 1)[-1]).inc()
-            raise
-        annotation_id = str(uuid.uuid4())
-        payloads: list[AnnotationSubmitted | SuggestionAccepted | SuggestionRejected] = [
-            AnnotationSubmitted(
-                annotation_id=annotation_id,
-                task_id=task.task_id,
-                annotator=annotator,
-                labels=labels,
-                suggestion=task.suggestion,
-                suggestion_model=task.suggestion_model,
-            )
-        ]
-        if source == "suggestion":
-            payloads += [
-                SuggestionAccepted(
-                    suggestion_id=label.source.suggestion_id,
-                    task_id=task.task_id,
-                    annotation_id=annotation_id,
-                    label=label,
-                    accepted_by=annotator,
-                )
-                for label in labels
-            ]
-        payloads += judged
-        events = [
-            new_envelope(
-                payload,
-                producer=SERVICE,
-                actor=user_actor(annotator),
-                project_id=task.project_id,
-                item_id=task.item_id,
-            )
-            for payload in payloads
-        ]
-        annotation = {
-            "_id": annotation_id,
-            "task_id": task.task_id,
-            "item_id": task.item_id,
-            "project_id": task.project_id,
-            "annotator": annotator,
-            "source": source,
-            "labels": labels_to_json(labels),
-        }
-
-        async def write(tx: Transaction) -> None:
-            if not await self.repository.mark_submitted(tx, task.task_id, annotator):
-                raise Conflict(f"task {task.task_id!r} was submitted or reassigned meanwhile")
-            await self.repository.insert_annotations(tx, [annotation])
-            tx.emit(*events)
-
-        await self.uow.run(write)
-        self.metrics.annotations.labels(source).inc()
-        return annotation_id
+        """Take a suggestion off the task for the annotator; the task stays theirs."""
+        await self.submissions.reject_suggestion(task_id, suggestion_id, annotator, reason)
 
     async def item_annotations(self, item_id: str) -> list[Document]:
         """Every annotation of an item, human or model, oldest first."""

@@ -65,7 +65,8 @@ async def open_task(service: ServiceDefinition, *events: PredictionCreated) -> T
         )
 
     ingested = ItemIngested(data_type=DataType.DATA_TYPE_IMAGE, media_key="k/img-1.png")
-    await service.platform.publisher.publish([envelope(e) for e in (ingested, *events)])
+    payloads: list[ItemIngested | PredictionCreated] = [ingested, *events]
+    await service.platform.publisher.publish([envelope(e) for e in payloads])
 
     async def ready() -> bool:
         task = await service.platform.db["tasks"].find_one({"item_id": "img-1"})

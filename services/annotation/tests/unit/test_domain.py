@@ -2,7 +2,7 @@ import pytest
 
 from labelmesh.annotation.domain import NewProject, create_project, validate_labels
 from labelmesh.core.errors import InvalidField
-from labelmesh.v1.events_pb2 import DataType
+from labelmesh.v1.events_pb2 import DataType, ReviewPolicy, ReviewStage
 from labelmesh.v1.geometry_pb2 import (
     BoundingBox,
     Classification,
@@ -56,6 +56,29 @@ def test_create_project_assigns_an_id_and_keeps_the_schema() -> None:
 )
 def test_bad_projects_name_the_field(overrides: dict[str, object], field: str) -> None:
     assert invalid(create_project, project(**overrides)).field == field
+
+
+@pytest.mark.parametrize(
+    ("policy", "field"),
+    [
+        (ReviewPolicy(overlap=21), "review_policy.overlap"),
+        (ReviewPolicy(gold_ratio=1.0), "review_policy.gold_ratio"),
+        (ReviewPolicy(gold_ratio=-0.1), "review_policy.gold_ratio"),
+        (ReviewPolicy(consensus_threshold=float("nan")), "review_policy.consensus_threshold"),
+        (ReviewPolicy(stages=[ReviewStage(name=" ", role="qa")]), "review_policy.stages[0].name"),
+        (ReviewPolicy(stages=[ReviewStage(name="qa")]), "review_policy.stages[0].role"),
+    ],
+)
+def test_bad_review_policies_name_the_field(policy: ReviewPolicy, field: str) -> None:
+    assert invalid(create_project, project(review_policy=policy)).field == field
+
+
+def test_a_review_policy_is_stored_as_version_1() -> None:
+    spec = create_project(project(review_policy=ReviewPolicy(version=7, overlap=3, gold_ratio=0.1)))
+    policy = spec.review_policy
+    assert (policy.version, policy.overlap) == (1, 3)
+    assert policy.gold_ratio == pytest.approx(0.1)
+    assert not create_project(project()).HasField("review_policy")
 
 
 SPEC = create_project(project())

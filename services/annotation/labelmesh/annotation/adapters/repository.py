@@ -1,31 +1,21 @@
 """The annotation service's MongoDB collections: projects, tasks, annotations.
 
-A task document carries the item's details too (taken from ItemIngested), so
-that ItemIngested and PredictionCreated can arrive in either order: each
-upserts the same document by item id.
+How events change tasks is in `task_updates`; how people take and submit
+them, in `task_queue`.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from labelmesh.core.labels import labels_to_json
+from labelmesh.annotation.adapters.task_updates import reopen_filter, reopen_pipeline
+from labelmesh.core import review_policy
 from labelmesh.core.mongo import Document, Transaction
-from labelmesh.v1.events_pb2 import ItemIngested, ModelRef, ProjectSpec
-from labelmesh.v1.geometry_pb2 import Label
-
-PENDING = "pending"  # waiting for a prediction
-OPEN = "open"
-ASSIGNED = "assigned"
-SUBMITTED = "submitted"
-COMPLETED = "completed"
-AUTO_ACCEPTED = "auto_accepted"
+from labelmesh.v1.events_pb2 import ProjectSpec, ReviewPolicy
 
 
 def _now() -> datetime:
@@ -55,94 +45,43 @@ class AnnotationRepository:
         document = await self.projects.find_one({"_id": project_id})
         return ProjectSpec.FromString(document["spec"]) if document else None
 
-    @staticmethod
-    def item_update(project_id: str, item_id: str, item: ItemIngested) -> UpdateOne:
-        """Fill in the item's details on its task, creating the task if needed."""
-        return UpdateOne(
-            {"item_id": item_id},
-            {
-                "$set": {
-                    "project_id": project_id,
-                    "data_type": item.data_type,
-                    "text": item.text,
-                    "media_key": item.media_key,
-                    "item_ready": True,
-                },
-                "$setOnInsert": {
-                    "_id": str(uuid.uuid4()),
-                    "status": PENDING,
-                    "created_at": _now(),
-                    "rework_count": 0,
-                },
-            },
-            upsert=True,
-        )
+    async def overlaps(self, tx: Transaction, project_ids: Iterable[str]) -> dict[str, int]:
+        """The overlap in force in each project; projects not found are left out."""
+        cursor = self.projects.find({"_id": {"$in": list(set(project_ids))}}, session=tx.session)
+        return {
+            d["_id"]: review_policy.overlap(ProjectSpec.FromString(d["spec"]).review_policy)
+            async for d in cursor
+        }
 
-    @staticmethod
-    def suggestion_update(
-        project_id: str,
-        item_id: str,
-        labels: Sequence[Label],
-        model: ModelRef,
-        status: str,
-        prediction_error: str = "",
-    ) -> UpdateOne:
-        """Attach a model suggestion to the item's task and set its status."""
-        return UpdateOne(
-            {"item_id": item_id},
-            {
-                "$set": {
-                    "project_id": project_id,
-                    "status": status,
-                    "suggestion": labels_to_json(labels),
-                    "suggestion_model": {"id": model.id, "version": model.version},
-                    "prediction_error": prediction_error,
-                    "updated_at": _now(),
-                },
-                "$setOnInsert": {
-                    "_id": str(uuid.uuid4()),
-                    "item_ready": False,
-                    "created_at": _now(),
-                    "rework_count": 0,
-                },
-            },
-            upsert=True,
-        )
-
-    @staticmethod
-    def assist_update(item_id: str, labels: Sequence[Label]) -> UpdateOne:
-        """Add on-demand suggestions to a task that still waits for a person."""
-        return UpdateOne(
-            {"item_id": item_id, "status": {"$in": [PENDING, OPEN, ASSIGNED]}},
-            {
-                "$push": {"suggestion": {"$each": labels_to_json(labels)}},
-                "$set": {"updated_at": _now()},
-            },
-        )
-
-    async def replace_suggestions(
-        self, tx: Transaction, task_id: str, labels: Sequence[Label]
+    async def update_review_policy(
+        self, tx: Transaction, project_id: str, policy: ReviewPolicy
     ) -> bool:
-        """Set the task's open suggestions; False if the task left the queue meanwhile."""
-        result = await self.tasks.update_one(
-            {"_id": task_id, "status": {"$in": [OPEN, ASSIGNED]}},
-            {"$set": {"suggestion": labels_to_json(labels), "updated_at": _now()}},
+        """Keep a newer version of the project's review policy; False if not newer or no project."""
+        document = await self.projects.find_one({"_id": project_id}, session=tx.session)
+        if document is None:
+            return False
+        project = ProjectSpec.FromString(document["spec"])
+        if policy.version <= project.review_policy.version:
+            return False
+        project.review_policy.CopyFrom(policy)
+        await self.projects.update_one(
+            {"_id": project_id},
+            {"$set": {"spec": project.SerializeToString(), "updated_at": _now()}},
             session=tx.session,
         )
-        return result.modified_count == 1
-
-    @staticmethod
-    def status_update(task_id: str, status: str, *, reopen: bool = False) -> UpdateOne:
-        update: dict[str, Any] = {"$set": {"status": status, "updated_at": _now()}}
-        if reopen:
-            update["$set"]["assignee"] = None
-            update["$inc"] = {"rework_count": 1}
-        return UpdateOne({"_id": task_id}, update)
+        return True
 
     async def write_tasks(self, tx: Transaction, updates: list[UpdateOne]) -> None:
         """Apply task updates in order, in one round trip."""
         if updates:
             await self.tasks.bulk_write(updates, ordered=True, session=tx.session)
+
+    async def reopen(self, tx: Transaction, task_id: str, round_: int) -> bool:
+        """Start the next round of a rejected task; False if that round is already over."""
+        result = await self.tasks.update_one(
+            reopen_filter(task_id, round_), reopen_pipeline(), session=tx.session
+        )
+        return result.modified_count == 1
 
     async def task_ids(self, tx: Transaction, item_ids: Sequence[str]) -> dict[str, str]:
         cursor = self.tasks.find(
@@ -150,35 +89,8 @@ class AnnotationRepository:
         )
         return {d["item_id"]: d["_id"] async for d in cursor}
 
-    async def assigned_task(self, project_id: str, annotator: str) -> Document | None:
-        return await self.tasks.find_one(
-            {"project_id": project_id, "status": ASSIGNED, "assignee": annotator}
-        )
-
-    async def claim_next_task(self, project_id: str, annotator: str) -> Document | None:
-        """Atomically assign the oldest open, ready task to the annotator."""
-        return await self.tasks.find_one_and_update(
-            {"project_id": project_id, "status": OPEN, "item_ready": True},
-            {"$set": {"status": ASSIGNED, "assignee": annotator, "assigned_at": _now()}},
-            sort=[("created_at", ASCENDING)],
-            return_document=ReturnDocument.AFTER,
-        )
-
     async def get_task(self, task_id: str, tx: Transaction | None = None) -> Document | None:
         return await self.tasks.find_one({"_id": task_id}, session=tx.session if tx else None)
-
-    async def mark_submitted(self, tx: Transaction, task_id: str, annotator: str) -> bool:
-        """Move a task to submitted; False if someone else got there first."""
-        result = await self.tasks.update_one(
-            {
-                "_id": task_id,
-                "status": {"$in": [OPEN, ASSIGNED]},
-                "assignee": {"$in": [None, annotator]},
-            },
-            {"$set": {"status": SUBMITTED, "assignee": annotator, "submitted_at": _now()}},
-            session=tx.session,
-        )
-        return result.modified_count == 1
 
     async def insert_annotations(self, tx: Transaction, annotations: list[Document]) -> None:
         if annotations:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import grpc
 
 from labelmesh.annotation.domain import NewProject
-from labelmesh.annotation.usecases import Annotation, TaskView
+from labelmesh.annotation.usecases import Annotation
+from labelmesh.annotation.views import TaskView
 from labelmesh.core.api import grpc_caller, grpc_errors
 from labelmesh.core.runner import GrpcService
 from labelmesh.v1 import annotation_service_pb2 as pb
@@ -24,6 +25,7 @@ def _task(task: TaskView) -> pb.Task:
         suggestion_model=task.suggestion_model,
         status=task.status,
         assignee=task.assignee,
+        assignees=task.assignees,
     )
 
 
@@ -46,6 +48,7 @@ class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
                 auto_annotation=request.auto_annotation
                 if request.HasField("auto_annotation")
                 else None,
+                review_policy=request.review_policy if request.HasField("review_policy") else None,
             ),
             grpc_caller(context),
         )
@@ -90,6 +93,12 @@ class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
             request.task_id, request.suggestion_id, request.annotator, request.reason
         )
         return pb.RejectSuggestionResponse()
+
+    @grpc_errors
+    async def GetQueueStats(
+        self, request: pb.GetQueueStatsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetQueueStatsResponse:
+        return pb.GetQueueStatsResponse(**await self.annotation.queue_stats(request.project_id))
 
 
 def grpc_service(annotation: Annotation) -> GrpcService:

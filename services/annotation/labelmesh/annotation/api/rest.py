@@ -8,7 +8,8 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from labelmesh.annotation.domain import NewProject
-from labelmesh.annotation.usecases import Annotation, TaskView
+from labelmesh.annotation.usecases import Annotation
+from labelmesh.annotation.views import TaskView
 from labelmesh.core.api import UserHeader
 from labelmesh.core.labels import (
     data_type_from_name,
@@ -18,7 +19,7 @@ from labelmesh.core.labels import (
     message_from_json,
     message_to_json,
 )
-from labelmesh.v1.events_pb2 import AutoAnnotationRules, ModelBinding, ProjectSpec
+from labelmesh.v1.events_pb2 import AutoAnnotationRules, ModelBinding, ProjectSpec, ReviewPolicy
 
 
 class ProjectRequest(BaseModel):
@@ -33,6 +34,9 @@ class ProjectRequest(BaseModel):
     auto_annotation: dict[str, Any] | None = Field(
         default=None,
         examples=[{"default_min_confidence": 0.95, "class_min_confidence": {}, "floor": 0.3}],
+    )
+    review_policy: dict[str, Any] | None = Field(
+        default=None, examples=[{"overlap": 3, "gold_ratio": 0.1, "consensus_threshold": 0.7}]
     )
 
 
@@ -67,6 +71,9 @@ def project_json(project: ProjectSpec) -> dict[str, Any]:
         "auto_annotation": message_to_json(project.auto_annotation)
         if project.HasField("auto_annotation")
         else None,
+        "review_policy": message_to_json(project.review_policy)
+        if project.HasField("review_policy")
+        else None,
     }
 
 
@@ -85,6 +92,7 @@ def task_json(task: TaskView) -> dict[str, Any]:
         },
         "status": task.status,
         "assignee": task.assignee,
+        "assignees": task.assignees,
     }
 
 
@@ -109,6 +117,11 @@ def router(annotation: Annotation) -> APIRouter:
                 )
                 if request.auto_annotation is not None
                 else None,
+                review_policy=message_from_json(
+                    request.review_policy, ReviewPolicy(), "review_policy"
+                )
+                if request.review_policy is not None
+                else None,
             ),
             user,
         )
@@ -118,6 +131,11 @@ def router(annotation: Annotation) -> APIRouter:
     async def get_project(project_id: str) -> dict[str, Any]:
         return project_json(await annotation.get_project(project_id))
 
+    @api.get("/projects/{project_id}/queue")
+    async def queue_stats(project_id: str) -> dict[str, int]:
+        """Regular tasks by status, and gold tasks."""
+        return await annotation.queue_stats(project_id)
+
     @api.post("/projects/{project_id}/tasks/next", response_model=None)
     async def next_task(project_id: str, request: NextTaskRequest) -> dict[str, Any] | Response:
         """Assign the next task; 204 when the queue is empty."""
@@ -125,8 +143,9 @@ def router(annotation: Annotation) -> APIRouter:
         return task_json(task) if task else Response(status_code=204)
 
     @api.get("/tasks/{task_id}")
-    async def get_task(task_id: str) -> dict[str, Any]:
-        return task_json(await annotation.get_task(task_id))
+    async def get_task(task_id: str, annotator: str = "") -> dict[str, Any]:
+        """The task; `annotator` shows it as that annotator sees their own task."""
+        return task_json(await annotation.get_task(task_id, annotator))
 
     @api.post("/tasks/{task_id}/annotations", status_code=201)
     async def submit(task_id: str, request: AnnotationRequest) -> dict[str, str]:

@@ -1,0 +1,60 @@
+"""Tasks stored before overlap existed get the fields of an overlap-1 task at
+start-up, so that a queue kept on disk keeps working. The scan runs until it
+has completed once (a marker records that); replicas running it at the same
+time are harmless, as only documents still without `overlap` are touched."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+
+from labelmesh.annotation.queue import ASSIGNED, COMPLETED, SUBMITTED
+from labelmesh.core.mongo import Document
+
+BATCH = 500
+MARKER = "task-slots"
+
+
+def overlap_fields(task: Document) -> dict[str, Any]:
+    """The slot fields of a task stored with a single `assignee` and `assigned_at`."""
+    status, assignee = task.get("status"), task.get("assignee")
+    holders = [assignee] if assignee and status in (ASSIGNED, SUBMITTED, COMPLETED) else []
+    taken_at = task.get("assigned_at")
+    return {
+        "overlap": 1,
+        "round": 0,
+        "open_slots": 0 if holders else 1,
+        "takers": holders,
+        "assigned": holders if status == ASSIGNED else [],
+        "submitted": holders if status in (SUBMITTED, COMPLETED) else [],
+        "assigned_at": (
+            [{"annotator": assignee, "at": taken_at}]
+            if holders and isinstance(taken_at, datetime)
+            else []
+        ),
+        "dismissed": [],
+        "gold": bool(task.get("gold")),
+    }
+
+
+async def upgrade(db: AsyncDatabase[Document]) -> int:
+    """Upgrade every task still without slots, once; returns how many were."""
+    done = db["migrations"]
+    if await done.find_one({"_id": MARKER}):
+        return 0
+    tasks = db["tasks"]
+    unmarked = {"overlap": {"$exists": False}}
+    upgraded = 0
+    batch: list[UpdateOne] = []
+    async for task in tasks.find(unmarked):
+        batch.append(UpdateOne({"_id": task["_id"], **unmarked}, {"$set": overlap_fields(task)}))
+        if len(batch) == BATCH:
+            upgraded += (await tasks.bulk_write(batch, ordered=False)).modified_count
+            batch = []
+    if batch:
+        upgraded += (await tasks.bulk_write(batch, ordered=False)).modified_count
+    await done.update_one({"_id": MARKER}, {"$set": {"upgraded": upgraded}}, upsert=True)
+    return upgraded

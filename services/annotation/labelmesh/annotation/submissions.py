@@ -1,0 +1,240 @@
+"""Work handed in on a task: labels, accepted suggestions, rejected suggestions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from labelmesh.annotation.adapters.repository import AnnotationRepository
+from labelmesh.annotation.adapters.task_queue import TaskQueue
+from labelmesh.annotation.config import SERVICE
+from labelmesh.annotation.domain import validate_labels
+from labelmesh.annotation.metrics import AnnotationMetrics
+from labelmesh.annotation.queue import ASSIGNED, OPEN, seconds_spent, takes_directly
+from labelmesh.annotation.views import TaskView, task_view
+from labelmesh.core.envelopes import new_envelope, user_actor
+from labelmesh.core.errors import Conflict, InvalidField, NotFound
+from labelmesh.core.labels import labels_to_json
+from labelmesh.core.mongo import Transaction, UnitOfWork
+from labelmesh.v1.events_pb2 import (
+    AnnotationSubmitted,
+    ProjectSpec,
+    SuggestionAccepted,
+    SuggestionRejected,
+)
+from labelmesh.v1.geometry_pb2 import Label
+
+
+@dataclass(frozen=True)
+class Workable:
+    """A task the annotator may submit now, as they see it."""
+
+    view: TaskView
+    # An overlap-1 task nobody took: submitting takes its slot in the same step.
+    direct: bool
+
+
+@dataclass(frozen=True)
+class HandedIn:
+    seconds_spent: float
+    gold: bool
+
+
+class Submissions:
+    def __init__(
+        self,
+        repository: AnnotationRepository,
+        queue: TaskQueue,
+        uow: UnitOfWork,
+        metrics: AnnotationMetrics,
+    ) -> None:
+        self.repository = repository
+        self.queue = queue
+        self.uow = uow
+        self.metrics = metrics
+
+    async def workable(self, task_id: str, annotator: str) -> Workable:
+        """The task, if `annotator` may work on it now."""
+        if not annotator:
+            raise InvalidField("annotator", "must not be empty")
+        document = await self.repository.get_task(task_id)
+        if document is None:
+            raise NotFound("task", task_id)
+        view = task_view(document, annotator)
+        if annotator in (document.get("assigned") or []):
+            return Workable(view, direct=False)
+        if takes_directly(document):
+            return Workable(view, direct=True)
+        if annotator in (document.get("submitted") or []):
+            raise Conflict(f"{annotator!r} already submitted task {task_id!r}")
+        if view.status not in (OPEN, ASSIGNED):
+            raise Conflict(f"task {task_id!r} is {view.status}, not open for submission")
+        if view.status == ASSIGNED and view.assignees:
+            holders = ", ".join(repr(holder) for holder in view.assignees)
+            raise Conflict(f"task {task_id!r} is assigned to {holders}")
+        raise Conflict(f"task {task_id!r} is not assigned to {annotator!r}; take it with NextTask")
+
+    async def submit(self, task_id: str, annotator: str, labels: Sequence[Label]) -> str:
+        """Validate and store an annotation; returns its id. Nothing is stored if invalid."""
+        work = await self.workable(task_id, annotator)
+        return await self._store(work, annotator, labels, "human", [])
+
+    async def accept_suggestions(
+        self, task_id: str, suggestion_ids: Sequence[str], annotator: str
+    ) -> str:
+        """Turn model suggestions into the task's annotation, in one step.
+
+        Each accepted label keeps its source (model, version, original score)
+        and records who accepted it. Suggestions left out count as rejected.
+        """
+        work = await self.workable(task_id, annotator)
+        offered = {label.source.suggestion_id: label for label in work.view.suggestion}
+        offered.pop("", None)
+        if not offered:
+            raise Conflict(f"task {task_id!r} has no suggestions to accept")
+        chosen = list(dict.fromkeys(suggestion_ids)) or list(offered)
+        for index, suggestion_id in enumerate(chosen):
+            if suggestion_id not in offered:
+                raise InvalidField(
+                    f"suggestion_ids[{index}]", f"no suggestion {suggestion_id!r} on this task"
+                )
+        accepted = []
+        for suggestion_id in chosen:
+            label = Label()
+            label.CopyFrom(offered[suggestion_id])
+            label.source.accepted_by = annotator
+            accepted.append(label)
+        judged: list[SuggestionAccepted | SuggestionRejected] = [
+            SuggestionRejected(
+                suggestion_id=suggestion_id,
+                task_id=task_id,
+                label=label,
+                rejected_by=annotator,
+                reason="not accepted",
+            )
+            for suggestion_id, label in offered.items()
+            if suggestion_id not in chosen
+        ]
+        annotation_id = await self._store(work, annotator, accepted, "suggestion", judged)
+        self.metrics.suggestions.labels("accepted").inc(len(accepted))
+        self.metrics.suggestions.labels("rejected").inc(len(judged))
+        return annotation_id
+
+    async def reject_suggestion(
+        self, task_id: str, suggestion_id: str, annotator: str, reason: str
+    ) -> None:
+        """Take a suggestion off the task for this annotator; the task stays theirs."""
+        task = (await self.workable(task_id, annotator)).view
+        rejected = next(
+            (s for s in task.suggestion if s.source.suggestion_id == suggestion_id), None
+        )
+        if rejected is None or not suggestion_id:
+            raise NotFound("suggestion on this task", suggestion_id)
+        event = new_envelope(
+            SuggestionRejected(
+                suggestion_id=suggestion_id,
+                task_id=task_id,
+                label=rejected,
+                rejected_by=annotator,
+                reason=reason.strip(),
+            ),
+            producer=SERVICE,
+            actor=user_actor(annotator),
+            project_id=task.project_id,
+            item_id=task.item_id,
+        )
+
+        async def write(tx: Transaction) -> None:
+            if not await self.queue.dismiss_suggestion(tx, task_id, annotator, suggestion_id):
+                raise Conflict(f"task {task_id!r} was submitted meanwhile")
+            tx.emit(event)
+
+        await self.uow.run(write)
+        self.metrics.suggestions.labels("rejected").inc()
+
+    async def _store(
+        self,
+        work: Workable,
+        annotator: str,
+        labels: Sequence[Label],
+        source: str,
+        judged: Sequence[SuggestionAccepted | SuggestionRejected],
+    ) -> str:
+        task = work.view
+        project = await self.repository.get_project(task.project_id)
+        if project is None:
+            raise NotFound("project", task.project_id)
+        self._validate(labels, project, task)
+        annotation_id = str(uuid.uuid4())
+        accepted = [
+            SuggestionAccepted(
+                suggestion_id=label.source.suggestion_id,
+                task_id=task.task_id,
+                annotation_id=annotation_id,
+                label=label,
+                accepted_by=annotator,
+            )
+            for label in labels
+            if source == "suggestion"
+        ]
+
+        async def write(tx: Transaction) -> HandedIn:
+            before = await self.queue.hand_in(tx, task.task_id, annotator, direct=work.direct)
+            if before is None:
+                raise Conflict(f"task {task.task_id!r} was submitted or reassigned meanwhile")
+            spent = seconds_spent(before.get("assigned_at") or [], annotator, datetime.now(UTC))
+            submitted = AnnotationSubmitted(
+                annotation_id=annotation_id,
+                task_id=task.task_id,
+                annotator=annotator,
+                labels=labels,
+                suggestion=task.suggestion,
+                suggestion_model=task.suggestion_model,
+                round=int(before.get("round", 0)),
+                overlap=int(before.get("overlap", 1)),
+                seconds_spent=spent,
+            )
+            await self.repository.insert_annotations(
+                tx,
+                [
+                    {
+                        "_id": annotation_id,
+                        "task_id": task.task_id,
+                        "item_id": task.item_id,
+                        "project_id": task.project_id,
+                        "annotator": annotator,
+                        "source": source,
+                        "labels": labels_to_json(labels),
+                        "round": submitted.round,
+                    }
+                ],
+            )
+            tx.emit(
+                *(
+                    new_envelope(
+                        payload,
+                        producer=SERVICE,
+                        actor=user_actor(annotator),
+                        project_id=task.project_id,
+                        item_id=task.item_id,
+                    )
+                    for payload in (submitted, *accepted, *judged)
+                )
+            )
+            return HandedIn(spent, bool(before.get("gold")))
+
+        handed_in = await self.uow.run(write)
+        self.metrics.annotations.labels(source).inc()
+        if handed_in.seconds_spent:
+            kind = "gold" if handed_in.gold else "regular"
+            self.metrics.task_seconds.labels(kind).observe(handed_in.seconds_spent)
+        return annotation_id
+
+    def _validate(self, labels: Sequence[Label], project: ProjectSpec, task: TaskView) -> None:
+        try:
+            validate_labels(labels, project, task.data_type, task.text)
+        except InvalidField as exc:
+            self.metrics.rejected_submissions.labels(exc.field.rsplit(".", 1)[-1]).inc()
+            raise
