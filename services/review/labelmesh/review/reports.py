@@ -85,8 +85,10 @@ def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float
     spread = z * z / trials
     centre = (p + spread / 2) / (1 + spread)
     half = z / (1 + spread) * math.sqrt(p * (1 - p) / trials + spread / (4 * trials))
-    # The bounds lie in [0, 1] in exact arithmetic; clamp away rounding at p = 0 or 1.
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # At p = 0 or 1 one bound is exactly 0 or 1; rounding must not move it inside.
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == trials else min(1.0, centre + half)
+    return low, high
 
 
 def annotations_per_hour(moments: Sequence[datetime]) -> float:

@@ -469,3 +469,8 @@ def test_agreement_report_of_one_class_only() -> None:
     [pair] = report.pairs
     assert (pair.annotator_a, pair.annotator_b, pair.shared_items) == ("ann", "bob", 3)
     assert math.isnan(pair.cohen_kappa)
+
+
+def test_a_perfect_or_null_record_keeps_its_bound_exactly_at_one_or_zero() -> None:
+    assert wilson_interval(222, 222)[1] == 1.0
+    assert wilson_interval(0, 222)[0] == 0.0
