@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from labelmesh.core.errors import InvalidField
 from labelmesh.review.consensus import (
     keypoints_oks,
     polygon_from_label,
@@ -14,6 +15,20 @@ from labelmesh.review.consensus import (
 )
 from labelmesh.v1.events_pb2 import ReviewDecision
 from labelmesh.v1.geometry_pb2 import BoundingBox, Keypoints, Label, TextSpan
+
+
+def check_labels(labels: Sequence[Label], classes: set[str], at: str = "labels") -> None:
+    """Final or known labels must use the project's classes: raises InvalidField naming the
+    first label that does not (review trusts annotation's validation of everything else)."""
+    if not labels:
+        raise InvalidField(at, "at least one label is required")
+    for index, label in enumerate(labels):
+        kind = label.WhichOneof("kind")
+        if kind is None:
+            raise InvalidField(f"{at}[{index}]", "has no geometry")
+        if kind != "transcription" and getattr(label, kind).label not in classes:
+            name = getattr(label, kind).label
+            raise InvalidField(f"{at}[{index}].{kind}.label", f"{name!r} is not a class")
 
 
 def box_iou(a: BoundingBox, b: BoundingBox) -> float:

@@ -309,20 +309,7 @@ def _advance(item: ItemState, ctx: Context, fx: Effects, from_stage: int) -> Non
 
 def _open_stage(item: ItemState, ctx: Context, fx: Effects, index: int, reason: str) -> None:
     stage = ctx.policy.stages[index]
-    task = ReviewTaskSpec(
-        review_task_id=str(uuid.uuid4()),
-        kind="review",
-        stage_index=index,
-        stage=stage.name,
-        role=stage.role,
-        team=stage.team,
-        labels=list(item.labels),
-        candidates=_candidates(item),
-        agreement=_agreement_or_one(item),
-        reason=reason,
-        round=item.round,
-        annotators=[s.annotator for s in item.submissions],
-    )
+    task = _task_for(item, "review", index, stage.name, stage.role, stage.team, reason)
     item.state, item.stage_index, item.review_task_id = IN_REVIEW, index, task.review_task_id
     fx.tasks.append(task)
     fx.emit(
@@ -337,6 +324,26 @@ def _open_stage(item: ItemState, ctx: Context, fx: Effects, index: int, reason: 
             round=item.round,
             reason=reason,
         )
+    )
+
+
+def _task_for(
+    item: ItemState, kind: str, index: int, stage: str, role: str, team: str, reason: str
+) -> ReviewTaskSpec:
+    """A task showing the item's current labels and annotations to whoever decides it."""
+    return ReviewTaskSpec(
+        review_task_id=str(uuid.uuid4()),
+        kind=kind,
+        stage_index=index,
+        stage=stage,
+        role=role,
+        team=team,
+        labels=list(item.labels),
+        candidates=_candidates(item),
+        agreement=_agreement_or_one(item),
+        reason=reason,
+        round=item.round,
+        annotators=[s.annotator for s in item.submissions],
     )
 
 
@@ -465,20 +472,7 @@ def _send_back(item: ItemState, ctx: Context, fx: Effects, reason: str) -> None:
 
 def _adjudicate(item: ItemState, ctx: Context, fx: Effects, reason: str) -> None:
     role = review_policy.adjudicator_role(ctx.policy)
-    task = ReviewTaskSpec(
-        review_task_id=str(uuid.uuid4()),
-        kind="adjudication",
-        stage_index=-1,
-        stage="adjudication",
-        role=role,
-        team="",
-        labels=list(item.labels),
-        candidates=_candidates(item),
-        agreement=_agreement_or_one(item),
-        reason=reason,
-        round=item.round,
-        annotators=[s.annotator for s in item.submissions],
-    )
+    task = _task_for(item, "adjudication", -1, "adjudication", role, "", reason)
     item.state, item.review_task_id = ADJUDICATION, task.review_task_id
     fx.tasks.append(task)
     fx.emit(

@@ -12,6 +12,7 @@ from labelmesh.core.errors import Conflict, InvalidField
 from labelmesh.core.mongo import Transaction
 from labelmesh.review import reports
 from labelmesh.review.adapters.repository import Window
+from labelmesh.review.domain import check_labels
 from labelmesh.review.usecases import SERVICE, Review
 from labelmesh.v1.events_pb2 import (
     Envelope,
@@ -102,7 +103,7 @@ class Quality:
         results: list[GoldResult] = []
         accepted: list[tuple[str, Sequence[Label]]] = []
         for index, (item_id, labels) in enumerate(items):
-            problem = _gold_problem(index, item_id, labels, classes)
+            problem = _gold_problem(f"items[{index}]", item_id, labels, classes)
             if problem is None and item_id in {i for i, _ in accepted}:
                 problem = (f"items[{index}].item_id", "listed twice")
             results.append(GoldResult(item_id, *problem) if problem else GoldResult(item_id))
@@ -151,18 +152,13 @@ class Quality:
 
 
 def _gold_problem(
-    index: int, item_id: str, labels: Sequence[Label], classes: set[str]
+    at: str, item_id: str, labels: Sequence[Label], classes: set[str]
 ) -> tuple[str, str] | None:
-    at = f"items[{index}]"
+    """(field, reason) of what is wrong with one gold item, if anything."""
     if not item_id.strip():
         return f"{at}.item_id", "must not be empty"
-    if not labels:
-        return f"{at}.labels", "a gold item needs its known labels"
-    for position, label in enumerate(labels):
-        kind = label.WhichOneof("kind")
-        if kind is None:
-            return f"{at}.labels[{position}]", "has no geometry"
-        if kind != "transcription" and getattr(label, kind).label not in classes:
-            name = getattr(label, kind).label
-            return f"{at}.labels[{position}].{kind}.label", f"{name!r} is not a class"
+    try:
+        check_labels(labels, classes, f"{at}.labels")
+    except InvalidField as exc:
+        return exc.field, exc.reason
     return None

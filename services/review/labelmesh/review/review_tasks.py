@@ -12,6 +12,7 @@ from labelmesh.core.labels import labels_from_json
 from labelmesh.core.mongo import Document, Transaction
 from labelmesh.review import pipeline
 from labelmesh.review.adapters.repository import ASSIGNED, OPEN, candidates_of
+from labelmesh.review.domain import check_labels
 from labelmesh.review.usecases import Cause, Review
 from labelmesh.v1.events_pb2 import AnnotationCandidate
 from labelmesh.v1.geometry_pb2 import Label
@@ -101,11 +102,9 @@ class ReviewTasks:
         if task.kind == "adjudication":
             if not approve:
                 raise InvalidField("decision", "an adjudication decides the labels: APPROVED")
-            if not labels:
-                raise InvalidField("labels", "an adjudication needs the final labels")
             if not reason:
                 raise InvalidField("reason", "an adjudication is recorded with its reason")
-            await self._validate(task.project_id, labels)
+            check_labels(labels, set((await self.review.project(task.project_id)).classes))
         elif not approve and not reason:
             raise InvalidField("reason", "a rejection needs a reason")
         await self._may_decide(task_id, reviewer)
@@ -151,18 +150,6 @@ class ReviewTasks:
             raise InvalidField("reviewer", f"{reviewer!r} lacks the {needed} this task needs")
         if reviewer in document["annotators"]:
             raise Conflict(f"{reviewer!r} annotated this item and cannot review it")
-
-    async def _validate(self, project_id: str, labels: Sequence[Label]) -> None:
-        classes = set((await self.review.project(project_id)).classes)
-        for index, label in enumerate(labels):
-            kind = label.WhichOneof("kind")
-            if kind is None:
-                raise InvalidField(f"labels[{index}]", "has no geometry")
-            name = getattr(label, kind).label if kind != "transcription" else None
-            if name is not None and name not in classes:
-                raise InvalidField(
-                    f"labels[{index}].{kind}.label", f"{name!r} is not a class of this project"
-                )
 
     async def flag_item(self, item_id: str, reason: str, annotation_id: str, user: str) -> str:
         """Send an item back through review by hand; returns where it went."""

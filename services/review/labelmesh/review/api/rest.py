@@ -138,11 +138,6 @@ def router(app: ReviewApi) -> APIRouter:
         state = await app.tasks.flag_item(item_id, request.reason, request.annotation_id, user)
         return {"outcome": state}
 
-    def window(
-        project_id: str, since: datetime | None, until: datetime | None, user: str
-    ) -> Window:
-        return Window(project_id, since, until, user)
-
     since_query = Query(default=None, description="Start of the window (ISO 8601), inclusive")
     until_query = Query(default=None, description="End of the window (ISO 8601), exclusive")
 
@@ -153,7 +148,7 @@ def router(app: ReviewApi) -> APIRouter:
         until: datetime | None = until_query,
         annotator: str = "",
     ) -> dict[str, Any]:
-        scores = await app.quality.annotation_scores(window(project_id, since, until, annotator))
+        scores = await app.quality.annotation_scores(Window(project_id, since, until, annotator))
         return {"scores": [message_to_json(s) for s in scores]}
 
     @api.get("/projects/{project_id}/reports/annotators")
@@ -163,7 +158,7 @@ def router(app: ReviewApi) -> APIRouter:
         until: datetime | None = until_query,
         annotator: str = "",
     ) -> dict[str, Any]:
-        stats = await app.quality.annotator_report(window(project_id, since, until, annotator))
+        stats = await app.quality.annotator_report(Window(project_id, since, until, annotator))
         return {"annotators": [message_to_json(s) for s in stats]}
 
     @api.get("/projects/{project_id}/reports/reviewers")
@@ -173,7 +168,7 @@ def router(app: ReviewApi) -> APIRouter:
         until: datetime | None = until_query,
         reviewer: str = "",
     ) -> dict[str, Any]:
-        stats = await app.quality.reviewer_report(window(project_id, since, until, reviewer))
+        stats = await app.quality.reviewer_report(Window(project_id, since, until, reviewer))
         return {"reviewers": [message_to_json(s) for s in stats]}
 
     @api.get("/projects/{project_id}/reports/agreement")
@@ -182,8 +177,6 @@ def router(app: ReviewApi) -> APIRouter:
         since: datetime | None = since_query,
         until: datetime | None = until_query,
     ) -> dict[str, Any]:
-        return message_to_json(
-            await app.quality.agreement_report(window(project_id, since, until, ""))
-        )
+        return message_to_json(await app.quality.agreement_report(Window(project_id, since, until)))
 
     return api
