@@ -152,9 +152,9 @@ def test_reported_quality_matches_the_simulated_annotators(
             return sum(row["annotations"] for row in rows) == len(stream)
 
         wait_for(all_scored, "review to score every annotation", within=240)
-        report = client.get(
-            f"{review}/v1/projects/{project.project_id}/reports/annotators"
-        ).json()["annotators"]
+        report = client.get(f"{review}/v1/projects/{project.project_id}/reports/annotators").json()[
+            "annotators"
+        ]
         finals = _final_labels(client, review, list(truth))
         agreement = client.get(
             f"{review}/v1/projects/{project.project_id}/reports/agreement"
