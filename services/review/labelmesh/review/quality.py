@@ -3,6 +3,7 @@ standards, and scores for any time window."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -131,7 +132,8 @@ class Quality:
 
     async def annotation_scores(self, window: Window) -> list[AnnotationScore]:
         await self.review.project(window.project_id)
-        return reports.annotation_scores(await self.repository.scores_in(window))
+        scores = await self.repository.scores_in(window)
+        return await asyncio.to_thread(reports.annotation_scores, scores)
 
     async def annotator_report(self, window: Window) -> list[AnnotatorStats]:
         await self.review.project(window.project_id)
@@ -140,15 +142,19 @@ class Quality:
             for r in await self.repository.annotator_records(window.project_id)
             if r["flagged"]
         }
-        return reports.annotator_report(await self.repository.scores_in(window), flagged)
+        scores = await self.repository.scores_in(window)
+        return await asyncio.to_thread(reports.annotator_report, scores, flagged)
 
     async def reviewer_report(self, window: Window) -> list[ReviewerStats]:
         await self.review.project(window.project_id)
-        return reports.reviewer_report(await self.repository.reviewer_decisions_in(window))
+        decisions = await self.repository.reviewer_decisions_in(window)
+        return await asyncio.to_thread(reports.reviewer_report, decisions)
 
     async def agreement_report(self, window: Window) -> GetAgreementReportResponse:
         await self.review.project(window.project_id)
-        return reports.agreement_report(await self.repository.annotations_in(window))
+        # Kappas and alphas over a project's annotations take a while: off the event loop.
+        annotations = await self.repository.annotations_in(window)
+        return await asyncio.to_thread(reports.agreement_report, annotations)
 
 
 def _gold_problem(

@@ -14,7 +14,7 @@ from labelmesh.review import pipeline
 from labelmesh.review.adapters.repository import ASSIGNED, OPEN, candidates_of
 from labelmesh.review.domain import check_labels
 from labelmesh.review.usecases import Cause, Review
-from labelmesh.v1.events_pb2 import AnnotationCandidate
+from labelmesh.v1.events_pb2 import AnnotationCandidate, ProjectMember, ReviewPolicy
 from labelmesh.v1.geometry_pb2 import Label
 
 MAX_REASON = 2000
@@ -60,8 +60,7 @@ class ReviewTasks:
         """The reviewer's current task, or the oldest open one their roles or teams allow."""
         if not reviewer:
             raise InvalidField("reviewer", "must not be empty")
-        policy = await self.review.policy(project_id)
-        member = next((m for m in policy.members if m.user == reviewer), None)
+        member = _member(await self.review.policy(project_id), reviewer)
         if member is None:
             raise InvalidField(
                 "reviewer", f"{reviewer!r} is not a member of this project's review policy"
@@ -94,7 +93,10 @@ class ReviewTasks:
             raise InvalidField("reviewer", "must not be empty")
         if len(reason) > MAX_REASON:
             raise InvalidField("reason", f"at most {MAX_REASON} characters")
-        task = await self.get_task(task_id)
+        document = await self.repository.get_review_task(task_id)
+        if document is None:
+            raise NotFound("review task", task_id)
+        task = task_view(document)
         if task.assignee and task.assignee != reviewer:
             raise Conflict(f"review task {task_id!r} is assigned to {task.assignee!r}")
         if task.status not in (OPEN, ASSIGNED):
@@ -107,16 +109,14 @@ class ReviewTasks:
             check_labels(labels, set((await self.review.project(task.project_id)).classes))
         elif not approve and not reason:
             raise InvalidField("reason", "a rejection needs a reason")
-        await self._may_decide(task_id, reviewer)
+        ctx = await self.review.context(task.project_id)
+        _check_may_decide(document, ctx.policy, reviewer)
         item = await self.repository.get_item(task.item_id)
         if item is None or item.review_task_id != task_id:
             await self.repository.cancel_task(task_id)
             raise Conflict(f"item {task.item_id!r} moved on; review task {task_id!r} is cancelled")
-        ctx = await self.review.context(task.project_id)
 
         async def write(tx: Transaction) -> str:
-            document = await self.repository.get_review_task(task_id, tx)
-            assert document is not None
             item = await self.repository.get_item(task.item_id, tx)
             if item is None or not await self.repository.close_review_task(tx, task_id, reviewer):
                 raise Conflict(f"review task {task_id!r} was decided meanwhile")
@@ -132,24 +132,6 @@ class ReviewTasks:
             return _outcome(item, fx)
 
         return await self.review.uow.run(write)
-
-    async def _may_decide(self, task_id: str, reviewer: str) -> None:
-        """Only a member with the task's role or team decides it, never on their own work."""
-        document = await self.repository.get_review_task(task_id)
-        assert document is not None
-        policy = await self.review.policy(document["project_id"])
-        member = next((m for m in policy.members if m.user == reviewer), None)
-        allowed = member is not None and (
-            (document["role"] and document["role"] in member.roles)
-            or (document["team"] and document["team"] in member.teams)
-        )
-        if not allowed:
-            needed = (
-                f"role {document['role']!r}" if document["role"] else f"team {document['team']!r}"
-            )
-            raise InvalidField("reviewer", f"{reviewer!r} lacks the {needed} this task needs")
-        if reviewer in document["annotators"]:
-            raise Conflict(f"{reviewer!r} annotated this item and cannot review it")
 
     async def flag_item(self, item_id: str, reason: str, annotation_id: str, user: str) -> str:
         """Send an item back through review by hand; returns where it went."""
@@ -174,6 +156,24 @@ class ReviewTasks:
             return state
 
         return await self.review.uow.run(write)
+
+
+def _member(policy: ReviewPolicy, user: str) -> ProjectMember | None:
+    return next((m for m in policy.members if m.user == user), None)
+
+
+def _check_may_decide(task: Document, policy: ReviewPolicy, reviewer: str) -> None:
+    """Only a member with the task's role or team decides it, never on their own work."""
+    member = _member(policy, reviewer)
+    allowed = member is not None and (
+        (task["role"] and task["role"] in member.roles)
+        or (task["team"] and task["team"] in member.teams)
+    )
+    if not allowed:
+        needed = f"role {task['role']!r}" if task["role"] else f"team {task['team']!r}"
+        raise InvalidField("reviewer", f"{reviewer!r} lacks the {needed} this task needs")
+    if reviewer in task["annotators"]:
+        raise Conflict(f"{reviewer!r} annotated this item and cannot review it")
 
 
 def _outcome(item: pipeline.ItemState, fx: pipeline.Effects) -> str:

@@ -195,38 +195,15 @@ class ReviewRepository:
 
     async def save_policy(self, tx: Transaction, project_id: str, policy: ReviewPolicy) -> bool:
         """Store a policy version; False if that version (or a later one) is already stored."""
-        raw = policy.SerializeToString()
-        result = await self.policies.update_one(
-            {"_id": f"{project_id}:current", "version": {"$lt": policy.version}},
-            {"$set": {"project_id": project_id, "version": policy.version, "policy": raw}},
-            upsert=False,
-            session=tx.session,
-        )
-        if result.modified_count == 0:
-            existing = await self.policies.find_one(
-                {"_id": f"{project_id}:current"}, session=tx.session
-            )
-            if existing is not None:
-                return False
-            await self.policies.insert_one(
-                {
-                    "_id": f"{project_id}:current",
-                    "project_id": project_id,
-                    "version": policy.version,
-                    "policy": raw,
-                },
-                session=tx.session,
-            )
-        await self.policies.insert_one(
-            {
-                "_id": f"{project_id}:v{policy.version}",
-                "project_id": project_id,
-                "version": policy.version,
-                "policy": raw,
-                "at": now(),
-            },
-            session=tx.session,
-        )
+        key = f"{project_id}:current"
+        current = await self.policies.find_one({"_id": key}, {"version": 1}, session=tx.session)
+        if current is not None and current["version"] >= policy.version:
+            return False
+        stored = {"project_id": project_id, "version": policy.version}
+        stored["policy"] = policy.SerializeToString()
+        await self.policies.replace_one({"_id": key}, stored, upsert=True, session=tx.session)
+        history = {"_id": f"{project_id}:v{policy.version}", **stored, "at": now()}
+        await self.policies.insert_one(history, session=tx.session)
         return True
 
     # --- items -----------------------------------------------------------------------------
