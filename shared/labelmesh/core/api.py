@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from labelmesh.core.envelopes import trace_id_from_traceparent
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
 from labelmesh.core.logging import log_context
+from labelmesh.core.rest_proto import install_proto_openapi
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 # Who is calling. Authentication is not part of this release: the caller names itself.
@@ -33,6 +34,7 @@ def rest_app(
     """A FastAPI app with the service's routes, error mapping and probes."""
     app = FastAPI(title=title, version="0.1.0")
     app.include_router(router)
+    install_proto_openapi(app)
 
     @app.middleware("http")
     async def trace(request: Request, call_next: Any) -> Response:

@@ -1,10 +1,11 @@
 """The event bus on aiokafka: a batching publisher and the one consumer loop.
 
-The consumer decodes each record, dispatches it through the service's handler
-table, retries failures with backoff, dead-letters what cannot be handled, and
-commits a partition's offsets only after every record before them is durable.
-Records with different keys in one fetch are handled concurrently; records with
-the same key (the same item) are handled in order.
+The consumer decodes each record and hands the whole fetch, in key order, to
+the service's dispatcher (one transaction). If the fetch fails it falls back to
+one event at a time: keys in parallel, each key's records in order, with
+retries and backoff; what still cannot be handled is dead-lettered. A
+partition's offsets are committed only after every record before them is
+durable.
 """
 
 from __future__ import annotations
@@ -13,16 +14,16 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, TopicAlreadyExistsError
 
 from labelmesh.core.capacity import Capacity
-from labelmesh.core.envelopes import UndecodableEvent, decode, encode, headers_for, payload_of
+from labelmesh.core.envelopes import UndecodableEvent, decode, encode, headers_for
 from labelmesh.core.errors import PoisonMessage
 from labelmesh.core.logging import log_context
 from labelmesh.core.metrics import BusMetrics
@@ -32,10 +33,13 @@ from labelmesh.v1.events_pb2 import Envelope
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Any, Envelope, Any], Awaitable[None]]
-# Handles a whole fetch in one go (for example, one transaction for all of
-# it); if it fails, the consumer falls back to the per-event handlers.
-BatchHandler = Callable[[Any, list[Envelope]], Awaitable[None]]
+
+class FetchHandler(Protocol):
+    """What the consumer hands fetches to (`labelmesh.core.dispatch.Dispatcher`)."""
+
+    def handles(self, event_type: str) -> bool: ...
+
+    async def handle(self, envelopes: Sequence[Envelope]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -123,14 +127,12 @@ class EventConsumer:
         bootstrap: str,
         group_id: str,
         topics: Sequence[str],
-        handlers: Mapping[str, Handler],
-        deps: Any,
+        dispatcher: FetchHandler,
         publisher: EventPublisher,
         metrics: BusMetrics,
         max_attempts: int,
         backoff_seconds: float,
         max_concurrency: int = 64,
-        batch_handler: BatchHandler | None = None,
         capacity: Capacity | None = None,
     ) -> None:
         self._consumer = AIOKafkaConsumer(
@@ -144,9 +146,7 @@ class EventConsumer:
             heartbeat_interval_ms=500,
         )
         self.group_id = group_id
-        self.handlers = handlers
-        self.batch_handler = batch_handler
-        self.deps = deps
+        self.dispatcher = dispatcher
         self.publisher = publisher
         self.metrics = metrics
         self.max_attempts = max_attempts
@@ -214,27 +214,28 @@ class EventConsumer:
         # partition's own order on equal timestamps).
         for records in by_key.values():
             records.sort(key=lambda r: r.timestamp)
-        if self.batch_handler is not None and await self._try_batch(by_key.values()):
+        if await self._try_whole_fetch(by_key.values()):
             return
         await asyncio.gather(*(self._process_in_order(rs) for rs in by_key.values()))
 
-    async def _try_batch(self, groups: Iterable[list[ConsumerRecord]]) -> bool:
-        """Hand the whole fetch to the batch handler; False if it must go event by event."""
-        assert self.batch_handler is not None
+    async def _try_whole_fetch(self, groups: Iterable[list[ConsumerRecord]]) -> bool:
+        """Hand the whole fetch to the dispatcher; False if it must go event by event."""
         envelopes = []
         for record in (r for group in groups for r in group):
             try:
                 envelope = decode(record.value)
             except UndecodableEvent:
                 return False  # the per-event path dead-letters it
-            if envelope.event_type in self.handlers:
+            if self.dispatcher.handles(envelope.event_type):
                 envelopes.append(envelope)
             else:
                 self.metrics.consumed.labels(envelope.event_type, "ignored").inc()
+        if not envelopes:
+            return True
         started = time.perf_counter()
         for attempt in range(1, self.max_attempts + 1):
             try:
-                await self.batch_handler(self.deps, envelopes)
+                await self.dispatcher.handle(envelopes)
                 break
             except Exception as exc:
                 if attempt < self.max_attempts and is_transient(exc):
@@ -260,23 +261,20 @@ class EventConsumer:
         except UndecodableEvent as exc:
             await self.dead_letter(record, "undecodable", str(exc), event_type="undecodable")
             return
-        handler = self.handlers.get(envelope.event_type)
-        if handler is None:
+        if not self.dispatcher.handles(envelope.event_type):
             self.metrics.consumed.labels(envelope.event_type, "ignored").inc()
             return
         with log_context(
             trace_id=envelope.trace_id, event_id=envelope.event_id, item_id=envelope.item_id
         ):
-            await self._handle_with_retries(record, envelope, handler)
+            await self._handle_with_retries(record, envelope)
 
-    async def _handle_with_retries(
-        self, record: ConsumerRecord, envelope: Envelope, handler: Handler
-    ) -> None:
+    async def _handle_with_retries(self, record: ConsumerRecord, envelope: Envelope) -> None:
         event_type = envelope.event_type
         started = time.perf_counter()
         for attempt in range(1, self.max_attempts + 1):
             try:
-                await handler(self.deps, envelope, payload_of(envelope))
+                await self.dispatcher.handle([envelope])
             except PoisonMessage as exc:
                 await self.dead_letter(record, "rejected", str(exc), event_type=event_type)
                 return

@@ -19,6 +19,7 @@ from pymongo.errors import PyMongoError
 
 from labelmesh.core.envelopes import encode, headers_for
 from labelmesh.core.topics import Topics
+from labelmesh.core.uow import Transaction, claim_new_in_order
 from labelmesh.v1.events_pb2 import Envelope
 
 Document = dict[str, Any]
@@ -45,8 +46,8 @@ def outbox_document(envelope: Envelope, topics: Topics) -> Document:
     }
 
 
-class Transaction:
-    """One open transaction: its session, the database, and what to emit."""
+class MongoTransaction:
+    """One open MongoDB transaction: its session, the database, and what to emit."""
 
     def __init__(self, db: AsyncDatabase[Document], session: AsyncClientSession) -> None:
         self.db = db
@@ -75,20 +76,14 @@ class Transaction:
 
     async def claim_new(self, envelopes: Sequence[Envelope], consumer: str) -> list[Envelope]:
         """The envelopes not handled before, each once, in order; they are now claimed."""
-        fresh = await self.claim_events([e.event_id for e in envelopes], consumer)
-        new = []
-        for envelope in envelopes:
-            if envelope.event_id in fresh:
-                fresh.discard(envelope.event_id)
-                new.append(envelope)
-        return new
+        return await claim_new_in_order(self, envelopes, consumer)
 
     def emit(self, *envelopes: Envelope) -> None:
         """Queue events; they are written to the outbox when the transaction commits."""
         self.outgoing.extend(envelopes)
 
 
-class UnitOfWork:
+class MongoUnitOfWork:
     """Opens transactions on one service's database and wakes the outbox relay
     after each commit that emitted events."""
 
@@ -121,15 +116,22 @@ class UnitOfWork:
         raise AssertionError("unreachable")
 
     @asynccontextmanager
-    async def begin(self) -> AsyncIterator[Transaction]:
+    async def begin(self) -> AsyncIterator[MongoTransaction]:
         async with self.client.start_session() as session, await session.start_transaction():
-            tx = Transaction(self.db, session)
+            tx = MongoTransaction(self.db, session)
             yield tx
             if tx.outgoing:
                 documents = [outbox_document(e, self.topics) for e in tx.outgoing]
                 await self.db[OUTBOX].insert_many(documents, session=session)
         if tx.outgoing:
             self._on_commit()
+
+
+def session_of(tx: Transaction) -> AsyncClientSession:
+    """The MongoDB session behind a transaction, for the MongoDB repositories."""
+    if not isinstance(tx, MongoTransaction):
+        raise TypeError(f"a MongoDB repository needs a MongoDB transaction, not {tx!r}")
+    return tx.session
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry
 from labelmesh.core.bus import EventPublisher
 from labelmesh.core.config import CoreSettings
 from labelmesh.core.metrics import BusMetrics
-from labelmesh.core.mongo import UnitOfWork, connect
+from labelmesh.core.mongo import MongoUnitOfWork, connect
 from labelmesh.core.outbox import OutboxRelay
 from labelmesh.core.topics import Topics
 
@@ -26,7 +26,7 @@ class Platform:
         self.relay = OutboxRelay(
             self.db, self.publisher, self.metrics, settings.outbox_poll_seconds
         )
-        self.uow = UnitOfWork(self.mongo, self.db, self.topics, on_commit=self.relay.wake)
+        self.uow = MongoUnitOfWork(self.mongo, self.db, self.topics, on_commit=self.relay.wake)
 
     async def close(self) -> None:
         await self.mongo.close()

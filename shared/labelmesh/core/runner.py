@@ -9,9 +9,9 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import grpc
 import uvicorn
@@ -21,7 +21,7 @@ from grpc_reflection.v1alpha import reflection
 
 from labelmesh.core import logging as lm_logging
 from labelmesh.core.api import ReadinessCheck, rest_app
-from labelmesh.core.bus import BatchHandler, EventConsumer, Handler, ensure_topics
+from labelmesh.core.bus import EventConsumer, FetchHandler, ensure_topics
 from labelmesh.core.capacity import Capacity
 from labelmesh.core.config import ConfigError, ServiceSettings, load
 from labelmesh.core.mongo import ensure_core_indexes
@@ -44,6 +44,13 @@ class GrpcService:
     full_name: str
 
 
+class EventSource(FetchHandler, Protocol):
+    """A dispatcher, which also knows the topic families it consumes."""
+
+    @property
+    def families(self) -> Sequence[str]: ...
+
+
 @dataclass
 class ServiceDefinition:
     """Everything one service contributes; the runner supplies the rest."""
@@ -53,11 +60,8 @@ class ServiceDefinition:
     settings: ServiceSettings
     router: APIRouter
     grpc_services: Sequence[GrpcService]
-    handlers: Mapping[str, Handler] = field(default_factory=dict)
-    batch_handler: BatchHandler | None = None
-    consumes: Sequence[str] = ()
-    deps: Any = None
-    usecases: Any = None  # the application layer the APIs call, for in-process tests
+    # Consumes the topic families of its event table; None consumes nothing.
+    events: EventSource | None = None
     on_start: Callable[[], Awaitable[None]] | None = None
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     # Work in flight behind the consumer; fetching pauses while it is full.
@@ -95,26 +99,25 @@ async def serve(
 
     # Projects get a consumer loop of their own: a handler waiting (RetryLater)
     # for a project must not block the very loop that would deliver it.
+    consumes = service.events.families if service.events else ()
     groups = {
-        "projects": [f for f in service.consumes if f == PROJECTS],
-        "events": [f for f in service.consumes if f != PROJECTS],
+        "projects": [f for f in consumes if f == PROJECTS],
+        "events": [f for f in consumes if f != PROJECTS],
     }
     consumers = [
         EventConsumer(
             bootstrap=settings.kafka_bootstrap_servers,
             group_id=f"{settings.topic_prefix}.{service.name}.{group}",
             topics=[platform.topics.name(f) for f in families],
-            handlers=service.handlers,
-            deps=service.deps,
+            dispatcher=service.events,
             publisher=platform.publisher,
             metrics=platform.metrics,
             max_attempts=settings.handler_max_attempts,
             backoff_seconds=settings.handler_retry_backoff_seconds,
-            batch_handler=service.batch_handler,
             capacity=service.capacity if group == "events" else None,
         )
         for group, families in groups.items()
-        if families and service.handlers
+        if families and service.events is not None
     ]
     for consumer in consumers:
         await consumer.start()

@@ -18,6 +18,7 @@ from moto.server import ThreadedMotoServer
 from labelmesh.core.config import CoreSettings
 from labelmesh.devstack.infra import secantus_server, start_and_wait, tansu_broker
 from labelmesh.devstack.processes import free_port
+from labelmesh.testing.backends import backend  # noqa: F401  (a fixture for the contract suites)
 
 MOTO_START_DEADLINE_SECONDS = 10.0
 

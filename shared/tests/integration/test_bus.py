@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from labelmesh.core.bus import BatchHandler, EventConsumer, EventPublisher, RawEvent, ensure_topics
+from labelmesh.core.bus import EventConsumer, EventPublisher, RawEvent, ensure_topics
 from labelmesh.core.capacity import Capacity
 from labelmesh.core.config import CoreSettings
 from labelmesh.core.envelopes import (
@@ -42,7 +41,8 @@ def item_event(text: str, item_id: str = "item-1") -> Envelope:
 
 
 class Recorder:
-    """A handler that records what it saw, optionally failing on some texts."""
+    """A dispatcher that records what it saw, all or nothing per fetch,
+    failing on some texts."""
 
     def __init__(self, fail_on: str = "", poison_on: str = "") -> None:
         self.seen: list[str] = []
@@ -51,12 +51,19 @@ class Recorder:
         self.done = asyncio.Event()
         self.expect = 1
 
-    async def __call__(self, deps: Any, envelope: Envelope, event: ItemIngested) -> None:
-        if event.text == self.fail_on:
+        self.fetches: list[list[str]] = []
+
+    def handles(self, event_type: str) -> bool:
+        return event_type == ITEM_INGESTED
+
+    async def handle(self, envelopes: Sequence[Envelope]) -> None:
+        texts = [payload_of(e).text for e in envelopes]  # type: ignore[attr-defined]
+        self.fetches.append(texts)
+        if self.fail_on in texts:
             raise RuntimeError("handler exploded")
-        if event.text == self.poison_on:
+        if self.poison_on in texts:
             raise PoisonMessage("cannot ever handle this")
-        self.seen.append(event.text)
+        self.seen.extend(texts)
         if len(self.seen) >= self.expect:
             self.done.set()
 
@@ -65,7 +72,6 @@ class Recorder:
 async def running_consumer(
     settings: CoreSettings,
     recorder: Recorder,
-    batch_handler: BatchHandler | None = None,
     capacity: Capacity | None = None,
 ) -> AsyncIterator[tuple[EventPublisher, BusMetrics]]:
     topics = Topics(settings.topic_prefix)
@@ -77,13 +83,11 @@ async def running_consumer(
         bootstrap=settings.kafka_bootstrap_servers,
         group_id=f"{settings.topic_prefix}.test",
         topics=[topics.name(ITEMS)],
-        handlers={ITEM_INGESTED: recorder},
-        deps=None,
+        dispatcher=recorder,
         publisher=publisher,
         metrics=metrics,
         max_attempts=settings.handler_max_attempts,
         backoff_seconds=settings.handler_retry_backoff_seconds,
-        batch_handler=batch_handler,
         capacity=capacity,
     )
     await consumer.start()
@@ -195,26 +199,17 @@ async def test_publisher_sends_headers_and_keys_by_item(core_settings: CoreSetti
     assert metrics.produced.labels(ITEM_INGESTED)._value.get() == 30
 
 
-async def test_a_failing_batch_falls_back_to_one_event_at_a_time(
+async def test_a_failing_fetch_falls_back_to_one_event_at_a_time(
     core_settings: CoreSettings,
 ) -> None:
-    """A batch handler that cannot take the fetch loses nothing: each event is
-    then handled alone, and only the bad one is dead-lettered."""
+    """A fetch the dispatcher cannot take loses nothing: each event is then
+    handled alone, and only the bad one is dead-lettered."""
     recorder = Recorder(fail_on="boom")
     recorder.expect = 2
-    batches: list[list[str]] = []
-
-    async def batch_handler(deps: Any, envelopes: list[Envelope]) -> None:
-        """All or nothing, like a batch written in one transaction."""
-        texts = [payload_of(e).text for e in envelopes]  # type: ignore[attr-defined]
-        batches.append(texts)
-        if "boom" in texts:
-            raise RuntimeError("batch exploded")
-        for envelope in envelopes:
-            await recorder(deps, envelope, payload_of(envelope))  # type: ignore[arg-type]
+    batches = recorder.fetches
 
     topics = Topics(core_settings.topic_prefix)
-    async with running_consumer(core_settings, recorder, batch_handler) as (publisher, _):
+    async with running_consumer(core_settings, recorder) as (publisher, _):
         await publisher.publish(
             [item_event("a", "i1"), item_event("boom", "i2"), item_event("b", "i3")]
         )
