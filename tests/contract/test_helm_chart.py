@@ -12,7 +12,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-CHART = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "labelmesh"
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "deploy" / "helm" / "labelmesh"
 KUBE_VERSION = "1.37.0"
 RELEASE = "lm"
 NAMESPACE = "labelmesh"
@@ -414,6 +415,34 @@ def test_lint_strict_reports_no_errors(scenario: str) -> None:
 def test_lint_catches_a_broken_value() -> None:
     report = helm_python.lint(CHART, {"logLevel": "TRACE"}, strict=True)
     assert any(m["severity"] >= 3 for m in report["messages"])
+
+
+def dockerfile_stages() -> dict[str, list[str]]:
+    """The root Dockerfile's instructions (comments dropped) by stage name."""
+    stages: dict[str, list[str]] = {}
+    name = ""
+    for line in (ROOT / "Dockerfile").read_text().replace("\\\n", " ").splitlines():
+        line = line.strip()
+        if line.startswith("FROM "):
+            words = line.split()
+            name = words[3] if len(words) == 4 and words[2].upper() == "AS" else ""
+            stages[name] = []
+        elif line and not line.startswith("#"):
+            stages.setdefault(name, []).append(" ".join(line.split()))
+    return stages
+
+
+def test_the_dockerfile_builds_every_service_the_chart_deploys() -> None:
+    services = yaml.safe_load((CHART / "values.yaml").read_text())["services"]
+    assert sorted(services) == SERVICES
+    stages = dockerfile_stages()
+    for svc, cfg in services.items():
+        assert f"deps-{svc}" in stages, svc
+        assert stages[f"image-{svc}"] == [
+            f"EXPOSE {cfg['restPort']} {cfg['grpcPort']}",
+            f'CMD ["python", "-m", "labelmesh.{svc}"]',
+        ], svc
+    assert not list(ROOT.glob("services/*/Dockerfile"))
 
 
 def _b64(value: str) -> str:
