@@ -25,13 +25,13 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from labelmesh.devstack.processes import free_port
-from labelmesh.inference.models.base import ModelInput, ModelSpec, Task
-from labelmesh.inference.models.minilm import MiniLMEncoder
-from labelmesh.inference.models.remote import (
+from labelmesh.inference.adapters.oip import (
     InvalidRemoteModel,
     RemoteModelError,
     RemoteOipModel,
 )
+from labelmesh.inference.models.base import ModelInput, ModelSpec, Task
+from labelmesh.inference.models.minilm import MiniLMEncoder
 from labelmesh.v1.events_pb2 import DataType
 from labelmesh.v1.geometry_pb2 import Label
 from labelmesh.v1.inference_service_pb2 import RemoteModel, RemoteTransport
