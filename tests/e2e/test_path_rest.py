@@ -68,7 +68,7 @@ def test_item_travels_the_whole_path_over_rest(
         return response.json() if response.status_code == 200 else None
 
     results = wait_for(upload, "ingest to accept uploads for the new project")["results"]
-    assert results[1]["item_id"] is None
+    assert results[1]["item_id"] == ""
     assert results[1]["error"] == {
         "field": "items[1].text",
         "reason": "empty: an item needs text or non-empty file content",

@@ -1,39 +1,62 @@
-"""Wiring of the ingest service: adapters into use cases, handlers and APIs."""
+"""Wiring of the ingest service: adapters into use cases, the event table and the APIs."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from labelmesh.core.dispatch import Dispatcher
 from labelmesh.core.platform import Platform
+from labelmesh.core.projects import MongoProjectDirectory
 from labelmesh.core.runner import ServiceDefinition
 from labelmesh.core.storage import object_store_from_settings
 from labelmesh.ingest import handlers
-from labelmesh.ingest.adapters.repository import IngestRepository
+from labelmesh.ingest.adapters.repository import MongoItemRepository
 from labelmesh.ingest.api import grpc, rest
 from labelmesh.ingest.config import IngestSettings
+from labelmesh.ingest.handlers import IngestFetch
 from labelmesh.ingest.metrics import IngestMetrics
 from labelmesh.ingest.usecases import SERVICE, Ingest
 
 
-def build(settings: IngestSettings) -> ServiceDefinition:
+@dataclass(frozen=True)
+class IngestApp:
+    ingest: Ingest
+    items: MongoItemRepository
+    projects: MongoProjectDirectory
+    events: Dispatcher[IngestFetch]
+    service: ServiceDefinition
+
+
+def build_app(settings: IngestSettings) -> IngestApp:
     platform = Platform(SERVICE, settings)
-    repository = IngestRepository(platform.db)
+    items = MongoItemRepository(platform.db)
+    projects = MongoProjectDirectory(platform.db)
     store = object_store_from_settings(settings)
     ingest = Ingest(
-        repository, store, platform.uow, IngestMetrics(platform.registry), settings.max_item_bytes
+        items,
+        projects,
+        store,
+        platform.uow,
+        IngestMetrics(platform.registry),
+        settings.max_item_bytes,
     )
+    events = Dispatcher(handlers.TABLE, platform.uow, SERVICE, handlers.fetch_starter(projects))
 
     async def on_start() -> None:
-        await repository.ensure_indexes()
+        await items.ensure_indexes()
         await store.ensure_ready()
 
-    return ServiceDefinition(
+    service = ServiceDefinition(
         name=SERVICE,
         platform=platform,
         settings=settings,
-        usecases=ingest,
         router=rest.router(ingest),
         grpc_services=[grpc.grpc_service(ingest)],
-        handlers=handlers.HANDLERS,
-        consumes=handlers.CONSUMES,
-        deps=handlers.Deps(platform.uow, repository),
+        events=events,
         on_start=on_start,
     )
+    return IngestApp(ingest, items, projects, events, service)
+
+
+def build(settings: IngestSettings) -> ServiceDefinition:
+    return build_app(settings).service

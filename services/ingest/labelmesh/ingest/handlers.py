@@ -1,29 +1,35 @@
-"""Event handlers of the ingest service."""
+"""The events the ingest service consumes: it keeps the projects it hears of."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from labelmesh.core.bus import Handler
-from labelmesh.core.mongo import UnitOfWork
-from labelmesh.core.topics import PROJECTS
-from labelmesh.ingest.adapters.repository import IngestRepository
-from labelmesh.v1.events_pb2 import Envelope, ProjectCreated
-
-CONSUMER = "ingest"
+from labelmesh.core.dispatch import EventTable, PlainFetch, on
+from labelmesh.core.projects import ProjectDirectory, remember_project
+from labelmesh.v1.events_pb2 import (
+    AutoAnnotationConfigured,
+    Envelope,
+    ProjectCreated,
+    ReviewPolicyConfigured,
+)
 
 
 @dataclass(frozen=True)
-class Deps:
-    uow: UnitOfWork
-    repository: IngestRepository
+class IngestFetch(PlainFetch):
+    projects: ProjectDirectory
 
 
-async def on_project_created(deps: Deps, envelope: Envelope, event: ProjectCreated) -> None:
-    await deps.repository.projects.record(deps.uow, envelope, event, CONSUMER)
+TABLE = EventTable[IngestFetch](
+    routes=[on(ProjectCreated, remember_project)],
+    ignored=[AutoAnnotationConfigured, ReviewPolicyConfigured],
+)
 
 
-CONSUMES = (PROJECTS,)
-HANDLERS: dict[str, Handler] = {
-    ProjectCreated.DESCRIPTOR.full_name: on_project_created,
-}
+def fetch_starter(
+    projects: ProjectDirectory,
+) -> Callable[[Sequence[Envelope]], Awaitable[IngestFetch]]:
+    async def start(_: Sequence[Envelope]) -> IngestFetch:
+        return IngestFetch(projects)
+
+    return start

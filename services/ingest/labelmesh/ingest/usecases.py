@@ -6,16 +6,17 @@ import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-from pymongo.errors import DuplicateKeyError
+from datetime import UTC, datetime
 
 from labelmesh.core.envelopes import new_envelope
-from labelmesh.core.errors import Conflict, InvalidField, NotFound
-from labelmesh.core.mongo import Document, Transaction, UnitOfWork
+from labelmesh.core.errors import InvalidField, NotFound
+from labelmesh.core.projects import ProjectDirectory
 from labelmesh.core.storage import ObjectStore
-from labelmesh.ingest.adapters.repository import IngestRepository
+from labelmesh.core.uow import Transaction, UnitOfWork
 from labelmesh.ingest.domain import PreparedItem, Upload, prepare
 from labelmesh.ingest.metrics import IngestMetrics
+from labelmesh.ingest.ports import ItemRepository
+from labelmesh.ingest.records import StoredItem
 from labelmesh.v1.events_pb2 import Actor, DataType, Envelope, IngestRejected, ItemIngested
 
 SERVICE = "ingest"
@@ -36,13 +37,15 @@ class UploadOutcome:
 class Ingest:
     def __init__(
         self,
-        repository: IngestRepository,
+        items: ItemRepository,
+        projects: ProjectDirectory,
         store: ObjectStore,
         uow: UnitOfWork,
         metrics: IngestMetrics,
         max_item_bytes: int,
     ) -> None:
-        self.repository = repository
+        self.items = items
+        self.projects = projects
         self.store = store
         self.uow = uow
         self.metrics = metrics
@@ -64,7 +67,7 @@ class Ingest:
             raise InvalidField("items", "at least one item is required")
         if len(uploads) > MAX_BATCH:
             raise InvalidField("items", f"at most {MAX_BATCH} items per request")
-        if await self.repository.projects.get(project_id) is None:
+        if await self.projects.get(project_id) is None:
             raise NotFound("project", project_id)
 
         outcomes: dict[int, UploadOutcome] = {}
@@ -81,7 +84,7 @@ class Ingest:
         first_by_hash: dict[str, PreparedItem] = {}
         for item in prepared.values():
             first_by_hash.setdefault(item.sha256, item)
-        existing = await self.repository.items_by_hash(project_id, list(first_by_hash))
+        existing = await self.items.ids_by_hash(project_id, list(first_by_hash))
         new_items = [item for sha, item in first_by_hash.items() if sha not in existing]
         for index, item in prepared.items():
             first = first_by_hash[item.sha256]
@@ -91,20 +94,22 @@ class Ingest:
 
         events = self._events(project_id, new_items, outcomes, actor)
 
+        now = datetime.now(UTC)
+
         async def write(tx: Transaction) -> None:
             if new_items:
-                await self.repository.insert_items(tx, new_items)
+                await self.items.insert(tx, [stored(item, now) for item in new_items])
             tx.emit(*events)
 
         await self._store_media(new_items)
         try:
             await self.uow.run(write)
-        except BaseException as exc:
+        except BaseException:
+            # A concurrent upload of the same content (Conflict) or a failed write:
+            # the media written for this batch must not stay behind.
             await asyncio.gather(
                 *(self.store.delete(i.media_key) for i in new_items), return_exceptions=True
             )
-            if isinstance(exc, DuplicateKeyError):
-                raise Conflict("identical content was uploaded concurrently; retry") from exc
             raise
         self._count(new_items, outcomes.values())
         return [outcomes[i] for i in range(len(uploads))]
@@ -185,13 +190,28 @@ class Ingest:
             elif outcome.duplicate:
                 self.metrics.items.labels("duplicate", "unknown").inc()
 
-    async def get_item(self, item_id: str) -> Document:
-        document = await self.repository.get_item(item_id)
-        if document is None:
+    async def get_item(self, item_id: str) -> StoredItem:
+        item = await self.items.get(item_id)
+        if item is None:
             raise NotFound("item", item_id)
-        return document
+        return item
 
     async def media(self, item_id: str) -> tuple[bytes, str]:
         """An item's media bytes and content type."""
         item = await self.get_item(item_id)
-        return await self.store.get(item["media_key"]), item["content_type"]
+        return await self.store.get(item.media_key), item.content_type
+
+
+def stored(item: PreparedItem, at: datetime) -> StoredItem:
+    return StoredItem(
+        item_id=item.item_id,
+        project_id=item.project_id,
+        data_type=item.data_type,
+        content_type=item.content_type,
+        sha256=item.sha256,
+        size_bytes=len(item.content),
+        media_key=item.media_key,
+        created_at=at,
+        filename=item.filename,
+        metadata=item.metadata,
+    )

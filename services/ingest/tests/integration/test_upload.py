@@ -11,8 +11,7 @@ from minio import Minio
 from labelmesh.core.config import CoreSettings
 from labelmesh.core.envelopes import user_actor
 from labelmesh.core.mongo import OUTBOX
-from labelmesh.core.runner import ServiceDefinition
-from labelmesh.ingest.app import build
+from labelmesh.ingest.app import IngestApp, build_app
 from labelmesh.ingest.config import IngestSettings
 from labelmesh.ingest.domain import Upload
 from labelmesh.ingest.usecases import Ingest
@@ -35,15 +34,19 @@ def settings(core_settings: CoreSettings, moto_endpoint: str) -> IngestSettings:
 
 
 @pytest.fixture
-async def ingest(settings: IngestSettings) -> AsyncIterator[Ingest]:
-    service: ServiceDefinition = build(settings)
-    ingest: Ingest = service.usecases
-    assert service.on_start is not None
-    await service.on_start()
-    async with ingest.uow.begin() as tx:
-        await ingest.repository.projects.save(tx, ProjectSpec(project_id="p1", classes=["a"]))
-    yield ingest
-    await service.platform.close()
+async def app(settings: IngestSettings) -> AsyncIterator[IngestApp]:
+    app = build_app(settings)
+    assert app.service.on_start is not None
+    await app.service.on_start()
+    async with app.service.platform.uow.begin() as tx:
+        await app.projects.save(tx, ProjectSpec(project_id="p1", classes=["a"]))
+    yield app
+    await app.service.platform.close()
+
+
+@pytest.fixture
+def ingest(app: IngestApp) -> Ingest:
+    return app.ingest
 
 
 def objects_in(settings: IngestSettings) -> list[str]:
@@ -52,7 +55,7 @@ def objects_in(settings: IngestSettings) -> list[str]:
 
 
 async def test_batch_stores_media_and_events_and_refuses_bad_items_alone(
-    ingest: Ingest, settings: IngestSettings
+    app: IngestApp, ingest: Ingest, settings: IngestSettings
 ) -> None:
     outcomes = await ingest.upload(
         "p1",
@@ -67,11 +70,11 @@ async def test_batch_stores_media_and_events_and_refuses_bad_items_alone(
     assert outcomes[1].error is not None and outcomes[1].error.field == "items[1].content"
     assert outcomes[3].duplicate and outcomes[3].item_id == outcomes[0].item_id
     image = await ingest.get_item(outcomes[2].item_id)
-    assert await ingest.store.get(image["media_key"]) == PNG
+    assert await ingest.store.get(image.media_key) == PNG
     assert sorted(objects_in(settings)) == sorted(
-        [(await ingest.get_item(outcomes[0].item_id))["media_key"], image["media_key"]]
+        [(await ingest.get_item(outcomes[0].item_id)).media_key, image.media_key]
     )
-    outbox = ingest.uow.db[OUTBOX]
+    outbox = app.service.platform.db[OUTBOX]
     assert await outbox.count_documents({"event_type": "labelmesh.v1.ItemIngested"}) == 2
     assert await outbox.count_documents({"event_type": "labelmesh.v1.IngestRejected"}) == 1
 
@@ -81,16 +84,16 @@ async def test_batch_stores_media_and_events_and_refuses_bad_items_alone(
 
 
 async def test_failed_transaction_leaves_no_orphaned_media(
-    ingest: Ingest, settings: IngestSettings, monkeypatch: pytest.MonkeyPatch
+    app: IngestApp, ingest: Ingest, settings: IngestSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def broken(*_: object) -> None:
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(ingest.repository, "insert_items", broken)
+    monkeypatch.setattr(app.items, "insert", broken)
     with pytest.raises(RuntimeError, match="database went away"):
         await ingest.upload(
             "p1", [Upload(text="lost"), Upload(filename="c.png", content=PNG)], user_actor("d")
         )
     assert objects_in(settings) == []
-    assert await ingest.uow.db[OUTBOX].count_documents({}) == 0
-    assert await ingest.repository.items.count_documents({}) == 0
+    assert await app.service.platform.db[OUTBOX].count_documents({}) == 0
+    assert await app.items.items.count_documents({}) == 0

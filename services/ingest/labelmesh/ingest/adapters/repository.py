@@ -1,54 +1,81 @@
-"""The ingest service's MongoDB collections: items and its view of projects."""
+"""The ingest service's MongoDB collection of items."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Sequence
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from labelmesh.core.mongo import Document, Transaction
-from labelmesh.core.projects import ProjectViews
-from labelmesh.ingest.domain import PreparedItem
+from labelmesh.core.errors import Conflict
+from labelmesh.core.mongo import Document, session_of
+from labelmesh.core.uow import Transaction
+from labelmesh.ingest.records import StoredItem
+from labelmesh.v1.events_pb2 import DataType
+
+DUPLICATE_KEY = 11000
 
 
-class IngestRepository:
+def _document(item: StoredItem) -> Document:
+    return {
+        "_id": item.item_id,
+        "project_id": item.project_id,
+        "data_type": int(item.data_type),
+        "content_type": item.content_type,
+        "sha256": item.sha256,
+        "size_bytes": item.size_bytes,
+        "media_key": item.media_key,
+        "filename": item.filename,
+        "metadata": dict(item.metadata),
+        "created_at": item.created_at,
+    }
+
+
+def _record(document: Document) -> StoredItem:
+    return StoredItem(
+        item_id=document["_id"],
+        project_id=document["project_id"],
+        data_type=DataType.ValueType(document["data_type"]),
+        content_type=document["content_type"],
+        sha256=document["sha256"],
+        size_bytes=document["size_bytes"],
+        media_key=document["media_key"],
+        created_at=document["created_at"],
+        filename=document["filename"],
+        metadata=dict(document["metadata"]),
+    )
+
+
+def _is_duplicate(exc: DuplicateKeyError | BulkWriteError) -> bool:
+    if isinstance(exc, DuplicateKeyError):
+        return True
+    return any(error.get("code") == DUPLICATE_KEY for error in exc.details.get("writeErrors", []))
+
+
+class MongoItemRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.items = db["items"]
-        self.projects = ProjectViews(db)
 
     async def ensure_indexes(self) -> None:
         await self.items.create_index(
             [("project_id", ASCENDING), ("sha256", ASCENDING)], unique=True
         )
 
-    async def items_by_hash(self, project_id: str, hashes: list[str]) -> dict[str, str]:
-        """Existing item ids of the given content hashes in a project."""
+    async def ids_by_hash(self, project_id: str, hashes: Sequence[str]) -> dict[str, str]:
         cursor = self.items.find(
-            {"project_id": project_id, "sha256": {"$in": hashes}}, {"sha256": 1}
+            {"project_id": project_id, "sha256": {"$in": list(hashes)}}, {"sha256": 1}
         )
         return {d["sha256"]: d["_id"] async for d in cursor}
 
-    async def insert_items(self, tx: Transaction, items: list[PreparedItem]) -> None:
-        now = datetime.now(UTC)
-        await self.items.insert_many(
-            [
-                {
-                    "_id": i.item_id,
-                    "project_id": i.project_id,
-                    "data_type": i.data_type,
-                    "content_type": i.content_type,
-                    "sha256": i.sha256,
-                    "size_bytes": len(i.content),
-                    "media_key": i.media_key,
-                    "filename": i.filename,
-                    "metadata": i.metadata,
-                    "created_at": now,
-                }
-                for i in items
-            ],
-            session=tx.session,
-        )
+    async def insert(self, tx: Transaction, items: Sequence[StoredItem]) -> None:
+        try:
+            await self.items.insert_many([_document(i) for i in items], session=session_of(tx))
+        except (DuplicateKeyError, BulkWriteError) as exc:
+            if not _is_duplicate(exc):
+                raise
+            raise Conflict("identical content was uploaded concurrently; retry") from exc
 
-    async def get_item(self, item_id: str) -> Document | None:
-        return await self.items.find_one({"_id": item_id})
+    async def get(self, item_id: str) -> StoredItem | None:
+        document = await self.items.find_one({"_id": item_id})
+        return _record(document) if document else None

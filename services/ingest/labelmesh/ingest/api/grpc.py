@@ -10,12 +10,11 @@ from labelmesh.core.api import grpc_caller, grpc_errors, grpc_status_of
 from labelmesh.core.envelopes import user_actor
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
 from labelmesh.core.runner import GrpcService
+from labelmesh.ingest import views
 from labelmesh.ingest.domain import Upload
 from labelmesh.ingest.usecases import Ingest, UploadOutcome
 from labelmesh.v1 import ingest_service_pb2 as pb
 from labelmesh.v1 import ingest_service_pb2_grpc as pb_grpc
-from labelmesh.v1.common_pb2 import FieldViolation
-from labelmesh.v1.events_pb2 import ItemIngested
 
 STREAM_BATCH = 100
 
@@ -27,16 +26,6 @@ def _upload(item: pb.ItemUpload) -> Upload:
         content=item.content,
         text=item.text,
         metadata=dict(item.metadata),
-    )
-
-
-def _result(outcome: UploadOutcome, offset: int = 0) -> pb.UploadResult:
-    error = outcome.error
-    return pb.UploadResult(
-        index=outcome.index + offset,
-        item_id=outcome.item_id,
-        duplicate=outcome.duplicate,
-        error=FieldViolation(field=error.field, reason=error.reason) if error else None,
     )
 
 
@@ -53,7 +42,7 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
             [_upload(i) for i in request.items],
             user_actor(grpc_caller(context)),
         )
-        return pb.UploadItemsResponse(results=[_result(o) for o in outcomes])
+        return views.upload_results(outcomes)
 
     async def UploadItemStream(
         self,
@@ -67,7 +56,7 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
         async def flush() -> None:
             offset = len(response.results)
             outcomes = await self._upload_batch(batch, offset, context)
-            response.results.extend(_result(o, offset) for o in outcomes)
+            response.results.extend(views.upload_result(o, offset) for o in outcomes)
             batch.clear()
 
         async for message in request_iterator:
@@ -102,20 +91,7 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
     async def GetItem(
         self, request: pb.GetItemRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetItemResponse:
-        item = await self.ingest.get_item(request.item_id)
-        return pb.GetItemResponse(
-            item_id=item["_id"],
-            project_id=item["project_id"],
-            item=ItemIngested(
-                data_type=item["data_type"],
-                media_key=item["media_key"],
-                content_sha256=item["sha256"],
-                size_bytes=item["size_bytes"],
-                content_type=item["content_type"],
-                filename=item["filename"],
-                metadata=item["metadata"],
-            ),
-        )
+        return views.item(await self.ingest.get_item(request.item_id))
 
 
 def grpc_service(ingest: Ingest) -> GrpcService:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, File, UploadFile
 from fastapi.responses import Response
@@ -10,9 +10,11 @@ from pydantic import BaseModel, Field
 
 from labelmesh.core.api import UserHeader
 from labelmesh.core.envelopes import user_actor
+from labelmesh.core.rest_proto import ProtoJSON, proto_io
+from labelmesh.ingest import views
 from labelmesh.ingest.domain import Upload
-from labelmesh.ingest.usecases import Ingest, UploadOutcome
-from labelmesh.v1.events_pb2 import DataType
+from labelmesh.ingest.usecases import Ingest
+from labelmesh.v1 import ingest_service_pb2 as pb
 
 
 class TextItem(BaseModel):
@@ -24,32 +26,22 @@ class TextBatch(BaseModel):
     items: list[TextItem]
 
 
-def outcome_json(outcome: UploadOutcome) -> dict[str, Any]:
-    error = outcome.error
-    return {
-        "index": outcome.index,
-        "item_id": outcome.item_id or None,
-        "duplicate": outcome.duplicate,
-        "error": {"field": error.field, "reason": error.reason} if error else None,
-    }
-
-
 def router(ingest: Ingest) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["ingest"])
 
-    @api.post("/projects/{project_id}/items")
+    @api.post("/projects/{project_id}/items", **proto_io(response=pb.UploadItemsResponse))
     async def upload_texts(
         project_id: str, batch: TextBatch, user: UserHeader = "api"
-    ) -> dict[str, Any]:
+    ) -> ProtoJSON:
         """Upload text items as JSON."""
         uploads = [Upload(text=i.text, metadata=i.metadata) for i in batch.items]
         outcomes = await ingest.upload(project_id, uploads, user_actor(user))
-        return {"results": [outcome_json(o) for o in outcomes]}
+        return ProtoJSON(views.upload_results(outcomes))
 
-    @api.post("/projects/{project_id}/files")
+    @api.post("/projects/{project_id}/files", **proto_io(response=pb.UploadItemsResponse))
     async def upload_files(
         project_id: str, files: Annotated[list[UploadFile], File()], user: UserHeader = "api"
-    ) -> dict[str, Any]:
+    ) -> ProtoJSON:
         """Upload files as multipart form data, one part per file."""
         uploads = [
             Upload(
@@ -60,25 +52,17 @@ def router(ingest: Ingest) -> APIRouter:
             for f in files
         ]
         outcomes = await ingest.upload(project_id, uploads, user_actor(user))
-        return {"results": [outcome_json(o) for o in outcomes]}
+        return ProtoJSON(views.upload_results(outcomes))
 
-    @api.get("/items/{item_id}")
-    async def get_item(item_id: str) -> dict[str, Any]:
-        item = await ingest.get_item(item_id)
-        return {
-            "item_id": item["_id"],
-            "project_id": item["project_id"],
-            "data_type": DataType.Name(item["data_type"]),
-            "content_type": item["content_type"],
-            "sha256": item["sha256"],
-            "size_bytes": item["size_bytes"],
-            "media_key": item["media_key"],
-            "filename": item["filename"],
-            "metadata": item["metadata"],
-            "created_at": item["created_at"].isoformat(),
-        }
+    @api.get("/items/{item_id}", **proto_io(response=pb.GetItemResponse))
+    async def get_item(item_id: str) -> ProtoJSON:
+        return ProtoJSON(views.item(await ingest.get_item(item_id)))
 
-    @api.get("/items/{item_id}/media")
+    @api.get(
+        "/items/{item_id}/media",
+        response_class=Response,
+        responses={200: {"description": "The item's media bytes", "content": {"*/*": {}}}},
+    )
     async def get_media(item_id: str) -> Response:
         content, content_type = await ingest.media(item_id)
         return Response(content, media_type=content_type)

@@ -1,0 +1,23 @@
+"""The ingest service's storage ports; MongoDB adapters and in-memory twins implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from labelmesh.core.uow import Transaction
+from labelmesh.ingest.records import StoredItem
+
+
+class ItemRepository(Protocol):
+    """A project's items, unique by content hash within the project."""
+
+    async def ids_by_hash(self, project_id: str, hashes: Sequence[str]) -> dict[str, str]:
+        """The ids of the project's items with these content hashes, by hash."""
+        ...
+
+    async def insert(self, tx: Transaction, items: Sequence[StoredItem]) -> None:
+        """Store new items; raises Conflict if one's id or content hash is already stored."""
+        ...
+
+    async def get(self, item_id: str) -> StoredItem | None: ...

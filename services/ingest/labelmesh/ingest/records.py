@@ -1,0 +1,24 @@
+"""What the ingest service stores: the typed records its repositories take and return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from labelmesh.v1.events_pb2 import DataType
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """One item as kept: its identity, where its media lives and what it is."""
+
+    item_id: str
+    project_id: str
+    data_type: DataType
+    content_type: str
+    sha256: str
+    size_bytes: int
+    media_key: str
+    created_at: datetime
+    filename: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,48 @@
+"""The ingest service's resources as the messages its gRPC methods return;
+REST returns the same messages as proto-JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from labelmesh.ingest.records import StoredItem
+from labelmesh.ingest.usecases import UploadOutcome
+from labelmesh.v1 import ingest_service_pb2 as pb
+from labelmesh.v1.common_pb2 import FieldViolation
+from labelmesh.v1.events_pb2 import ItemIngested
+
+
+def upload_result(outcome: UploadOutcome, offset: int = 0) -> pb.UploadResult:
+    """One upload's outcome; `offset` places it within a longer stream."""
+    error = outcome.error
+    return pb.UploadResult(
+        index=outcome.index + offset,
+        item_id=outcome.item_id,
+        duplicate=outcome.duplicate,
+        error=FieldViolation(field=error.field, reason=error.reason) if error else None,
+    )
+
+
+def upload_results(outcomes: Iterable[UploadOutcome]) -> pb.UploadItemsResponse:
+    return pb.UploadItemsResponse(results=[upload_result(o) for o in outcomes])
+
+
+def item(stored: StoredItem) -> pb.GetItemResponse:
+    created_at = Timestamp()
+    created_at.FromDatetime(stored.created_at)
+    return pb.GetItemResponse(
+        item_id=stored.item_id,
+        project_id=stored.project_id,
+        item=ItemIngested(
+            data_type=stored.data_type,
+            media_key=stored.media_key,
+            content_sha256=stored.sha256,
+            size_bytes=stored.size_bytes,
+            content_type=stored.content_type,
+            filename=stored.filename,
+            metadata=stored.metadata,
+        ),
+        created_at=created_at,
+    )

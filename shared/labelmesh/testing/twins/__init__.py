@@ -1,0 +1,1 @@
+"""In-memory twins of each service's storage ports, for unit tests."""
