@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from labelmesh.review.item_consensus import item_consensus
+from labelmesh.review.consensus.items import item_consensus
 from labelmesh.v1.geometry_pb2 import (
     BoundingBox,
     Classification,

@@ -15,18 +15,17 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from labelmesh.review.consensus import (
+from labelmesh.review.consensus.geometry import (
     Box,
     ShapeConsensus,
     box_consensus,
     box_from_label,
-    keypoints_consensus,
     polygon_consensus,
     polygon_from_label,
-    transcript_of,
-    weighted_vote,
-    word_error_rate,
 )
+from labelmesh.review.consensus.keypoints import keypoints_consensus
+from labelmesh.review.consensus.transcripts import transcript_of, word_error_rate
+from labelmesh.review.consensus.votes import weighted_vote
 from labelmesh.v1.geometry_pb2 import BoundingBox, Label, Point, Polygon, TextSpan, TimeSegment
 
 # A cluster of shapes becomes a consensus label when more than this share of the
