@@ -86,7 +86,7 @@ def test_item_travels_the_whole_path_over_rest(
     prediction = wait_for(
         lambda: get_json(client, f"{inference.rest}/v1/items/{sports_id}/prediction"),
         "the prediction of the sports headline",
-    )
+    )["prediction"]
     assert prediction["labels"][0]["classification"]["label"] == "sports"
     assert prediction["labels"][0]["confidence"] >= 0.95
     assert prediction["auto_accepted"] is True
@@ -151,7 +151,7 @@ def test_item_travels_the_whole_path_over_rest(
     assert trail_types(client, audit, vague_id, 7) == chain
     assert trail_types(client, audit, image_id, 7) == chain
     verified = client.get(f"{audit.rest}/v1/items/{vague_id}/trail/verify").json()
-    assert verified == {"intact": True, "entries_checked": 7, "first_bad_sequence": None}
+    assert verified == {"intact": True, "entries_checked": "7", "first_bad_sequence": "0"}
 
 
 def get_json_post(client: httpx.Client, url: str) -> Any:

@@ -2,30 +2,44 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from labelmesh.audit import handlers
-from labelmesh.audit.adapters.repository import AuditRepository
+from labelmesh.audit.adapters.repository import MongoAuditRepository
 from labelmesh.audit.api import grpc, rest
 from labelmesh.audit.config import AuditSettings
+from labelmesh.audit.handlers import AuditFetch
 from labelmesh.audit.metrics import AuditMetrics
 from labelmesh.audit.usecases import SERVICE, Audit
+from labelmesh.core.dispatch import Dispatcher
 from labelmesh.core.platform import Platform
 from labelmesh.core.runner import ServiceDefinition
 
 
-def build(settings: AuditSettings) -> ServiceDefinition:
+@dataclass(frozen=True)
+class AuditApp:
+    audit: Audit
+    repository: MongoAuditRepository
+    events: Dispatcher[AuditFetch]
+    service: ServiceDefinition
+
+
+def build_app(settings: AuditSettings) -> AuditApp:
     platform = Platform(SERVICE, settings)
-    repository = AuditRepository(platform.db)
-    audit = Audit(repository, platform.uow, AuditMetrics(platform.registry))
-    return ServiceDefinition(
+    repository = MongoAuditRepository(platform.db)
+    audit = Audit(repository, AuditMetrics(platform.registry))
+    events = Dispatcher(handlers.TABLE, platform.uow, SERVICE, handlers.fetch_starter(audit))
+    service = ServiceDefinition(
         name=SERVICE,
         platform=platform,
         settings=settings,
-        usecases=audit,
         router=rest.router(audit),
         grpc_services=[grpc.grpc_service(audit)],
-        handlers=handlers.HANDLERS,
-        batch_handler=handlers.on_fetch,
-        consumes=handlers.CONSUMES,
-        deps=handlers.Deps(audit),
+        events=events,
         on_start=repository.ensure_indexes,
     )
+    return AuditApp(audit, repository, events, service)
+
+
+def build(settings: AuditSettings) -> ServiceDefinition:
+    return build_app(settings).service

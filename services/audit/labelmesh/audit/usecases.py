@@ -4,37 +4,56 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from labelmesh.audit.adapters.repository import AuditRepository
-from labelmesh.audit.domain import Verification, verify
+from labelmesh.audit.domain import Verification, chain_key, extend_chains, link_of, verify
 from labelmesh.audit.metrics import AuditMetrics
+from labelmesh.audit.ports import AuditRepository
+from labelmesh.audit.records import AuditEntry
 from labelmesh.core.errors import NotFound
-from labelmesh.core.mongo import Document, UnitOfWork
+from labelmesh.core.uow import Transaction
 from labelmesh.v1.events_pb2 import Envelope
 
 SERVICE = "audit"
 
 
 class Audit:
-    def __init__(self, repository: AuditRepository, uow: UnitOfWork, metrics: AuditMetrics) -> None:
+    def __init__(self, repository: AuditRepository, metrics: AuditMetrics) -> None:
         self.repository = repository
-        self.uow = uow
         self.metrics = metrics
 
-    async def record(self, envelopes: Sequence[Envelope]) -> None:
-        """Append events to their items' chains, in one transaction; replays are skipped."""
-        async with self.uow.begin() as tx:
-            appended = await self.repository.append(tx, envelopes)
-        for envelope in appended:
-            self.metrics.entries.labels(envelope.producer or "unknown").inc()
+    async def record(self, tx: Transaction, envelopes: Sequence[Envelope]) -> list[AuditEntry]:
+        """Append events to their chains in order, inside `tx`; returns the new entries.
 
-    async def item_trail(self, item_id: str) -> list[Document]:
+        An event that already has an entry is skipped: the entry's own id is the
+        event id, so a replay appends nothing even where no claim of it exists
+        (events recorded before the dispatcher claimed ids).
+        """
+        seen = await self.repository.recorded(tx, {e.event_id for e in envelopes})
+        fresh = []
+        for envelope in envelopes:
+            if envelope.event_id not in seen:
+                seen.add(envelope.event_id)
+                fresh.append(envelope)
+        if not fresh:
+            return []
+        heads = await self.repository.heads(tx, {chain_key(e) for e in fresh})
+        entries = extend_chains(heads, fresh)
+        await self.repository.append(tx, heads, entries)
+        return entries
+
+    def count_recorded(self, entries: Sequence[AuditEntry]) -> None:
+        """Count committed entries, by producer."""
+        for entry in entries:
+            self.metrics.entries.labels(entry.producer or "unknown").inc()
+
+    async def item_trail(self, item_id: str) -> list[AuditEntry]:
         """The item's chain in order; NotFound if nothing was recorded for it."""
-        entries = await self.repository.chain(item_id)
+        entries = await self.repository.trail(item_id)
         if not entries:
             raise NotFound("audit trail of item", item_id)
         return entries
 
     async def verify_item(self, item_id: str) -> Verification:
-        result = verify(self.repository.links(await self.item_trail(item_id)))
+        """Recompute the item's chain; NotFound if nothing was recorded for it."""
+        result = verify([link_of(e) for e in await self.item_trail(item_id)])
         self.metrics.verifications.labels("intact" if result.intact else "broken").inc()
         return result

@@ -2,92 +2,109 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC
+from collections.abc import Collection, Mapping, Sequence
 
 from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
-from labelmesh.audit.domain import ChainLink, chain_key, entry_hash
-from labelmesh.core.envelopes import encode
-from labelmesh.core.mongo import Document, Transaction
-from labelmesh.v1.events_pb2 import Actor, Envelope
+from labelmesh.audit.domain import new_heads
+from labelmesh.audit.records import AuditEntry, ChainHead
+from labelmesh.core.errors import Conflict
+from labelmesh.core.mongo import Document, session_of
+from labelmesh.core.uow import Transaction
+
+ENTRIES = "audit_entries"
+HEADS = "chain_heads"
+DUPLICATE_KEY = 11000
 
 
-class AuditRepository:
+def entry_document(entry: AuditEntry) -> Document:
+    return {
+        "_id": entry.event_id,
+        "chain": entry.chain,
+        "sequence": entry.sequence,
+        "event_type": entry.event_type,
+        "producer": entry.producer,
+        "trace_id": entry.trace_id,
+        "actor": entry.actor,
+        "occurred_at": entry.occurred_at,
+        "previous_hash": entry.previous_hash,
+        "hash": entry.hash,
+        "envelope": entry.envelope,
+    }
+
+
+def entry_of(document: Document) -> AuditEntry:
+    return AuditEntry(
+        event_id=document["_id"],
+        chain=document["chain"],
+        sequence=document["sequence"],
+        event_type=document["event_type"],
+        producer=document["producer"],
+        trace_id=document["trace_id"],
+        actor=document["actor"],
+        occurred_at=document["occurred_at"],
+        previous_hash=document["previous_hash"],
+        hash=document["hash"],
+        envelope=bytes(document["envelope"]),
+    )
+
+
+def _is_duplicate(exc: BulkWriteError) -> bool:
+    return any(e.get("code") == DUPLICATE_KEY for e in exc.details.get("writeErrors", []))
+
+
+class MongoAuditRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.entries = db["audit_entries"]
-        self.heads = db["chain_heads"]
+        self._entries = db[ENTRIES]
+        self._heads = db[HEADS]
 
     async def ensure_indexes(self) -> None:
-        await self.entries.create_index(
+        await self._entries.create_index(
             [("chain", ASCENDING), ("sequence", ASCENDING)], unique=True
         )
 
-    async def append(self, tx: Transaction, envelopes: Sequence[Envelope]) -> list[Envelope]:
-        """Append events to their chains in order; returns those not recorded before."""
-        ids = [e.event_id for e in envelopes]
-        cursor = self.entries.find({"_id": {"$in": ids}}, {"_id": 1}, session=tx.session)
-        seen = {d["_id"] async for d in cursor}
-        fresh = []
-        for envelope in envelopes:
-            if envelope.event_id not in seen:
-                seen.add(envelope.event_id)
-                fresh.append(envelope)
-        if not fresh:
-            return []
-        keys = list({chain_key(e) for e in fresh})
-        cursor = self.heads.find({"_id": {"$in": keys}}, session=tx.session)
-        read_heads = {d["_id"]: (d["sequence"], d["hash"]) async for d in cursor}
-        heads = dict(read_heads)
-        documents = []
-        for envelope in fresh:
-            key = chain_key(envelope)
-            last_sequence, previous_hash = heads.get(key, (-1, ""))
-            raw = encode(envelope)
-            digest = entry_hash(previous_hash, raw)
-            heads[key] = (last_sequence + 1, digest)
-            documents.append(
-                {
-                    "_id": envelope.event_id,
-                    "chain": key,
-                    "sequence": last_sequence + 1,
-                    "event_type": envelope.event_type,
-                    "producer": envelope.producer,
-                    "trace_id": envelope.trace_id,
-                    "actor": f"{Actor.Kind.Name(envelope.actor.kind)}:{envelope.actor.id}",
-                    "occurred_at": envelope.occurred_at.ToDatetime(tzinfo=UTC),
-                    "previous_hash": previous_hash,
-                    "hash": digest,
-                    "envelope": raw,
-                }
-            )
-        await self.entries.insert_many(documents, session=tx.session)
-        # Each head moves only from the value read above: a concurrent appender
-        # makes the filter miss, the upsert then collides on _id, and the
-        # transaction retries against the new head.
-        await self.heads.bulk_write(
-            [
-                UpdateOne(
-                    {"_id": key, "sequence": read_heads[key][0]}
-                    if key in read_heads
-                    else {"_id": key},
-                    {"$set": {"sequence": sequence, "hash": digest}},
-                    upsert=True,
-                )
-                for key, (sequence, digest) in heads.items()
-                if read_heads.get(key) != (sequence, digest)
-            ],
-            session=tx.session,
+    async def recorded(self, tx: Transaction, event_ids: Collection[str]) -> set[str]:
+        cursor = self._entries.find(
+            {"_id": {"$in": list(event_ids)}}, {"_id": 1}, session=session_of(tx)
         )
-        return fresh
+        return {d["_id"] async for d in cursor}
 
-    async def chain(self, key: str) -> list[Document]:
-        return await self.entries.find({"chain": key}).sort("sequence", 1).to_list(None)
+    async def heads(self, tx: Transaction, chains: Collection[str]) -> dict[str, ChainHead]:
+        cursor = self._heads.find({"_id": {"$in": list(chains)}}, session=session_of(tx))
+        return {d["_id"]: ChainHead(d["_id"], d["sequence"], d["hash"]) async for d in cursor}
 
-    @staticmethod
-    def links(documents: list[Document]) -> list[ChainLink]:
-        return [
-            ChainLink(d["sequence"], d["previous_hash"], d["hash"], bytes(d["envelope"]))
-            for d in documents
-        ]
+    async def append(
+        self, tx: Transaction, read: Mapping[str, ChainHead], entries: Sequence[AuditEntry]
+    ) -> None:
+        if not entries:
+            return
+        session = session_of(tx)
+        try:
+            await self._entries.insert_many(
+                [entry_document(e) for e in entries], ordered=True, session=session
+            )
+            # Each head moves only from the value read: if it moved since, the
+            # filter misses and the upsert collides on _id.
+            await self._heads.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": key, "sequence": read[key].sequence}
+                        if key in read
+                        else {"_id": key},
+                        {"$set": {"sequence": head.sequence, "hash": head.hash}},
+                        upsert=True,
+                    )
+                    for key, head in new_heads(entries).items()
+                ],
+                session=session,
+            )
+        except BulkWriteError as exc:
+            if _is_duplicate(exc):
+                raise Conflict(f"the audit chains moved while appending: {exc}") from exc
+            raise
+
+    async def trail(self, chain: str) -> list[AuditEntry]:
+        documents = await self._entries.find({"chain": chain}).sort("sequence", 1).to_list(None)
+        return [entry_of(d) for d in documents]
