@@ -69,6 +69,10 @@ test-unit: setup
 test-integration: setup
 	$(PYTEST) -q -m integration
 
+# Every port's contract suite (on its in-memory twin and on SecantusDB), protos, Helm.
+test-contract: setup
+	$(PYTEST) -q shared/tests/contract services/*/tests/contract tests/contract
+
 # The five services driven through their public APIs.
 test-e2e: setup
 	$(PYTEST) -q -m e2e
