@@ -77,7 +77,7 @@ def test_face_suggestions_are_accepted_in_one_click_and_their_source_is_kept(
     prediction = wait_for(
         lambda: get_json(client, f"{inference.rest}/v1/items/{astronaut_id}/prediction"),
         "the astronaut's prediction",
-    )
+    )["prediction"]
     assert prediction["status"] == "AUTO_ANNOTATION_STATUS_AWAITING_REVIEW"
     assert prediction["rule_version"] == 1
     tasks, assignees = {}, {}
@@ -147,7 +147,7 @@ def test_face_suggestions_are_accepted_in_one_click_and_their_source_is_kept(
     ]
 
     def judged() -> Any:
-        quality = get_json(client, f"{inference.rest}/v1/models/{FACES}")["quality"]
+        quality = get_json(client, f"{inference.rest}/v1/models/{FACES}")["model"]["quality"]
         return quality if int(quality["accepted"]) == 1 else None
 
     quality = wait_for(judged, "the face model's measured precision")

@@ -2,6 +2,8 @@ from pydantic import Field
 
 from labelmesh.core.config import ServiceSettings
 
+SERVICE = "inference"
+
 
 class InferenceSettings(ServiceSettings):
     rest_port: int = Field(

@@ -1,59 +1,110 @@
-"""Event handlers of the inference service."""
+"""The events the inference service consumes, and the step of each.
+
+A fetch's new items are pre-labelled before its transaction opens (one
+batched call per model for all of them); the steps then only gather what
+to write, and `finish` writes it in the fetch's one transaction.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 
-from labelmesh.core.bus import Handler
-from labelmesh.core.envelopes import payload_of
-from labelmesh.core.topics import ANNOTATIONS, ITEMS, PROJECTS
-from labelmesh.inference.usecases import SERVICE, Inference
+from labelmesh.core.dispatch import EventTable, on
+from labelmesh.core.projects import ProjectDirectory, remember_project
+from labelmesh.core.uow import Transaction
+from labelmesh.inference.feedback import Feedback, judgement_of
+from labelmesh.inference.prelabel import Prelabelled, Prelabelling
+from labelmesh.inference.records import Judgement
 from labelmesh.v1.events_pb2 import (
+    AnnotationSubmitted,
+    AutoAnnotationConfigured,
     Envelope,
+    IngestRejected,
     ItemIngested,
     ProjectCreated,
+    ProjectSpec,
+    ReviewPolicyConfigured,
     SuggestionAccepted,
     SuggestionRejected,
+    TaskCreated,
 )
 
 
-@dataclass(frozen=True)
-class Deps:
-    inference: Inference
+@dataclass
+class InferenceFetch:
+    """One fetch: its items' pre-labelling, decided in `start`, and what its steps gathered."""
+
+    projects: ProjectDirectory
+    prelabelling: Prelabelling
+    feedback: Feedback
+    decided: dict[str, Prelabelled] = field(default_factory=dict)
+    labelled: list[Prelabelled] = field(default_factory=list)
+    judgements: list[Judgement] = field(default_factory=list)
+
+    async def item_ingested(self, tx: Transaction, envelope: Envelope, _: ItemIngested) -> None:
+        self.labelled.append(self.decided[envelope.event_id])
+
+    async def suggestion_accepted(
+        self, tx: Transaction, envelope: Envelope, event: SuggestionAccepted
+    ) -> None:
+        self._judged(event)
+
+    async def suggestion_rejected(
+        self, tx: Transaction, envelope: Envelope, event: SuggestionRejected
+    ) -> None:
+        self._judged(event)
+
+    def _judged(self, event: SuggestionAccepted | SuggestionRejected) -> None:
+        judgement = judgement_of(event)
+        if judgement is not None:
+            self.judgements.append(judgement)
+
+    async def finish(self, tx: Transaction) -> None:
+        if self.labelled:
+            await self.prelabelling.record(tx, self.labelled)
+        if self.judgements:
+            await self.feedback.record(tx, self.judgements)
+
+    def committed(self) -> None:
+        self.prelabelling.counted(self.labelled)
+        self.feedback.counted(self.judgements)
 
 
-async def on_project_created(deps: Deps, envelope: Envelope, event: ProjectCreated) -> None:
-    await deps.inference.repository.projects.record(deps.inference.uow, envelope, event, SERVICE)
+TABLE = EventTable[InferenceFetch](
+    routes=[
+        on(ProjectCreated, remember_project),
+        on(ItemIngested, InferenceFetch.item_ingested),
+        on(SuggestionAccepted, InferenceFetch.suggestion_accepted),
+        on(SuggestionRejected, InferenceFetch.suggestion_rejected),
+    ],
+    ignored=[
+        AutoAnnotationConfigured,
+        ReviewPolicyConfigured,
+        IngestRejected,
+        TaskCreated,
+        AnnotationSubmitted,
+    ],
+)
 
 
-async def on_event(deps: Deps, envelope: Envelope, _: Any) -> None:
-    await on_fetch(deps, [envelope])
+def fetch_starter(
+    projects: ProjectDirectory, prelabelling: Prelabelling, feedback: Feedback
+) -> Callable[[Sequence[Envelope]], Awaitable[InferenceFetch]]:
+    """The dispatcher's `start`: pre-label the fetch's items before its transaction."""
 
+    async def start(envelopes: Sequence[Envelope]) -> InferenceFetch:
+        announced: dict[str, ProjectSpec] = {}
+        arrivals: list[tuple[Envelope, ItemIngested]] = []
+        for envelope in envelopes:
+            kind = envelope.WhichOneof("payload")
+            if kind == "project_created":
+                announced[envelope.project_created.project.project_id] = (
+                    envelope.project_created.project
+                )
+            elif kind == "item_ingested":
+                arrivals.append((envelope, envelope.item_ingested))
+        decided = await prelabelling.prelabel(arrivals, announced) if arrivals else {}
+        return InferenceFetch(projects, prelabelling, feedback, decided)
 
-async def on_fetch(deps: Deps, envelopes: list[Envelope]) -> None:
-    """A whole fetch: projects first, then every new item in batched model
-    calls, then the suggestions people judged."""
-    arrivals = []
-    judged: list[tuple[Envelope, SuggestionAccepted | SuggestionRejected]] = []
-    for envelope in envelopes:
-        payload = payload_of(envelope)
-        if isinstance(payload, ProjectCreated):
-            await on_project_created(deps, envelope, payload)
-        elif isinstance(payload, ItemIngested):
-            arrivals.append((envelope, payload))
-        elif isinstance(payload, SuggestionAccepted | SuggestionRejected):
-            judged.append((envelope, payload))
-    if arrivals:
-        await deps.inference.prelabel(arrivals)
-    if judged:
-        await deps.inference.record_judgements(judged)
-
-
-CONSUMES = (PROJECTS, ITEMS, ANNOTATIONS)
-HANDLERS: dict[str, Handler] = {
-    ProjectCreated.DESCRIPTOR.full_name: on_project_created,
-    ItemIngested.DESCRIPTOR.full_name: on_event,
-    SuggestionAccepted.DESCRIPTOR.full_name: on_event,
-    SuggestionRejected.DESCRIPTOR.full_name: on_event,
-}
+    return start

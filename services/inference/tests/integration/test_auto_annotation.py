@@ -15,10 +15,8 @@ from labelmesh.core.config import CoreSettings
 from labelmesh.core.envelopes import decode, new_envelope, user_actor
 from labelmesh.core.errors import InvalidField
 from labelmesh.core.mongo import OUTBOX
-from labelmesh.core.runner import ServiceDefinition
-from labelmesh.inference.app import build
+from labelmesh.inference.app import InferenceApp, build_app
 from labelmesh.inference.config import InferenceSettings
-from labelmesh.inference.usecases import Inference
 from labelmesh.testing.services import eventually, serving
 from labelmesh.v1.events_pb2 import (
     AutoAnnotationRules,
@@ -45,13 +43,13 @@ def png(image: object) -> bytes:
 
 
 @pytest.fixture
-async def service(core_settings: CoreSettings, tmp_path: Path) -> AsyncIterator[ServiceDefinition]:
+async def app(core_settings: CoreSettings, tmp_path: Path) -> AsyncIterator[InferenceApp]:
     settings = InferenceSettings(
         **{**core_settings.model_dump(), "media_dir": tmp_path, "rest_port": 0, "grpc_port": 0}
     )
-    service = build(settings)
-    async with serving(service):
-        yield service
+    app = build_app(settings)
+    async with serving(app.service):
+        yield app
 
 
 def event(payload: object, project_id: str = "faces", item_id: str = "") -> Envelope:
@@ -64,34 +62,30 @@ def event(payload: object, project_id: str = "faces", item_id: str = "") -> Enve
     )
 
 
-async def outbox(service: ServiceDefinition, event_type: str) -> list[Envelope]:
-    cursor = service.platform.db[OUTBOX].find({"event_type": f"labelmesh.v1.{event_type}"})
+async def outbox(app: InferenceApp, event_type: str) -> list[Envelope]:
+    cursor = app.service.platform.db[OUTBOX].find({"event_type": f"labelmesh.v1.{event_type}"})
     return [decode(d["value"]) async for d in cursor]
 
 
-async def ingest(service: ServiceDefinition, item_id: str, media: bytes) -> None:
-    inference: Inference = service.usecases
-    await inference.store.put(f"media/{item_id}", media, "image/png")
+async def ingest(app: InferenceApp, item_id: str, media: bytes) -> None:
+    await app.store.put(f"media/{item_id}", media, "image/png")
     item = ItemIngested(
         data_type=DataType.DATA_TYPE_IMAGE, media_key=f"media/{item_id}", content_type="image/png"
     )
-    await service.platform.publisher.publish([event(item, item_id=item_id)])
+    await app.service.platform.publisher.publish([event(item, item_id=item_id)])
 
 
-async def decided(service: ServiceDefinition, count: int) -> None:
+async def decided(app: InferenceApp, count: int) -> None:
     async def enough() -> bool:
-        made = await outbox(service, "PredictionCreated") + await outbox(
-            service, "PredictionFailed"
-        )
+        made = await outbox(app, "PredictionCreated") + await outbox(app, "PredictionFailed")
         return len(made) >= count
 
     await eventually(enough, within=60, what=f"{count} predictions")
 
 
 async def test_rules_decide_per_class_and_every_decision_records_its_rule_version(
-    service: ServiceDefinition,
+    app: InferenceApp,
 ) -> None:
-    inference: Inference = service.usecases
     project = ProjectSpec(
         project_id="faces",
         data_type=DataType.DATA_TYPE_IMAGE,
@@ -99,15 +93,15 @@ async def test_rules_decide_per_class_and_every_decision_records_its_rule_versio
         models=[ModelBinding(model_id=FACES, label_map={"face": "person"})],
         auto_annotation=AutoAnnotationRules(default_min_confidence=0.95, floor=0.3),
     )
-    await service.platform.publisher.publish([event(ProjectCreated(project=project))])
-    await eventually(lambda: inference.repository.projects.get("faces"), what="the project")
+    await app.service.platform.publisher.publish([event(ProjectCreated(project=project))])
+    await eventually(lambda: app.repositories.projects.get("faces"), what="the project")
 
     astronaut = png(data.astronaut())
-    await ingest(service, "astronaut-1", astronaut)
-    await ingest(service, "corrupt", astronaut[:300])
-    await decided(service, 2)
+    await ingest(app, "astronaut-1", astronaut)
+    await ingest(app, "corrupt", astronaut[:300])
+    await decided(app, 2)
 
-    [first] = await outbox(service, "PredictionCreated")
+    [first] = await outbox(app, "PredictionCreated")
     prediction = first.prediction_created
     assert prediction.status == AutoAnnotationStatus.AUTO_ANNOTATION_STATUS_AWAITING_REVIEW
     assert (prediction.rule_version, prediction.auto_accepted) == (1, False)
@@ -115,29 +109,29 @@ async def test_rules_decide_per_class_and_every_decision_records_its_rule_versio
     assert box.bounding_box.label == "person"  # mapped from the model's "face"
     assert 0.3 <= box.confidence < 0.95
     assert (box.source.model_id, box.source.score) == (FACES, box.confidence)
-    [failed] = await outbox(service, "PredictionFailed")
+    [failed] = await outbox(app, "PredictionFailed")
     assert failed.item_id == "corrupt"
     assert failed.prediction_failed.field == "media"
     assert "truncated" in failed.prediction_failed.reason
 
     # A new rule version lowers the bar for the class: the next face is accepted.
-    setup = await inference.configure(
+    setup = await app.use_cases.auto_annotation.configure(
         "faces",
         [ModelBinding(model_id=FACES, label_map={"face": "person"})],
         AutoAnnotationRules(default_min_confidence=0.99, class_min_confidence={"person": 0.8}),
         "dana",
     )
     assert setup.rules.version == 2
-    await ingest(service, "astronaut-2", astronaut)
-    await decided(service, 3)
-    [accepted] = await outbox(service, "AnnotationAutoAccepted")
+    await ingest(app, "astronaut-2", astronaut)
+    await decided(app, 3)
+    [accepted] = await outbox(app, "AnnotationAutoAccepted")
     assert accepted.item_id == "astronaut-2"
     assert accepted.annotation_auto_accepted.rule_version == 2
-    [configured] = await outbox(service, "AutoAnnotationConfigured")
+    [configured] = await outbox(app, "AutoAnnotationConfigured")
     assert configured.auto_annotation_configured.rules.class_min_confidence["person"] == 0.8
 
     with pytest.raises(InvalidField) as wrong:
-        await inference.configure(
+        await app.use_cases.auto_annotation.configure(
             "faces", [ModelBinding(model_id="vader-sentiment")], AutoAnnotationRules(), "dana"
         )
     assert wrong.value.field == "models[0].model_id"
@@ -145,23 +139,26 @@ async def test_rules_decide_per_class_and_every_decision_records_its_rule_versio
 
 
 async def test_assist_suggests_above_the_threshold_and_judgements_measure_precision(
-    service: ServiceDefinition,
+    app: InferenceApp,
 ) -> None:
-    inference: Inference = service.usecases
     project = ProjectSpec(project_id="faces", data_type=DataType.DATA_TYPE_IMAGE, classes=["face"])
-    await service.platform.publisher.publish([event(ProjectCreated(project=project))])
-    await eventually(lambda: inference.repository.projects.get("faces"), what="the project")
-    await ingest(service, "astronaut-1", png(data.astronaut()))
-    await decided(service, 1)  # no models: a task without suggestion
+    await app.service.platform.publisher.publish([event(ProjectCreated(project=project))])
+    await eventually(lambda: app.repositories.projects.get("faces"), what="the project")
+    await ingest(app, "astronaut-1", png(data.astronaut()))
+    await decided(app, 1)  # no models: a task without suggestion
 
-    model, items = await inference.assist("faces", ["astronaut-1", "missing"], FACES, 0.5, "bo")
+    model, items = await app.use_cases.assist.assist(
+        "faces", ["astronaut-1", "missing"], FACES, 0.5, "bo"
+    )
     assert model.id == FACES
     found, missing = items
     assert missing.error == "no such item in this project"
     assert {lb.WhichOneof("kind") for lb in found.labels} == {"bounding_box", "keypoints"}
     assert all(lb.confidence >= 0.5 and lb.source.suggestion_id for lb in found.labels)
-    assert (await inference.assist("faces", ["astronaut-1"], FACES, 0.99, "bo"))[1][0].labels == []
-    assisted = await outbox(service, "PredictionCreated")
+    assert (await app.use_cases.assist.assist("faces", ["astronaut-1"], FACES, 0.99, "bo"))[1][
+        0
+    ].labels == []
+    assisted = await outbox(app, "PredictionCreated")
     assert sum(e.prediction_created.source == 2 for e in assisted) == 2
 
     def judged(accepted: bool, score: float) -> Envelope:
@@ -178,13 +175,13 @@ async def test_assist_suggests_above_the_threshold_and_judgements_measure_precis
         return event(payload, item_id="astronaut-1")
 
     verdicts = [judged(True, 0.92), judged(True, 0.95), judged(False, 0.55)]
-    await service.platform.publisher.publish(verdicts + verdicts[:1])  # one delivered twice
+    await app.service.platform.publisher.publish(verdicts + verdicts[:1])  # one delivered twice
 
     async def counted() -> bool:
-        return (await inference.describe(FACES)).quality.rejected == 1
+        return (await app.use_cases.registry.describe(FACES)).quality.rejected == 1
 
     await eventually(counted, what="the judgements")
-    quality = (await inference.describe(FACES)).quality
+    quality = (await app.use_cases.registry.describe(FACES)).quality
     assert (quality.accepted, quality.rejected) == (2, 1)
     assert quality.precision == pytest.approx(2 / 3)
     assert [

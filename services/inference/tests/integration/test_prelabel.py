@@ -8,9 +8,8 @@ import pytest
 
 from labelmesh.core.config import CoreSettings
 from labelmesh.core.envelopes import new_envelope, user_actor
-from labelmesh.inference.app import build
+from labelmesh.inference.app import build_app
 from labelmesh.inference.config import InferenceSettings
-from labelmesh.inference.usecases import Inference
 from labelmesh.testing.services import eventually, serving
 from labelmesh.v1.events_pb2 import DataType, ItemIngested, ProjectCreated, ProjectSpec
 
@@ -30,8 +29,8 @@ async def test_an_item_that_arrives_before_its_project_waits_for_it(
             "grpc_port": 0,
         }
     )
-    service = build(settings)
-    inference: Inference = service.usecases
+    app = build_app(settings)
+    service = app.service
     item = new_envelope(
         ItemIngested(data_type=DataType.DATA_TYPE_TEXT, text="The striker scored twice"),
         producer="ingest",
@@ -58,9 +57,9 @@ async def test_an_item_that_arrives_before_its_project_waits_for_it(
         await service.platform.publisher.publish([project])
 
         async def predicted() -> bool:
-            return await inference.repository.predictions.count_documents({}) == 1
+            return await service.platform.db["predictions"].count_documents({}) == 1
 
         await eventually(predicted, within=20, what="the item's prediction")
-        prediction = await inference.get_prediction("item-1")
+        prediction = await app.use_cases.prelabelling.latest("item-1")
     assert prediction.labels[0].classification.label == "sports"
     assert not prediction.auto_accepted

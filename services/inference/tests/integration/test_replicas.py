@@ -10,10 +10,9 @@ from aiokafka.partitioner import murmur2
 from labelmesh.core.config import CoreSettings
 from labelmesh.core.envelopes import new_envelope, user_actor
 from labelmesh.core.runner import TOPIC_PARTITIONS, ServiceDefinition
-from labelmesh.inference.app import build
-from labelmesh.inference.config import InferenceSettings
+from labelmesh.inference.app import build_app
+from labelmesh.inference.config import SERVICE, InferenceSettings
 from labelmesh.inference.models.catalog import ZERO_SHOT
-from labelmesh.inference.usecases import SERVICE, Inference
 from labelmesh.testing.services import eventually, serving
 from labelmesh.v1.events_pb2 import DataType, Envelope, ItemIngested, ProjectCreated, ProjectSpec
 
@@ -60,8 +59,9 @@ async def test_two_replicas_split_the_partitions_and_label_each_item_once(
     # Every partition holds items, so whichever partitions a replica is given, it has work.
     assert {partition_of(i) for i in ITEM_IDS} == set(range(TOPIC_PARTITIONS))
     settings = InferenceSettings(**{**core_settings.model_dump(), "rest_port": 0, "grpc_port": 0})
-    first, second = build(settings), build(settings)
-    inference: Inference = first.usecases
+    app = build_app(settings)
+    first, second = app.service, build_app(settings).service
+    predictions = first.platform.db["predictions"]
     group = f"{settings.topic_prefix}.{SERVICE}.events"
     async with serving(first), serving(second):
 
@@ -80,7 +80,7 @@ async def test_two_replicas_split_the_partitions_and_label_each_item_once(
         await first.platform.publisher.publish([event(ProjectCreated(project=project))])
 
         async def project_known() -> bool:
-            return await inference.repository.projects.get("news") is not None
+            return await app.repositories.projects.get("news") is not None
 
         await eventually(project_known, what="the project")
         await first.platform.publisher.publish(
@@ -91,11 +91,11 @@ async def test_two_replicas_split_the_partitions_and_label_each_item_once(
         )
 
         async def all_predicted() -> bool:
-            count = await inference.repository.predictions.count_documents({})
+            count = await predictions.count_documents({})
             return count >= len(ITEM_IDS)
 
         await eventually(all_predicted, within=20, what=f"{len(ITEM_IDS)} predictions")
-        documents = await inference.repository.predictions.find({}).to_list(None)
+        documents = await predictions.find({}).to_list(None)
 
     assert sorted(d["item_id"] for d in documents) == ITEM_IDS
     shares = (labelled(first), labelled(second))

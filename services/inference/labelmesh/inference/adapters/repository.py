@@ -1,23 +1,30 @@
-"""The inference service's MongoDB collections: its views of projects and
-items, predictions, each project's auto-annotation setup, registered remote
-models, and how people judged each model's suggestions."""
+"""The inference service's MongoDB collections: items, predictions, each
+project's auto-annotation setup, registered remote models, and how people
+judged each model's suggestions. (Its view of projects is the shared
+`MongoProjectDirectory`.)"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pymongo import ASCENDING, DESCENDING, InsertOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from labelmesh.core.mongo import Document, Transaction
-from labelmesh.core.projects import ProjectViews
+from labelmesh.core.errors import Conflict
+from labelmesh.core.mongo import Document, session_of
+from labelmesh.core.uow import Transaction
 from labelmesh.inference.domain import CONFIDENCE_BUCKETS
+from labelmesh.inference.records import (
+    AutoAnnotationSetup,
+    BucketCounts,
+    Judgement,
+    StoredItem,
+    StoredPrediction,
+)
 from labelmesh.v1.events_pb2 import (
     AutoAnnotationRules,
-    Envelope,
     ItemIngested,
     ModelBinding,
     PredictionCreated,
@@ -25,43 +32,20 @@ from labelmesh.v1.events_pb2 import (
 )
 from labelmesh.v1.inference_service_pb2 import RegisterModelRequest
 
-
-@dataclass(frozen=True)
-class StoredItem:
-    item_id: str
-    project_id: str
-    item: ItemIngested
-
-
-@dataclass(frozen=True)
-class AutoAnnotationSetup:
-    models: list[ModelBinding]
-    rules: AutoAnnotationRules
+DUPLICATE_KEY = 11000
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class InferenceRepository:
+class MongoItemRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.projects = ProjectViews(db)
-        self.items = db["items"]
-        self.predictions = db["predictions"]
-        self.setups = db["auto_annotation"]
-        self.models = db["models"]
-        self.quality = db["model_quality"]
+        self.collection = db["items"]
 
-    async def ensure_indexes(self) -> None:
-        await self.predictions.create_index(
-            [("item_id", ASCENDING), ("source", ASCENDING), ("created_at", DESCENDING)]
-        )
-
-    # Items, as announced by ItemIngested.
-
-    async def save_items(self, tx: Transaction, items: Sequence[StoredItem]) -> None:
+    async def save(self, tx: Transaction, items: Sequence[StoredItem]) -> None:
         if items:
-            await self.items.bulk_write(
+            await self.collection.bulk_write(
                 [
                     UpdateOne(
                         {"_id": i.item_id},
@@ -70,61 +54,73 @@ class InferenceRepository:
                     )
                     for i in items
                 ],
-                session=tx.session,
+                session=session_of(tx),
             )
 
-    async def get_items(self, project_id: str, item_ids: Sequence[str]) -> dict[str, ItemIngested]:
-        cursor = self.items.find({"_id": {"$in": list(item_ids)}, "project_id": project_id})
+    async def get(self, project_id: str, item_ids: Sequence[str]) -> dict[str, ItemIngested]:
+        cursor = self.collection.find({"_id": {"$in": list(item_ids)}, "project_id": project_id})
         return {d["_id"]: ItemIngested.FromString(d["item"]) async for d in cursor}
 
-    # Predictions.
 
-    async def save_predictions(
-        self, tx: Transaction, predictions: Sequence[tuple[Envelope, PredictionCreated]]
-    ) -> None:
+class MongoPredictionRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.collection = db["predictions"]
+
+    async def ensure_indexes(self) -> None:
+        await self.collection.create_index(
+            [("item_id", ASCENDING), ("source", ASCENDING), ("created_at", DESCENDING)]
+        )
+
+    async def save(self, tx: Transaction, predictions: Sequence[StoredPrediction]) -> None:
         if not predictions:
             return
         now = _now()
-        await self.predictions.bulk_write(
-            [
-                InsertOne(
-                    {
-                        "_id": prediction.prediction_id,
-                        "item_id": cause.item_id,
-                        "project_id": cause.project_id,
-                        "source": int(prediction.source),
-                        "prediction": prediction.SerializeToString(),
-                        "created_at": now,
-                    }
-                )
-                for cause, prediction in predictions
-            ],
-            session=tx.session,
-        )
+        try:
+            await self.collection.bulk_write(
+                [
+                    InsertOne(
+                        {
+                            "_id": p.prediction.prediction_id,
+                            "item_id": p.item_id,
+                            "project_id": p.project_id,
+                            "source": int(p.prediction.source),
+                            "prediction": p.prediction.SerializeToString(),
+                            "created_at": now,
+                        }
+                    )
+                    for p in predictions
+                ],
+                session=session_of(tx),
+            )
+        except BulkWriteError as exc:
+            if any(e.get("code") == DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                raise Conflict("a prediction with this id is already stored") from None
+            raise
 
-    async def latest_prediction(self, item_id: str) -> PredictionCreated | None:
-        document = await self.predictions.find_one(
+    async def latest_auto(self, item_id: str) -> PredictionCreated | None:
+        document = await self.collection.find_one(
             {"item_id": item_id, "source": PredictionSource.PREDICTION_SOURCE_AUTO},
             sort=[("created_at", DESCENDING)],
         )
         return PredictionCreated.FromString(document["prediction"]) if document else None
 
-    # Auto-annotation setups, versioned.
 
-    async def get_setup(self, project_id: str) -> AutoAnnotationSetup | None:
-        document = await self.setups.find_one({"_id": project_id})
+class MongoSetupRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.collection = db["auto_annotation"]
+
+    async def get(self, project_id: str) -> AutoAnnotationSetup | None:
+        document = await self.collection.find_one({"_id": project_id})
         if document is None:
             return None
         return AutoAnnotationSetup(
-            models=[ModelBinding.FromString(b) for b in document["models"]],
+            models=tuple(ModelBinding.FromString(b) for b in document["models"]),
             rules=AutoAnnotationRules.FromString(document["rules"]),
         )
 
-    async def replace_setup(
+    async def replace(
         self, tx: Transaction, project_id: str, setup: AutoAnnotationSetup, expected_version: int
     ) -> bool:
-        """Store a new version over `expected_version`; False when another
-        writer got there first. A project with no stored setup is at version 1."""
         document = {
             "models": [b.SerializeToString() for b in setup.models],
             "rules": setup.rules.SerializeToString(),
@@ -132,20 +128,25 @@ class InferenceRepository:
             "updated_at": _now(),
         }
         try:
-            await self.setups.update_one(
+            # Another version stored: the filter misses, and the upsert's
+            # insert collides on _id.
+            await self.collection.update_one(
                 {"_id": project_id, "version": expected_version},
                 {"$set": document},
                 upsert=True,
-                session=tx.session,
+                session=session_of(tx),
             )
         except DuplicateKeyError:
             return False
         return True
 
-    # Remote models.
 
-    async def save_model(self, registration: RegisterModelRequest) -> None:
-        await self.models.replace_one(
+class MongoModelRegistrations:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.collection = db["models"]
+
+    async def save(self, tx: Transaction, registration: RegisterModelRequest) -> None:
+        await self.collection.replace_one(
             {"_id": registration.model.id},
             {
                 "_id": registration.model.id,
@@ -153,43 +154,43 @@ class InferenceRepository:
                 "updated_at": _now(),
             },
             upsert=True,
+            session=session_of(tx),
         )
 
-    async def get_model(self, model_id: str) -> RegisterModelRequest | None:
-        document = await self.models.find_one({"_id": model_id})
+    async def get(self, model_id: str) -> RegisterModelRequest | None:
+        document = await self.collection.find_one({"_id": model_id})
         return RegisterModelRequest.FromString(document["registration"]) if document else None
 
-    async def list_models(self) -> list[RegisterModelRequest]:
-        cursor = self.models.find({}).sort("_id", ASCENDING)
+    async def all(self) -> list[RegisterModelRequest]:
+        cursor = self.collection.find({}).sort("_id", ASCENDING)
         return [RegisterModelRequest.FromString(d["registration"]) async for d in cursor]
 
-    # How people judged suggestions.
 
-    async def record_judgements(
-        self, tx: Transaction, judgements: Sequence[tuple[str, int, bool]]
-    ) -> None:
-        """Count (model id, confidence bucket, accepted) judgements."""
+class MongoJudgementRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.collection = db["model_quality"]
+
+    async def record(self, tx: Transaction, judgements: Sequence[Judgement]) -> None:
         if judgements:
-            await self.quality.bulk_write(
+            await self.collection.bulk_write(
                 [
                     UpdateOne(
-                        {"_id": model_id},
-                        {"$inc": {f"buckets.{bucket}.{_outcome(accepted)}": 1}},
+                        {"_id": j.model_id},
+                        {"$inc": {f"buckets.{j.bucket}.{_outcome(j.accepted)}": 1}},
                         upsert=True,
                     )
-                    for model_id, bucket, accepted in judgements
+                    for j in judgements
                 ],
-                session=tx.session,
+                session=session_of(tx),
             )
 
-    async def judgements(self, model_id: str) -> list[tuple[int, int]]:
-        """(accepted, rejected) per confidence bucket, lowest bucket first."""
-        document = await self.quality.find_one({"_id": model_id}) or {}
+    async def counts(self, model_id: str) -> list[BucketCounts]:
+        document = await self.collection.find_one({"_id": model_id}) or {}
         buckets = document.get("buckets", {})
         return [
-            (
-                buckets.get(str(i), {}).get("accepted", 0),
-                buckets.get(str(i), {}).get("rejected", 0),
+            BucketCounts(
+                accepted=buckets.get(str(i), {}).get("accepted", 0),
+                rejected=buckets.get(str(i), {}).get("rejected", 0),
             )
             for i in range(CONFIDENCE_BUCKETS)
         ]

@@ -6,112 +6,84 @@ import grpc
 
 from labelmesh.core.api import grpc_caller, grpc_errors
 from labelmesh.core.runner import GrpcService
-from labelmesh.inference.models.catalog import ZERO_SHOT
-from labelmesh.inference.usecases import Inference, ModelDescription, ref
+from labelmesh.inference import views
+from labelmesh.inference.composition import InferenceUseCases
 from labelmesh.v1 import inference_service_pb2 as pb
 from labelmesh.v1 import inference_service_pb2_grpc as pb_grpc
-from labelmesh.v1.events_pb2 import ModelRef
-
-
-def model_info(model: ModelDescription) -> pb.ModelInfo:
-    spec = model.spec
-    info = pb.ModelInfo(
-        model=ModelRef(id=spec.id, version=spec.version),
-        task=spec.task.value,
-        data_type=spec.data_type,  # type: ignore[arg-type]
-        labels=spec.labels,
-        description=spec.description,
-        quality=model.quality,
-    )
-    if model.remote is not None:
-        info.remote.CopyFrom(model.remote)
-    return info
 
 
 class InferenceServicer(pb_grpc.InferenceServiceServicer):
-    def __init__(self, inference: Inference) -> None:
-        self.inference = inference
+    def __init__(self, cases: InferenceUseCases) -> None:
+        self.cases = cases
 
     @grpc_errors
     async def ListModels(
         self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListModelsResponse:
-        return pb.ListModelsResponse(models=[model_info(m) for m in await self.inference.models()])
+        return views.list_models(await self.cases.registry.models())
 
     @grpc_errors
     async def GetModel(
         self, request: pb.GetModelRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetModelResponse:
-        return pb.GetModelResponse(
-            model=model_info(await self.inference.describe(request.model_id))
-        )
+        described = await self.cases.registry.describe(request.model_id)
+        return pb.GetModelResponse(model=views.model_info(described))
 
     @grpc_errors
     async def RegisterModel(
         self, request: pb.RegisterModelRequest, context: grpc.aio.ServicerContext
     ) -> pb.RegisterModelResponse:
-        return pb.RegisterModelResponse(model=model_info(await self.inference.register(request)))
+        described = await self.cases.registry.register(request)
+        return pb.RegisterModelResponse(model=views.model_info(described))
 
     @grpc_errors
     async def PredictText(
         self, request: pb.PredictTextRequest, context: grpc.aio.ServicerContext
     ) -> pb.PredictTextResponse:
-        ranked = await self.inference.predict_text(request.project_id, list(request.texts))
-        runner = self.inference.pool.get(ZERO_SHOT)
-        assert runner is not None
-        return pb.PredictTextResponse(
-            model=ref(runner.spec),
-            predictions=[pb.TextPrediction(labels=labels) for labels in ranked],
-        )
+        predicted = await self.cases.assist.predict_text(request.project_id, list(request.texts))
+        return views.text_predictions(predicted)
 
     @grpc_errors
     async def Assist(
         self, request: pb.AssistRequest, context: grpc.aio.ServicerContext
     ) -> pb.AssistResponse:
-        model, items = await self.inference.assist(
+        model, items = await self.cases.assist.assist(
             request.project_id,
             list(request.item_ids),
             request.model_id,
             request.min_confidence,
             grpc_caller(context),
         )
-        return pb.AssistResponse(
-            model=model,
-            items=[
-                pb.ItemSuggestions(
-                    item_id=i.item_id, prediction_id=i.prediction_id, labels=i.labels, error=i.error
-                )
-                for i in items
-            ],
-        )
+        return views.assisted(model, items)
 
     @grpc_errors
     async def GetPrediction(
         self, request: pb.GetPredictionRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetPredictionResponse:
-        prediction = await self.inference.get_prediction(request.item_id)
-        return pb.GetPredictionResponse(item_id=request.item_id, prediction=prediction)
+        prediction = await self.cases.prelabelling.latest(request.item_id)
+        return views.prediction(request.item_id, prediction)
 
     @grpc_errors
     async def GetAutoAnnotation(
         self, request: pb.GetAutoAnnotationRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetAutoAnnotationResponse:
-        setup = await self.inference.setup(await self.inference.project(request.project_id))
-        return pb.GetAutoAnnotationResponse(models=setup.models, rules=setup.rules)
+        auto_annotation = self.cases.auto_annotation
+        setup = await auto_annotation.setup(await auto_annotation.project(request.project_id))
+        return views.auto_annotation(setup)
 
     @grpc_errors
     async def ConfigureAutoAnnotation(
         self, request: pb.ConfigureAutoAnnotationRequest, context: grpc.aio.ServicerContext
     ) -> pb.ConfigureAutoAnnotationResponse:
-        setup = await self.inference.configure(
+        setup = await self.cases.auto_annotation.configure(
             request.project_id, list(request.models), request.rules, grpc_caller(context)
         )
-        return pb.ConfigureAutoAnnotationResponse(models=setup.models, rules=setup.rules)
+        return views.configured(setup)
 
 
-def grpc_service(inference: Inference) -> GrpcService:
+def grpc_service(cases: InferenceUseCases) -> GrpcService:
     return GrpcService(
-        servicer=InferenceServicer(inference),
+        servicer=InferenceServicer(cases),
         add_to_server=pb_grpc.add_InferenceServiceServicer_to_server,
         full_name=pb.DESCRIPTOR.services_by_name["InferenceService"].full_name,
     )

@@ -1,30 +1,25 @@
-"""REST adapter of the inference service."""
+"""REST adapter of the inference service: the proto-JSON of the messages the
+gRPC methods return (built in `views.py`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from labelmesh.core.api import UserHeader
 from labelmesh.core.errors import InvalidField
-from labelmesh.core.labels import (
-    data_type_from_name,
-    data_type_name,
-    labels_to_json,
-    message_from_json,
-    message_to_json,
-)
-from labelmesh.inference.adapters.repository import AutoAnnotationSetup
-from labelmesh.inference.models.catalog import ZERO_SHOT
-from labelmesh.inference.usecases import Inference, ModelDescription
-from labelmesh.v1.events_pb2 import AutoAnnotationRules, ModelBinding, ModelRef
-from labelmesh.v1.inference_service_pb2 import RegisterModelRequest, RemoteModel, RemoteTransport
+from labelmesh.core.labels import data_type_from_name
+from labelmesh.core.rest_proto import ProtoJSON, proto_body, proto_io
+from labelmesh.inference import views
+from labelmesh.inference.composition import InferenceUseCases
+from labelmesh.v1 import inference_service_pb2 as pb
+from labelmesh.v1.events_pb2 import ModelRef
 
 TRANSPORTS = {
-    "rest": RemoteTransport.REMOTE_TRANSPORT_REST,
-    "grpc": RemoteTransport.REMOTE_TRANSPORT_GRPC,
+    "rest": pb.RemoteTransport.REMOTE_TRANSPORT_REST,
+    "grpc": pb.RemoteTransport.REMOTE_TRANSPORT_GRPC,
 }
 
 
@@ -60,120 +55,97 @@ class RegisterRequest(BaseModel):
     remote: RemoteModelRequest
 
 
-class AutoAnnotationRequest(BaseModel):
-    models: list[dict[str, Any]] = []
-    rules: dict[str, Any] = {}
+def registration_of(request: RegisterRequest) -> pb.RegisterModelRequest:
+    transport = TRANSPORTS.get(request.remote.transport.lower())
+    if transport is None:
+        raise InvalidField("remote.transport", "must be rest or grpc")
+    remote = request.remote
+    return pb.RegisterModelRequest(
+        model=ModelRef(id=request.id, version=request.version),
+        task=request.task,
+        data_type=data_type_from_name(request.data_type),  # type: ignore[arg-type]
+        labels=request.labels,
+        remote=pb.RemoteModel(
+            url=remote.url,
+            transport=transport,
+            name=remote.name,
+            version=remote.version,
+            preprocess=remote.preprocess,
+            postprocess=remote.postprocess,
+            output=remote.output,
+            timeout_seconds=remote.timeout_seconds,
+        ),
+    )
 
 
-def model_json(model: ModelDescription) -> dict[str, Any]:
-    spec = model.spec
-    described: dict[str, Any] = {
-        "id": spec.id,
-        "version": spec.version,
-        "task": spec.task.value,
-        "data_type": data_type_name(spec.data_type),
-        "labels": list(spec.labels),
-        "description": spec.description,
-        "runtime": "remote" if model.remote else "in_process",
-        "quality": message_to_json(model.quality),
-    }
-    if model.remote:
-        described["remote"] = message_to_json(model.remote)
-    return described
-
-
-def setup_json(setup: AutoAnnotationSetup) -> dict[str, Any]:
-    return {
-        "models": [message_to_json(b) for b in setup.models],
-        "rules": message_to_json(setup.rules),
-    }
-
-
-def router(inference: Inference) -> APIRouter:
+def router(cases: InferenceUseCases) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["inference"])
+    registry, assist, auto_annotation = cases.registry, cases.assist, cases.auto_annotation
 
-    @api.get("/models")
-    async def list_models() -> dict[str, Any]:
-        return {"models": [model_json(m) for m in await inference.models()]}
+    @api.get("/models", **proto_io(response=pb.ListModelsResponse))
+    async def list_models() -> ProtoJSON:
+        return ProtoJSON(views.list_models(await registry.models()))
 
-    @api.get("/models/{model_id}")
-    async def get_model(model_id: str) -> dict[str, Any]:
-        return model_json(await inference.describe(model_id))
+    @api.get("/models/{model_id}", **proto_io(response=pb.GetModelResponse))
+    async def get_model(model_id: str) -> ProtoJSON:
+        described = await registry.describe(model_id)
+        return ProtoJSON(pb.GetModelResponse(model=views.model_info(described)))
 
-    @api.post("/models", status_code=201)
-    async def register_model(request: RegisterRequest) -> dict[str, Any]:
+    @api.post("/models", **proto_io(response=pb.RegisterModelResponse, status_code=201))
+    async def register_model(request: RegisterRequest) -> ProtoJSON:
         """Register a model served over the Open Inference Protocol (KServe v2)."""
-        transport = TRANSPORTS.get(request.remote.transport.lower())
-        if transport is None:
-            raise InvalidField("remote.transport", "must be rest or grpc")
-        remote = request.remote
-        registration = RegisterModelRequest(
-            model=ModelRef(id=request.id, version=request.version),
-            task=request.task,
-            data_type=data_type_from_name(request.data_type),  # type: ignore[arg-type]
-            labels=request.labels,
-            remote=RemoteModel(
-                url=remote.url,
-                transport=transport,
-                name=remote.name,
-                version=remote.version,
-                preprocess=remote.preprocess,
-                postprocess=remote.postprocess,
-                output=remote.output,
-                timeout_seconds=remote.timeout_seconds,
-            ),
-        )
-        return model_json(await inference.register(registration))
+        described = await registry.register(registration_of(request))
+        return ProtoJSON(pb.RegisterModelResponse(model=views.model_info(described)), 201)
 
-    @api.post("/predict/text")
-    async def predict_text(request: PredictTextRequest) -> dict[str, Any]:
+    @api.post("/predict/text", **proto_io(response=pb.PredictTextResponse))
+    async def predict_text(request: PredictTextRequest) -> ProtoJSON:
         """Zero-shot: the most likely classes of each text with their probabilities."""
-        ranked = await inference.predict_text(request.project_id, request.texts)
-        model = inference.pool.get(ZERO_SHOT)
-        assert model is not None
-        return {
-            "model": {"id": model.spec.id, "version": model.spec.version},
-            "predictions": [{"labels": labels_to_json(labels)} for labels in ranked],
-        }
+        predicted = await assist.predict_text(request.project_id, request.texts)
+        return ProtoJSON(views.text_predictions(predicted))
 
-    @api.post("/assist")
-    async def assist(request: AssistRequest, user: UserHeader = "api") -> dict[str, Any]:
+    @api.post("/assist", **proto_io(response=pb.AssistResponse))
+    async def assist_items(request: AssistRequest, user: UserHeader = "api") -> ProtoJSON:
         """AI Assist: a model's suggestions for stored items, shown on their tasks."""
-        model, items = await inference.assist(
+        model, items = await assist.assist(
             request.project_id, request.item_ids, request.model_id, request.min_confidence, user
         )
-        return {
-            "model": message_to_json(model),
-            "items": [
-                {
-                    "item_id": i.item_id,
-                    "prediction_id": i.prediction_id,
-                    "labels": labels_to_json(i.labels),
-                    "error": i.error,
-                }
-                for i in items
-            ],
-        }
+        return ProtoJSON(views.assisted(model, items))
 
-    @api.get("/items/{item_id}/prediction")
-    async def get_prediction(item_id: str) -> dict[str, Any]:
-        return message_to_json(await inference.get_prediction(item_id))
+    @api.get("/items/{item_id}/prediction", **proto_io(response=pb.GetPredictionResponse))
+    async def get_prediction(item_id: str) -> ProtoJSON:
+        """The item's latest pre-labelling prediction."""
+        return ProtoJSON(views.prediction(item_id, await cases.prelabelling.latest(item_id)))
 
-    @api.get("/projects/{project_id}/auto-annotation")
-    async def get_auto_annotation(project_id: str) -> dict[str, Any]:
-        project = await inference.project(project_id)
-        return setup_json(await inference.setup(project))
+    @api.get(
+        "/projects/{project_id}/auto-annotation", **proto_io(response=pb.GetAutoAnnotationResponse)
+    )
+    async def get_auto_annotation(project_id: str) -> ProtoJSON:
+        setup = await auto_annotation.setup(await auto_annotation.project(project_id))
+        return ProtoJSON(views.auto_annotation(setup))
 
-    @api.put("/projects/{project_id}/auto-annotation")
+    @api.put(
+        "/projects/{project_id}/auto-annotation",
+        **proto_io(
+            request=pb.ConfigureAutoAnnotationRequest,
+            response=pb.ConfigureAutoAnnotationResponse,
+        ),
+    )
     async def configure_auto_annotation(
-        project_id: str, request: AutoAnnotationRequest, user: UserHeader = "api"
-    ) -> dict[str, Any]:
-        """Replace the project's models and rules; the rule version increases."""
-        models = [
-            message_from_json(raw, ModelBinding(), f"models[{i}]")
-            for i, raw in enumerate(request.models)
-        ]
-        rules = message_from_json(request.rules, AutoAnnotationRules(), "rules")
-        return setup_json(await inference.configure(project_id, models, rules, user))
+        project_id: str,
+        request: Annotated[
+            pb.ConfigureAutoAnnotationRequest,
+            Depends(proto_body(pb.ConfigureAutoAnnotationRequest)),
+        ],
+        user: UserHeader = "api",
+    ) -> ProtoJSON:
+        """Replace the project's models and rules; the rule version increases.
+
+        The body's `project_id` may be left out; the path names the project."""
+        if request.project_id and request.project_id != project_id:
+            raise InvalidField("body.project_id", "must be empty or the project of the path")
+        setup = await auto_annotation.configure(
+            project_id, list(request.models), request.rules, user
+        )
+        return ProtoJSON(views.configured(setup))
 
     return api

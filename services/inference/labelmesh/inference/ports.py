@@ -1,0 +1,77 @@
+"""The inference service's repositories, as ports: MongoDB implements them in
+`adapters/repository.py`, in-memory twins in `labelmesh.testing.twins.inference`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from labelmesh.core.uow import Transaction
+from labelmesh.inference.records import (
+    AutoAnnotationSetup,
+    BucketCounts,
+    Judgement,
+    StoredItem,
+    StoredPrediction,
+)
+from labelmesh.v1.events_pb2 import ItemIngested, PredictionCreated
+from labelmesh.v1.inference_service_pb2 import RegisterModelRequest
+
+
+class ItemRepository(Protocol):
+    """Items as announced by ItemIngested, so AI Assist can run models on them later."""
+
+    async def save(self, tx: Transaction, items: Sequence[StoredItem]) -> None:
+        """Add or replace items by id."""
+        ...
+
+    async def get(self, project_id: str, item_ids: Sequence[str]) -> dict[str, ItemIngested]:
+        """Those of the items that exist in the project, by id."""
+        ...
+
+
+class PredictionRepository(Protocol):
+    async def save(self, tx: Transaction, predictions: Sequence[StoredPrediction]) -> None:
+        """Add predictions; a prediction id already stored is a Conflict."""
+        ...
+
+    async def latest_auto(self, item_id: str) -> PredictionCreated | None:
+        """The item's most recent prediction made by pre-labelling (not by AI Assist)."""
+        ...
+
+
+class SetupRepository(Protocol):
+    """Each project's auto-annotation setup, versioned by its rules' version."""
+
+    async def get(self, project_id: str) -> AutoAnnotationSetup | None: ...
+
+    async def replace(
+        self, tx: Transaction, project_id: str, setup: AutoAnnotationSetup, expected_version: int
+    ) -> bool:
+        """Store a new version over `expected_version`; False when another
+        writer got there first. A project with no stored setup takes any."""
+        ...
+
+
+class ModelRegistrations(Protocol):
+    """Remote models, as registered."""
+
+    async def save(self, tx: Transaction, registration: RegisterModelRequest) -> None:
+        """Add or replace the registration of its model id."""
+        ...
+
+    async def get(self, model_id: str) -> RegisterModelRequest | None: ...
+
+    async def all(self) -> list[RegisterModelRequest]:
+        """Every registration, by model id."""
+        ...
+
+
+class JudgementRepository(Protocol):
+    """How people judged each model's suggestions, counted per confidence bucket."""
+
+    async def record(self, tx: Transaction, judgements: Sequence[Judgement]) -> None: ...
+
+    async def counts(self, model_id: str) -> list[BucketCounts]:
+        """Counts of every confidence bucket, lowest first (zero when never judged)."""
+        ...

@@ -1,0 +1,200 @@
+"""Pre-labelling: every arriving item is run through its project's models,
+one batched call per model for a whole fetch, and the project's rules decide
+whether the labels are accepted without review."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass
+
+from google.protobuf.message import Message
+
+from labelmesh.core.envelopes import model_actor, new_envelope
+from labelmesh.core.errors import NotFound, RetryLater
+from labelmesh.core.projects import ProjectDirectory
+from labelmesh.core.uow import Transaction
+from labelmesh.inference import domain
+from labelmesh.inference.auto_annotation import AutoAnnotation, label_maps, model_ids
+from labelmesh.inference.config import SERVICE
+from labelmesh.inference.metrics import InferenceMetrics
+from labelmesh.inference.ports import ItemRepository, PredictionRepository
+from labelmesh.inference.records import AutoAnnotationSetup, StoredItem, StoredPrediction
+from labelmesh.inference.running import ItemResult, ModelRuns
+from labelmesh.v1.events_pb2 import (
+    AnnotationAutoAccepted,
+    AutoAnnotationStatus,
+    Envelope,
+    ItemIngested,
+    ModelRef,
+    PredictionCreated,
+    PredictionFailed,
+    PredictionSource,
+    ProjectSpec,
+)
+
+
+@dataclass(frozen=True)
+class Prelabelled:
+    """One arrival's pre-labelling, decided before its transaction opens."""
+
+    item: StoredItem
+    events: tuple[Envelope, ...]
+    outcome: str  # the metric's outcome label
+
+    @property
+    def predictions(self) -> list[StoredPrediction]:
+        return [
+            StoredPrediction(self.item.item_id, self.item.project_id, e.prediction_created)
+            for e in self.events
+            if e.WhichOneof("payload") == "prediction_created"
+        ]
+
+
+class Prelabelling:
+    def __init__(
+        self,
+        projects: ProjectDirectory,
+        auto_annotation: AutoAnnotation,
+        runs: ModelRuns,
+        items: ItemRepository,
+        predictions: PredictionRepository,
+        metrics: InferenceMetrics,
+    ) -> None:
+        self.projects = projects
+        self.auto_annotation = auto_annotation
+        self.runs = runs
+        self.items = items
+        self.predictions = predictions
+        self.metrics = metrics
+
+    async def prelabel(
+        self,
+        arrivals: Sequence[tuple[Envelope, ItemIngested]],
+        announced: Mapping[str, ProjectSpec] | None = None,
+    ) -> dict[str, Prelabelled]:
+        """Run the arrivals' projects' models and decide each item, by event id.
+
+        Each model sees the whole fetch's items at once, so a fetch becomes
+        one batched call per model. Nothing is written: `record` does that in
+        the fetch's transaction. Projects announced in the same fetch count
+        as known; an unknown project is RetryLater.
+        """
+        projects: dict[str, ProjectSpec] = {}
+        setups: dict[str, AutoAnnotationSetup] = {}
+        for envelope, _ in arrivals:
+            if envelope.project_id not in projects:
+                project = (announced or {}).get(envelope.project_id)
+                if project is None:
+                    project = await self.projects.get(envelope.project_id)
+                if project is None:
+                    raise RetryLater(f"project {envelope.project_id!r} not known yet")
+                projects[envelope.project_id] = project
+                setups[envelope.project_id] = await self.auto_annotation.setup(project)
+
+        results = [ItemResult() for _ in arrivals]
+        runs: list[Awaitable[None]] = []
+        for project_id, project in projects.items():
+            indexes = [i for i, (e, _) in enumerate(arrivals) if e.project_id == project_id]
+            items = [arrivals[i][1] for i in indexes]
+            prepared = list(zip(items, await self.runs.inputs(project, items), strict=True))
+            setup = setups[project_id]
+            maps = label_maps(setup)
+            for model_id in model_ids(project, setup):
+                runs.append(
+                    self.runs.run(
+                        model_id,
+                        maps.get(model_id, {}),
+                        project,
+                        prepared,
+                        [results[i] for i in indexes],
+                        explain_skips=False,
+                    )
+                )
+        await asyncio.gather(*runs)
+
+        decided: dict[str, Prelabelled] = {}
+        for (envelope, item), result in zip(arrivals, results, strict=True):
+            events, outcome = _outcome(envelope, setups[envelope.project_id], result)
+            stored = StoredItem(envelope.item_id, envelope.project_id, item)
+            decided[envelope.event_id] = Prelabelled(stored, tuple(events), outcome)
+        return decided
+
+    async def record(self, tx: Transaction, labelled: Sequence[Prelabelled]) -> None:
+        """Store the items and their predictions and emit the events, in `tx`."""
+        await self.items.save(tx, [p.item for p in labelled])
+        await self.predictions.save(tx, [s for p in labelled for s in p.predictions])
+        for prelabelled in labelled:
+            tx.emit(*prelabelled.events)
+
+    def counted(self, labelled: Sequence[Prelabelled]) -> None:
+        """Metrics of pre-labelling once it is committed."""
+        for prelabelled in labelled:
+            self.metrics.predictions.labels(prelabelled.outcome).inc()
+
+    async def latest(self, item_id: str) -> PredictionCreated:
+        """The item's most recent pre-labelling prediction."""
+        prediction = await self.predictions.latest_auto(item_id)
+        if prediction is None:
+            raise NotFound("prediction for item", item_id)
+        return prediction
+
+
+def _outcome(
+    cause: Envelope, setup: AutoAnnotationSetup, result: ItemResult
+) -> tuple[list[Envelope], str]:
+    """The events recording one item's pre-labelling, and its metric outcome."""
+    prediction_id = str(uuid.uuid4())
+    rules = setup.rules
+
+    def envelope(payload: Message, model: ModelRef) -> Envelope:
+        return new_envelope(
+            payload,
+            producer=SERVICE,
+            actor=model_actor(model.id, model.version),
+            project_id=cause.project_id,
+            item_id=cause.item_id,
+            trace_id=cause.trace_id,
+        )
+
+    if result.failures and not result.models:
+        model, failure = result.failures[0]
+        reasons = "; ".join(f.reason for _, f in result.failures)
+        failed = PredictionFailed(
+            prediction_id=prediction_id,
+            model=model,
+            reason=reasons,
+            field=failure.field,
+            source=PredictionSource.PREDICTION_SOURCE_AUTO,
+        )
+        return [envelope(failed, model)], "failed"
+
+    decision = domain.decide(result.labels, rules)
+    model = result.models[0] if result.models else ModelRef()
+    prediction = PredictionCreated(
+        prediction_id=prediction_id,
+        model=model,
+        models=result.models,
+        labels=decision.labels,
+        auto_accepted=decision.status == AutoAnnotationStatus.AUTO_ANNOTATION_STATUS_SUCCESS,
+        threshold=rules.default_min_confidence,
+        status=decision.status,
+        rule_version=rules.version,
+        source=PredictionSource.PREDICTION_SOURCE_AUTO,
+    )
+    if not result.models:
+        prediction.skipped_reason = "no model of this project reads this item's data type"
+    events = [envelope(prediction, model)]
+    if prediction.auto_accepted:
+        accepted = AnnotationAutoAccepted(
+            annotation_id=str(uuid.uuid4()),
+            prediction_id=prediction_id,
+            model=model,
+            labels=decision.labels,
+            threshold=rules.default_min_confidence,
+            rule_version=rules.version,
+        )
+        events.append(envelope(accepted, model))
+    outcome = AutoAnnotationStatus.Name(decision.status).removeprefix("AUTO_ANNOTATION_STATUS_")
+    return events, {"SUCCESS": "auto_accepted"}.get(outcome, outcome.lower())
