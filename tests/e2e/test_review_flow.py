@@ -82,7 +82,7 @@ def test_overlap_stage_and_adjudication_end_in_the_audit_trail(
         task = wait_for(
             lambda: (
                 (r := client.post(next_url, json={"reviewer": "eve"})).status_code == 200
-                and r.json()
+                and r.json()["task"]
             ),
             "a review task for eve",
         )

@@ -2,34 +2,80 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
+
+from labelmesh.core.dispatch import Dispatcher
 from labelmesh.core.platform import Platform
 from labelmesh.core.runner import ServiceDefinition
-from labelmesh.review import handlers
-from labelmesh.review.adapters.repository import ReviewRepository
+from labelmesh.core.uow import UnitOfWork
+from labelmesh.review.adapters.store import MongoReviewStore, ensure_indexes
 from labelmesh.review.api import grpc, rest
+from labelmesh.review.arrivals import Arrivals
 from labelmesh.review.config import ReviewSettings
+from labelmesh.review.contexts import ProjectContexts
 from labelmesh.review.facade import ReviewApi
+from labelmesh.review.handlers import TABLE, FetchStarter, ReviewFetch
 from labelmesh.review.metrics import ReviewMetrics
+from labelmesh.review.ports import ReviewStore
 from labelmesh.review.quality import Quality
+from labelmesh.review.recorder import SERVICE, Recorder
 from labelmesh.review.review_tasks import ReviewTasks
-from labelmesh.review.usecases import SERVICE, Review
 
 
-def build(settings: ReviewSettings) -> ServiceDefinition:
+@dataclass(frozen=True)
+class ReviewUseCases:
+    """The review service's application layer over some store and unit of work."""
+
+    store: ReviewStore
+    contexts: ProjectContexts
+    arrivals: Arrivals
+    tasks: ReviewTasks
+    quality: Quality
+    api: ReviewApi
+    dispatcher: Dispatcher[ReviewFetch]
+
+
+def use_cases(store: ReviewStore, uow: UnitOfWork, metrics: ReviewMetrics) -> ReviewUseCases:
+    """Every use case and the event dispatcher, on the given repositories."""
+    contexts = ProjectContexts(store)
+    recorder = Recorder(store, metrics)
+    arrivals = Arrivals(store, recorder, metrics)
+    tasks = ReviewTasks(store, contexts, recorder, uow)
+    quality = Quality(store, contexts, uow)
+    start = FetchStarter(arrivals, quality, contexts)
+    return ReviewUseCases(
+        store=store,
+        contexts=contexts,
+        arrivals=arrivals,
+        tasks=tasks,
+        quality=quality,
+        api=ReviewApi(store, contexts, tasks, quality),
+        dispatcher=Dispatcher(TABLE, uow, consumer=SERVICE, start=start),
+    )
+
+
+@dataclass(frozen=True)
+class ReviewApp:
+    use_cases: ReviewUseCases
+    service: ServiceDefinition
+
+
+def build_app(settings: ReviewSettings) -> ReviewApp:
     platform = Platform(SERVICE, settings)
-    repository = ReviewRepository(platform.db)
-    review = Review(repository, platform.uow, ReviewMetrics(platform.registry))
-    api = ReviewApi(review, ReviewTasks(review), Quality(review))
-    return ServiceDefinition(
+    store = MongoReviewStore.on(platform.db)
+    wired = use_cases(store, platform.uow, ReviewMetrics(platform.registry))
+    service = ServiceDefinition(
         name=SERVICE,
         platform=platform,
         settings=settings,
-        usecases=review,
-        router=rest.router(api),
-        grpc_services=[grpc.grpc_service(api)],
-        handlers=handlers.HANDLERS,
-        batch_handler=handlers.on_fetch,
-        consumes=handlers.CONSUMES,
-        deps=handlers.Deps(review, api.quality),
-        on_start=repository.ensure_indexes,
+        router=rest.router(wired.api),
+        grpc_services=[grpc.grpc_service(wired.api)],
+        events=wired.dispatcher,
+        on_start=partial(ensure_indexes, platform.db),
     )
+    return ReviewApp(wired, service)
+
+
+def build(settings: ReviewSettings) -> ServiceDefinition:
+    return build_app(settings).service

@@ -5,17 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from labelmesh.review import pipeline
+from labelmesh.review.contexts import ProjectContexts
+from labelmesh.review.ports import ReviewStore
 from labelmesh.review.quality import Quality
 from labelmesh.review.review_tasks import ReviewTasks
-from labelmesh.review.usecases import Review
-from labelmesh.v1.events_pb2 import ReviewDecided
+from labelmesh.v1.events_pb2 import ReviewDecided, ReviewPolicy
 from labelmesh.v1.geometry_pb2 import Label
 
 
 @dataclass(frozen=True)
 class ItemStatus:
+    """An item's decisions, oldest first, and where it stands."""
+
     reviews: list[ReviewDecided]
-    state: str
+    state: str  # empty for an item the review has not seen
     final_labels: list[Label]
 
     @property
@@ -25,14 +28,20 @@ class ItemStatus:
 
 @dataclass(frozen=True)
 class ReviewApi:
-    review: Review
+    store: ReviewStore
+    contexts: ProjectContexts
     tasks: ReviewTasks
     quality: Quality
 
     async def item_status(self, item_id: str) -> ItemStatus:
         """An item's decisions, oldest first, and where it stands (empty state if unknown)."""
-        reviews, item = await self.review.item_reviews(item_id)
+        reviews = await self.store.decisions.of_item(item_id)
+        item = await self.store.items.get(item_id)
         if item is None:
             return ItemStatus(reviews, "", [])
         final = item.labels if item.state == pipeline.COMPLETED else []
         return ItemStatus(reviews, item.state, final)
+
+    async def policy(self, project_id: str) -> ReviewPolicy:
+        """The project's policy in force."""
+        return await self.contexts.policy(project_id)

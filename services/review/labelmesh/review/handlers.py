@@ -1,52 +1,104 @@
-"""Event handlers of the review service."""
+"""The events the review service consumes, and the step each one takes.
+
+Projects are kept as they are created. Annotations (submitted by people, or
+auto-accepted from a model) are gathered by the fetch and taken in together at
+its end, in arrival order, as one pass over their items.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
-from labelmesh.core.bus import Handler
-from labelmesh.core.envelopes import payload_of
-from labelmesh.core.topics import ANNOTATIONS, PREDICTIONS, PROJECTS
+from labelmesh.core.dispatch import EventTable, on
+from labelmesh.core.errors import NotFound, RetryLater
+from labelmesh.core.uow import Transaction
+from labelmesh.review.arrivals import Arrivals, Reviewable
+from labelmesh.review.contexts import ProjectContexts
+from labelmesh.review.pipeline import Context
 from labelmesh.review.quality import Quality
-from labelmesh.review.usecases import Review, Reviewable
 from labelmesh.v1.events_pb2 import (
     AnnotationAutoAccepted,
     AnnotationSubmitted,
+    AutoAnnotationConfigured,
     Envelope,
+    PredictionCreated,
+    PredictionFailed,
     ProjectCreated,
+    ReviewPolicyConfigured,
+    SuggestionAccepted,
+    SuggestionRejected,
+    TaskCreated,
+)
+
+SUBMITTED = AnnotationSubmitted.DESCRIPTOR.full_name
+
+
+@dataclass
+class ReviewFetch:
+    """One fetch: the projects it creates are kept as they come; its annotations are
+    gathered and taken in at the end."""
+
+    arrivals: Arrivals
+    quality: Quality
+    contexts: Mapping[str, Context]
+    gathered: list[tuple[Envelope, Reviewable]] = field(default_factory=list)
+
+    async def project_created(self, tx: Transaction, _: Envelope, event: ProjectCreated) -> None:
+        await self.quality.remember_project(tx, event.project)
+
+    async def annotation_submitted(
+        self, tx: Transaction, envelope: Envelope, event: AnnotationSubmitted
+    ) -> None:
+        self.gathered.append((envelope, event))
+
+    async def annotation_auto_accepted(
+        self, tx: Transaction, envelope: Envelope, event: AnnotationAutoAccepted
+    ) -> None:
+        self.gathered.append((envelope, event))
+
+    async def finish(self, tx: Transaction) -> None:
+        await self.arrivals.take_in(tx, self.gathered, self.contexts)
+
+    def committed(self) -> None:
+        return None
+
+
+TABLE = EventTable[ReviewFetch](
+    routes=[
+        on(ProjectCreated, ReviewFetch.project_created),
+        on(AnnotationSubmitted, ReviewFetch.annotation_submitted),
+        on(AnnotationAutoAccepted, ReviewFetch.annotation_auto_accepted),
+    ],
+    ignored=[
+        # projects: the policy is review's own; auto-annotation is inference's
+        ReviewPolicyConfigured,
+        AutoAnnotationConfigured,
+        # predictions: only auto-accepted ones reach review
+        PredictionCreated,
+        PredictionFailed,
+        # annotations: the annotation service's own bookkeeping
+        SuggestionAccepted,
+        SuggestionRejected,
+        TaskCreated,
+    ],
 )
 
 
 @dataclass(frozen=True)
-class Deps:
-    review: Review
+class FetchStarter:
+    """Prepares a fetch before its transaction: the project context of every submission."""
+
+    arrivals: Arrivals
     quality: Quality
+    contexts: ProjectContexts
 
-
-async def on_project_created(deps: Deps, envelope: Envelope, event: ProjectCreated) -> None:
-    await deps.quality.on_project_created(envelope, event)
-
-
-async def on_annotation(deps: Deps, envelope: Envelope, event: Reviewable) -> None:
-    await deps.review.review([(envelope, event)])
-
-
-async def on_fetch(deps: Deps, envelopes: list[Envelope]) -> None:
-    """A whole fetch: projects first, then every annotation in one transaction."""
-    arrivals: list[tuple[Envelope, Reviewable]] = []
-    for envelope in envelopes:
-        payload = payload_of(envelope)
-        if isinstance(payload, ProjectCreated):
-            await on_project_created(deps, envelope, payload)
-        elif isinstance(payload, AnnotationSubmitted | AnnotationAutoAccepted):
-            arrivals.append((envelope, payload))
-    if arrivals:
-        await deps.review.review(arrivals)
-
-
-CONSUMES = (PROJECTS, PREDICTIONS, ANNOTATIONS)
-HANDLERS: dict[str, Handler] = {
-    ProjectCreated.DESCRIPTOR.full_name: on_project_created,
-    AnnotationSubmitted.DESCRIPTOR.full_name: on_annotation,
-    AnnotationAutoAccepted.DESCRIPTOR.full_name: on_annotation,
-}
+    async def __call__(self, envelopes: Sequence[Envelope]) -> ReviewFetch:
+        contexts: dict[str, Context] = {}
+        for envelope in envelopes:
+            if envelope.event_type == SUBMITTED and envelope.project_id not in contexts:
+                try:
+                    contexts[envelope.project_id] = await self.contexts.context(envelope.project_id)
+                except NotFound:
+                    raise RetryLater(f"project {envelope.project_id!r} not known yet") from None
+        return ReviewFetch(self.arrivals, self.quality, contexts)

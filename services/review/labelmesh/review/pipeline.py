@@ -23,8 +23,8 @@ from google.protobuf.message import Message
 
 from labelmesh.core import review_policy
 from labelmesh.core.errors import Conflict
+from labelmesh.review.consensus.items import item_consensus
 from labelmesh.review.domain import agreement
-from labelmesh.review.item_consensus import item_consensus
 from labelmesh.v1.events_pb2 import (
     AdjudicationDecided,
     AdjudicationRequested,

@@ -6,19 +6,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from labelmesh.core import review_policy
-from labelmesh.core.envelopes import new_envelope, user_actor
+from labelmesh.core.envelopes import user_actor
 from labelmesh.core.errors import Conflict, InvalidField
-from labelmesh.core.mongo import Transaction
+from labelmesh.core.uow import Transaction, UnitOfWork
 from labelmesh.review import reports
-from labelmesh.review.adapters.repository import Window
+from labelmesh.review.contexts import ProjectContexts
 from labelmesh.review.domain import check_labels
-from labelmesh.review.usecases import SERVICE, Review
+from labelmesh.review.ports import ReviewStore
+from labelmesh.review.recorder import review_envelope
+from labelmesh.review.records import GoldAnswer, Window
 from labelmesh.v1.events_pb2 import (
-    Envelope,
     GoldStandardSet,
-    ProjectCreated,
+    ProjectSpec,
     ReviewPolicy,
     ReviewPolicyConfigured,
 )
@@ -45,51 +47,39 @@ class GoldResult:
 
 
 class Quality:
-    def __init__(self, review: Review) -> None:
-        self.review = review
-        self.repository = review.repository
+    def __init__(self, store: ReviewStore, contexts: ProjectContexts, uow: UnitOfWork) -> None:
+        self.store = store
+        self.contexts = contexts
+        self.uow = uow
 
-    async def on_project_created(self, envelope: Envelope, event: ProjectCreated) -> None:
-        """Keep the project, and its initial review policy if it has one."""
-        project = event.project
-
-        async def write(tx: Transaction) -> None:
-            if not await tx.claim_event(envelope.event_id, SERVICE):
-                return
-            await self.repository.projects.save(tx, project)
-            if project.HasField("review_policy"):
-                policy = ReviewPolicy()
-                policy.CopyFrom(project.review_policy)
-                policy.version = max(1, policy.version)
-                await self.repository.save_policy(tx, project.project_id, policy)
-
-        await self.review.uow.run(write)
+    async def remember_project(self, tx: Transaction, project: ProjectSpec) -> None:
+        """Keep a created project, and its initial review policy if it has one."""
+        await self.store.projects.save(tx, project)
+        if project.HasField("review_policy"):
+            policy = ReviewPolicy()
+            policy.CopyFrom(project.review_policy)
+            policy.version = max(1, policy.version)
+            await self.store.policies.save(tx, project.project_id, policy)
 
     async def configure_policy(
         self, project_id: str, policy: ReviewPolicy, user: str
     ) -> ReviewPolicy:
         """Replace the policy; the new version applies to rounds that start from now on."""
         review_policy.validate(policy, "policy")
-        await self.review.project(project_id)
+        await self.contexts.project(project_id)
 
         async def write(tx: Transaction) -> ReviewPolicy:
-            current = await self.repository.policy(project_id)
+            current = await self.store.policies.current(project_id)
             new = ReviewPolicy()
             new.CopyFrom(policy)
             new.version = (current.version if current else 0) + 1
-            if not await self.repository.save_policy(tx, project_id, new):
+            if not await self.store.policies.save(tx, project_id, new):
                 raise Conflict(f"the review policy of {project_id!r} changed meanwhile")
-            tx.emit(
-                new_envelope(
-                    ReviewPolicyConfigured(policy=new),
-                    producer=SERVICE,
-                    actor=user_actor(user),
-                    project_id=project_id,
-                )
-            )
+            configured = ReviewPolicyConfigured(policy=new)
+            tx.emit(review_envelope(configured, user_actor(user), project_id))
             return new
 
-        return await self.review.uow.run(write)
+        return await self.uow.run(write)
 
     async def set_gold(
         self, project_id: str, items: Sequence[tuple[str, Sequence[Label]]], user: str
@@ -99,7 +89,7 @@ class Quality:
             raise InvalidField("items", "at least one item is required")
         if len(items) > MAX_GOLD_BATCH:
             raise InvalidField("items", f"at most {MAX_GOLD_BATCH} per request")
-        project = await self.review.project(project_id)
+        project = await self.contexts.project(project_id)
         classes = set(project.classes)
         results: list[GoldResult] = []
         accepted: list[tuple[str, Sequence[Label]]] = []
@@ -112,48 +102,44 @@ class Quality:
                 accepted.append((item_id, labels))
 
         async def write(tx: Transaction) -> None:
+            at = datetime.now(UTC)
             for item_id, labels in accepted:
-                await self.repository.save_gold(tx, project_id, item_id, labels, user)
-                tx.emit(
-                    new_envelope(
-                        GoldStandardSet(labels=labels),
-                        producer=SERVICE,
-                        actor=user_actor(user),
-                        project_id=project_id,
-                        item_id=item_id,
-                    )
-                )
+                answer = GoldAnswer(item_id, project_id, list(labels), user, at)
+                await self.store.gold.save(tx, answer)
+                event = GoldStandardSet(labels=labels)
+                tx.emit(review_envelope(event, user_actor(user), project_id, item_id))
 
         if accepted:
-            await self.review.uow.run(write)
+            await self.uow.run(write)
         return results
 
     # --- reports ---------------------------------------------------------------------------
 
     async def annotation_scores(self, window: Window) -> list[AnnotationScore]:
-        await self.review.project(window.project_id)
-        scores = await self.repository.scores_in(window)
+        """Every annotation scored in the window, oldest first."""
+        await self.contexts.project(window.project_id)
+        scores = await self.store.scores.in_window(window)
         return await asyncio.to_thread(reports.annotation_scores, scores)
 
     async def annotator_report(self, window: Window) -> list[AnnotatorStats]:
-        await self.review.project(window.project_id)
-        flagged = {
-            r["annotator"]
-            for r in await self.repository.annotator_records(window.project_id)
-            if r["flagged"]
-        }
-        scores = await self.repository.scores_in(window)
+        """Each annotator's figures over the window."""
+        await self.contexts.project(window.project_id)
+        records = await self.store.annotators.of_project(window.project_id)
+        flagged = {r.annotator for r in records if r.flagged}
+        scores = await self.store.scores.in_window(window)
         return await asyncio.to_thread(reports.annotator_report, scores, flagged)
 
     async def reviewer_report(self, window: Window) -> list[ReviewerStats]:
-        await self.review.project(window.project_id)
-        decisions = await self.repository.reviewer_decisions_in(window)
+        """Each reviewer's figures over the window."""
+        await self.contexts.project(window.project_id)
+        decisions = await self.store.reviewer_decisions.in_window(window)
         return await asyncio.to_thread(reports.reviewer_report, decisions)
 
     async def agreement_report(self, window: Window) -> GetAgreementReportResponse:
-        await self.review.project(window.project_id)
+        """Inter-annotator agreement over the annotations submitted in the window."""
+        await self.contexts.project(window.project_id)
         # Kappas and alphas over a project's annotations take a while: off the event loop.
-        annotations = await self.repository.annotations_in(window)
+        annotations = await self.store.annotations.in_window(window)
         return await asyncio.to_thread(reports.agreement_report, annotations)
 
 

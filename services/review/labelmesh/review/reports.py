@@ -1,8 +1,8 @@
-"""Quality reports built from the review service's stored documents. Pure: no I/O.
+"""Quality reports built from the review service's stored records. Pure: no I/O.
 
-The functions take documents as the service stores them in MongoDB: score documents
-(one per scored annotation), reviewer decision documents and the review's copy of each
-annotation. A figure with nothing to compute it from is NaN, never an exception.
+The functions take the records the repositories return: scores (one per scored
+annotation), reviewers' decisions and the review's copy of each annotation. A figure
+with nothing to compute it from is NaN, never an exception.
 """
 
 from __future__ import annotations
@@ -10,14 +10,13 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
-from labelmesh.core.labels import labels_from_json
 from labelmesh.review.agreement import (
     Level,
     category_of,
@@ -28,6 +27,7 @@ from labelmesh.review.agreement import (
     reliability_matrix,
     specific_agreement,
 )
+from labelmesh.review.records import AnnotationCopy, ReviewerDecision, StoredScore
 from labelmesh.v1.geometry_pb2 import Label
 from labelmesh.v1.review_service_pb2 import (
     AnnotationScore,
@@ -38,42 +38,42 @@ from labelmesh.v1.review_service_pb2 import (
     ReviewerStats,
 )
 
-Document = Mapping[str, Any]
 # Two-sided 95%: the standard normal's 0.975 quantile, 1.959964.
 Z_95 = statistics.NormalDist().inv_cdf(0.975)
 SECONDS_PER_HOUR = 3600.0
 RatingT = TypeVar("RatingT", bound=Hashable)
+RecordT = TypeVar("RecordT")
 
 
 def _share(part: int, whole: int) -> float:
     return part / whole if whole else math.nan
 
 
-def _group(documents: Iterable[Document], key: str) -> dict[str, list[Document]]:
-    groups: dict[str, list[Document]] = defaultdict(list)
-    for document in documents:
-        groups[document[key]].append(document)
+def _group(records: Iterable[RecordT], key: Callable[[RecordT], str]) -> dict[str, list[RecordT]]:
+    groups: dict[str, list[RecordT]] = defaultdict(list)
+    for record in records:
+        groups[key(record)].append(record)
     return groups
 
 
 # --- per annotation and per annotator --------------------------------------------------------
 
 
-def annotation_scores(documents: Iterable[Document]) -> list[AnnotationScore]:
-    """Score documents as AnnotationScore messages, oldest first (ties keep their order)."""
+def annotation_scores(scores: Iterable[StoredScore]) -> list[AnnotationScore]:
+    """Scores as AnnotationScore messages, oldest first (ties keep their order)."""
     return [
         AnnotationScore(
-            annotation_id=d["_id"],
-            item_id=d["item_id"],
-            annotator=d["annotator"],
-            agreement=d["agreement"],
-            reference=d["reference"],
-            gold=d["gold"],
-            gold_correct=d["gold_correct"],
-            score=d["score"],
-            scored_at=d["scored_at"],
+            annotation_id=s.annotation_id,
+            item_id=s.item_id,
+            annotator=s.annotator,
+            agreement=s.agreement,
+            reference=s.reference,
+            gold=s.gold,
+            gold_correct=s.gold_correct,
+            score=s.score,
+            scored_at=s.scored_at,
         )
-        for d in sorted(documents, key=lambda d: d["scored_at"])
+        for s in sorted(scores, key=lambda s: s.scored_at)
     ]
 
 
@@ -105,16 +105,16 @@ def annotations_per_hour(moments: Sequence[datetime]) -> float:
     return len(moments) / hours if hours > 0 else 0.0
 
 
-def _annotator_stats(annotator: str, scores: Sequence[Document], flagged: bool) -> AnnotatorStats:
-    judged = [s["correct"] for s in scores if s["correct"] is not None]
-    gold = [s["gold_correct"] for s in scores if s["gold"]]
+def _annotator_stats(
+    annotator: str, scores: Sequence[StoredScore], flagged: bool
+) -> AnnotatorStats:
+    judged = [s.correct for s in scores if s.correct is not None]
+    gold = [s.gold_correct for s in scores if s.gold]
     low, high = wilson_interval(sum(gold), len(gold))
     agreements = [
-        s["agreement"]
-        for s in scores
-        if not s["gold"] and s["reference"] in ("final", "suggestion")
+        s.agreement for s in scores if not s.gold and s.reference in ("final", "suggestion")
     ]
-    seconds = [s["seconds_spent"] for s in scores if s["seconds_spent"] > 0]
+    seconds = [s.seconds_spent for s in scores if s.seconds_spent > 0]
     return AnnotatorStats(
         annotator=annotator,
         annotations=len(scores),
@@ -124,39 +124,41 @@ def _annotator_stats(annotator: str, scores: Sequence[Document], flagged: bool) 
         gold_accuracy_low=low,
         gold_accuracy_high=high,
         agreement=statistics.fmean(agreements) if agreements else math.nan,
-        per_hour=annotations_per_hour([s.get("submitted_at") or s["scored_at"] for s in scores]),
+        per_hour=annotations_per_hour([s.submitted_at or s.scored_at for s in scores]),
         median_seconds_per_item=statistics.median(seconds) if seconds else math.nan,
         flagged=flagged,
     )
 
 
-def annotator_report(scores: Iterable[Document], flagged: AbstractSet[str]) -> list[AnnotatorStats]:
-    """Each annotator's figures from their score documents, sorted by annotator.
+def annotator_report(
+    scores: Iterable[StoredScore], flagged: AbstractSet[str]
+) -> list[AnnotatorStats]:
+    """Each annotator's figures from their scores, sorted by annotator.
 
     accuracy is over the annotations with a verdict (`correct` not None); gold_accuracy and its
     Wilson interval over gold answers; agreement is the mean over non-gold annotations compared
     with a final label or a suggestion; median_seconds_per_item over known times (> 0).
     """
-    by_annotator = _group(scores, "annotator")
+    by_annotator = _group(scores, lambda s: s.annotator)
     return [
         _annotator_stats(annotator, by_annotator[annotator], annotator in flagged)
         for annotator in sorted(by_annotator)
     ]
 
 
-def reviewer_report(decisions: Iterable[Document]) -> list[ReviewerStats]:
+def reviewer_report(decisions: Iterable[ReviewerDecision]) -> list[ReviewerStats]:
     """Each reviewer's figures, sorted by reviewer; rates are over settled decisions."""
     reports = []
-    for reviewer, documents in sorted(_group(decisions, "reviewer").items()):
-        settled = [d for d in documents if d["settled"]]
+    for reviewer, mine in sorted(_group(decisions, lambda d: d.reviewer).items()):
+        settled = [d for d in mine if d.settled]
         reports.append(
             ReviewerStats(
                 reviewer=reviewer,
-                decisions=len(documents),
+                decisions=len(mine),
                 settled=len(settled),
-                match_rate=_share(sum(d["matches_final"] is True for d in settled), len(settled)),
-                overturn_rate=_share(sum(d["overturned"] is True for d in settled), len(settled)),
-                approved=sum(bool(d["approved"]) for d in documents),
+                match_rate=_share(sum(d.matches_final is True for d in settled), len(settled)),
+                overturn_rate=_share(sum(d.overturned is True for d in settled), len(settled)),
+                approved=sum(d.approved for d in mine),
             )
         )
     return reports
@@ -165,17 +167,17 @@ def reviewer_report(decisions: Iterable[Document]) -> list[ReviewerStats]:
 # --- inter-annotator agreement ---------------------------------------------------------------
 
 
-def _latest_annotations(annotations: Iterable[Document]) -> list[Document]:
+def _latest_annotations(annotations: Iterable[AnnotationCopy]) -> list[AnnotationCopy]:
     """Non-gold annotations, each annotator's latest round per item (then latest submitted)."""
-    latest: dict[tuple[str, str], Document] = {}
-    for document in annotations:
-        if document["gold"]:
+    latest: dict[tuple[str, str], AnnotationCopy] = {}
+    for annotation in annotations:
+        if annotation.gold:
             continue
-        key = (document["item_id"], document["annotator"])
+        key = (annotation.item_id, annotation.annotator)
         held = latest.get(key)
-        order = (document["round"], document["submitted_at"])
-        if held is None or order > (held["round"], held["submitted_at"]):
-            latest[key] = document
+        order = (annotation.round, annotation.submitted_at)
+        if held is None or order > (held.round, held.submitted_at):
+            latest[key] = annotation
     return list(latest.values())
 
 
@@ -253,7 +255,7 @@ def _pairs(classes: Mapping[str, Mapping[str, str]]) -> list[PairAgreement]:
     ]
 
 
-def agreement_report(annotations: Iterable[Document]) -> GetAgreementReportResponse:
+def agreement_report(annotations: Iterable[AnnotationCopy]) -> GetAgreementReportResponse:
     """Inter-annotator agreement over non-gold annotations, one per annotator and item.
 
     An annotator who labelled an item in several rounds counts with their latest round only.
@@ -265,7 +267,7 @@ def agreement_report(annotations: Iterable[Document]) -> GetAgreementReportRespo
     The interval alpha is over the number of labels of each annotation, whatever their kind.
     """
     latest = _latest_annotations(annotations)
-    parsed = [(d["annotator"], d["item_id"], labels_from_json(d["labels"])) for d in latest]
+    parsed = [(a.annotator, a.item_id, a.labels) for a in latest]
     classes = _by_annotator((who, item, _classification(labels)) for who, item, labels in parsed)
     counts = _by_annotator((who, item, float(len(labels))) for who, item, labels in parsed)
     rated_twice = [values for values in _per_item(classes).values() if len(values) >= 2]

@@ -186,7 +186,7 @@ async def review(core_settings: CoreSettings) -> AsyncIterator[Running]:
 
 
 async def test_consensus_adjudication_review_and_reports(review: Running) -> None:
-    policy = (await review.http.get(f"/v1/projects/{PROJECT}/review-policy")).json()
+    policy = (await review.http.get(f"/v1/projects/{PROJECT}/review-policy")).json()["policy"]
     assert (policy["version"], policy["overlap"], policy["stages"][0]["name"]) == (
         1,
         3,
@@ -237,7 +237,7 @@ async def test_consensus_adjudication_review_and_reports(review: Running) -> Non
 
     taken = await review.next_task("alice")
     assert taken.status_code == 200, taken.text
-    task = taken.json()
+    task = taken.json()["task"]
     assert (task["item_id"], task["kind"], task["stage"], task["status"], task["assignee"]) == (
         "item-2",
         "adjudication",
@@ -247,7 +247,9 @@ async def test_consensus_adjudication_review_and_reports(review: Running) -> Non
     )
     assert task["review_task_id"] == requested.adjudication_id
     assert sorted(c["annotator"] for c in task["candidates"]) == ["ann", "ben", "cyd"]
-    assert (await review.next_task("alice")).json()["review_task_id"] == task["review_task_id"]
+    assert (await review.next_task("alice")).json()["task"]["review_task_id"] == task[
+        "review_task_id"
+    ]
     assert (await review.next_task("bob")).status_code == 204
 
     decision_url = f"/v1/review-tasks/{task['review_task_id']}/decision"
@@ -323,7 +325,7 @@ async def test_consensus_adjudication_review_and_reports(review: Running) -> Non
     assert flagged.json() == {"outcome": "in_review"}
     [item_flagged] = await review.outbox(ItemFlagged, "item-1")
     assert item_flagged.flagged_by == "quinn"
-    review_task = (await review.next_task("bob")).json()
+    review_task = (await review.next_task("bob")).json()["task"]
     assert (review_task["item_id"], review_task["kind"], review_task["stage"]) == (
         "item-1",
         "review",
@@ -400,7 +402,8 @@ async def test_policy_gold_and_flagged_annotators(review: Running) -> None:
         url, json=policy_json(rules), headers={"X-LabelMesh-User": "olga"}
     )
     assert configured.status_code == 200, configured.text
-    assert (configured.json()["version"], configured.json()["flag_below_accuracy"]) == (2, 0.7)
+    configured_policy = configured.json()["policy"]
+    assert (configured_policy["version"], configured_policy["flag_below_accuracy"]) == (2, 0.7)
     [announced] = await review.outbox(ReviewPolicyConfigured, PROJECT)
     assert announced.policy.version == 2 and announced.policy.recheck_recent == 1
 
@@ -414,7 +417,7 @@ async def test_policy_gold_and_flagged_annotators(review: Running) -> None:
     assert refused.json()["detail"][0]["field"] == "policy.stages[0].role"
     malformed = await review.http.put(url, json={"overlap": "three"})
     assert (malformed.status_code, malformed.json()["detail"][0]["field"]) == (422, "policy")
-    assert (await review.http.get(url)).json()["version"] == 2
+    assert (await review.http.get(url)).json()["policy"]["version"] == 2
 
     gold_ids = [f"gold-{n}" for n in range(20)]
     response = await review.http.post(

@@ -1,4 +1,4 @@
-"""Reports from stored documents: exact figures by hand, agreement against reference packages."""
+"""Reports from stored records: exact figures by hand, agreement against reference packages."""
 
 import math
 from collections import Counter
@@ -15,6 +15,8 @@ from statsmodels.stats.inter_rater import aggregate_raters
 from statsmodels.stats.inter_rater import fleiss_kappa as reference_fleiss_kappa
 from statsmodels.stats.proportion import proportion_confint
 
+from labelmesh.core.labels import labels_from_json
+from labelmesh.review.records import AnnotationCopy, ReviewerDecision, StoredScore
 from labelmesh.review.reports import (
     Z_95,
     agreement_report,
@@ -30,9 +32,9 @@ CLASSES = ["ant", "bee", "cat", "dog"]
 SEEDS = range(6)
 
 
-def score(annotator: str, minutes: float = 0, **fields: Any) -> dict[str, Any]:
+def score(annotator: str, minutes: float = 0, **fields: Any) -> StoredScore:
     document = {
-        "_id": f"ann-{annotator}-{minutes}",
+        "annotation_id": f"ann-{annotator}-{minutes}",
         "project_id": "p1",
         "item_id": "item-1",
         "annotator": annotator,
@@ -46,12 +48,12 @@ def score(annotator: str, minutes: float = 0, **fields: Any) -> dict[str, Any]:
         "seconds_spent": 0.0,
         "scored_at": T0 + timedelta(minutes=minutes),
     }
-    return document | fields
+    return StoredScore(**(document | fields))
 
 
-def decision(reviewer: str, **fields: Any) -> dict[str, Any]:
+def decision(reviewer: str, **fields: Any) -> ReviewerDecision:
     document = {
-        "_id": "task-1",
+        "review_task_id": "task-1",
         "project_id": "p1",
         "item_id": "item-1",
         "reviewer": reviewer,
@@ -61,8 +63,9 @@ def decision(reviewer: str, **fields: Any) -> dict[str, Any]:
         "settled": False,
         "matches_final": None,
         "overturned": None,
+        "labels": [],
     }
-    return document | fields
+    return ReviewerDecision(**(document | fields))
 
 
 def classification(name: str) -> dict[str, Any]:
@@ -80,17 +83,17 @@ def annotation(
     round: int = 1,
     gold: bool = False,
     minutes: float = 0,
-) -> dict[str, Any]:
-    return {
-        "_id": f"{item}-{annotator}-{round}-{minutes}",
-        "project_id": "p1",
-        "item_id": item,
-        "annotator": annotator,
-        "round": round,
-        "labels": labels,
-        "gold": gold,
-        "submitted_at": T0 + timedelta(minutes=minutes),
-    }
+) -> AnnotationCopy:
+    return AnnotationCopy(
+        annotation_id=f"{item}-{annotator}-{round}-{minutes}",
+        project_id="p1",
+        item_id=item,
+        annotator=annotator,
+        round=round,
+        labels=labels_from_json(labels),
+        gold=gold,
+        submitted_at=T0 + timedelta(minutes=minutes),
+    )
 
 
 def assert_all_nan(*values: float) -> None:
@@ -101,8 +104,12 @@ def assert_all_nan(*values: float) -> None:
 
 
 def test_annotation_scores_carry_every_field_oldest_first() -> None:
-    later = score("ann", 90, _id="a2", item_id="i2", agreement=0.25, reference="gold", gold=True)
-    earlier = score("bob", 30, _id="a1", gold_correct=True, score=0.5, reference="suggestion")
+    later = score(
+        "ann", 90, annotation_id="a2", item_id="i2", agreement=0.25, reference="gold", gold=True
+    )
+    earlier = score(
+        "bob", 30, annotation_id="a1", gold_correct=True, score=0.5, reference="suggestion"
+    )
     scores = annotation_scores([later, earlier])
 
     assert [s.annotation_id for s in scores] == ["a1", "a2"]

@@ -8,28 +8,12 @@ import grpc
 
 from labelmesh.core.api import grpc_caller, grpc_errors
 from labelmesh.core.runner import GrpcService
-from labelmesh.review.adapters.repository import Window
+from labelmesh.review import views
 from labelmesh.review.facade import ReviewApi
-from labelmesh.review.review_tasks import ReviewTaskView
+from labelmesh.review.records import Window
 from labelmesh.v1 import review_service_pb2 as pb
 from labelmesh.v1 import review_service_pb2_grpc as pb_grpc
 from labelmesh.v1.events_pb2 import ReviewDecision
-
-
-def review_task_message(task: ReviewTaskView) -> pb.ReviewTask:
-    return pb.ReviewTask(
-        review_task_id=task.review_task_id,
-        project_id=task.project_id,
-        item_id=task.item_id,
-        kind=task.kind,
-        stage=task.stage,
-        labels=task.labels,
-        candidates=task.candidates,
-        agreement=task.agreement,
-        reason=task.reason,
-        status=task.status,
-        assignee=task.assignee,
-    )
 
 
 def window_of(scope: pb.ReportScope) -> Window:
@@ -49,19 +33,13 @@ class ReviewServicer(pb_grpc.ReviewServiceServicer):
     async def GetItemReviews(
         self, request: pb.GetItemReviewsRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetItemReviewsResponse:
-        status = await self.app.item_status(request.item_id)
-        return pb.GetItemReviewsResponse(
-            reviews=status.reviews,
-            completed=status.completed,
-            state=status.state,
-            final_labels=status.final_labels,
-        )
+        return views.item_reviews(await self.app.item_status(request.item_id))
 
     @grpc_errors
     async def GetReviewPolicy(
         self, request: pb.GetReviewPolicyRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetReviewPolicyResponse:
-        return pb.GetReviewPolicyResponse(policy=await self.app.review.policy(request.project_id))
+        return views.review_policy(await self.app.policy(request.project_id))
 
     @grpc_errors
     async def ConfigureReviewPolicy(
@@ -70,7 +48,7 @@ class ReviewServicer(pb_grpc.ReviewServiceServicer):
         policy = await self.app.quality.configure_policy(
             request.project_id, request.policy, request.user or grpc_caller(context)
         )
-        return pb.ConfigureReviewPolicyResponse(policy=policy)
+        return views.configured_policy(policy)
 
     @grpc_errors
     async def SetGoldStandards(
@@ -81,19 +59,14 @@ class ReviewServicer(pb_grpc.ReviewServiceServicer):
             [(item.item_id, list(item.labels)) for item in request.items],
             request.user or grpc_caller(context),
         )
-        return pb.SetGoldStandardsResponse(
-            results=[
-                pb.GoldStandardResult(item_id=r.item_id, ok=r.ok, field=r.field, reason=r.reason)
-                for r in results
-            ]
-        )
+        return views.gold_results(results)
 
     @grpc_errors
     async def NextReviewTask(
         self, request: pb.NextReviewTaskRequest, context: grpc.aio.ServicerContext
     ) -> pb.NextReviewTaskResponse:
         task = await self.app.tasks.next_task(request.project_id, request.reviewer)
-        return pb.NextReviewTaskResponse(task=review_task_message(task) if task else None)
+        return views.next_review_task(task)
 
     @grpc_errors
     async def DecideReviewTask(
@@ -108,7 +81,7 @@ class ReviewServicer(pb_grpc.ReviewServiceServicer):
             request.reason,
             list(request.labels),
         )
-        return pb.DecideReviewTaskResponse(outcome=outcome)
+        return views.decided(outcome)
 
     @grpc_errors
     async def FlagItem(
@@ -120,28 +93,28 @@ class ReviewServicer(pb_grpc.ReviewServiceServicer):
             request.annotation_id,
             request.user or grpc_caller(context),
         )
-        return pb.FlagItemResponse(outcome=outcome)
+        return views.flagged(outcome)
 
     @grpc_errors
     async def GetAnnotationScores(
         self, request: pb.GetAnnotationScoresRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetAnnotationScoresResponse:
         scores = await self.app.quality.annotation_scores(window_of(request.scope))
-        return pb.GetAnnotationScoresResponse(scores=scores)
+        return views.annotation_scores(scores)
 
     @grpc_errors
     async def GetAnnotatorReport(
         self, request: pb.GetAnnotatorReportRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetAnnotatorReportResponse:
         stats = await self.app.quality.annotator_report(window_of(request.scope))
-        return pb.GetAnnotatorReportResponse(annotators=stats)
+        return views.annotator_report(stats)
 
     @grpc_errors
     async def GetReviewerReport(
         self, request: pb.GetReviewerReportRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetReviewerReportResponse:
         stats = await self.app.quality.reviewer_report(window_of(request.scope))
-        return pb.GetReviewerReportResponse(reviewers=stats)
+        return views.reviewer_report(stats)
 
     @grpc_errors
     async def GetAgreementReport(

@@ -1,23 +1,21 @@
-"""REST adapter of the review service."""
+"""REST adapter of the review service: the proto-JSON of the gRPC messages."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from labelmesh.core.api import UserHeader
-from labelmesh.core.labels import (
-    labels_from_json,
-    labels_to_json,
-    message_from_json,
-    message_to_json,
-)
-from labelmesh.review.adapters.repository import Window
+from labelmesh.core.errors import InvalidField
+from labelmesh.core.labels import labels_from_json, message_from_json
+from labelmesh.core.rest_proto import ProtoJSON, proto_io
+from labelmesh.review import views
 from labelmesh.review.facade import ReviewApi
-from labelmesh.review.review_tasks import ReviewTaskView
+from labelmesh.review.records import Window
+from labelmesh.v1 import review_service_pb2 as pb
 from labelmesh.v1.events_pb2 import ReviewPolicy
 
 MAX_ID = 200
@@ -48,79 +46,73 @@ class FlagRequest(BaseModel):
     annotation_id: str = ""
 
 
-def review_task_json(task: ReviewTaskView) -> dict[str, Any]:
-    return {
-        "review_task_id": task.review_task_id,
-        "project_id": task.project_id,
-        "item_id": task.item_id,
-        "kind": task.kind,
-        "stage": task.stage,
-        "labels": labels_to_json(task.labels),
-        "candidates": [message_to_json(c) for c in task.candidates],
-        "agreement": task.agreement,
-        "reason": task.reason,
-        "status": task.status,
-        "assignee": task.assignee,
-    }
+async def policy_body(request: Request) -> ReviewPolicy:
+    """The request body as a ReviewPolicy; a malformed one names the field "policy"."""
+    try:
+        raw = await request.json()
+    except ValueError:
+        raise InvalidField("policy", "must be a JSON object") from None
+    if not isinstance(raw, dict):
+        raise InvalidField("policy", "must be a JSON object")
+    return message_from_json(raw, ReviewPolicy(), "policy")
 
 
 def router(app: ReviewApi) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["review"])
 
-    @api.get("/items/{item_id}/reviews")
-    async def item_reviews(item_id: str) -> dict[str, Any]:
+    @api.get("/items/{item_id}/reviews", **proto_io(response=pb.GetItemReviewsResponse))
+    async def item_reviews(item_id: str) -> ProtoJSON:
         """Every decision on an item, and where the item stands."""
-        status = await app.item_status(item_id)
-        return {
-            "completed": status.completed,
-            "state": status.state,
-            "final_labels": labels_to_json(status.final_labels),
-            "reviews": [message_to_json(r) for r in status.reviews],
-        }
+        return ProtoJSON(views.item_reviews(await app.item_status(item_id)))
 
-    @api.get("/projects/{project_id}/review-policy")
-    async def get_policy(project_id: str) -> dict[str, Any]:
-        return message_to_json(await app.review.policy(project_id))
+    @api.get(
+        "/projects/{project_id}/review-policy", **proto_io(response=pb.GetReviewPolicyResponse)
+    )
+    async def get_policy(project_id: str) -> ProtoJSON:
+        return ProtoJSON(views.review_policy(await app.policy(project_id)))
 
-    @api.put("/projects/{project_id}/review-policy")
+    @api.put(
+        "/projects/{project_id}/review-policy",
+        **proto_io(request=ReviewPolicy, response=pb.ConfigureReviewPolicyResponse),
+    )
     async def configure_policy(
-        project_id: str, body: dict[str, Any], user: UserHeader = "api"
-    ) -> dict[str, Any]:
+        project_id: str,
+        policy: ReviewPolicy = Depends(policy_body),  # noqa: B008
+        user: UserHeader = "api",
+    ) -> ProtoJSON:
         """Replace the policy; its version goes up by one."""
-        policy = message_from_json(body, ReviewPolicy(), "policy")
-        return message_to_json(await app.quality.configure_policy(project_id, policy, user))
+        configured = await app.quality.configure_policy(project_id, policy, user)
+        return ProtoJSON(views.configured_policy(configured))
 
-    @api.post("/projects/{project_id}/gold")
+    @api.post("/projects/{project_id}/gold", **proto_io(response=pb.SetGoldStandardsResponse))
     async def set_gold(
         project_id: str, request: GoldRequest, user: UserHeader = "api"
-    ) -> dict[str, Any]:
+    ) -> ProtoJSON:
         """Known answers for items; each item succeeds or fails on its own."""
         items = [
             (item.item_id, labels_from_json(item.labels, f"items[{index}].labels"))
             for index, item in enumerate(request.items)
         ]
-        results = await app.quality.set_gold(project_id, items, user)
-        return {
-            "results": [
-                {"item_id": r.item_id, "ok": r.ok, "field": r.field, "reason": r.reason}
-                for r in results
-            ]
-        }
+        return ProtoJSON(views.gold_results(await app.quality.set_gold(project_id, items, user)))
 
-    @api.post("/projects/{project_id}/review-tasks/next", response_model=None)
-    async def next_review_task(
-        project_id: str, request: NextReviewRequest
-    ) -> dict[str, Any] | Response:
+    @api.post(
+        "/projects/{project_id}/review-tasks/next",
+        response_model=None,
+        **proto_io(response=pb.NextReviewTaskResponse),
+    )
+    async def next_review_task(project_id: str, request: NextReviewRequest) -> Response:
         """Assign the next review or adjudication task; 204 when none waits."""
         task = await app.tasks.next_task(project_id, request.reviewer)
-        return review_task_json(task) if task else Response(status_code=204)
+        if task is None:
+            return Response(status_code=204)
+        return ProtoJSON(views.next_review_task(task))
 
-    @api.get("/review-tasks/{task_id}")
-    async def get_review_task(task_id: str) -> dict[str, Any]:
-        return review_task_json(await app.tasks.get_task(task_id))
+    @api.get("/review-tasks/{task_id}", **proto_io(response=pb.ReviewTask))
+    async def get_review_task(task_id: str) -> ProtoJSON:
+        return ProtoJSON(views.review_task(await app.tasks.get_task(task_id)))
 
-    @api.post("/review-tasks/{task_id}/decision")
-    async def decide(task_id: str, request: DecisionRequest) -> dict[str, str]:
+    @api.post("/review-tasks/{task_id}/decision", **proto_io(response=pb.DecideReviewTaskResponse))
+    async def decide(task_id: str, request: DecisionRequest) -> ProtoJSON:
         outcome = await app.tasks.decide(
             task_id,
             request.reviewer,
@@ -128,55 +120,65 @@ def router(app: ReviewApi) -> APIRouter:
             request.reason,
             labels_from_json(request.labels),
         )
-        return {"outcome": outcome}
+        return ProtoJSON(views.decided(outcome))
 
-    @api.post("/items/{item_id}/flag")
-    async def flag_item(
-        item_id: str, request: FlagRequest, user: UserHeader = "api"
-    ) -> dict[str, str]:
+    @api.post("/items/{item_id}/flag", **proto_io(response=pb.FlagItemResponse))
+    async def flag_item(item_id: str, request: FlagRequest, user: UserHeader = "api") -> ProtoJSON:
         """Send an item back through review."""
-        state = await app.tasks.flag_item(item_id, request.reason, request.annotation_id, user)
-        return {"outcome": state}
+        outcome = await app.tasks.flag_item(item_id, request.reason, request.annotation_id, user)
+        return ProtoJSON(views.flagged(outcome))
 
     since_query = Query(default=None, description="Start of the window (ISO 8601), inclusive")
     until_query = Query(default=None, description="End of the window (ISO 8601), exclusive")
 
-    @api.get("/projects/{project_id}/reports/annotations")
+    @api.get(
+        "/projects/{project_id}/reports/annotations",
+        **proto_io(response=pb.GetAnnotationScoresResponse),
+    )
     async def annotation_scores(
         project_id: str,
         since: datetime | None = since_query,
         until: datetime | None = until_query,
         annotator: str = "",
-    ) -> dict[str, Any]:
+    ) -> ProtoJSON:
         scores = await app.quality.annotation_scores(Window(project_id, since, until, annotator))
-        return {"scores": [message_to_json(s) for s in scores]}
+        return ProtoJSON(views.annotation_scores(scores))
 
-    @api.get("/projects/{project_id}/reports/annotators")
+    @api.get(
+        "/projects/{project_id}/reports/annotators",
+        **proto_io(response=pb.GetAnnotatorReportResponse),
+    )
     async def annotator_report(
         project_id: str,
         since: datetime | None = since_query,
         until: datetime | None = until_query,
         annotator: str = "",
-    ) -> dict[str, Any]:
+    ) -> ProtoJSON:
         stats = await app.quality.annotator_report(Window(project_id, since, until, annotator))
-        return {"annotators": [message_to_json(s) for s in stats]}
+        return ProtoJSON(views.annotator_report(stats))
 
-    @api.get("/projects/{project_id}/reports/reviewers")
+    @api.get(
+        "/projects/{project_id}/reports/reviewers",
+        **proto_io(response=pb.GetReviewerReportResponse),
+    )
     async def reviewer_report(
         project_id: str,
         since: datetime | None = since_query,
         until: datetime | None = until_query,
         reviewer: str = "",
-    ) -> dict[str, Any]:
+    ) -> ProtoJSON:
         stats = await app.quality.reviewer_report(Window(project_id, since, until, reviewer))
-        return {"reviewers": [message_to_json(s) for s in stats]}
+        return ProtoJSON(views.reviewer_report(stats))
 
-    @api.get("/projects/{project_id}/reports/agreement")
+    @api.get(
+        "/projects/{project_id}/reports/agreement",
+        **proto_io(response=pb.GetAgreementReportResponse),
+    )
     async def agreement_report(
         project_id: str,
         since: datetime | None = since_query,
         until: datetime | None = until_query,
-    ) -> dict[str, Any]:
-        return message_to_json(await app.quality.agreement_report(Window(project_id, since, until)))
+    ) -> ProtoJSON:
+        return ProtoJSON(await app.quality.agreement_report(Window(project_id, since, until)))
 
     return api

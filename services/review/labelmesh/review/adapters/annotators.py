@@ -1,0 +1,98 @@
+"""Annotators' gold tallies (`annotators`) and gold items' known answers
+(`gold`) in MongoDB."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+
+from labelmesh.core.labels import labels_to_json
+from labelmesh.core.mongo import Document, session_of
+from labelmesh.core.uow import Transaction
+from labelmesh.review.adapters.documents import labels_of, now
+from labelmesh.review.records import AnnotatorRecord, GoldAnswer
+from labelmesh.v1.geometry_pb2 import Label
+
+
+def annotator_key(project_id: str, annotator: str) -> str:
+    return f"{project_id}\x00{annotator}"
+
+
+def annotator_from_document(document: Document) -> AnnotatorRecord:
+    return AnnotatorRecord(
+        project_id=document["project_id"],
+        annotator=document["annotator"],
+        gold_answers=document.get("gold_answers", 0),
+        gold_correct=document.get("gold_correct", 0),
+        flagged=document["flagged"],
+    )
+
+
+class MongoAnnotatorRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.annotators = db["annotators"]
+
+    async def ensure_indexes(self) -> None:
+        return None  # read by id, or all of a small project's annotators
+
+    async def of_project(self, project_id: str) -> list[AnnotatorRecord]:
+        documents = await self.annotators.find({"project_id": project_id}).to_list(None)
+        return [annotator_from_document(d) for d in documents]
+
+    async def count_gold(
+        self, tx: Transaction, project_id: str, tally: Mapping[str, tuple[int, int]]
+    ) -> list[AnnotatorRecord]:
+        records = []
+        for annotator, (answers, correct) in tally.items():
+            document = await self.annotators.find_one_and_update(
+                {"_id": annotator_key(project_id, annotator)},
+                {
+                    "$inc": {"gold_answers": answers, "gold_correct": correct},
+                    "$setOnInsert": {
+                        "project_id": project_id,
+                        "annotator": annotator,
+                        "flagged": False,
+                    },
+                },
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+                session=session_of(tx),
+            )
+            assert document is not None  # upserted
+            records.append(annotator_from_document(document))
+        return records
+
+    async def mark_flagged(self, tx: Transaction, project_id: str, annotator: str) -> None:
+        await self.annotators.update_one(
+            {"_id": annotator_key(project_id, annotator)},
+            {"$set": {"flagged": True, "flagged_at": now()}},
+            session=session_of(tx),
+        )
+
+
+class MongoGoldRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.gold = db["gold"]
+
+    async def ensure_indexes(self) -> None:
+        await self.gold.create_index("project_id")
+
+    async def answers(self, tx: Transaction, item_ids: Iterable[str]) -> dict[str, list[Label]]:
+        cursor = self.gold.find({"_id": {"$in": list(set(item_ids))}}, session=session_of(tx))
+        return {d["_id"]: labels_of(d["labels"]) async for d in cursor}
+
+    async def save(self, tx: Transaction, answer: GoldAnswer) -> None:
+        await self.gold.replace_one(
+            {"_id": answer.item_id},
+            {
+                "_id": answer.item_id,
+                "project_id": answer.project_id,
+                "labels": labels_to_json(answer.labels),
+                "set_by": answer.set_by,
+                "set_at": answer.set_at,
+            },
+            upsert=True,
+            session=session_of(tx),
+        )

@@ -1,0 +1,169 @@
+"""What the review service does with arriving annotations: each goes through its
+item's pipeline step, gold answers are scored and counted, and an annotator whose
+gold accuracy is surely too low is flagged."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import UTC
+
+from labelmesh.core import review_policy
+from labelmesh.core.envelopes import service_actor
+from labelmesh.core.uow import Transaction
+from labelmesh.review import pipeline
+from labelmesh.review.metrics import ReviewMetrics
+from labelmesh.review.pipeline import Context, ItemState, Submission
+from labelmesh.review.ports import ReviewStore
+from labelmesh.review.recorder import SERVICE, Cause, Recorder, Step, review_envelope
+from labelmesh.review.records import AnnotationCopy
+from labelmesh.review.reports import wilson_interval
+from labelmesh.v1.events_pb2 import (
+    AnnotationAutoAccepted,
+    AnnotationSubmitted,
+    AnnotatorFlagged,
+    Envelope,
+)
+
+Reviewable = AnnotationSubmitted | AnnotationAutoAccepted
+
+
+def submission_of(envelope: Envelope, event: AnnotationSubmitted) -> Submission:
+    return Submission(
+        annotation_id=event.annotation_id,
+        annotator=event.annotator,
+        task_id=event.task_id,
+        labels=list(event.labels),
+        suggestion=list(event.suggestion),
+        seconds_spent=event.seconds_spent,
+        round=event.round,
+        submitted_at=envelope.occurred_at.ToDatetime(tzinfo=UTC),
+    )
+
+
+def annotation_copy(envelope: Envelope, event: AnnotationSubmitted, gold: bool) -> AnnotationCopy:
+    return AnnotationCopy(
+        annotation_id=event.annotation_id,
+        project_id=envelope.project_id,
+        item_id=envelope.item_id,
+        annotator=event.annotator,
+        round=event.round,
+        labels=list(event.labels),
+        gold=gold,
+        submitted_at=envelope.occurred_at.ToDatetime(tzinfo=UTC),
+    )
+
+
+class Arrivals:
+    def __init__(self, store: ReviewStore, recorder: Recorder, metrics: ReviewMetrics) -> None:
+        self.store = store
+        self.recorder = recorder
+        self.metrics = metrics
+
+    async def take_in(
+        self,
+        tx: Transaction,
+        arrivals: Sequence[tuple[Envelope, Reviewable]],
+        contexts: Mapping[str, Context],
+    ) -> None:
+        """Take in a fetch's fresh annotations, items updated in arrival order, in one
+        transaction. `contexts` holds the project of every AnnotationSubmitted."""
+        if not arrivals:
+            return
+        item_ids = [e.item_id for e, _ in arrivals]
+        items = await self.store.items.load(tx, item_ids)
+        gold = await self.store.gold.answers(tx, item_ids)
+        tally: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+        copies: list[AnnotationCopy] = []
+        steps: list[Step] = []
+        for envelope, event in arrivals:
+            item = items.setdefault(
+                envelope.item_id, ItemState(envelope.item_id, envelope.project_id)
+            )
+            cause = Cause(
+                actor=service_actor(SERVICE),
+                trace_id=envelope.trace_id,
+                occurred_at=envelope.occurred_at.ToDatetime().timestamp(),
+            )
+            if isinstance(event, AnnotationAutoAccepted):
+                fx = pipeline.complete_by_model(
+                    item, event.annotation_id, list(event.labels), event.threshold
+                )
+                steps.append(Step(item, fx, cause))
+                continue
+            submission = submission_of(envelope, event)
+            is_gold = envelope.item_id in gold
+            copies.append(annotation_copy(envelope, event, is_gold))
+            if is_gold:
+                item.state = pipeline.GOLD
+                fx = pipeline.score_gold(item, submission, gold[envelope.item_id])
+                counts = tally[(envelope.project_id, event.annotator)]
+                counts[0] += 1
+                counts[1] += int(bool(fx.scores[0].correct))
+            else:
+                ctx = contexts[envelope.project_id]
+                fx = pipeline.add_submission(item, submission, event.overlap or 1, ctx)
+            steps.append(Step(item, fx, cause))
+        await self.recorder.record(tx, steps)
+        await self.store.annotations.insert(tx, copies)
+        await self.store.items.save(tx, items.values())
+        for project_id in {p for p, _ in tally}:
+            per_annotator = {a: (n, c) for (p, a), (n, c) in tally.items() if p == project_id}
+            await self.check_annotators(tx, contexts[project_id], project_id, per_annotator)
+
+    async def check_annotators(
+        self,
+        tx: Transaction,
+        ctx: Context,
+        project_id: str,
+        tally: Mapping[str, tuple[int, int]],
+    ) -> None:
+        """Count gold answers; flag an annotator once their accuracy is surely too low.
+
+        "Surely" means the upper end of the 95% Wilson interval of their gold accuracy is
+        below the threshold, so that a few unlucky answers flag nobody.
+        """
+        policy = ctx.policy
+        records = await self.store.annotators.count_gold(tx, project_id, tally)
+        if policy.flag_below_accuracy <= 0:
+            return
+        for record in records:
+            answers, correct = record.gold_answers, record.gold_correct
+            if record.flagged or answers < review_policy.min_gold_answers(policy):
+                continue
+            _, high = wilson_interval(correct, answers)
+            if high >= policy.flag_below_accuracy:
+                continue
+            await self.store.annotators.mark_flagged(tx, project_id, record.annotator)
+            rechecked = await self._recheck(tx, ctx, project_id, record.annotator)
+            flagged = AnnotatorFlagged(
+                annotator=record.annotator,
+                gold_accuracy=correct / answers,
+                gold_answers=answers,
+                threshold=policy.flag_below_accuracy,
+                rechecked_item_ids=rechecked,
+            )
+            tx.emit(review_envelope(flagged, service_actor(SERVICE), project_id))
+            self.metrics.annotators_flagged.inc()
+
+    async def _recheck(
+        self, tx: Transaction, ctx: Context, project_id: str, annotator: str
+    ) -> list[str]:
+        """Send the flagged annotator's most recent finished items back for review."""
+        if not ctx.policy.recheck_recent:
+            return []
+        item_ids = await self.store.scores.recent_items_of(
+            project_id, annotator, ctx.policy.recheck_recent
+        )
+        items = await self.store.items.load(tx, item_ids)
+        steps: list[Step] = []
+        cause = Cause(actor=service_actor(SERVICE))
+        for item in items.values():
+            if item.state == pipeline.COMPLETED:
+                fx, _ = pipeline.flag_item(
+                    item, f"annotator {annotator!r} was flagged", "", "", ctx
+                )
+                steps.append(Step(item, fx, cause))
+        await self.recorder.record(tx, steps)
+        await self.store.items.save(tx, [step.item for step in steps])
+        return [step.item.item_id for step in steps]

@@ -1,0 +1,57 @@
+"""A project as the review pipeline sees it: its spec, its policy in force, and
+the vote weight of each of its annotators."""
+
+from __future__ import annotations
+
+from labelmesh.core.errors import NotFound
+from labelmesh.review.consensus.votes import quality_weight
+from labelmesh.review.pipeline import Context
+from labelmesh.review.ports import ReviewStore
+from labelmesh.v1.events_pb2 import ProjectSpec, ReviewPolicy
+
+# Before any gold answer an annotator is taken to be right PRIOR_ACCURACY of the time, a
+# belief worth PRIOR_ANSWERS answers; gold answers move them from there.
+PRIOR_ACCURACY, PRIOR_ANSWERS = 0.8, 4
+
+
+def vote_weight(correct: int, answers: int, n_classes: int) -> float:
+    """An annotator's vote weight from their gold record, starting from the prior."""
+    accuracy = (correct + PRIOR_ACCURACY * PRIOR_ANSWERS) / (answers + PRIOR_ANSWERS)
+    return max(quality_weight(accuracy, n_classes=n_classes), 0.01)
+
+
+class ProjectContexts:
+    def __init__(self, store: ReviewStore) -> None:
+        self.store = store
+
+    async def project(self, project_id: str) -> ProjectSpec:
+        """The project; NotFound until its ProjectCreated arrived."""
+        project = await self.store.projects.get(project_id)
+        if project is None:
+            raise NotFound("project", project_id)
+        return project
+
+    async def policy(self, project_id: str) -> ReviewPolicy:
+        """The policy in force; a project that never set one has overlap 1 and no stages."""
+        await self.project(project_id)
+        return await self.store.policies.current(project_id) or ReviewPolicy()
+
+    async def context(self, project_id: str) -> Context:
+        """What the pipeline needs of a project: policy, thresholds and vote weights."""
+        project = await self.project(project_id)
+        policy = await self.store.policies.current(project_id) or ReviewPolicy()
+        classes = max(2, len(project.classes))
+        weights, flagged = {}, set()
+        for record in await self.store.annotators.of_project(project_id):
+            weights[record.annotator] = vote_weight(
+                record.gold_correct, record.gold_answers, classes
+            )
+            if record.flagged:
+                flagged.add(record.annotator)
+        return Context(
+            policy,
+            project.review_min_agreement,
+            weights,
+            frozenset(flagged),
+            default_weight=vote_weight(0, 0, classes),
+        )

@@ -1,0 +1,196 @@
+"""What the review service stores, as its repositories take and return it.
+
+An item's own state is `pipeline.ItemState` (the pipeline works on it); the
+records here are everything else the service keeps: the reviewers' tasks, the
+history of decisions, scores, the review's copy of each annotation, the gold
+tally per annotator and the known answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from labelmesh.review.pipeline import ReviewTaskSpec
+from labelmesh.v1.events_pb2 import AnnotationCandidate, ReviewDecided
+from labelmesh.v1.geometry_pb2 import Label
+
+
+class TaskKind(StrEnum):
+    """What a reviewer's task asks for."""
+
+    REVIEW = "review"
+    ADJUDICATION = "adjudication"
+
+
+class TaskStatus(StrEnum):
+    """Where a review task stands in the reviewers' queue."""
+
+    OPEN = "open"
+    ASSIGNED = "assigned"
+    DECIDED = "decided"
+    CANCELLED = "cancelled"
+
+    @property
+    def decidable(self) -> bool:
+        return self in (TaskStatus.OPEN, TaskStatus.ASSIGNED)
+
+
+class Outcome(StrEnum):
+    """Where an item went after a reviewer's decision or a flag."""
+
+    NEXT_STAGE = "next_stage"
+    COMPLETED = "completed"
+    SENT_BACK = "sent_back"
+    ADJUDICATION = "adjudication"
+    IN_REVIEW = "in_review"
+    ANNOTATING = "annotating"
+    GOLD = "gold"
+
+
+@dataclass(frozen=True)
+class Window:
+    """A report's scope: a project, a time window and optionally one person."""
+
+    project_id: str
+    since: datetime | None = None
+    until: datetime | None = None
+    user: str = ""
+
+
+@dataclass(frozen=True)
+class ReviewTask:
+    """A review or adjudication task in the reviewers' queue."""
+
+    review_task_id: str
+    project_id: str
+    item_id: str
+    kind: TaskKind
+    stage_index: int
+    stage: str
+    role: str
+    team: str
+    labels: list[Label]
+    candidates: list[AnnotationCandidate]
+    agreement: float
+    reason: str
+    round: int
+    annotators: list[str]
+    created_at: datetime
+    status: TaskStatus = TaskStatus.OPEN
+    assignee: str = ""
+
+    @classmethod
+    def opened(
+        cls, project_id: str, item_id: str, spec: ReviewTaskSpec, at: datetime
+    ) -> ReviewTask:
+        """The open task a pipeline step asked for."""
+        return cls(
+            review_task_id=spec.review_task_id,
+            project_id=project_id,
+            item_id=item_id,
+            kind=TaskKind(spec.kind),
+            stage_index=spec.stage_index,
+            stage=spec.stage,
+            role=spec.role,
+            team=spec.team,
+            labels=list(spec.labels),
+            candidates=list(spec.candidates),
+            agreement=spec.agreement,
+            reason=spec.reason,
+            round=spec.round,
+            annotators=list(spec.annotators),
+            created_at=at,
+        )
+
+
+@dataclass(frozen=True)
+class ItemDecision:
+    """One ReviewDecided in an item's history."""
+
+    project_id: str
+    item_id: str
+    decision: ReviewDecided
+
+
+@dataclass(frozen=True)
+class ReviewerDecision:
+    """A reviewer's or adjudicator's decision, settled once the item has final labels."""
+
+    review_task_id: str
+    project_id: str
+    item_id: str
+    reviewer: str
+    stage: str
+    approved: bool
+    labels: list[Label]
+    decided_at: datetime
+    settled: bool = False
+    matches_final: bool | None = None
+    overturned: bool | None = None
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """A decision compared with its item's final labels."""
+
+    review_task_id: str
+    matches_final: bool
+    overturned: bool  # a later decision by someone else changed the outcome
+
+
+@dataclass(frozen=True)
+class StoredScore:
+    """The quality score of one annotation; a new score replaces the old one."""
+
+    annotation_id: str
+    project_id: str
+    item_id: str
+    annotator: str
+    round: int
+    agreement: float
+    reference: str  # "gold", "final" or "suggestion"
+    gold: bool
+    gold_correct: bool  # a gold answer that was right
+    correct: bool | None  # None when nothing independent was compared
+    score: float
+    seconds_spent: float
+    scored_at: datetime
+    submitted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AnnotationCopy:
+    """The review's copy of an annotation, for the agreement report."""
+
+    annotation_id: str
+    project_id: str
+    item_id: str
+    annotator: str
+    round: int
+    labels: list[Label]
+    gold: bool
+    submitted_at: datetime
+
+
+@dataclass(frozen=True)
+class AnnotatorRecord:
+    """An annotator's gold tally in one project, and whether they are flagged."""
+
+    project_id: str
+    annotator: str
+    gold_answers: int = 0
+    gold_correct: int = 0
+    flagged: bool = False
+
+
+@dataclass(frozen=True)
+class GoldAnswer:
+    """The known answer of a gold item."""
+
+    item_id: str
+    project_id: str
+    labels: list[Label]
+    set_by: str
+    set_at: datetime
