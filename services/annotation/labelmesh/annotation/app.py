@@ -2,40 +2,88 @@
 
 from __future__ import annotations
 
-from labelmesh.annotation import handlers
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from labelmesh.annotation.adapters import legacy_tasks
-from labelmesh.annotation.adapters.repository import AnnotationRepository
-from labelmesh.annotation.adapters.task_queue import TaskQueue
+from labelmesh.annotation.adapters.annotations import MongoAnnotationRepository
+from labelmesh.annotation.adapters.projects import MongoProjectRepository
+from labelmesh.annotation.adapters.task_queue import MongoTaskQueue
+from labelmesh.annotation.adapters.tasks import MongoTaskRepository
 from labelmesh.annotation.api import grpc, rest
 from labelmesh.annotation.config import SERVICE, AnnotationSettings
+from labelmesh.annotation.handlers import TABLE, AnnotationFetch
 from labelmesh.annotation.metrics import AnnotationMetrics
+from labelmesh.annotation.ports import (
+    AnnotationRepository,
+    ProjectRepository,
+    TaskQueue,
+    TaskRepository,
+)
 from labelmesh.annotation.usecases import Annotation
+from labelmesh.core.dispatch import Dispatcher
 from labelmesh.core.platform import Platform
 from labelmesh.core.runner import ServiceDefinition
+from labelmesh.core.uow import UnitOfWork
+from labelmesh.v1.events_pb2 import Envelope
 
 
-def build(settings: AnnotationSettings) -> ServiceDefinition:
+@dataclass(frozen=True)
+class AnnotationApp:
+    """The annotation service's parts, wired."""
+
+    annotation: Annotation
+    projects: ProjectRepository
+    tasks: TaskRepository
+    queue: TaskQueue
+    annotations: AnnotationRepository
+    dispatcher: Dispatcher[AnnotationFetch]
+    service: ServiceDefinition
+
+
+def dispatcher(
+    uow: UnitOfWork,
+    projects: ProjectRepository,
+    tasks: TaskRepository,
+    annotations: AnnotationRepository,
+    metrics: AnnotationMetrics,
+) -> Dispatcher[AnnotationFetch]:
+    """The dispatcher of annotation's events over the given repositories."""
+
+    async def start(_: Sequence[Envelope]) -> AnnotationFetch:
+        return AnnotationFetch(projects, tasks, annotations, metrics)
+
+    return Dispatcher(TABLE, uow, consumer=SERVICE, start=start)
+
+
+def build_app(settings: AnnotationSettings) -> AnnotationApp:
     platform = Platform(SERVICE, settings)
-    repository = AnnotationRepository(platform.db)
-    queue = TaskQueue(platform.db)
+    projects = MongoProjectRepository(platform.db)
+    tasks = MongoTaskRepository(platform.db)
+    queue = MongoTaskQueue(platform.db)
+    annotations = MongoAnnotationRepository(platform.db)
     metrics = AnnotationMetrics(platform.registry)
-    annotation = Annotation(repository, queue, platform.uow, metrics)
+    annotation = Annotation(projects, tasks, queue, annotations, platform.uow, metrics)
+    events = dispatcher(platform.uow, projects, tasks, annotations, metrics)
 
     async def prepare_collections() -> None:
-        await repository.ensure_indexes()
+        await projects.ensure_indexes()
+        await tasks.ensure_indexes()
         await queue.ensure_indexes()
+        await annotations.ensure_indexes()
         await legacy_tasks.upgrade(platform.db)
 
-    return ServiceDefinition(
+    service = ServiceDefinition(
         name=SERVICE,
         platform=platform,
         settings=settings,
-        usecases=annotation,
         router=rest.router(annotation),
         grpc_services=[grpc.grpc_service(annotation)],
-        handlers=handlers.HANDLERS,
-        batch_handler=handlers.on_fetch,
-        consumes=handlers.CONSUMES,
-        deps=handlers.Deps(platform.uow, repository, metrics),
+        events=events,
         on_start=prepare_collections,
     )
+    return AnnotationApp(annotation, projects, tasks, queue, annotations, events, service)
+
+
+def build(settings: AnnotationSettings) -> ServiceDefinition:
+    return build_app(settings).service

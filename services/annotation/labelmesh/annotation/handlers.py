@@ -1,181 +1,205 @@
-"""Event handlers of the annotation service.
+"""The events annotation consumes, and what each does to tasks.
 
-Every handler goes through `on_fetch`, which records a whole fetch in one
-transaction, with the task updates in event order (bulk writes between
-rejections); single events are a fetch of one.
+A fetch gathers its task changes in event order and writes them in bulk when
+it finishes; a rejection writes what was gathered before it, then reopens its
+task on its own, so that its outcome (reopened or stale) can be counted.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
 
-from pymongo import UpdateOne
-
-from labelmesh.annotation.adapters import task_updates
-from labelmesh.annotation.adapters.repository import AnnotationRepository
 from labelmesh.annotation.config import SERVICE
 from labelmesh.annotation.metrics import AnnotationMetrics
-from labelmesh.annotation.queue import AUTO_ACCEPTED, OPEN
-from labelmesh.core.bus import Handler
-from labelmesh.core.envelopes import new_envelope, payload_of, service_actor
-from labelmesh.core.labels import labels_to_json
-from labelmesh.core.mongo import Transaction, UnitOfWork
-from labelmesh.core.topics import ITEMS, PREDICTIONS, PROJECTS, REVIEWS
+from labelmesh.annotation.ports import AnnotationRepository, ProjectRepository, TaskRepository
+from labelmesh.annotation.records import (
+    AnnotationDecision,
+    AnnotationSource,
+    ItemArrived,
+    ItemClosed,
+    MarkedGold,
+    StoredAnnotation,
+    SuggestionAttached,
+    SuggestionsAdded,
+    TaskChange,
+    TaskStatus,
+    WorkApproved,
+)
+from labelmesh.core.dispatch import EventTable, on
+from labelmesh.core.envelopes import new_envelope, service_actor
+from labelmesh.core.uow import Transaction
 from labelmesh.v1.events_pb2 import (
+    AdjudicationDecided,
+    AdjudicationRequested,
     AnnotationAutoAccepted,
+    AnnotatorFlagged,
+    AutoAnnotationConfigured,
     Envelope,
     GoldStandardSet,
+    IngestRejected,
     ItemCompleted,
+    ItemFlagged,
     ItemIngested,
+    ModelRef,
     PredictionCreated,
     PredictionFailed,
     PredictionSource,
+    ProjectCreated,
+    QualityScored,
     ReviewDecided,
     ReviewDecision,
     ReviewPolicyConfigured,
+    ReviewRequested,
     TaskCreated,
 )
+from labelmesh.v1.geometry_pb2 import Label
 
-# Events that may create an item's task, which then takes its project's overlap.
-CREATES_TASK = (
-    ItemIngested,
-    PredictionCreated,
-    PredictionFailed,
-    AnnotationAutoAccepted,
-    GoldStandardSet,
-)
+# A task opened for people (with the event that opened it), or a model's
+# annotation to store: both need the task's id, known once the changes are written.
+Opened = tuple[Envelope, PredictionCreated | PredictionFailed]
+AutoAccepted = tuple[Envelope, AnnotationAutoAccepted]
 
 
-@dataclass(frozen=True)
-class Deps:
-    uow: UnitOfWork
-    repository: AnnotationRepository
-    metrics: AnnotationMetrics
+class AnnotationFetch:
+    """One fetch's task changes, in event order, and what to announce after them."""
 
-
-class TaskWrites:
-    """Task updates in event order: bulk where possible, one by one for rework,
-    whose outcome (reopened or stale) is counted."""
-
-    def __init__(self, tx: Transaction, repository: AnnotationRepository) -> None:
-        self.tx, self.repository = tx, repository
-        self.pending: list[UpdateOne] = []
+    def __init__(
+        self,
+        projects: ProjectRepository,
+        tasks: TaskRepository,
+        annotations: AnnotationRepository,
+        metrics: AnnotationMetrics,
+    ) -> None:
+        self.projects = projects
+        self.tasks = tasks
+        self.annotations = annotations
+        self.metrics = metrics
+        self.pending: list[TaskChange] = []
+        self.opened: list[Opened] = []
+        self.auto_accepted: list[AutoAccepted] = []
         self.reworked: list[bool] = []
+        self.with_suggestion: list[bool] = []
+        self._overlaps: dict[str, int] = {}
 
-    def add(self, update: UpdateOne) -> None:
-        self.pending.append(update)
+    async def overlap(self, tx: Transaction, project_id: str) -> int:
+        """The overlap a task created now in the project takes (1 for an unknown project)."""
+        if project_id not in self._overlaps:
+            found = await self.projects.overlaps(tx, [project_id])
+            self._overlaps[project_id] = found.get(project_id, 1)
+        return self._overlaps[project_id]
 
-    async def flush(self) -> None:
-        await self.repository.write_tasks(self.tx, self.pending)
+    async def flush(self, tx: Transaction) -> None:
+        await self.tasks.apply(tx, self.pending)
         self.pending = []
 
-    async def decide(self, event: ReviewDecided) -> None:
-        if event.decision == ReviewDecision.REVIEW_DECISION_REJECTED:
-            await self.flush()
-            self.reworked.append(await self.repository.reopen(self.tx, event.task_id, event.round))
-        elif event.decision == ReviewDecision.REVIEW_DECISION_APPROVED:
-            self.add(task_updates.complete_update(event.task_id))
+    # The steps, one per payload type.
 
+    async def item_ingested(self, tx: Transaction, envelope: Envelope, event: ItemIngested) -> None:
+        self.pending.append(
+            ItemArrived(
+                project_id=envelope.project_id,
+                item_id=envelope.item_id,
+                data_type=event.data_type,
+                text=event.text,
+                media_key=event.media_key,
+                overlap=await self.overlap(tx, envelope.project_id),
+            )
+        )
 
-Suggested = tuple[Envelope, PredictionCreated | PredictionFailed | AnnotationAutoAccepted]
-
-
-async def on_fetch(deps: Deps, envelopes: list[Envelope]) -> None:
-    repository = deps.repository
-    async with deps.uow.begin() as tx:
-        fresh = await tx.claim_new(envelopes, SERVICE)
-        for envelope in fresh:
-            event = payload_of(envelope)
-            if isinstance(event, ReviewPolicyConfigured):
-                # Tasks created from now on take its overlap; existing tasks keep theirs.
-                await repository.update_review_policy(tx, envelope.project_id, event.policy)
-        creating = {e.project_id for e in fresh if isinstance(payload_of(e), CREATES_TASK)}
-        overlaps = await repository.overlaps(tx, creating) if creating else {}
-        writes = TaskWrites(tx, repository)
-        suggested: list[Suggested] = []
-        for envelope in fresh:
-            suggestion = await _update_task(writes, envelope, overlaps)
-            if suggestion is not None:
-                suggested.append((envelope, suggestion))
-        await writes.flush()
-        opened, model_annotations = await _record_suggestions(tx, repository, suggested)
-    for with_suggestion in opened:
-        deps.metrics.tasks_created.labels(str(with_suggestion).lower()).inc()
-    deps.metrics.annotations.labels("model").inc(model_annotations)
-    for reopened in writes.reworked:
-        deps.metrics.rework_decisions.labels("reopened" if reopened else "ignored").inc()
-
-
-async def _update_task(
-    writes: TaskWrites, envelope: Envelope, overlaps: dict[str, int]
-) -> PredictionCreated | PredictionFailed | AnnotationAutoAccepted | None:
-    """Queue the event's change to its item's task; returns it if it brings a suggestion."""
-    event = payload_of(envelope)
-    project_id, item_id = envelope.project_id, envelope.item_id
-    overlap = overlaps.get(project_id, 1)
-    if isinstance(event, ItemIngested):
-        writes.add(task_updates.item_update(project_id, item_id, event, overlap))
-    elif isinstance(event, GoldStandardSet) and item_id:
+    async def gold_standard_set(
+        self, tx: Transaction, envelope: Envelope, _: GoldStandardSet
+    ) -> None:
         # The answer stays with review; the task only learns that it is gold.
-        writes.add(task_updates.gold_update(project_id, item_id, overlap))
-    elif isinstance(event, PredictionCreated | PredictionFailed) and (
-        event.source == PredictionSource.PREDICTION_SOURCE_ASSIST
-    ):
-        # Suggestions asked for on demand join the task, if it still waits.
-        if isinstance(event, PredictionCreated) and event.labels:
-            writes.add(task_updates.assist_update(item_id, event.labels))
-    elif isinstance(event, PredictionCreated) and not event.auto_accepted:
-        # A confident prediction needs no task; AnnotationAutoAccepted records it.
-        writes.add(
-            task_updates.suggestion_update(
-                project_id, item_id, event.labels, event.model, OPEN, overlap
-            )
-        )
-        return event
-    elif isinstance(event, PredictionFailed):
+        if envelope.item_id:
+            overlap = await self.overlap(tx, envelope.project_id)
+            self.pending.append(MarkedGold(envelope.project_id, envelope.item_id, overlap))
+
+    async def prediction_created(
+        self, tx: Transaction, envelope: Envelope, event: PredictionCreated
+    ) -> None:
+        if event.source == PredictionSource.PREDICTION_SOURCE_ASSIST:
+            # Suggestions asked for on demand join the task, if it still waits.
+            if event.labels:
+                self.pending.append(SuggestionsAdded(envelope.item_id, list(event.labels)))
+            return
+        if event.auto_accepted:
+            return  # a confident prediction needs no task; AnnotationAutoAccepted records it
+        await self._suggest(tx, envelope, event.labels, event.model, TaskStatus.OPEN)
+        self.opened.append((envelope, event))
+
+    async def prediction_failed(
+        self, tx: Transaction, envelope: Envelope, event: PredictionFailed
+    ) -> None:
+        if event.source == PredictionSource.PREDICTION_SOURCE_ASSIST:
+            return
         # The model could not read the item: a person labels it from scratch.
-        writes.add(
-            task_updates.suggestion_update(
-                project_id, item_id, [], event.model, OPEN, overlap, event.reason
-            )
-        )
-        return event
-    elif isinstance(event, AnnotationAutoAccepted):
-        writes.add(
-            task_updates.suggestion_update(
-                project_id, item_id, event.labels, event.model, AUTO_ACCEPTED, overlap
-            )
-        )
-        return event
-    elif isinstance(event, ReviewDecided) and event.task_id:
+        await self._suggest(tx, envelope, [], event.model, TaskStatus.OPEN, event.reason)
+        self.opened.append((envelope, event))
+
+    async def annotation_auto_accepted(
+        self, tx: Transaction, envelope: Envelope, event: AnnotationAutoAccepted
+    ) -> None:
+        await self._suggest(tx, envelope, event.labels, event.model, TaskStatus.AUTO_ACCEPTED)
+        self.auto_accepted.append((envelope, event))
+
+    async def review_decided(self, tx: Transaction, _: Envelope, event: ReviewDecided) -> None:
         # Approved work closes the task; rejected work reopens its round, once.
-        await writes.decide(event)
-    elif isinstance(event, ItemCompleted) and item_id:
-        writes.add(task_updates.item_completed_update(item_id))
-    return None
+        if not event.task_id:
+            return
+        if event.decision == ReviewDecision.REVIEW_DECISION_REJECTED:
+            await self.flush(tx)
+            self.reworked.append(await self.tasks.reopen(tx, event.task_id, event.round))
+        elif event.decision == ReviewDecision.REVIEW_DECISION_APPROVED:
+            self.pending.append(WorkApproved(event.task_id))
 
+    async def item_completed(self, tx: Transaction, envelope: Envelope, _: ItemCompleted) -> None:
+        if envelope.item_id:
+            self.pending.append(ItemClosed(envelope.item_id))
 
-async def _record_suggestions(
-    tx: Transaction, repository: AnnotationRepository, suggested: list[Suggested]
-) -> tuple[list[bool], int]:
-    """Announce tasks that got a suggestion and store auto-accepted annotations.
+    async def review_policy_configured(
+        self, tx: Transaction, envelope: Envelope, event: ReviewPolicyConfigured
+    ) -> None:
+        # Tasks created from now on take its overlap; existing tasks keep theirs.
+        if await self.projects.update_review_policy(tx, envelope.project_id, event.policy):
+            self._overlaps.pop(envelope.project_id, None)
 
-    Returns whether each opened task carries a suggestion, and how many model
-    annotations were stored.
-    """
-    if not suggested:
-        return [], 0
-    task_ids = await repository.task_ids(tx, [e.item_id for e, _ in suggested])
-    opened: list[bool] = []
-    annotations = []
-    for envelope, event in suggested:
-        task_id = task_ids[envelope.item_id]
-        if isinstance(event, PredictionCreated | PredictionFailed):
+    async def _suggest(
+        self,
+        tx: Transaction,
+        envelope: Envelope,
+        labels: Sequence[Label],
+        model: ModelRef,
+        status: TaskStatus,
+        error: str = "",
+    ) -> None:
+        self.pending.append(
+            SuggestionAttached(
+                project_id=envelope.project_id,
+                item_id=envelope.item_id,
+                labels=list(labels),
+                model=model,
+                status=status,
+                overlap=await self.overlap(tx, envelope.project_id),
+                prediction_error=error,
+            )
+        )
+
+    async def finish(self, tx: Transaction) -> None:
+        """Write the gathered changes, announce opened tasks, store models' annotations."""
+        await self.flush(tx)
+        if not (self.opened or self.auto_accepted):
+            return
+        item_ids = [e.item_id for e, _ in self.opened] + [e.item_id for e, _ in self.auto_accepted]
+        task_ids = await self.tasks.task_ids(tx, item_ids)
+        for envelope, event in self.opened:
             labels = event.labels if isinstance(event, PredictionCreated) else []
             tx.emit(
                 new_envelope(
-                    TaskCreated(task_id=task_id, suggestion=labels, suggestion_model=event.model),
+                    TaskCreated(
+                        task_id=task_ids[envelope.item_id],
+                        suggestion=labels,
+                        suggestion_model=event.model,
+                    ),
                     producer=SERVICE,
                     actor=service_actor(SERVICE),
                     project_id=envelope.project_id,
@@ -183,43 +207,56 @@ async def _record_suggestions(
                     trace_id=envelope.trace_id,
                 )
             )
-            opened.append(bool(labels))
-        else:
-            annotations.append(
-                {
-                    "_id": event.annotation_id,
-                    "task_id": task_id,
-                    "item_id": envelope.item_id,
-                    "project_id": envelope.project_id,
-                    "annotator": envelope.actor.id,
-                    "source": "model",
-                    "labels": labels_to_json(event.labels),
-                    "threshold": event.threshold,
-                    "decision": "auto_accepted",
-                    "rule_version": event.rule_version,
-                    "prediction_id": event.prediction_id,
-                }
-            )
-    await repository.insert_annotations(tx, annotations)
-    return opened, len(annotations)
+            self.with_suggestion.append(bool(labels))
+        await self.annotations.insert(
+            tx,
+            [
+                StoredAnnotation(
+                    annotation_id=event.annotation_id,
+                    task_id=task_ids[envelope.item_id],
+                    item_id=envelope.item_id,
+                    project_id=envelope.project_id,
+                    annotator=envelope.actor.id,
+                    source=AnnotationSource.MODEL,
+                    labels=tuple(event.labels),
+                    decision=AnnotationDecision.AUTO_ACCEPTED,
+                    threshold=event.threshold,
+                    rule_version=event.rule_version,
+                    prediction_id=event.prediction_id,
+                )
+                for envelope, event in self.auto_accepted
+            ],
+        )
+
+    def committed(self) -> None:
+        for with_suggestion in self.with_suggestion:
+            self.metrics.tasks_created.labels(str(with_suggestion).lower()).inc()
+        self.metrics.annotations.labels(AnnotationSource.MODEL).inc(len(self.auto_accepted))
+        for reopened in self.reworked:
+            self.metrics.rework_decisions.labels("reopened" if reopened else "ignored").inc()
 
 
-async def on_event(deps: Deps, envelope: Envelope, _: Any) -> None:
-    await on_fetch(deps, [envelope])
-
-
-# ProjectCreated is annotation's own event: it is on PROJECTS but has no handler here.
-CONSUMES = (PROJECTS, ITEMS, PREDICTIONS, REVIEWS)
-HANDLERS: dict[str, Handler] = {
-    event.DESCRIPTOR.full_name: on_event
-    for event in (
-        ItemIngested,
-        PredictionCreated,
-        PredictionFailed,
-        AnnotationAutoAccepted,
-        ReviewDecided,
-        ItemCompleted,
-        ReviewPolicyConfigured,
-        GoldStandardSet,
-    )
-}
+TABLE = EventTable[AnnotationFetch](
+    routes=[
+        on(ItemIngested, AnnotationFetch.item_ingested),
+        on(PredictionCreated, AnnotationFetch.prediction_created),
+        on(PredictionFailed, AnnotationFetch.prediction_failed),
+        on(AnnotationAutoAccepted, AnnotationFetch.annotation_auto_accepted),
+        on(ReviewDecided, AnnotationFetch.review_decided),
+        on(ItemCompleted, AnnotationFetch.item_completed),
+        on(ReviewPolicyConfigured, AnnotationFetch.review_policy_configured),
+        on(GoldStandardSet, AnnotationFetch.gold_standard_set),
+    ],
+    ignored=[
+        # Annotation creates projects itself; the rest is other services' business.
+        ProjectCreated,
+        AutoAnnotationConfigured,
+        IngestRejected,
+        ReviewRequested,
+        AdjudicationRequested,
+        AdjudicationDecided,
+        QualityScored,
+        AnnotatorFlagged,
+        ItemFlagged,
+    ],
+)

@@ -1,27 +1,33 @@
 """Rules of the task queue: slots, gold mixing and how a task looks to the
 person viewing it. Pure: no I/O.
 
-One task document per item holds `overlap` slots per round. Annotators take a
-slot each (`takers`), work on it (`assigned`) and submit (`submitted`). Gold
-tasks have no slot limit: each annotator answers one once, and it never leaves
-the queue. Whoever looks at a gold task sees it in the state a regular task of
+One task per item holds `overlap` slots per round. Annotators take a slot
+each (`takers`), work on it (`assigned`) and submit (`submitted`). Gold tasks
+have no slot limit: each annotator answers one once, and it never leaves the
+queue. Whoever looks at a gold task sees it in the state a regular task of
 the same overlap would be in, so that gold cannot be told apart.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-PENDING = "pending"  # waiting for the item or its prediction
-OPEN = "open"  # at least one slot free
-ASSIGNED = "assigned"  # every slot taken, someone still working
-SUBMITTED = "submitted"  # every annotator of the round submitted
-COMPLETED = "completed"
-AUTO_ACCEPTED = "auto_accepted"
-STATUSES = (OPEN, ASSIGNED, SUBMITTED, COMPLETED, AUTO_ACCEPTED, PENDING)
+from labelmesh.annotation.records import Taken, Task, TaskStatus
+from labelmesh.v1.geometry_pb2 import Label
+
+# Statuses in the order queue statistics list them.
+STATUSES = (
+    TaskStatus.OPEN,
+    TaskStatus.ASSIGNED,
+    TaskStatus.SUBMITTED,
+    TaskStatus.COMPLETED,
+    TaskStatus.AUTO_ACCEPTED,
+    TaskStatus.PENDING,
+)
+# Statuses in which an annotator may still be working on a regular task.
+IN_PROGRESS = (TaskStatus.OPEN, TaskStatus.ASSIGNED)
 
 
 def gold_due(gold_ratio: float, tasks_taken: int, gold_taken: int) -> bool:
@@ -34,22 +40,31 @@ def gold_due(gold_ratio: float, tasks_taken: int, gold_taken: int) -> bool:
     return gold_ratio > 0 and gold_taken < gold_ratio * (tasks_taken + 1)
 
 
-def seconds_spent(assigned_at: Sequence[Mapping[str, Any]], annotator: str, now: datetime) -> float:
+def seconds_spent(assigned_at: Sequence[Taken], annotator: str, now: datetime) -> float:
     """Seconds since the annotator last took the task; 0 when unknown."""
-    taken = [entry["at"] for entry in assigned_at if entry.get("annotator") == annotator]
+    taken = [entry.at for entry in assigned_at if entry.annotator == annotator]
     return max(0.0, (now - max(taken)).total_seconds()) if taken else 0.0
+
+
+def status_from_slots(task: Task) -> TaskStatus:
+    """A regular task's status after a slot changed hands; a gold task keeps its own."""
+    if task.gold:
+        return task.status
+    if task.open_slots > 0:
+        return TaskStatus.OPEN
+    return TaskStatus.ASSIGNED if task.assigned else TaskStatus.SUBMITTED
 
 
 @dataclass(frozen=True)
 class Presented:
     """What a viewer is shown of a task's state."""
 
-    status: str
+    status: TaskStatus
     assignees: list[str]
     assignee: str
 
 
-def presented(task: Mapping[str, Any], viewer: str = "") -> Presented:
+def presented(task: Task, viewer: str = "") -> Presented:
     """The task's status and holders as `viewer` sees them.
 
     `viewer` is the annotator asking about their own task (empty when unknown).
@@ -58,41 +73,42 @@ def presented(task: Mapping[str, Any], viewer: str = "") -> Presented:
     (or its latest taker), in the state a regular task would have if that
     person were the only one to have taken it.
     """
-    takers: list[str] = list(task.get("takers") or [])
-    status: str = task["status"]
-    if not task.get("gold") or status == PENDING:
+    takers = list(task.takers)
+    status = task.status
+    if not task.gold or status == TaskStatus.PENDING:
         if viewer and viewer in takers:
             return Presented(status, takers, viewer)
         return Presented(status, takers, takers[0] if len(takers) == 1 else "")
     holder = viewer or (takers[-1] if takers else "")
-    single = int(task.get("overlap") or 1) == 1
-    if holder in (task.get("assigned") or []):
-        return Presented(ASSIGNED if single else OPEN, [holder], holder)
-    if holder in (task.get("submitted") or []):
-        return Presented(SUBMITTED if single else OPEN, [holder], holder)
-    return Presented(OPEN, [], "")
+    single = task.overlap == 1
+    if holder in task.assigned:
+        return Presented(TaskStatus.ASSIGNED if single else TaskStatus.OPEN, [holder], holder)
+    if holder in task.submitted:
+        return Presented(TaskStatus.SUBMITTED if single else TaskStatus.OPEN, [holder], holder)
+    return Presented(TaskStatus.OPEN, [], "")
 
 
-def visible_suggestion(task: Mapping[str, Any], viewer: str) -> list[dict[str, Any]]:
+def visible_suggestion(task: Task, viewer: str) -> list[Label]:
     """The task's suggestions less those the viewer rejected."""
-    dismissed = {
-        entry["suggestion_id"]
-        for entry in task.get("dismissed") or []
-        if entry.get("annotator") == viewer
-    }
+    dismissed = {entry.suggestion_id for entry in task.dismissed if entry.annotator == viewer}
     return [
         label
-        for label in task.get("suggestion") or []
-        if not dismissed or (label.get("source") or {}).get("suggestionId") not in dismissed
+        for label in task.suggestion
+        if not dismissed or label.source.suggestion_id not in dismissed
     ]
 
 
-def takes_directly(task: Mapping[str, Any]) -> bool:
+def takes_directly(task: Task) -> bool:
     """An overlap-1 task nobody took may be submitted without NextTask, as before overlap."""
     return (
-        not task.get("gold")
-        and task["status"] == OPEN
-        and int(task.get("overlap") or 1) == 1
-        and int(task.get("open_slots") or 0) > 0
-        and not task.get("assigned")
+        not task.gold
+        and task.status == TaskStatus.OPEN
+        and task.overlap == 1
+        and task.open_slots > 0
+        and not task.assigned
     )
+
+
+def works_on(task: Task, annotator: str) -> bool:
+    """Whether the annotator holds a slot of the task and has not handed in yet."""
+    return annotator in task.assigned and (task.gold or task.status in IN_PROGRESS)

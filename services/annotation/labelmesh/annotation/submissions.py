@@ -7,17 +7,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from labelmesh.annotation.adapters.repository import AnnotationRepository
-from labelmesh.annotation.adapters.task_queue import TaskQueue
 from labelmesh.annotation.config import SERVICE
 from labelmesh.annotation.domain import validate_labels
 from labelmesh.annotation.metrics import AnnotationMetrics
-from labelmesh.annotation.queue import ASSIGNED, OPEN, seconds_spent, takes_directly
+from labelmesh.annotation.ports import (
+    AnnotationRepository,
+    ProjectRepository,
+    TaskQueue,
+    TaskRepository,
+)
+from labelmesh.annotation.queue import IN_PROGRESS, seconds_spent, takes_directly
+from labelmesh.annotation.records import AnnotationSource, StoredAnnotation, TaskStatus
 from labelmesh.annotation.views import TaskView, task_view
 from labelmesh.core.envelopes import new_envelope, user_actor
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
-from labelmesh.core.labels import labels_to_json
-from labelmesh.core.mongo import Transaction, UnitOfWork
+from labelmesh.core.uow import Transaction, UnitOfWork
 from labelmesh.v1.events_pb2 import (
     AnnotationSubmitted,
     ProjectSpec,
@@ -43,15 +47,21 @@ class HandedIn:
 
 
 class Submissions:
+    """Handing in work on a task."""
+
     def __init__(
         self,
-        repository: AnnotationRepository,
+        projects: ProjectRepository,
+        tasks: TaskRepository,
         queue: TaskQueue,
+        annotations: AnnotationRepository,
         uow: UnitOfWork,
         metrics: AnnotationMetrics,
     ) -> None:
-        self.repository = repository
+        self.projects = projects
+        self.tasks = tasks
         self.queue = queue
+        self.annotations = annotations
         self.uow = uow
         self.metrics = metrics
 
@@ -59,19 +69,19 @@ class Submissions:
         """The task, if `annotator` may work on it now."""
         if not annotator:
             raise InvalidField("annotator", "must not be empty")
-        document = await self.repository.get_task(task_id)
-        if document is None:
+        task = await self.tasks.get(task_id)
+        if task is None:
             raise NotFound("task", task_id)
-        view = task_view(document, annotator)
-        if annotator in (document.get("assigned") or []):
+        view = task_view(task, annotator)
+        if annotator in task.assigned:
             return Workable(view, direct=False)
-        if takes_directly(document):
+        if takes_directly(task):
             return Workable(view, direct=True)
-        if annotator in (document.get("submitted") or []):
+        if annotator in task.submitted:
             raise Conflict(f"{annotator!r} already submitted task {task_id!r}")
-        if view.status not in (OPEN, ASSIGNED):
+        if view.status not in IN_PROGRESS:
             raise Conflict(f"task {task_id!r} is {view.status}, not open for submission")
-        if view.status == ASSIGNED and view.assignees:
+        if view.status == TaskStatus.ASSIGNED and view.assignees:
             holders = ", ".join(repr(holder) for holder in view.assignees)
             raise Conflict(f"task {task_id!r} is assigned to {holders}")
         raise Conflict(f"task {task_id!r} is not assigned to {annotator!r}; take it with NextTask")
@@ -79,7 +89,7 @@ class Submissions:
     async def submit(self, task_id: str, annotator: str, labels: Sequence[Label]) -> str:
         """Validate and store an annotation; returns its id. Nothing is stored if invalid."""
         work = await self.workable(task_id, annotator)
-        return await self._store(work, annotator, labels, "human", [])
+        return await self._store(work, annotator, labels, AnnotationSource.HUMAN, [])
 
     async def accept_suggestions(
         self, task_id: str, suggestion_ids: Sequence[str], annotator: str
@@ -117,7 +127,9 @@ class Submissions:
             for suggestion_id, label in offered.items()
             if suggestion_id not in chosen
         ]
-        annotation_id = await self._store(work, annotator, accepted, "suggestion", judged)
+        annotation_id = await self._store(
+            work, annotator, accepted, AnnotationSource.SUGGESTION, judged
+        )
         self.metrics.suggestions.labels("accepted").inc(len(accepted))
         self.metrics.suggestions.labels("rejected").inc(len(judged))
         return annotation_id
@@ -159,11 +171,11 @@ class Submissions:
         work: Workable,
         annotator: str,
         labels: Sequence[Label],
-        source: str,
+        source: AnnotationSource,
         judged: Sequence[SuggestionAccepted | SuggestionRejected],
     ) -> str:
         task = work.view
-        project = await self.repository.get_project(task.project_id)
+        project = await self.projects.get(task.project_id)
         if project is None:
             raise NotFound("project", task.project_id)
         self._validate(labels, project, task)
@@ -177,14 +189,14 @@ class Submissions:
                 accepted_by=annotator,
             )
             for label in labels
-            if source == "suggestion"
+            if source == AnnotationSource.SUGGESTION
         ]
 
         async def write(tx: Transaction) -> HandedIn:
             before = await self.queue.hand_in(tx, task.task_id, annotator, direct=work.direct)
             if before is None:
                 raise Conflict(f"task {task.task_id!r} was submitted or reassigned meanwhile")
-            spent = seconds_spent(before.get("assigned_at") or [], annotator, datetime.now(UTC))
+            spent = seconds_spent(before.assigned_at, annotator, datetime.now(UTC))
             submitted = AnnotationSubmitted(
                 annotation_id=annotation_id,
                 task_id=task.task_id,
@@ -192,25 +204,21 @@ class Submissions:
                 labels=labels,
                 suggestion=task.suggestion,
                 suggestion_model=task.suggestion_model,
-                round=int(before.get("round", 0)),
-                overlap=int(before.get("overlap", 1)),
+                round=before.round,
+                overlap=before.overlap,
                 seconds_spent=spent,
             )
-            await self.repository.insert_annotations(
-                tx,
-                [
-                    {
-                        "_id": annotation_id,
-                        "task_id": task.task_id,
-                        "item_id": task.item_id,
-                        "project_id": task.project_id,
-                        "annotator": annotator,
-                        "source": source,
-                        "labels": labels_to_json(labels),
-                        "round": submitted.round,
-                    }
-                ],
+            stored = StoredAnnotation(
+                annotation_id=annotation_id,
+                task_id=task.task_id,
+                item_id=task.item_id,
+                project_id=task.project_id,
+                annotator=annotator,
+                source=source,
+                labels=tuple(labels),
+                round=submitted.round,
             )
+            await self.annotations.insert(tx, [stored])
             tx.emit(
                 *(
                     new_envelope(
@@ -223,7 +231,7 @@ class Submissions:
                     for payload in (submitted, *accepted, *judged)
                 )
             )
-            return HandedIn(spent, bool(before.get("gold")))
+            return HandedIn(spent, before.gold)
 
         handed_in = await self.uow.run(write)
         self.metrics.annotations.labels(source).inc()

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from labelmesh.annotation.adapters.repository import AnnotationRepository
-from labelmesh.annotation.adapters.task_queue import TaskQueue
 from labelmesh.annotation.config import SERVICE
 from labelmesh.annotation.domain import NewProject, create_project
 from labelmesh.annotation.metrics import AnnotationMetrics
+from labelmesh.annotation.ports import (
+    AnnotationRepository,
+    ProjectRepository,
+    TaskQueue,
+    TaskRepository,
+)
 from labelmesh.annotation.queue import gold_due
+from labelmesh.annotation.records import StoredAnnotation, Task
 from labelmesh.annotation.submissions import Submissions
 from labelmesh.annotation.views import TaskView, task_view
 from labelmesh.core.envelopes import new_envelope, user_actor
 from labelmesh.core.errors import InvalidField, NotFound
-from labelmesh.core.mongo import Document, Transaction, UnitOfWork
+from labelmesh.core.uow import Transaction, UnitOfWork
 from labelmesh.v1.events_pb2 import ProjectCreated, ProjectSpec
 from labelmesh.v1.geometry_pb2 import Label
 
@@ -22,20 +27,27 @@ __all__ = ["SERVICE", "Annotation", "TaskView"]
 
 
 class Annotation:
+    """Projects, the task queue and the work handed in."""
+
     def __init__(
         self,
-        repository: AnnotationRepository,
+        projects: ProjectRepository,
+        tasks: TaskRepository,
         queue: TaskQueue,
+        annotations: AnnotationRepository,
         uow: UnitOfWork,
         metrics: AnnotationMetrics,
     ) -> None:
-        self.repository = repository
+        self.projects = projects
+        self.tasks = tasks
         self.queue = queue
+        self.annotations = annotations
         self.uow = uow
         self.metrics = metrics
-        self.submissions = Submissions(repository, queue, uow, metrics)
+        self.submissions = Submissions(projects, tasks, queue, annotations, uow, metrics)
 
     async def create_project(self, request: NewProject, user: str) -> ProjectSpec:
+        """Validate and store a new project, and announce it."""
         project = create_project(request)
         created = new_envelope(
             ProjectCreated(project=project),
@@ -45,14 +57,15 @@ class Annotation:
         )
 
         async def write(tx: Transaction) -> None:
-            await self.repository.insert_project(tx, project)
+            await self.projects.insert(tx, project)
             tx.emit(created)
 
         await self.uow.run(write)
         return project
 
     async def get_project(self, project_id: str) -> ProjectSpec:
-        project = await self.repository.get_project(project_id)
+        """The project; NotFound if there is none with that id."""
+        project = await self.projects.get(project_id)
         if project is None:
             raise NotFound("project", project_id)
         return project
@@ -63,34 +76,34 @@ class Annotation:
         if not annotator:
             raise InvalidField("annotator", "must not be empty")
         project = await self.get_project(project_id)
-        document = await self.queue.current_task(project_id, annotator)
-        if document is None:
-            document = await self._claim(project, annotator)
-        return task_view(document, annotator) if document else None
+        task = await self.queue.current_task(project_id, annotator)
+        if task is None:
+            task = await self._claim(project, annotator)
+        return task_view(task, annotator) if task else None
 
-    async def _claim(self, project: ProjectSpec, annotator: str) -> Document | None:
+    async def _claim(self, project: ProjectSpec, annotator: str) -> Task | None:
         project_id = project.project_id
-        taken, gold_taken = await self.queue.progress_of(project_id, annotator)
-        document = None
-        if gold_due(project.review_policy.gold_ratio, taken, gold_taken):
-            document = await self.queue.claim_gold(project_id, annotator)
-        gold = document is not None
-        if document is None:
+        progress = await self.queue.progress_of(project_id, annotator)
+        task = None
+        if gold_due(project.review_policy.gold_ratio, progress.tasks_taken, progress.gold_taken):
+            task = await self.queue.claim_gold(project_id, annotator)
+        gold = task is not None
+        if task is None:
             # Gold is never served just to fill an empty queue.
-            document = await self.queue.claim_regular(project_id, annotator)
-        if document is None:
+            task = await self.queue.claim_regular(project_id, annotator)
+        if task is None:
             self.metrics.queue_empty.inc()
             return None
         await self.queue.count_taken(project_id, annotator, gold=gold)
         self.metrics.tasks_claimed.labels("gold" if gold else "regular").inc()
-        return document
+        return task
 
     async def get_task(self, task_id: str, viewer: str = "") -> TaskView:
         """The task; `viewer` is the annotator asking, if known."""
-        document = await self.repository.get_task(task_id)
-        if document is None:
+        task = await self.tasks.get(task_id)
+        if task is None:
             raise NotFound("task", task_id)
-        return task_view(document, viewer)
+        return task_view(task, viewer)
 
     async def queue_stats(self, project_id: str) -> dict[str, int]:
         """The project's regular tasks by status, and its gold tasks."""
@@ -113,6 +126,6 @@ class Annotation:
         """Take a suggestion off the task for the annotator; the task stays theirs."""
         await self.submissions.reject_suggestion(task_id, suggestion_id, annotator, reason)
 
-    async def item_annotations(self, item_id: str) -> list[Document]:
+    async def item_annotations(self, item_id: str) -> list[StoredAnnotation]:
         """Every annotation of an item, human or model, oldest first."""
-        return await self.repository.annotations_of_item(item_id)
+        return await self.annotations.of_item(item_id)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from labelmesh.annotation.queue import presented, visible_suggestion
-from labelmesh.core.labels import labels_from_json
-from labelmesh.core.mongo import Document
+from labelmesh.annotation.records import Task, TaskStatus
 from labelmesh.v1.events_pb2 import ModelRef
 from labelmesh.v1.geometry_pb2 import Label
 
@@ -23,25 +22,26 @@ class TaskView:
     media_key: str
     suggestion: list[Label]
     suggestion_model: ModelRef
-    status: str
+    status: TaskStatus
     assignee: str
     assignees: list[str]
 
 
-def task_view(document: Document, viewer: str = "") -> TaskView:
+def task_view(task: Task, viewer: str = "") -> TaskView:
     """The task as `viewer` (an annotator asking about their own task) sees it;
     without a viewer, as its only holder would."""
-    model = document.get("suggestion_model") or {}
-    shown = presented(document, viewer)
+    shown = presented(task, viewer)
+    model = ModelRef()
+    model.CopyFrom(task.suggestion_model)
     return TaskView(
-        task_id=document["_id"],
-        project_id=document["project_id"],
-        item_id=document["item_id"],
-        data_type=document.get("data_type", 0),
-        text=document.get("text", ""),
-        media_key=document.get("media_key", ""),
-        suggestion=labels_from_json(visible_suggestion(document, viewer or shown.assignee)),
-        suggestion_model=ModelRef(id=model.get("id", ""), version=model.get("version", "")),
+        task_id=task.task_id,
+        project_id=task.project_id,
+        item_id=task.item_id,
+        data_type=task.data_type,
+        text=task.text,
+        media_key=task.media_key,
+        suggestion=visible_suggestion(task, viewer or shown.assignee),
+        suggestion_model=model,
         status=shown.status,
         assignee=shown.assignee,
         assignees=shown.assignees,

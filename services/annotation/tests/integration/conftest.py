@@ -9,7 +9,7 @@ import httpx
 import pytest
 from google.protobuf.message import Message
 
-from labelmesh.annotation.app import build
+from labelmesh.annotation.app import AnnotationApp, build_app
 from labelmesh.annotation.config import AnnotationSettings
 from labelmesh.annotation.domain import NewProject
 from labelmesh.annotation.usecases import Annotation
@@ -39,16 +39,21 @@ AddItems = Callable[[str, Sequence[str]], Awaitable[None]]
 
 
 @pytest.fixture
-async def service(core_settings: CoreSettings) -> AsyncIterator[ServiceDefinition]:
-    service = build(AnnotationSettings(**core_settings.model_dump(), rest_port=0, grpc_port=0))
-    async with serving(service):
-        yield service
+async def wired(core_settings: CoreSettings) -> AsyncIterator[AnnotationApp]:
+    """The whole service, running."""
+    wired = build_app(AnnotationSettings(**core_settings.model_dump(), rest_port=0, grpc_port=0))
+    async with serving(wired.service):
+        yield wired
 
 
 @pytest.fixture
-def app(service: ServiceDefinition) -> Annotation:
-    annotation: Annotation = service.usecases
-    return annotation
+def service(wired: AnnotationApp) -> ServiceDefinition:
+    return wired.service
+
+
+@pytest.fixture
+def app(wired: AnnotationApp) -> Annotation:
+    return wired.annotation
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
 
-from labelmesh.annotation.app import build
+from labelmesh.annotation.app import build_app
 from labelmesh.annotation.config import AnnotationSettings
 from labelmesh.annotation.domain import NewProject
 from labelmesh.annotation.usecases import Annotation
@@ -36,10 +36,10 @@ pytestmark = pytest.mark.integration
 async def test_tasks_wait_for_their_item_and_replays_change_nothing(
     core_settings: CoreSettings,
 ) -> None:
-    service = build(AnnotationSettings(**core_settings.model_dump(), rest_port=0, grpc_port=0))
+    wired = build_app(AnnotationSettings(**core_settings.model_dump(), rest_port=0, grpc_port=0))
+    service, app = wired.service, wired.annotation
     db = service.platform.db
     async with serving(service):
-        app: Annotation = service.usecases
         project = await app.create_project(
             NewProject("p", DataType.DATA_TYPE_TEXT, ["sports", "politics"], 0.9), "alice"
         )

@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from labelmesh.annotation.app import build
+from labelmesh.annotation.app import AnnotationApp, build_app
 from labelmesh.annotation.config import AnnotationSettings
 from labelmesh.annotation.domain import NewProject
-from labelmesh.annotation.usecases import Annotation, TaskView
+from labelmesh.annotation.usecases import TaskView
 from labelmesh.core.config import CoreSettings
 from labelmesh.core.envelopes import decode, model_actor, new_envelope
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
@@ -42,15 +42,15 @@ def face(suggestion_id: str, score: float, x: float = 10) -> Label:
 
 
 @pytest.fixture
-async def service(core_settings: CoreSettings) -> AsyncIterator[ServiceDefinition]:
-    service = build(AnnotationSettings(**core_settings.model_dump(), rest_port=0, grpc_port=0))
-    async with serving(service):
-        yield service
+async def wired(core_settings: CoreSettings) -> AsyncIterator[AnnotationApp]:
+    wired = build_app(AnnotationSettings(**core_settings.model_dump(), rest_port=0, grpc_port=0))
+    async with serving(wired.service):
+        yield wired
 
 
-async def open_task(service: ServiceDefinition, *events: PredictionCreated) -> TaskView:
+async def open_task(wired: AnnotationApp, *events: PredictionCreated) -> TaskView:
     """A project and one image item whose task carries the given predictions."""
-    app: Annotation = service.usecases
+    service, app = wired.service, wired.annotation
     project = await app.create_project(
         NewProject("faces", DataType.DATA_TYPE_IMAGE, ["face", "person"], 0.95), "alice"
     )
@@ -94,20 +94,20 @@ def auto(*labels: Label) -> PredictionCreated:
 
 
 async def test_accepting_a_suggestion_makes_an_annotation_that_records_its_source(
-    service: ServiceDefinition,
+    wired: AnnotationApp,
 ) -> None:
-    app: Annotation = service.usecases
-    task = await open_task(service, auto(face("s1", 0.91), face("s2", 0.4, x=200)))
+    service, app = wired.service, wired.annotation
+    task = await open_task(wired, auto(face("s1", 0.91), face("s2", 0.4, x=200)))
     annotation_id = await app.accept_suggestions(task.task_id, ["s1"], "bo")
 
     [stored] = await app.item_annotations("img-1")
-    assert (stored["_id"], stored["source"], stored["annotator"]) == (
+    assert (stored.annotation_id, stored.source, stored.annotator) == (
         annotation_id,
         "suggestion",
         "bo",
     )
-    source = stored["labels"][0]["source"]
-    assert (source["modelId"], source["score"], source["acceptedBy"]) == (MODEL.id, 0.91, "bo")
+    source = stored.labels[0].source
+    assert (source.model_id, source.score, source.accepted_by) == (MODEL.id, 0.91, "bo")
     assert (await app.get_task(task.task_id)).status == "submitted"
 
     [accepted] = [decode(d["value"]) for d in await outbox(service, "SuggestionAccepted")]
@@ -123,10 +123,10 @@ async def test_accepting_a_suggestion_makes_an_annotation_that_records_its_sourc
 
 
 async def test_rejecting_a_suggestion_keeps_the_task_open_and_records_the_reason(
-    service: ServiceDefinition,
+    wired: AnnotationApp,
 ) -> None:
-    app: Annotation = service.usecases
-    task = await open_task(service, auto(face("s1", 0.91), face("s2", 0.4, x=200)))
+    service, app = wired.service, wired.annotation
+    task = await open_task(wired, auto(face("s1", 0.91), face("s2", 0.4, x=200)))
     await app.reject_suggestion(task.task_id, "s2", "bo", "that is a poster, not a face")
 
     after = await app.get_task(task.task_id)
@@ -143,24 +143,25 @@ async def test_rejecting_a_suggestion_keeps_the_task_open_and_records_the_reason
     assert await app.item_annotations("img-1") == []
 
 
-async def test_assist_suggestions_join_the_open_task(service: ServiceDefinition) -> None:
-    app: Annotation = service.usecases
+async def test_assist_suggestions_join_the_open_task(wired: AnnotationApp) -> None:
+    app = wired.annotation
     assisted = PredictionCreated(
         prediction_id="p-assist",
         model=MODEL,
         labels=[face("s9", 0.7, x=300)],
         source=PredictionSource.PREDICTION_SOURCE_ASSIST,
     )
-    task = await open_task(service, auto(face("s1", 0.91)), assisted)
+    task = await open_task(wired, auto(face("s1", 0.91)), assisted)
     assert sorted(s.source.suggestion_id for s in task.suggestion) == ["s1", "s9"]
     await app.accept_suggestions(task.task_id, [], "bo")
     [stored] = await app.item_annotations("img-1")
-    assert len(stored["labels"]) == 2
+    assert len(stored.labels) == 2
 
 
 async def test_an_item_no_model_could_read_becomes_a_task_without_suggestion(
-    service: ServiceDefinition,
+    wired: AnnotationApp,
 ) -> None:
+    service = wired.service
     failed = PredictionFailed(
         prediction_id="p-f",
         model=MODEL,
@@ -168,7 +169,7 @@ async def test_an_item_no_model_could_read_becomes_a_task_without_suggestion(
         field="media",
         source=PredictionSource.PREDICTION_SOURCE_AUTO,
     )
-    app: Annotation = service.usecases
+    app = wired.annotation
     project = await app.create_project(
         NewProject("faces", DataType.DATA_TYPE_IMAGE, ["face"], 0.95), "alice"
     )

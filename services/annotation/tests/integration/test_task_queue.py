@@ -108,7 +108,7 @@ async def test_a_submission_carries_its_round_overlap_and_time_spent(
     assert (submitted.task_id, submitted.round, submitted.overlap) == (task.task_id, 0, 2)
     assert 42 <= submitted.seconds_spent < 72
     [stored] = await app.item_annotations("item-1")
-    assert stored["round"] == 0
+    assert stored.round == 0
 
 
 async def test_an_untaken_single_overlap_task_can_still_be_submitted_directly(

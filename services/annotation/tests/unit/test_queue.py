@@ -11,6 +11,8 @@ from labelmesh.annotation.queue import (
     takes_directly,
     visible_suggestion,
 )
+from labelmesh.annotation.records import Dismissal, Taken, Task, TaskStatus
+from labelmesh.v1.geometry_pb2 import Label, LabelSource
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -47,25 +49,21 @@ def test_gold_share_never_exceeds_the_ratio_for_long() -> None:
 
 def test_seconds_spent_counts_from_the_annotators_latest_take() -> None:
     assigned_at = [
-        {"annotator": "ana", "at": NOW - timedelta(seconds=90)},
-        {"annotator": "ben", "at": NOW - timedelta(seconds=10)},
-        {"annotator": "ana", "at": NOW - timedelta(seconds=30)},
+        Taken("ana", NOW - timedelta(seconds=90)),
+        Taken("ben", NOW - timedelta(seconds=10)),
+        Taken("ana", NOW - timedelta(seconds=30)),
     ]
     assert seconds_spent(assigned_at, "ana", NOW) == 30
     assert seconds_spent(assigned_at, "cy", NOW) == 0
     assert seconds_spent([], "ana", NOW) == 0
 
 
-def task(**fields: Any) -> dict[str, Any]:
-    return {
-        "status": "open",
-        "overlap": 1,
-        "open_slots": 1,
-        "takers": [],
-        "assigned": [],
-        "submitted": [],
-        **fields,
-    }
+def task(**fields: Any) -> Task:
+    for name in ("takers", "assigned", "submitted", "suggestion", "dismissed"):
+        if name in fields:
+            fields[name] = tuple(fields[name])
+    status = TaskStatus(fields.pop("status", "open"))
+    return Task(task_id="t", item_id="i", project_id="p", status=status, created_at=NOW, **fields)
 
 
 def test_a_regular_task_shows_its_holders() -> None:
@@ -103,7 +101,7 @@ def test_only_an_untaken_regular_single_overlap_task_takes_a_direct_submission()
 
 
 def test_a_rejected_suggestion_is_hidden_from_whoever_rejected_it_only() -> None:
-    labels = [{"source": {"suggestionId": "s1"}}, {"source": {"suggestionId": "s2"}}]
-    shown = task(suggestion=labels, dismissed=[{"annotator": "ana", "suggestion_id": "s1"}])
+    labels = [Label(source=LabelSource(suggestion_id=s)) for s in ("s1", "s2")]
+    shown = task(suggestion=labels, dismissed=[Dismissal("ana", "s1")])
     assert visible_suggestion(shown, "ana") == labels[1:]
     assert visible_suggestion(shown, "ben") == labels

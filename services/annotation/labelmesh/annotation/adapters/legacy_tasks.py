@@ -11,11 +11,12 @@ from typing import Any
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from labelmesh.annotation.queue import ASSIGNED, COMPLETED, SUBMITTED
+from labelmesh.annotation.records import TaskStatus
 from labelmesh.core.mongo import Document
 
 BATCH = 500
 MARKER = "task-slots"
+ASSIGNED, SUBMITTED, COMPLETED = TaskStatus.ASSIGNED, TaskStatus.SUBMITTED, TaskStatus.COMPLETED
 
 
 def overlap_fields(task: Document) -> dict[str, Any]:

@@ -10,9 +10,15 @@ from typing import Any
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
+from labelmesh.annotation.adapters.documents import task_from_document
 from labelmesh.annotation.adapters.task_updates import NOT_GOLD
-from labelmesh.annotation.queue import ASSIGNED, OPEN, PENDING, STATUSES, SUBMITTED
-from labelmesh.core.mongo import Document, Transaction
+from labelmesh.annotation.queue import STATUSES
+from labelmesh.annotation.records import GOLD, Progress, Task, TaskStatus
+from labelmesh.core.mongo import Document, session_of
+from labelmesh.core.uow import Transaction
+
+PENDING, OPEN, ASSIGNED = TaskStatus.PENDING, TaskStatus.OPEN, TaskStatus.ASSIGNED
+SUBMITTED = TaskStatus.SUBMITTED
 
 OLDEST_FIRST = [("created_at", ASCENDING)]
 # A regular task's status follows from its slots; a gold task keeps its own.
@@ -53,7 +59,7 @@ def _take(annotator: str, now: datetime, *, slot: bool) -> list[dict[str, Any]]:
     return [{"$set": taken}, {"$set": {"status": STATUS_FROM_SLOTS}}]
 
 
-class TaskQueue:
+class MongoTaskQueue:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.tasks = db["tasks"]
         # Per (project, annotator): tasks and gold tasks taken, for gold mixing.
@@ -67,53 +73,59 @@ class TaskQueue:
             partialFilterExpression={"gold": True},
         )
 
-    async def current_task(self, project_id: str, annotator: str) -> Document | None:
+    async def current_task(self, project_id: str, annotator: str) -> Task | None:
         """The task the annotator works on now, if any."""
-        return await self.tasks.find_one(
-            {
-                "project_id": project_id,
-                "assigned": annotator,
-                "$or": [{"gold": True}, {"status": {"$in": [OPEN, ASSIGNED]}}],
-            }
+        return _task(
+            await self.tasks.find_one(
+                {
+                    "project_id": project_id,
+                    "assigned": annotator,
+                    "$or": [{"gold": True}, {"status": {"$in": [OPEN, ASSIGNED]}}],
+                }
+            )
         )
 
-    async def claim_regular(self, project_id: str, annotator: str) -> Document | None:
+    async def claim_regular(self, project_id: str, annotator: str) -> Task | None:
         """Take a slot of the oldest open task the annotator has not taken this round."""
-        return await self.tasks.find_one_and_update(
-            {
-                "project_id": project_id,
-                "status": OPEN,
-                "item_ready": True,
-                "open_slots": {"$gt": 0},
-                "takers": {"$ne": annotator},
-                **NOT_GOLD,
-            },
-            _take(annotator, datetime.now(UTC), slot=True),
-            sort=OLDEST_FIRST,
-            return_document=ReturnDocument.AFTER,
+        return _task(
+            await self.tasks.find_one_and_update(
+                {
+                    "project_id": project_id,
+                    "status": OPEN,
+                    "item_ready": True,
+                    "open_slots": {"$gt": 0},
+                    "takers": {"$ne": annotator},
+                    **NOT_GOLD,
+                },
+                _take(annotator, datetime.now(UTC), slot=True),
+                sort=OLDEST_FIRST,
+                return_document=ReturnDocument.AFTER,
+            )
         )
 
-    async def claim_gold(self, project_id: str, annotator: str) -> Document | None:
+    async def claim_gold(self, project_id: str, annotator: str) -> Task | None:
         """Take the oldest gold task the annotator has never answered."""
-        return await self.tasks.find_one_and_update(
-            {
-                "project_id": project_id,
-                "gold": True,
-                "item_ready": True,
-                "status": {"$ne": PENDING},
-                "takers": {"$ne": annotator},
-            },
-            _take(annotator, datetime.now(UTC), slot=False),
-            sort=OLDEST_FIRST,
-            return_document=ReturnDocument.AFTER,
+        return _task(
+            await self.tasks.find_one_and_update(
+                {
+                    "project_id": project_id,
+                    "gold": True,
+                    "item_ready": True,
+                    "status": {"$ne": PENDING},
+                    "takers": {"$ne": annotator},
+                },
+                _take(annotator, datetime.now(UTC), slot=False),
+                sort=OLDEST_FIRST,
+                return_document=ReturnDocument.AFTER,
+            )
         )
 
-    async def progress_of(self, project_id: str, annotator: str) -> tuple[int, int]:
-        """(tasks taken, gold tasks taken) by the annotator in the project."""
+    async def progress_of(self, project_id: str, annotator: str) -> Progress:
+        """Tasks and gold tasks taken by the annotator in the project."""
         document = await self.progress.find_one({"_id": f"{project_id}:{annotator}"})
         if document is None:
-            return 0, 0
-        return int(document["tasks_taken"]), int(document["gold_taken"])
+            return Progress()
+        return Progress(int(document["tasks_taken"]), int(document["gold_taken"]))
 
     async def count_taken(self, project_id: str, annotator: str, *, gold: bool) -> None:
         await self.progress.update_one(
@@ -127,7 +139,7 @@ class TaskQueue:
 
     async def hand_in(
         self, tx: Transaction, task_id: str, annotator: str, *, direct: bool
-    ) -> Document | None:
+    ) -> Task | None:
         """Move the annotator from working to submitted; returns the task as it was.
 
         `direct` takes the only slot of an untaken overlap-1 task and submits
@@ -162,11 +174,13 @@ class TaskQueue:
                     "cond": {"$ne": ["$$holder", who]},
                 }
             }
-        return await self.tasks.find_one_and_update(
-            {"_id": task_id, **condition},
-            [{"$set": moved}, {"$set": {"status": STATUS_FROM_SLOTS}}],
-            return_document=ReturnDocument.BEFORE,
-            session=tx.session,
+        return _task(
+            await self.tasks.find_one_and_update(
+                {"_id": task_id, **condition},
+                [{"$set": moved}, {"$set": {"status": STATUS_FROM_SLOTS}}],
+                return_document=ReturnDocument.BEFORE,
+                session=session_of(tx),
+            )
         )
 
     async def dismiss_suggestion(
@@ -185,13 +199,13 @@ class TaskQueue:
                 "$push": {"dismissed": {"annotator": annotator, "suggestion_id": suggestion_id}},
                 "$set": {"updated_at": datetime.now(UTC)},
             },
-            session=tx.session,
+            session=session_of(tx),
         )
         return result.modified_count == 1
 
     async def stats(self, project_id: str) -> dict[str, int]:
         """Regular tasks by status, and gold tasks."""
-        counts = dict.fromkeys((*STATUSES, "gold"), 0)
+        counts = {str(status): 0 for status in (*STATUSES, GOLD)}
         cursor = await self.tasks.aggregate(
             [
                 {"$match": {"project_id": project_id}},
@@ -199,7 +213,11 @@ class TaskQueue:
             ]
         )
         async for group in cursor:
-            key = "gold" if group["_id"].get("gold") is True else group["_id"].get("status")
+            key = GOLD if group["_id"].get("gold") is True else group["_id"].get("status")
             if key in counts:
                 counts[key] += int(group["n"])
         return counts
+
+
+def _task(document: Document | None) -> Task | None:
+    return task_from_document(document) if document is not None else None

@@ -9,16 +9,25 @@ creates it with the overlap in force at that moment.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import UpdateOne
 
-from labelmesh.annotation.queue import ASSIGNED, COMPLETED, OPEN, PENDING, SUBMITTED
+from labelmesh.annotation.records import (
+    ItemArrived,
+    ItemClosed,
+    MarkedGold,
+    SuggestionAttached,
+    SuggestionsAdded,
+    TaskChange,
+    TaskStatus,
+    WorkApproved,
+)
 from labelmesh.core.labels import labels_to_json
-from labelmesh.v1.events_pb2 import ItemIngested, ModelRef
-from labelmesh.v1.geometry_pb2 import Label
+
+PENDING, OPEN, ASSIGNED = TaskStatus.PENDING, TaskStatus.OPEN, TaskStatus.ASSIGNED
+SUBMITTED, COMPLETED = TaskStatus.SUBMITTED, TaskStatus.COMPLETED
 
 NOT_GOLD = {"gold": {"$ne": True}}
 
@@ -44,88 +53,97 @@ def new_task(overlap: int) -> dict[str, Any]:
     }
 
 
-def item_update(project_id: str, item_id: str, item: ItemIngested, overlap: int) -> UpdateOne:
+def item_update(change: ItemArrived) -> UpdateOne:
     """Fill in the item's details on its task, creating the task if needed."""
     return UpdateOne(
-        {"item_id": item_id},
+        {"item_id": change.item_id},
         {
             "$set": {
-                "project_id": project_id,
-                "data_type": item.data_type,
-                "text": item.text,
-                "media_key": item.media_key,
+                "project_id": change.project_id,
+                "data_type": change.data_type,
+                "text": change.text,
+                "media_key": change.media_key,
                 "item_ready": True,
             },
-            "$setOnInsert": {**new_task(overlap), "status": PENDING, "gold": False},
+            "$setOnInsert": {**new_task(change.overlap), "status": PENDING, "gold": False},
         },
         upsert=True,
     )
 
 
-def suggestion_update(
-    project_id: str,
-    item_id: str,
-    labels: Sequence[Label],
-    model: ModelRef,
-    status: str,
-    overlap: int,
-    prediction_error: str = "",
-) -> UpdateOne:
+def suggestion_update(change: SuggestionAttached) -> UpdateOne:
     """Attach a model suggestion to the item's task and set its status."""
     return UpdateOne(
-        {"item_id": item_id},
+        {"item_id": change.item_id},
         {
             "$set": {
-                "project_id": project_id,
-                "status": status,
-                "suggestion": labels_to_json(labels),
-                "suggestion_model": {"id": model.id, "version": model.version},
-                "prediction_error": prediction_error,
+                "project_id": change.project_id,
+                "status": str(change.status),
+                "suggestion": labels_to_json(change.labels),
+                "suggestion_model": {"id": change.model.id, "version": change.model.version},
+                "prediction_error": change.prediction_error,
                 "updated_at": _now(),
             },
-            "$setOnInsert": {**new_task(overlap), "item_ready": False, "gold": False},
+            "$setOnInsert": {**new_task(change.overlap), "item_ready": False, "gold": False},
         },
         upsert=True,
     )
 
 
-def gold_update(project_id: str, item_id: str, overlap: int) -> UpdateOne:
+def gold_update(change: MarkedGold) -> UpdateOne:
     """Make the item's task a gold task, creating it if the item is not known yet."""
     return UpdateOne(
-        {"item_id": item_id},
+        {"item_id": change.item_id},
         {
-            "$set": {"project_id": project_id, "gold": True, "updated_at": _now()},
-            "$setOnInsert": {**new_task(overlap), "status": PENDING, "item_ready": False},
+            "$set": {"project_id": change.project_id, "gold": True, "updated_at": _now()},
+            "$setOnInsert": {**new_task(change.overlap), "status": PENDING, "item_ready": False},
         },
         upsert=True,
     )
 
 
-def assist_update(item_id: str, labels: Sequence[Label]) -> UpdateOne:
+def assist_update(change: SuggestionsAdded) -> UpdateOne:
     """Add on-demand suggestions to a task that still waits for a person."""
     return UpdateOne(
-        {"item_id": item_id, "status": {"$in": [PENDING, OPEN, ASSIGNED]}},
+        {"item_id": change.item_id, "status": {"$in": [PENDING, OPEN, ASSIGNED]}},
         {
-            "$push": {"suggestion": {"$each": labels_to_json(labels)}},
+            "$push": {"suggestion": {"$each": labels_to_json(change.labels)}},
             "$set": {"updated_at": _now()},
         },
     )
 
 
-def complete_update(task_id: str) -> UpdateOne:
+def complete_update(change: WorkApproved) -> UpdateOne:
     """Approved work closes a regular task."""
     return UpdateOne(
-        {"_id": task_id, **NOT_GOLD}, {"$set": {"status": COMPLETED, "updated_at": _now()}}
+        {"_id": change.task_id, **NOT_GOLD}, {"$set": {"status": COMPLETED, "updated_at": _now()}}
     )
 
 
-def item_completed_update(item_id: str) -> UpdateOne:
+def item_completed_update(change: ItemClosed) -> UpdateOne:
     """An item with final labels closes its task, even when every annotation was overruled
     (so that none was approved)."""
     return UpdateOne(
-        {"item_id": item_id, **NOT_GOLD, "status": {"$in": [OPEN, ASSIGNED, SUBMITTED]}},
+        {"item_id": change.item_id, **NOT_GOLD, "status": {"$in": [OPEN, ASSIGNED, SUBMITTED]}},
         {"$set": {"status": COMPLETED, "updated_at": _now()}},
     )
+
+
+def update_of(change: TaskChange) -> UpdateOne:
+    """The MongoDB update that makes a task change."""
+    match change:
+        case ItemArrived():
+            return item_update(change)
+        case SuggestionAttached():
+            return suggestion_update(change)
+        case MarkedGold():
+            return gold_update(change)
+        case SuggestionsAdded():
+            return assist_update(change)
+        case WorkApproved():
+            return complete_update(change)
+        case ItemClosed():
+            return item_completed_update(change)
 
 
 def reopen_filter(task_id: str, round_: int) -> dict[str, Any]:

@@ -23,7 +23,7 @@ def _task(task: TaskView) -> pb.Task:
         media_key=task.media_key,
         suggestion=task.suggestion,
         suggestion_model=task.suggestion_model,
-        status=task.status,
+        status=str(task.status),
         assignee=task.assignee,
         assignees=task.assignees,
     )

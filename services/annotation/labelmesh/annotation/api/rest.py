@@ -169,20 +169,20 @@ def router(annotation: Annotation) -> APIRouter:
 
     @api.get("/items/{item_id}/annotations")
     async def item_annotations(item_id: str) -> dict[str, Any]:
-        documents = await annotation.item_annotations(item_id)
+        stored = await annotation.item_annotations(item_id)
         return {
             "annotations": [
                 {
-                    "annotation_id": d["_id"],
-                    "task_id": d["task_id"],
-                    "annotator": d["annotator"],
-                    "source": d["source"],
-                    "labels": d["labels"],
-                    "decision": d.get("decision", ""),
-                    "rule_version": d.get("rule_version", 0),
-                    "created_at": d["created_at"].isoformat(),
+                    "annotation_id": a.annotation_id,
+                    "task_id": a.task_id,
+                    "annotator": a.annotator,
+                    "source": str(a.source),
+                    "labels": labels_to_json(a.labels),
+                    "decision": str(a.decision or ""),
+                    "rule_version": a.rule_version,
+                    "created_at": a.created_at.isoformat() if a.created_at else "",
                 }
-                for d in documents
+                for a in stored
             ]
         }
 

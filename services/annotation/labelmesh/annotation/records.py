@@ -1,0 +1,183 @@
+"""What the annotation repositories take and return: tasks, their changes,
+stored annotations. Plain values; how they are stored is the adapters' business."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from labelmesh.v1.events_pb2 import ModelRef
+from labelmesh.v1.geometry_pb2 import Label
+
+
+class TaskStatus(StrEnum):
+    """Where a task is in its life."""
+
+    PENDING = "pending"  # waiting for the item or its prediction
+    OPEN = "open"  # at least one slot free
+    ASSIGNED = "assigned"  # every slot taken, someone still working
+    SUBMITTED = "submitted"  # every annotator of the round submitted
+    COMPLETED = "completed"
+    AUTO_ACCEPTED = "auto_accepted"
+
+
+# Queue statistics count regular tasks by status, and gold tasks apart.
+GOLD = "gold"
+
+
+class AnnotationSource(StrEnum):
+    """Who made an annotation's labels."""
+
+    HUMAN = "human"
+    SUGGESTION = "suggestion"  # an annotator accepted model suggestions
+    MODEL = "model"  # auto-accepted, nobody looked
+
+
+class AnnotationDecision(StrEnum):
+    """What decided a stored annotation without review; none for human work."""
+
+    AUTO_ACCEPTED = "auto_accepted"
+
+
+@dataclass(frozen=True)
+class Taken:
+    """An annotator took the task at `at`."""
+
+    annotator: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Dismissal:
+    """An annotator rejected one suggestion of the task."""
+
+    annotator: str
+    suggestion_id: str
+
+
+@dataclass(frozen=True)
+class Task:
+    """One item's task: its details, its suggestion and its slots.
+
+    A round has `overlap` slots; `takers` took one this round, `assigned` are
+    working, `submitted` handed in. Gold tasks have no slot limit.
+    """
+
+    task_id: str
+    item_id: str
+    project_id: str
+    status: TaskStatus
+    created_at: datetime
+    gold: bool = False
+    item_ready: bool = False
+    data_type: int = 0
+    text: str = ""
+    media_key: str = ""
+    overlap: int = 1
+    round: int = 0
+    open_slots: int = 1
+    rework_count: int = 0
+    takers: tuple[str, ...] = ()
+    assigned: tuple[str, ...] = ()
+    submitted: tuple[str, ...] = ()
+    assigned_at: tuple[Taken, ...] = ()
+    dismissed: tuple[Dismissal, ...] = ()
+    suggestion: tuple[Label, ...] = ()
+    suggestion_model: ModelRef = field(default_factory=ModelRef)
+    prediction_error: str = ""
+
+
+# How events change tasks: intents the task repository applies in order.
+
+
+@dataclass(frozen=True)
+class ItemArrived:
+    """Fill in the item's details on its task, creating a pending task if needed."""
+
+    project_id: str
+    item_id: str
+    data_type: int
+    text: str
+    media_key: str
+    overlap: int
+
+
+@dataclass(frozen=True)
+class SuggestionAttached:
+    """Attach a model suggestion (possibly none) to the item's task and set its status,
+    creating the task (not ready yet) if needed."""
+
+    project_id: str
+    item_id: str
+    labels: Sequence[Label]
+    model: ModelRef
+    status: TaskStatus
+    overlap: int
+    prediction_error: str = ""
+
+
+@dataclass(frozen=True)
+class MarkedGold:
+    """Make the item's task a gold task, creating a pending one if needed."""
+
+    project_id: str
+    item_id: str
+    overlap: int
+
+
+@dataclass(frozen=True)
+class SuggestionsAdded:
+    """Add on-demand suggestions to a task that still waits for a person."""
+
+    item_id: str
+    labels: Sequence[Label]
+
+
+@dataclass(frozen=True)
+class WorkApproved:
+    """Approved work closes a regular task."""
+
+    task_id: str
+
+
+@dataclass(frozen=True)
+class ItemClosed:
+    """An item with final labels closes its regular task if it is still in progress."""
+
+    item_id: str
+
+
+TaskChange = (
+    ItemArrived | SuggestionAttached | MarkedGold | SuggestionsAdded | WorkApproved | ItemClosed
+)
+
+
+@dataclass(frozen=True)
+class StoredAnnotation:
+    """An annotation of an item: a person's work, or a model's that was auto-accepted."""
+
+    annotation_id: str
+    task_id: str
+    item_id: str
+    project_id: str
+    annotator: str
+    source: AnnotationSource
+    labels: tuple[Label, ...]
+    # The round of a person's work; None for a model's.
+    round: int | None = None
+    decision: AnnotationDecision | None = None
+    threshold: float | None = None
+    rule_version: int = 0
+    prediction_id: str = ""
+    # Set by the repository when stored.
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How many tasks, and gold tasks, an annotator took in a project."""
+
+    tasks_taken: int = 0
+    gold_taken: int = 0

@@ -1,0 +1,71 @@
+"""The annotation repository contract, against the twin and SecantusDB."""
+
+from __future__ import annotations
+
+import pytest
+
+from labelmesh.annotation.ports import AnnotationRepository
+from labelmesh.annotation.records import AnnotationDecision, AnnotationSource, StoredAnnotation
+from labelmesh.core.errors import Conflict
+from labelmesh.testing.backends import Backend
+from labelmesh.v1.geometry_pb2 import Classification, Label, LabelSource
+
+LABELS = (
+    Label(
+        classification=Classification(label="sports"),
+        confidence=0.75,
+        source=LabelSource(model_id="m", suggestion_id="s1", accepted_by="ana"),
+    ),
+)
+HUMAN = StoredAnnotation(
+    annotation_id="a1",
+    task_id="t1",
+    item_id="i1",
+    project_id="p1",
+    annotator="ana",
+    source=AnnotationSource.SUGGESTION,
+    labels=LABELS,
+    round=2,
+)
+MODEL = StoredAnnotation(
+    annotation_id="a2",
+    task_id="t1",
+    item_id="i1",
+    project_id="p1",
+    annotator="m",
+    source=AnnotationSource.MODEL,
+    labels=LABELS,
+    decision=AnnotationDecision.AUTO_ACCEPTED,
+    threshold=0.5,
+    rule_version=3,
+    prediction_id="pr-1",
+)
+
+
+def without_time(annotation: StoredAnnotation) -> StoredAnnotation:
+    assert annotation.created_at is not None
+    return StoredAnnotation(**{**annotation.__dict__, "created_at": None})
+
+
+async def test_annotations_round_trip_oldest_first_by_item(
+    backend: Backend, annotations: AnnotationRepository
+) -> None:
+    async with backend.uow.begin() as tx:
+        await annotations.insert(tx, [HUMAN])
+    async with backend.uow.begin() as tx:
+        await annotations.insert(tx, [MODEL])
+        await annotations.insert(tx, [])
+    stored = await annotations.of_item("i1")
+    assert [without_time(a) for a in stored] == [HUMAN, MODEL]
+    assert await annotations.of_item("other") == []
+
+
+async def test_an_annotation_id_is_stored_once_and_a_failure_stores_nothing(
+    backend: Backend, annotations: AnnotationRepository
+) -> None:
+    async with backend.uow.begin() as tx:
+        await annotations.insert(tx, [HUMAN])
+    with pytest.raises(Conflict):
+        async with backend.uow.begin() as tx:
+            await annotations.insert(tx, [MODEL, HUMAN])
+    assert [a.annotation_id for a in await annotations.of_item("i1")] == ["a1"]
