@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -15,15 +15,17 @@ from bson import ObjectId
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from labelmesh.core.envelopes import encode, headers_for
+from labelmesh.core.errors import Conflict
 from labelmesh.core.topics import Topics
 from labelmesh.core.uow import Transaction, claim_new_in_order
 from labelmesh.v1.events_pb2 import Envelope
 
 Document = dict[str, Any]
 T = TypeVar("T")
+DUPLICATE_KEY = 11000
 OUTBOX = "outbox"
 PROCESSED = "processed_events"
 
@@ -132,6 +134,27 @@ def session_of(tx: Transaction) -> AsyncClientSession:
     if not isinstance(tx, MongoTransaction):
         raise TypeError(f"a MongoDB repository needs a MongoDB transaction, not {tx!r}")
     return tx.session
+
+
+def is_duplicate_key(exc: PyMongoError) -> bool:
+    """A unique index refused a write (alone or inside a bulk write)."""
+    if isinstance(exc, DuplicateKeyError):
+        return True
+    if isinstance(exc, BulkWriteError):
+        errors = exc.details.get("writeErrors", [])
+        return any(error.get("code") == DUPLICATE_KEY for error in errors)
+    return False
+
+
+@contextmanager
+def duplicates_conflict(message: str) -> Iterator[None]:
+    """Inside the block, a write refused by a unique index raises Conflict(message)."""
+    try:
+        yield
+    except PyMongoError as exc:
+        if not is_duplicate_key(exc):
+            raise
+        raise Conflict(message) from exc
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -6,17 +6,14 @@ from collections.abc import Collection, Mapping, Sequence
 
 from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
 
 from labelmesh.audit.domain import new_heads
 from labelmesh.audit.records import AuditEntry, ChainHead
-from labelmesh.core.errors import Conflict
-from labelmesh.core.mongo import Document, session_of
+from labelmesh.core.mongo import Document, duplicates_conflict, session_of
 from labelmesh.core.uow import Transaction
 
 ENTRIES = "audit_entries"
 HEADS = "chain_heads"
-DUPLICATE_KEY = 11000
 
 
 def entry_document(entry: AuditEntry) -> Document:
@@ -51,10 +48,6 @@ def entry_of(document: Document) -> AuditEntry:
     )
 
 
-def _is_duplicate(exc: BulkWriteError) -> bool:
-    return any(e.get("code") == DUPLICATE_KEY for e in exc.details.get("writeErrors", []))
-
-
 class MongoAuditRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._entries = db[ENTRIES]
@@ -81,7 +74,7 @@ class MongoAuditRepository:
         if not entries:
             return
         session = session_of(tx)
-        try:
+        with duplicates_conflict("the audit chains moved while appending; retry"):
             await self._entries.insert_many(
                 [entry_document(e) for e in entries], ordered=True, session=session
             )
@@ -100,10 +93,6 @@ class MongoAuditRepository:
                 ],
                 session=session,
             )
-        except BulkWriteError as exc:
-            if _is_duplicate(exc):
-                raise Conflict(f"the audit chains moved while appending: {exc}") from exc
-            raise
 
     async def trail(self, chain: str) -> list[AuditEntry]:
         documents = await self._entries.find({"chain": chain}).sort("sequence", 1).to_list(None)

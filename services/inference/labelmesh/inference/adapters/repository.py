@@ -10,10 +10,9 @@ from datetime import UTC, datetime
 
 from pymongo import ASCENDING, DESCENDING, InsertOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
-from labelmesh.core.errors import Conflict
-from labelmesh.core.mongo import Document, session_of
+from labelmesh.core.mongo import Document, duplicates_conflict, session_of
 from labelmesh.core.uow import Transaction
 from labelmesh.inference.domain import CONFIDENCE_BUCKETS
 from labelmesh.inference.records import (
@@ -31,8 +30,6 @@ from labelmesh.v1.events_pb2 import (
     PredictionSource,
 )
 from labelmesh.v1.inference_service_pb2 import RegisterModelRequest
-
-DUPLICATE_KEY = 11000
 
 
 def _now() -> datetime:
@@ -75,7 +72,7 @@ class MongoPredictionRepository:
         if not predictions:
             return
         now = _now()
-        try:
+        with duplicates_conflict("a prediction with this id is already stored"):
             await self.collection.bulk_write(
                 [
                     InsertOne(
@@ -92,10 +89,6 @@ class MongoPredictionRepository:
                 ],
                 session=session_of(tx),
             )
-        except BulkWriteError as exc:
-            if any(e.get("code") == DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-                raise Conflict("a prediction with this id is already stored") from None
-            raise
 
     async def latest_auto(self, item_id: str) -> PredictionCreated | None:
         document = await self.collection.find_one(

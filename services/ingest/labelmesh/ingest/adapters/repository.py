@@ -6,15 +6,11 @@ from collections.abc import Sequence
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from labelmesh.core.errors import Conflict
-from labelmesh.core.mongo import Document, session_of
+from labelmesh.core.mongo import Document, duplicates_conflict, session_of
 from labelmesh.core.uow import Transaction
 from labelmesh.ingest.records import StoredItem
 from labelmesh.v1.events_pb2 import DataType
-
-DUPLICATE_KEY = 11000
 
 
 def _document(item: StoredItem) -> Document:
@@ -47,12 +43,6 @@ def _record(document: Document) -> StoredItem:
     )
 
 
-def _is_duplicate(exc: DuplicateKeyError | BulkWriteError) -> bool:
-    if isinstance(exc, DuplicateKeyError):
-        return True
-    return any(error.get("code") == DUPLICATE_KEY for error in exc.details.get("writeErrors", []))
-
-
 class MongoItemRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.items = db["items"]
@@ -69,12 +59,8 @@ class MongoItemRepository:
         return {d["sha256"]: d["_id"] async for d in cursor}
 
     async def insert(self, tx: Transaction, items: Sequence[StoredItem]) -> None:
-        try:
+        with duplicates_conflict("identical content was uploaded concurrently; retry"):
             await self.items.insert_many([_document(i) for i in items], session=session_of(tx))
-        except (DuplicateKeyError, BulkWriteError) as exc:
-            if not _is_duplicate(exc):
-                raise
-            raise Conflict("identical content was uploaded concurrently; retry") from exc
 
     async def get(self, item_id: str) -> StoredItem | None:
         document = await self.items.find_one({"_id": item_id})
