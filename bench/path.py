@@ -35,7 +35,7 @@ def _drive(addresses: dict[str, ServiceAddress], count: int) -> float:
                 "classes": TOPICS,
                 "auto_accept_threshold": 0,
             },
-        ).json()
+        ).json()["project"]
         url = f"{addresses['ingest'].rest}/v1/projects/{project['project_id']}/items"
         wait_for(
             lambda: client.post(url, json={"items": [{"text": "warm-up"}]}).status_code == 200,

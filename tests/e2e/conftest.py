@@ -44,7 +44,7 @@ def new_text_project(
             f"{stack['annotation'].rest}/v1/projects", json={"data_type": "TEXT", **fields}
         )
         assert response.status_code == 201, response.text
-        project: dict[str, Any] = response.json()
+        project: dict[str, Any] = response.json()["project"]
         return project
 
     return create

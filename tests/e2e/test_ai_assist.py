@@ -57,7 +57,7 @@ def test_face_suggestions_are_accepted_in_one_click_and_their_source_is_kept(
         },
     )
     assert created.status_code == 201, created.text
-    project_id = created.json()["project_id"]
+    project_id = created.json()["project"]["project_id"]
     image = astronaut_png()
 
     def upload() -> Any:
@@ -91,15 +91,15 @@ def test_face_suggestions_are_accepted_in_one_click_and_their_source_is_kept(
                     )
                 ).status_code
                 == 200
-                and response.json()
+                and response.json()["task"]
             ),
             "a task",
         )
         tasks[task["item_id"]], assignees[task["item_id"]] = task, annotator
     assert tasks[broken_id]["suggestion"] == []
     suggestions = tasks[astronaut_id]["suggestion"]
-    box = next(s for s in suggestions if "boundingBox" in s)
-    assert box["source"]["modelId"] == FACES
+    box = next(s for s in suggestions if "bounding_box" in s)
+    assert box["source"]["model_id"] == FACES
 
     # AI Assist on demand: the model's fresh suggestions join the task.
     assisted = client.post(
@@ -126,15 +126,18 @@ def test_face_suggestions_are_accepted_in_one_click_and_their_source_is_kept(
         f"{annotation.rest}/v1/tasks/{task['task_id']}/suggestions/accept",
         json={
             "annotator": assignees[astronaut_id],
-            "suggestion_ids": [box["source"]["suggestionId"]],
+            "suggestion_ids": [box["source"]["suggestion_id"]],
         },
     )
     assert accepted.status_code == 201, accepted.text
     [stored] = client.get(f"{annotation.rest}/v1/items/{astronaut_id}/annotations").json()[
         "annotations"
     ]
-    assert stored["source"] == "suggestion"
-    assert stored["labels"][0]["source"] == {**box["source"], "acceptedBy": assignees[astronaut_id]}
+    assert stored["source"] == "ANNOTATION_SOURCE_SUGGESTION"
+    assert stored["labels"][0]["source"] == {
+        **box["source"],
+        "accepted_by": assignees[astronaut_id],
+    }
 
     entries = trail(
         client, audit, astronaut_id, "SuggestionAccepted", "SuggestionRejected", "ItemCompleted"

@@ -111,4 +111,4 @@ def _next(
         f"{annotation}/v1/projects/{project_id}/tasks/next", json={"annotator": annotator}
     )
     assert response.status_code in (200, 204), response.text
-    return response.json() if response.status_code == 200 else None
+    return response.json()["task"] if response.status_code == 200 else None

@@ -55,7 +55,7 @@ def test_item_travels_the_whole_path_over_rest(
         },
     )
     assert created.status_code == 201, created.text
-    project_id = created.json()["project_id"]
+    project_id = created.json()["project"]["project_id"]
 
     # Ingest learns of the project through its event; uploads are refused until then.
     def upload() -> Any:
@@ -122,7 +122,7 @@ def test_item_travels_the_whole_path_over_rest(
     assert tasks[vague_id]["suggestion"][0]["confidence"] < 0.95
     assert tasks[vague_id]["suggestion_model"]["id"] == "all-minilm-l6-v2-zero-shot"
     assert tasks[image_id]["suggestion"] == []
-    assert tasks[image_id]["data_type"] == "IMAGE"
+    assert tasks[image_id]["data_type"] == "DATA_TYPE_IMAGE"
 
     reviews = wait_for(
         lambda: (
@@ -156,7 +156,7 @@ def test_item_travels_the_whole_path_over_rest(
 
 def get_json_post(client: httpx.Client, url: str) -> Any:
     response = client.post(url, json={"annotator": "alice"})
-    return response.json() if response.status_code == 200 else None
+    return response.json()["task"] if response.status_code == 200 else None
 
 
 def suggested(task: dict[str, Any]) -> str:
@@ -180,9 +180,8 @@ def submit_for(client: httpx.Client, annotation: ServiceAddress, task: dict[str,
     assert client.get(f"{annotation.rest}/v1/items/{task['item_id']}/annotations").json() == {
         "annotations": []
     }
-    assert (
-        client.get(f"{annotation.rest}/v1/tasks/{task['task_id']}").json()["status"] == "assigned"
-    )
+    shown = client.get(f"{annotation.rest}/v1/tasks/{task['task_id']}").json()
+    assert (shown["task_status"], shown["status"]) == ("TASK_STATUS_ASSIGNED", "assigned")
 
     label = {"classification": {"label": chosen_label(task)}, "confidence": 1.0}
     valid = client.post(url, json={"annotator": "alice", "labels": [label]})
@@ -246,6 +245,6 @@ def test_rejected_work_goes_back_to_the_queue_until_it_passes_review(
         "QualityScored",
         "ItemCompleted",
     ]
-    assert client.get(f"{annotation.rest}/v1/tasks/{first['task_id']}").json()["status"] == (
-        "completed"
+    assert client.get(f"{annotation.rest}/v1/tasks/{first['task_id']}").json()["task_status"] == (
+        "TASK_STATUS_COMPLETED"
     )

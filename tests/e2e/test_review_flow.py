@@ -102,8 +102,16 @@ def test_overlap_stage_and_adjudication_end_in_the_audit_trail(
             f"{review.rest}/v1/review-tasks/{task['review_task_id']}/decision", json=body
         )
         assert response.status_code == 200, response.text
-        decided[task["kind"]] = response.json()["outcome"]
-    assert decided == {"review": "completed", "adjudication": "completed"}
+        outcome = response.json()
+        decided[task["kind"]] = (task["task_kind"], outcome["outcome"], outcome["review_outcome"])
+    assert decided == {
+        "review": ("REVIEW_TASK_KIND_REVIEW", "completed", "REVIEW_OUTCOME_COMPLETED"),
+        "adjudication": (
+            "REVIEW_TASK_KIND_ADJUDICATION",
+            "completed",
+            "REVIEW_OUTCOME_COMPLETED",
+        ),
+    }
 
     agreed = audit_types(client, audit, agreed_id, "ItemCompleted")
     assert agreed[agreed.index("ReviewRequested") :] == [
@@ -126,7 +134,7 @@ def test_overlap_stage_and_adjudication_end_in_the_audit_trail(
         "ItemCompleted",
     ]
     final = client.get(f"{review.rest}/v1/items/{disputed_id}/reviews").json()
-    assert final["state"] == "completed"
+    assert (final["state"], final["review_state"]) == ("completed", "REVIEW_STATE_COMPLETED")
     assert final["final_labels"][0]["classification"]["label"] == "politics"
 
     scores = client.get(f"{review.rest}/v1/projects/{project_id}/reports/annotators").json()
@@ -149,4 +157,4 @@ def _next_task(
         f"{annotation.rest}/v1/projects/{project_id}/tasks/next", json={"annotator": annotator}
     )
     assert response.status_code in (200, 204), response.text
-    return response.json() if response.status_code == 200 else None
+    return response.json()["task"] if response.status_code == 200 else None

@@ -3,19 +3,25 @@
 A route returns `ProtoJSON(message)`, the same message its gRPC method
 returns, and documents it with `**proto_io(response=...)`. The schemas are
 derived from the message descriptors when the OpenAPI document is built
-(`add_proto_schemas`), so that clients can be generated from it.
+(`add_proto_schemas`), so that clients can be generated from it. A pydantic
+request model can hold a message as proto-JSON in a field:
+`Annotated[ReviewPolicy, ProtoField(ReviewPolicy, "review_policy")]`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar, get_origin
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from google.protobuf import descriptor_pool
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 from labelmesh.core.errors import InvalidField
 from labelmesh.core.labels import message_from_json, message_to_json
@@ -175,3 +181,47 @@ def proto_body(message: type[M]) -> Callable[[Request], Coroutine[Any, Any, M]]:
         return parsed
 
     return parse
+
+
+# Set in the core schema's metadata: the JSON schema hook only sees that schema.
+REPEATED = "labelmesh_proto_list"
+
+
+@dataclass(frozen=True)
+class ProtoField:
+    """Pydantic metadata: the field is `message` (or a list of it) as proto-JSON."""
+
+    message: type[Message]
+    field: str
+
+    def parse_one(self, raw: object, at: str | None = None) -> Message:
+        where = at or self.field
+        if isinstance(raw, self.message):
+            return raw
+        if not isinstance(raw, dict):
+            raise InvalidField(where, "must be a JSON object")
+        return message_from_json(raw, self.message(), where)
+
+    def parse_list(self, raw: object) -> list[Message]:
+        if not isinstance(raw, list):
+            raise InvalidField(self.field, "must be a list")
+        return [self.parse_one(item, f"{self.field}[{i}]") for i, item in enumerate(raw)]
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        # InvalidField is not a ValueError: pydantic lets it through to the
+        # API's handler instead of turning it into a validation error.
+        repeated = get_origin(source) is list
+        return core_schema.no_info_plain_validator_function(
+            self.parse_list if repeated else self.parse_one, metadata={REPEATED: repeated}
+        )
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        single: JsonSchemaValue = schema_ref(self.message)
+        metadata = schema.get("metadata") or {}
+        if metadata.get(REPEATED):
+            return {"type": "array", "items": single}
+        return single

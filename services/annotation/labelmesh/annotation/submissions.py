@@ -16,9 +16,14 @@ from labelmesh.annotation.ports import (
     TaskQueue,
     TaskRepository,
 )
-from labelmesh.annotation.queue import IN_PROGRESS, seconds_spent, takes_directly
+from labelmesh.annotation.queue import (
+    IN_PROGRESS,
+    TaskView,
+    seconds_spent,
+    takes_directly,
+    task_view,
+)
 from labelmesh.annotation.records import AnnotationSource, StoredAnnotation, TaskStatus
-from labelmesh.annotation.views import TaskView, task_view
 from labelmesh.core.envelopes import new_envelope, user_actor
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
 from labelmesh.core.uow import Transaction, UnitOfWork

@@ -13,10 +13,9 @@ from labelmesh.annotation.ports import (
     TaskQueue,
     TaskRepository,
 )
-from labelmesh.annotation.queue import gold_due
+from labelmesh.annotation.queue import TaskView, gold_due, task_view
 from labelmesh.annotation.records import StoredAnnotation, Task
 from labelmesh.annotation.submissions import Submissions
-from labelmesh.annotation.views import TaskView, task_view
 from labelmesh.core.envelopes import new_envelope, user_actor
 from labelmesh.core.errors import InvalidField, NotFound
 from labelmesh.core.uow import Transaction, UnitOfWork

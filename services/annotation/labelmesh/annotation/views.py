@@ -1,48 +1,103 @@
-"""A task as the people who see it are shown it."""
+"""The annotation service's resources as the messages its gRPC methods return;
+REST returns the same messages as proto-JSON. The closed sets of the records
+meet their proto enums here, and only here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 
-from labelmesh.annotation.queue import presented, visible_suggestion
-from labelmesh.annotation.records import Task, TaskStatus
-from labelmesh.v1.events_pb2 import ModelRef
-from labelmesh.v1.geometry_pb2 import Label
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from labelmesh.annotation.queue import TaskView
+from labelmesh.annotation.records import (
+    AnnotationDecision,
+    AnnotationSource,
+    StoredAnnotation,
+    TaskStatus,
+)
+from labelmesh.v1 import annotation_service_pb2 as pb
+from labelmesh.v1.events_pb2 import ProjectSpec
+
+TASK_STATUSES: dict[TaskStatus, pb.TaskStatus] = {
+    TaskStatus.PENDING: pb.TASK_STATUS_PENDING,
+    TaskStatus.OPEN: pb.TASK_STATUS_OPEN,
+    TaskStatus.ASSIGNED: pb.TASK_STATUS_ASSIGNED,
+    TaskStatus.SUBMITTED: pb.TASK_STATUS_SUBMITTED,
+    TaskStatus.COMPLETED: pb.TASK_STATUS_COMPLETED,
+    TaskStatus.AUTO_ACCEPTED: pb.TASK_STATUS_AUTO_ACCEPTED,
+}
+ANNOTATION_SOURCES: dict[AnnotationSource, pb.AnnotationSource] = {
+    AnnotationSource.HUMAN: pb.ANNOTATION_SOURCE_HUMAN,
+    AnnotationSource.SUGGESTION: pb.ANNOTATION_SOURCE_SUGGESTION,
+    AnnotationSource.MODEL: pb.ANNOTATION_SOURCE_MODEL,
+}
+ANNOTATION_DECISIONS: dict[AnnotationDecision, pb.AnnotationDecision] = {
+    AnnotationDecision.AUTO_ACCEPTED: pb.ANNOTATION_DECISION_AUTO_ACCEPTED,
+}
 
 
-@dataclass(frozen=True)
-class TaskView:
-    """A task as an annotator sees it: the same fields for every task, gold or not."""
-
-    task_id: str
-    project_id: str
-    item_id: str
-    data_type: int
-    text: str
-    media_key: str
-    suggestion: list[Label]
-    suggestion_model: ModelRef
-    status: TaskStatus
-    assignee: str
-    assignees: list[str]
+def project_created(spec: ProjectSpec) -> pb.CreateProjectResponse:
+    return pb.CreateProjectResponse(project=spec)
 
 
-def task_view(task: Task, viewer: str = "") -> TaskView:
-    """The task as `viewer` (an annotator asking about their own task) sees it;
-    without a viewer, as its only holder would."""
-    shown = presented(task, viewer)
-    model = ModelRef()
-    model.CopyFrom(task.suggestion_model)
-    return TaskView(
-        task_id=task.task_id,
-        project_id=task.project_id,
-        item_id=task.item_id,
-        data_type=task.data_type,
-        text=task.text,
-        media_key=task.media_key,
-        suggestion=visible_suggestion(task, viewer or shown.assignee),
-        suggestion_model=model,
-        status=shown.status,
-        assignee=shown.assignee,
-        assignees=shown.assignees,
+def project(spec: ProjectSpec) -> pb.GetProjectResponse:
+    return pb.GetProjectResponse(project=spec)
+
+
+def queue_stats(stats: Mapping[str, int]) -> pb.GetQueueStatsResponse:
+    """Regular tasks by status, and gold tasks, as the queue counted them."""
+    return pb.GetQueueStatsResponse(**stats)
+
+
+def task(view: TaskView) -> pb.Task:
+    """A task as its viewer sees it; the status in both its forms."""
+    return pb.Task(
+        task_id=view.task_id,
+        project_id=view.project_id,
+        item_id=view.item_id,
+        data_type=view.data_type,  # type: ignore[arg-type]
+        text=view.text,
+        media_key=view.media_key,
+        suggestion=view.suggestion,
+        suggestion_model=view.suggestion_model,
+        status=str(view.status),
+        task_status=TASK_STATUSES[view.status],
+        assignee=view.assignee,
+        assignees=view.assignees,
     )
+
+
+def next_task(view: TaskView | None) -> pb.NextTaskResponse:
+    """The task handed out; no task when the queue had none for the annotator."""
+    return pb.NextTaskResponse(task=task(view) if view is not None else None)
+
+
+def submitted(annotation_id: str) -> pb.SubmitAnnotationResponse:
+    return pb.SubmitAnnotationResponse(annotation_id=annotation_id)
+
+
+def accepted(annotation_id: str) -> pb.AcceptSuggestionsResponse:
+    return pb.AcceptSuggestionsResponse(annotation_id=annotation_id)
+
+
+def item_annotation(stored: StoredAnnotation) -> pb.ItemAnnotation:
+    shown = pb.ItemAnnotation(
+        annotation_id=stored.annotation_id,
+        task_id=stored.task_id,
+        annotator=stored.annotator,
+        source=ANNOTATION_SOURCES[stored.source],
+        labels=stored.labels,
+        decision=ANNOTATION_DECISIONS[stored.decision]
+        if stored.decision is not None
+        else pb.ANNOTATION_DECISION_UNSPECIFIED,
+        rule_version=stored.rule_version,
+    )
+    if stored.created_at is not None:
+        created_at = Timestamp()
+        created_at.FromDatetime(stored.created_at)
+        shown.created_at.CopyFrom(created_at)
+    return shown
+
+
+def item_annotations(stored: Iterable[StoredAnnotation]) -> pb.ItemAnnotations:
+    return pb.ItemAnnotations(annotations=[item_annotation(a) for a in stored])

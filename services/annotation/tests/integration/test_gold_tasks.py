@@ -131,7 +131,7 @@ async def test_gold_tasks_look_exactly_like_regular_tasks(
     async def take_and_submit() -> tuple[dict[str, object], dict[str, object]]:
         taken = await rest.post(f"/v1/projects/{pid}/tasks/next", json={"annotator": "ana"})
         assert taken.status_code == 200, taken.text
-        task = taken.json()
+        task = taken.json()["task"]
         submitted = await rest.post(
             f"/v1/tasks/{task['task_id']}/annotations",
             json={"annotator": "ana", "labels": [{"classification": {"label": "politics"}}]},
@@ -147,14 +147,16 @@ async def test_gold_tasks_look_exactly_like_regular_tasks(
     assert gold_task.keys() == regular_task.keys() == gold_after.keys() == regular_after.keys()
     for shown in (gold_task, regular_task):
         assert uuid.UUID(str(shown["task_id"])).version == 4
-        assert (shown["status"], shown["assignee"], shown["assignees"]) == (
+        assert (shown["task_status"], shown["status"], shown["assignee"], shown["assignees"]) == (
+            "TASK_STATUS_ASSIGNED",
             "assigned",
             "ana",
             ["ana"],
         )
         assert shown["suggestion"] and shown["suggestion_model"] == {"id": "m", "version": "1"}
     for shown in (gold_after, regular_after):
-        assert (shown["status"], shown["assignee"], shown["assignees"]) == (
+        assert (shown["task_status"], shown["status"], shown["assignee"], shown["assignees"]) == (
+            "TASK_STATUS_SUBMITTED",
             "submitted",
             "ana",
             ["ana"],

@@ -67,6 +67,7 @@ async def test_queue_stats_and_a_shared_task_over_grpc(
         response = await stub.NextTask(pb.NextTaskRequest(project_id=pid, annotator=annotator))
         task = response.task
     assert (task.status, task.assignee, list(task.assignees)) == ("assigned", "ben", ["ana", "ben"])
+    assert task.task_status == pb.TASK_STATUS_ASSIGNED
     stats = await stub.GetQueueStats(pb.GetQueueStatsRequest(project_id=pid))
     assert (stats.open, stats.assigned) == (1, 1)
 

@@ -19,13 +19,15 @@ async def test_a_project_shows_its_review_policy(rest: httpx.AsyncClient) -> Non
         "/v1/projects", json=body(review_policy={"overlap": 3, "gold_ratio": 0.1})
     )
     assert created.status_code == 201, created.text
-    policy = created.json()["review_policy"]
+    project = created.json()["project"]
+    assert project["data_type"] == "DATA_TYPE_TEXT"
+    policy = project["review_policy"]
     assert (policy["version"], policy["overlap"], policy["gold_ratio"]) == (1, 3, 0.1)
-    fetched = await rest.get(f"/v1/projects/{created.json()['project_id']}")
-    assert fetched.json()["review_policy"] == policy
+    fetched = await rest.get(f"/v1/projects/{project['project_id']}")
+    assert fetched.json() == {"project": project}
 
     plain = await rest.post("/v1/projects", json=body())
-    assert plain.status_code == 201 and plain.json()["review_policy"] is None
+    assert plain.status_code == 201 and "review_policy" not in plain.json()["project"]
 
 
 @pytest.mark.parametrize(

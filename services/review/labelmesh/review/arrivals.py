@@ -16,7 +16,7 @@ from labelmesh.review.metrics import ReviewMetrics
 from labelmesh.review.pipeline import Context, ItemState, Submission
 from labelmesh.review.ports import ReviewStore
 from labelmesh.review.recorder import SERVICE, Cause, Recorder, Step, review_envelope
-from labelmesh.review.records import AnnotationCopy
+from labelmesh.review.records import AnnotationCopy, ReviewState
 from labelmesh.review.reports import wilson_interval
 from labelmesh.v1.events_pb2 import (
     AnnotationAutoAccepted,
@@ -95,7 +95,7 @@ class Arrivals:
             is_gold = envelope.item_id in gold
             copies.append(annotation_copy(envelope, event, is_gold))
             if is_gold:
-                item.state = pipeline.GOLD
+                item.state = ReviewState.GOLD
                 fx = pipeline.score_gold(item, submission, gold[envelope.item_id])
                 counts = tally[(envelope.project_id, event.annotator)]
                 counts[0] += 1
@@ -159,7 +159,7 @@ class Arrivals:
         steps: list[Step] = []
         cause = Cause(actor=service_actor(SERVICE))
         for item in items.values():
-            if item.state == pipeline.COMPLETED:
+            if item.state == ReviewState.COMPLETED:
                 fx, _ = pipeline.flag_item(
                     item, f"annotator {annotator!r} was flagged", "", "", ctx
                 )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labelmesh.review import pipeline
 from labelmesh.review.contexts import ProjectContexts
 from labelmesh.review.ports import ReviewStore
 from labelmesh.review.quality import Quality
+from labelmesh.review.records import ReviewState
 from labelmesh.review.review_tasks import ReviewTasks
 from labelmesh.v1.events_pb2 import ReviewDecided, ReviewPolicy
 from labelmesh.v1.geometry_pb2 import Label
@@ -18,12 +18,12 @@ class ItemStatus:
     """An item's decisions, oldest first, and where it stands."""
 
     reviews: list[ReviewDecided]
-    state: str  # empty for an item the review has not seen
+    state: ReviewState | None  # None for an item the review has not seen
     final_labels: list[Label]
 
     @property
     def completed(self) -> bool:
-        return self.state == pipeline.COMPLETED
+        return self.state == ReviewState.COMPLETED
 
 
 @dataclass(frozen=True)
@@ -34,12 +34,12 @@ class ReviewApi:
     quality: Quality
 
     async def item_status(self, item_id: str) -> ItemStatus:
-        """An item's decisions, oldest first, and where it stands (empty state if unknown)."""
+        """An item's decisions, oldest first, and where it stands (no state if unknown)."""
         reviews = await self.store.decisions.of_item(item_id)
         item = await self.store.items.get(item_id)
         if item is None:
-            return ItemStatus(reviews, "", [])
-        final = item.labels if item.state == pipeline.COMPLETED else []
+            return ItemStatus(reviews, None, [])
+        final = item.labels if item.state == ReviewState.COMPLETED else []
         return ItemStatus(reviews, item.state, final)
 
     async def policy(self, project_id: str) -> ReviewPolicy:

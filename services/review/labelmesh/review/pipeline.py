@@ -25,6 +25,14 @@ from labelmesh.core import review_policy
 from labelmesh.core.errors import Conflict
 from labelmesh.review.consensus.items import item_consensus
 from labelmesh.review.domain import agreement
+from labelmesh.review.enums import COMPLETION_SOURCES
+from labelmesh.review.records import (
+    CompletionSource,
+    Outcome,
+    ReviewState,
+    ScoreReference,
+    TaskKind,
+)
 from labelmesh.v1.events_pb2 import (
     AdjudicationDecided,
     AdjudicationRequested,
@@ -40,12 +48,6 @@ from labelmesh.v1.events_pb2 import (
     ReviewStage,
 )
 from labelmesh.v1.geometry_pb2 import Label
-
-ANNOTATING = "annotating"
-IN_REVIEW = "in_review"
-ADJUDICATION = "adjudication"
-COMPLETED = "completed"
-GOLD = "gold"
 
 APPROVED = ReviewDecision.REVIEW_DECISION_APPROVED
 REJECTED = ReviewDecision.REVIEW_DECISION_REJECTED
@@ -71,7 +73,7 @@ class Submission:
 class ItemState:
     item_id: str
     project_id: str
-    state: str = ANNOTATING
+    state: ReviewState = ReviewState.ANNOTATING
     round: int = 0
     expected: int = 1
     submissions: list[Submission] = field(default_factory=list)
@@ -81,7 +83,7 @@ class ItemState:
     review_task_id: str = ""
     loops: int = 0
     flags: list[str] = field(default_factory=list)
-    source: str = ""  # where the final labels came from, once completed
+    source: CompletionSource | None = None  # where the final labels came from, once completed
     reviewed_by_person: bool = False
     policy_version: int = 0
 
@@ -100,7 +102,7 @@ class ReviewTaskSpec:
     """A review or adjudication task to open."""
 
     review_task_id: str
-    kind: str  # "review" or "adjudication"
+    kind: TaskKind
     stage_index: int
     stage: str
     role: str
@@ -118,7 +120,7 @@ class Score:
     annotation_id: str
     annotator: str
     agreement: float
-    reference: str  # "gold", "final" or "suggestion"
+    reference: ScoreReference
     correct: bool | None  # None when nothing independent was compared
     gold: bool
     seconds_spent: float
@@ -143,7 +145,7 @@ class Effects:
 def add_submission(item: ItemState, submission: Submission, expected: int, ctx: Context) -> Effects:
     """Record one annotation of the item's current round; decide once the round is full."""
     fx = Effects()
-    if item.state != ANNOTATING or submission.round != item.round:
+    if item.state != ReviewState.ANNOTATING or submission.round != item.round:
         # A late annotation of a round already decided does not reopen the item.
         return fx
     if any(s.annotation_id == submission.annotation_id for s in item.submissions):
@@ -168,7 +170,7 @@ def score_gold(item: ItemState, submission: Submission, answer: Sequence[Label])
             submission.annotation_id,
             submission.annotator,
             score,
-            "gold",
+            ScoreReference.GOLD,
             correct,
             True,
             submission.seconds_spent,
@@ -209,9 +211,10 @@ def complete_by_model(
             stage="auto-annotation",
         )
     )
-    item.state, item.labels, item.source = COMPLETED, list(labels), "model"
+    item.state, item.source = ReviewState.COMPLETED, CompletionSource.MODEL
+    item.labels = list(labels)
     fx.final_labels = item.labels
-    fx.emit(ItemCompleted(annotation_id=annotation_id, labels=labels, source="model"))
+    fx.emit(item_completed(annotation_id, item.labels, CompletionSource.MODEL))
     return fx
 
 
@@ -309,8 +312,9 @@ def _advance(item: ItemState, ctx: Context, fx: Effects, from_stage: int) -> Non
 
 def _open_stage(item: ItemState, ctx: Context, fx: Effects, index: int, reason: str) -> None:
     stage = ctx.policy.stages[index]
-    task = _task_for(item, "review", index, stage.name, stage.role, stage.team, reason)
-    item.state, item.stage_index, item.review_task_id = IN_REVIEW, index, task.review_task_id
+    task = _task_for(item, TaskKind.REVIEW, index, stage.name, stage.role, stage.team, reason)
+    item.state, item.stage_index = ReviewState.IN_REVIEW, index
+    item.review_task_id = task.review_task_id
     fx.tasks.append(task)
     fx.emit(
         ReviewRequested(
@@ -328,7 +332,7 @@ def _open_stage(item: ItemState, ctx: Context, fx: Effects, index: int, reason: 
 
 
 def _task_for(
-    item: ItemState, kind: str, index: int, stage: str, role: str, team: str, reason: str
+    item: ItemState, kind: TaskKind, index: int, stage: str, role: str, team: str, reason: str
 ) -> ReviewTaskSpec:
     """A task showing the item's current labels and annotations to whoever decides it."""
     return ReviewTaskSpec(
@@ -347,8 +351,8 @@ def _task_for(
     )
 
 
-def _source(item: ItemState) -> str:
-    return "consensus" if len(item.submissions) > 1 else "human"
+def _source(item: ItemState) -> CompletionSource:
+    return CompletionSource.CONSENSUS if len(item.submissions) > 1 else CompletionSource.HUMAN
 
 
 def _agreement_or_one(item: ItemState) -> float:
@@ -371,7 +375,7 @@ def decide_review(
     ctx: Context,
 ) -> Effects:
     """A reviewer's decision at the item's current stage."""
-    if item.state != IN_REVIEW or item.review_task_id != review_task_id:
+    if item.state != ReviewState.IN_REVIEW or item.review_task_id != review_task_id:
         raise Conflict(f"item {item.item_id!r} is no longer waiting for this review")
     fx = Effects()
     stages = ctx.policy.stages
@@ -407,7 +411,7 @@ def decide_adjudication(
     reason: str,
 ) -> Effects:
     """The adjudicator's labels are final."""
-    if item.state != ADJUDICATION or item.review_task_id != adjudication_id:
+    if item.state != ReviewState.ADJUDICATION or item.review_task_id != adjudication_id:
         raise Conflict(f"item {item.item_id!r} is no longer waiting for this adjudication")
     fx = Effects()
     fx.emit(
@@ -417,27 +421,38 @@ def decide_adjudication(
     )
     item.review_task_id = ""
     item.reviewed_by_person = True
-    _complete(item, list(labels), "adjudication", f"adjudicated by {adjudicator}: {reason}", fx)
+    _complete(
+        item,
+        list(labels),
+        CompletionSource.ADJUDICATION,
+        f"adjudicated by {adjudicator}: {reason}",
+        fx,
+    )
     return fx
 
 
 def flag_item(
     item: ItemState, reason: str, flagged_by: str, annotation_id: str, ctx: Context
-) -> tuple[Effects, str]:
+) -> tuple[Effects, Outcome]:
     """Send an item back through review; returns the effects and where the item went."""
-    if item.state == GOLD:
+    if item.state == ReviewState.GOLD:
         raise Conflict(f"item {item.item_id!r} is a gold item; it is never reviewed")
     fx = Effects()
     fx.emit(ItemFlagged(reason=reason, flagged_by=flagged_by, annotation_id=annotation_id))
     _flag(item, reason)
-    if item.state != COMPLETED:
-        return fx, item.state  # the flag applies when the item reaches the stages
+    if item.state != ReviewState.COMPLETED:
+        return fx, Outcome(item.state.value)  # the flag applies when the item reaches the stages
     item.reviewed_by_person = False
     if ctx.policy.stages:
         _open_stage(item, ctx, fx, 0, f"flagged: {reason}")
     else:  # no stage to review it in: back to the annotators
         _send_back(item, ctx, fx, f"flagged: {reason}")
-    return fx, "sent_back" if item.state == ANNOTATING else item.state
+    return fx, _reopened(item)
+
+
+def _reopened(item: ItemState) -> Outcome:
+    """Where a reopened item went: back with the annotators is sent back."""
+    return Outcome.SENT_BACK if item.state == ReviewState.ANNOTATING else Outcome(item.state.value)
 
 
 def _flag(item: ItemState, reason: str) -> None:
@@ -467,13 +482,13 @@ def _send_back(item: ItemState, ctx: Context, fx: Effects, reason: str) -> None:
         )
     item.round += 1
     item.submissions, item.labels, item.agreement, item.flags = [], [], None, []
-    item.state, item.stage_index, item.source = ANNOTATING, -1, ""
+    item.state, item.stage_index, item.source = ReviewState.ANNOTATING, -1, None
 
 
 def _adjudicate(item: ItemState, ctx: Context, fx: Effects, reason: str) -> None:
     role = review_policy.adjudicator_role(ctx.policy)
-    task = _task_for(item, "adjudication", -1, "adjudication", role, "", reason)
-    item.state, item.review_task_id = ADJUDICATION, task.review_task_id
+    task = _task_for(item, TaskKind.ADJUDICATION, -1, "adjudication", role, "", reason)
+    item.state, item.review_task_id = ReviewState.ADJUDICATION, task.review_task_id
     fx.tasks.append(task)
     fx.emit(
         AdjudicationRequested(
@@ -488,18 +503,20 @@ def _adjudicate(item: ItemState, ctx: Context, fx: Effects, reason: str) -> None
     )
 
 
-def _complete(item: ItemState, labels: list[Label], source: str, reason: str, fx: Effects) -> None:
+def _complete(
+    item: ItemState, labels: list[Label], source: CompletionSource, reason: str, fx: Effects
+) -> None:
     """Final labels: every annotation of the round is scored against them."""
     independent = len(item.submissions) > 1 or item.reviewed_by_person
     best_id, best = "", -1.0
     for submission in item.submissions:
         if independent:
             score = agreement(submission.labels, labels) or 0.0
-            reference, correct = "final", score >= CORRECT_AT
+            reference, correct = ScoreReference.FINAL, score >= CORRECT_AT
         else:  # a lone annotation nobody checked is only compared with the model
             with_model = agreement(submission.labels, submission.suggestion)
             score = 1.0 if with_model is None else with_model
-            reference, correct = "suggestion", None
+            reference, correct = ScoreReference.SUGGESTION, None
         if score > best:
             best_id, best = submission.annotation_id, score
         fx.scores.append(
@@ -522,27 +539,35 @@ def _complete(item: ItemState, labels: list[Label], source: str, reason: str, fx
                 annotation_id=submission.annotation_id,
                 decision=APPROVED if accepted else REJECTED,
                 agreement=score,
-                has_agreement=reference == "final" or bool(submission.suggestion),
+                has_agreement=reference == ScoreReference.FINAL or bool(submission.suggestion),
                 quality_score=score,
                 reason=reason if accepted else f"overruled: {reason}",
                 # The task closes with an accepted annotation; an overruled one changes nothing.
                 task_id=submission.task_id if accepted else "",
                 round=item.round,
-                stage=source,
+                stage=source.value,
             )
         )
-    item.state, item.labels, item.source = COMPLETED, labels, source
+    item.state, item.labels, item.source = ReviewState.COMPLETED, labels, source
     item.stage_index, item.review_task_id = -1, ""
     fx.final_labels = labels
-    completed = ItemCompleted(
-        annotation_id=best_id,
-        labels=labels,
-        source=source,
-        policy_version=item.policy_version,
-    )
+    completed = item_completed(best_id, labels, source, item.policy_version)
     if item.agreement is not None and not math.isnan(item.agreement):
         completed.agreement = item.agreement
     fx.emit(completed)
+
+
+def item_completed(
+    annotation_id: str, labels: Sequence[Label], source: CompletionSource, policy_version: int = 0
+) -> ItemCompleted:
+    """The event of an item's final labels, with its source in both the string and the enum."""
+    return ItemCompleted(
+        annotation_id=annotation_id,
+        labels=labels,
+        source=source.value,
+        completion_source=COMPLETION_SOURCES[source],
+        policy_version=policy_version,
+    )
 
 
 def quality_scored(score: Score) -> QualityScored:
@@ -550,7 +575,7 @@ def quality_scored(score: Score) -> QualityScored:
         annotation_id=score.annotation_id,
         annotator=score.annotator,
         agreement=score.agreement,
-        reference=score.reference,
+        reference=score.reference.value,
         gold=score.gold,
         gold_correct=bool(score.gold and score.correct),
         score=score.agreement,

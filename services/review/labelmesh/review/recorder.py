@@ -145,6 +145,6 @@ class Recorder:
             if cause.occurred_at is not None and decision.annotation_id:
                 self.metrics.decision_latency.observe(max(0.0, time.time() - cause.occurred_at))
         for task in fx.tasks:
-            self.metrics.tasks_opened.labels(task.kind).inc()
+            self.metrics.tasks_opened.labels(task.kind.value).inc()
         for score in fx.scores:
-            self.metrics.scored.labels(score.reference).inc()
+            self.metrics.scored.labels(score.reference.value).inc()

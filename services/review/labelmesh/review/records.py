@@ -3,7 +3,8 @@
 An item's own state is `pipeline.ItemState` (the pipeline works on it); the
 records here are everything else the service keeps: the reviewers' tasks, the
 history of decisions, scores, the review's copy of each annotation, the gold
-tally per annotator and the known answers.
+tally per annotator and the known answers. The closed sets here are stored as
+their string values; `enums` maps them to the proto enums.
 """
 
 from __future__ import annotations
@@ -11,10 +12,40 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from labelmesh.review.pipeline import ReviewTaskSpec
 from labelmesh.v1.events_pb2 import AnnotationCandidate, ReviewDecided
 from labelmesh.v1.geometry_pb2 import Label
+
+if TYPE_CHECKING:  # the pipeline uses the closed sets below
+    from labelmesh.review.pipeline import ReviewTaskSpec
+
+
+class ReviewState(StrEnum):
+    """Where an item is in its project's review."""
+
+    ANNOTATING = "annotating"
+    IN_REVIEW = "in_review"
+    ADJUDICATION = "adjudication"
+    COMPLETED = "completed"
+    GOLD = "gold"
+
+
+class CompletionSource(StrEnum):
+    """Where an item's final labels came from."""
+
+    HUMAN = "human"
+    MODEL = "model"
+    CONSENSUS = "consensus"
+    ADJUDICATION = "adjudication"
+
+
+class ScoreReference(StrEnum):
+    """What an annotation's quality score compared it with."""
+
+    GOLD = "gold"  # the known answer of a gold item
+    FINAL = "final"  # the item's final labels, independently checked
+    SUGGESTION = "suggestion"  # the model's suggestion, for a lone unchecked annotation
 
 
 class TaskKind(StrEnum):
@@ -90,7 +121,7 @@ class ReviewTask:
             review_task_id=spec.review_task_id,
             project_id=project_id,
             item_id=item_id,
-            kind=TaskKind(spec.kind),
+            kind=spec.kind,
             stage_index=spec.stage_index,
             stage=spec.stage,
             role=spec.role,
@@ -150,7 +181,7 @@ class StoredScore:
     annotator: str
     round: int
     agreement: float
-    reference: str  # "gold", "final" or "suggestion"
+    reference: ScoreReference
     gold: bool
     gold_correct: bool  # a gold answer that was right
     correct: bool | None  # None when nothing independent was compared

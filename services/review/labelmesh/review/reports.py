@@ -27,7 +27,12 @@ from labelmesh.review.agreement import (
     reliability_matrix,
     specific_agreement,
 )
-from labelmesh.review.records import AnnotationCopy, ReviewerDecision, StoredScore
+from labelmesh.review.records import (
+    AnnotationCopy,
+    ReviewerDecision,
+    ScoreReference,
+    StoredScore,
+)
 from labelmesh.v1.geometry_pb2 import Label
 from labelmesh.v1.review_service_pb2 import (
     AnnotationScore,
@@ -67,7 +72,7 @@ def annotation_scores(scores: Iterable[StoredScore]) -> list[AnnotationScore]:
             item_id=s.item_id,
             annotator=s.annotator,
             agreement=s.agreement,
-            reference=s.reference,
+            reference=s.reference.value,
             gold=s.gold,
             gold_correct=s.gold_correct,
             score=s.score,
@@ -112,7 +117,9 @@ def _annotator_stats(
     gold = [s.gold_correct for s in scores if s.gold]
     low, high = wilson_interval(sum(gold), len(gold))
     agreements = [
-        s.agreement for s in scores if not s.gold and s.reference in ("final", "suggestion")
+        s.agreement
+        for s in scores
+        if not s.gold and s.reference in (ScoreReference.FINAL, ScoreReference.SUGGESTION)
     ]
     seconds = [s.seconds_spent for s in scores if s.seconds_spent > 0]
     return AnnotatorStats(

@@ -15,7 +15,13 @@ from labelmesh.review.domain import check_labels
 from labelmesh.review.pipeline import Effects, ItemState
 from labelmesh.review.ports import ReviewStore
 from labelmesh.review.recorder import Cause, Recorder, Step
-from labelmesh.review.records import Outcome, ReviewerDecision, ReviewTask, TaskKind
+from labelmesh.review.records import (
+    Outcome,
+    ReviewerDecision,
+    ReviewState,
+    ReviewTask,
+    TaskKind,
+)
 from labelmesh.v1.events_pb2 import ProjectMember, ReviewPolicy
 from labelmesh.v1.geometry_pb2 import Label
 
@@ -138,10 +144,10 @@ class ReviewTasks:
         async def write(tx: Transaction) -> Outcome:
             current = await self.store.items.get(item_id, tx)
             assert current is not None
-            fx, state = pipeline.flag_item(current, reason, user, annotation_id, ctx)
+            fx, outcome = pipeline.flag_item(current, reason, user, annotation_id, ctx)
             await self.recorder.record(tx, [Step(current, fx, Cause(actor=user_actor(user)))])
             await self.store.items.save(tx, [current])
-            return Outcome(state)
+            return outcome
 
         return await self.uow.run(write)
 
@@ -164,10 +170,10 @@ def _check_may_decide(task: ReviewTask, policy: ReviewPolicy, reviewer: str) -> 
 
 
 def _outcome(item: ItemState, fx: Effects) -> Outcome:
-    if item.state == pipeline.COMPLETED:
+    if item.state == ReviewState.COMPLETED:
         return Outcome.COMPLETED
-    if item.state == pipeline.ADJUDICATION:
+    if item.state == ReviewState.ADJUDICATION:
         return Outcome.ADJUDICATION
-    if item.state == pipeline.ANNOTATING:
+    if item.state == ReviewState.ANNOTATING:
         return Outcome.SENT_BACK
-    return Outcome.NEXT_STAGE if fx.tasks else Outcome(item.state)
+    return Outcome.NEXT_STAGE if fx.tasks else Outcome(item.state.value)

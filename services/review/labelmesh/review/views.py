@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from labelmesh.review import enums
 from labelmesh.review.facade import ItemStatus
 from labelmesh.review.quality import GoldResult
 from labelmesh.review.records import Outcome, ReviewTask
@@ -22,8 +23,9 @@ def item_reviews(status: ItemStatus) -> pb.GetItemReviewsResponse:
     return pb.GetItemReviewsResponse(
         reviews=status.reviews,
         completed=status.completed,
-        state=status.state,
+        state=status.state.value if status.state is not None else "",
         final_labels=status.final_labels,
+        review_state=enums.review_state(status.state),
     )
 
 
@@ -41,6 +43,8 @@ def review_task(task: ReviewTask) -> pb.ReviewTask:
         reason=task.reason,
         status=task.status.value,
         assignee=task.assignee,
+        task_kind=enums.TASK_KINDS[task.kind],
+        task_status=enums.TASK_STATUSES[task.status],
     )
 
 
@@ -66,11 +70,13 @@ def gold_results(results: Sequence[GoldResult]) -> pb.SetGoldStandardsResponse:
 
 
 def decided(outcome: Outcome) -> pb.DecideReviewTaskResponse:
-    return pb.DecideReviewTaskResponse(outcome=outcome.value)
+    return pb.DecideReviewTaskResponse(
+        outcome=outcome.value, review_outcome=enums.OUTCOMES[outcome]
+    )
 
 
 def flagged(outcome: Outcome) -> pb.FlagItemResponse:
-    return pb.FlagItemResponse(outcome=outcome.value)
+    return pb.FlagItemResponse(outcome=outcome.value, review_outcome=enums.OUTCOMES[outcome])
 
 
 def annotation_scores(scores: Sequence[AnnotationScore]) -> pb.GetAnnotationScoresResponse:

@@ -9,6 +9,7 @@ import pytest
 from labelmesh.review.adapters.items import MongoItemRepository
 from labelmesh.review.pipeline import ItemState, Submission
 from labelmesh.review.ports import ItemRepository
+from labelmesh.review.records import CompletionSource, ReviewState
 from labelmesh.testing.backends import Backend
 from labelmesh.testing.twins.review import InMemoryItemRepository
 from labelmesh.v1.geometry_pb2 import Classification, Label
@@ -32,7 +33,7 @@ def full_item(item_id: str) -> ItemState:
     return ItemState(
         item_id=item_id,
         project_id="p1",
-        state="in_review",
+        state=ReviewState.IN_REVIEW,
         round=2,
         expected=3,
         submissions=[
@@ -45,7 +46,7 @@ def full_item(item_id: str) -> ItemState:
         review_task_id="rt1",
         loops=1,
         flags=["odd"],
-        source="consensus",
+        source=CompletionSource.CONSENSUS,
         reviewed_by_person=True,
         policy_version=4,
     )
@@ -58,6 +59,16 @@ async def test_every_field_round_trips(backend: Backend) -> None:
     assert await repository.get("i1") == full_item("i1")
     assert await repository.get("i2") == ItemState("i2", "p1")
     assert await repository.get("nope") is None
+
+
+async def test_closed_sets_come_back_as_their_enums(backend: Backend) -> None:
+    repository = items(backend)
+    async with backend.uow.begin() as tx:
+        await repository.save(tx, [full_item("i1"), ItemState("i2", "p1")])
+    full, fresh = await repository.get("i1"), await repository.get("i2")
+    assert full is not None and fresh is not None
+    assert (type(full.state), type(full.source)) == (ReviewState, CompletionSource)
+    assert (fresh.state, fresh.source) == (ReviewState.ANNOTATING, None)
 
 
 async def test_load_returns_the_known_items_asked_for(backend: Backend) -> None:
@@ -90,5 +101,5 @@ async def test_a_returned_item_is_a_copy(backend: Backend) -> None:
         await repository.save(tx, [ItemState("i1", "p1")])
     item = await repository.get("i1")
     assert item is not None
-    item.state = "completed"
+    item.state = ReviewState.COMPLETED
     assert await repository.get("i1") == ItemState("i1", "p1")

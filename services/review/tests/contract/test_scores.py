@@ -10,7 +10,7 @@ import pytest
 from labelmesh.core.errors import Conflict
 from labelmesh.review.adapters.scores import MongoAnnotationRepository, MongoScoreRepository
 from labelmesh.review.ports import AnnotationRepository, ScoreRepository
-from labelmesh.review.records import AnnotationCopy, StoredScore, Window
+from labelmesh.review.records import AnnotationCopy, ScoreReference, StoredScore, Window
 from labelmesh.testing.backends import Backend
 from labelmesh.testing.twins.review import InMemoryAnnotationRepository, InMemoryScoreRepository
 from labelmesh.v1.geometry_pb2 import Classification, Label
@@ -30,7 +30,7 @@ def score(annotation_id: str, minutes: int, **fields: object) -> StoredScore:
         annotator="ann",
         round=1,
         agreement=0.5,
-        reference="final",
+        reference=ScoreReference.FINAL,
         gold=False,
         gold_correct=False,
         correct=True,
@@ -65,10 +65,16 @@ def annotations(backend: Backend) -> AnnotationRepository:
 
 async def test_scores_round_trip_and_a_new_score_replaces_the_old(backend: Backend) -> None:
     repository = scores(backend)
-    gold = score("a2", 1, gold=True, gold_correct=True, reference="gold", submitted_at=None)
+    gold = score(
+        "a2", 1, gold=True, gold_correct=True, reference=ScoreReference.GOLD, submitted_at=None
+    )
     async with backend.uow.begin() as tx:
         await repository.save(tx, [score("a1", 5, correct=None), gold])
     assert await repository.in_window(Window("p1")) == [gold, score("a1", 5, correct=None)]
+    assert [type(s.reference) for s in await repository.in_window(Window("p1"))] == [
+        ScoreReference,
+        ScoreReference,
+    ]
     async with backend.uow.begin() as tx:
         await repository.save(tx, [score("a1", 0, agreement=1.0)])
     assert await repository.in_window(Window("p1")) == [score("a1", 0, agreement=1.0), gold]

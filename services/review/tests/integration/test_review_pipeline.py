@@ -24,6 +24,8 @@ from labelmesh.review.config import ReviewSettings
 from labelmesh.testing.services import eventually, serving
 from labelmesh.v1 import review_service_pb2 as pb
 from labelmesh.v1.events_pb2 import (
+    COMPLETION_SOURCE_ADJUDICATION,
+    COMPLETION_SOURCE_CONSENSUS,
     AdjudicationDecided,
     AdjudicationRequested,
     AnnotationSubmitted,
@@ -130,6 +132,7 @@ class Running:
             return bool(seen["state"] == state)
 
         await eventually(reached, what=f"{item_id} to be {state}")
+        assert seen["review_state"] == f"REVIEW_STATE_{state.upper()}"  # the enum says the same
         return seen
 
     async def report(self, name: str, **params: str) -> dict[str, Any]:
@@ -221,11 +224,12 @@ async def test_consensus_adjudication_review_and_reports(review: Running) -> Non
         ("cyd", "final", 1.0),
     ]
     [completed] = await review.outbox(ItemCompleted, "item-1")
-    assert (completed.source, completed.agreement, completed.policy_version) == (
-        "consensus",
-        1.0,
-        1,
-    )
+    assert (
+        completed.source,
+        completed.completion_source,
+        completed.agreement,
+        completed.policy_version,
+    ) == ("consensus", COMPLETION_SOURCE_CONSENSUS, 1.0, 1)
     assert len(await review.outbox(ReviewDecided, "item-1")) == 3
 
     # A 1/1/1 split goes to the adjudicators: alice and bob hold the "expert" role.
@@ -244,6 +248,10 @@ async def test_consensus_adjudication_review_and_reports(review: Running) -> Non
         "adjudication",
         "assigned",
         "alice",
+    )
+    assert (task["task_kind"], task["task_status"]) == (
+        "REVIEW_TASK_KIND_ADJUDICATION",
+        "REVIEW_TASK_STATUS_ASSIGNED",
     )
     assert task["review_task_id"] == requested.adjudication_id
     assert sorted(c["annotator"] for c in task["candidates"]) == ["ann", "ben", "cyd"]
@@ -289,7 +297,7 @@ async def test_consensus_adjudication_review_and_reports(review: Running) -> Non
         },
     )
     assert decided.status_code == 200, decided.text
-    assert decided.json() == {"outcome": "completed"}
+    assert decided.json() == {"outcome": "completed", "review_outcome": "REVIEW_OUTCOME_COMPLETED"}
     again = await review.http.post(
         decision_url,
         json={
@@ -304,15 +312,21 @@ async def test_consensus_adjudication_review_and_reports(review: Running) -> Non
     item = await review.item("item-2")
     assert (
         item["state"],
+        item["review_state"],
         [label["classification"]["label"] for label in item["final_labels"]],
     ) == (
         "completed",
+        "REVIEW_STATE_COMPLETED",
         ["bee"],
     )
     [adjudicated] = await review.outbox(AdjudicationDecided, "item-2")
     assert (adjudicated.adjudicator, adjudicated.reason) == ("alice", "the text is about bees")
     [completed] = await review.outbox(ItemCompleted, "item-2")
-    assert (completed.source, completed.annotation_id) == ("adjudication", "item-2:ben:0")
+    assert (completed.source, completed.completion_source, completed.annotation_id) == (
+        "adjudication",
+        COMPLETION_SOURCE_ADJUDICATION,
+        "item-2:ben:0",
+    )
     scores = {s.annotator: s.score for s in await review.outbox(QualityScored, "item-2")}
     assert scores == {"ann": 0.0, "ben": 1.0, "cyd": 0.0}
 
@@ -322,7 +336,7 @@ async def test_consensus_adjudication_review_and_reports(review: Running) -> Non
         json={"reason": "a lynx, surely"},
         headers={"X-LabelMesh-User": "quinn"},
     )
-    assert flagged.json() == {"outcome": "in_review"}
+    assert flagged.json() == {"outcome": "in_review", "review_outcome": "REVIEW_OUTCOME_IN_REVIEW"}
     [item_flagged] = await review.outbox(ItemFlagged, "item-1")
     assert item_flagged.flagged_by == "quinn"
     review_task = (await review.next_task("bob")).json()["task"]
@@ -335,7 +349,7 @@ async def test_consensus_adjudication_review_and_reports(review: Running) -> Non
         f"/v1/review-tasks/{review_task['review_task_id']}/decision",
         json={"reviewer": "bob", "decision": "APPROVED"},
     )
-    assert approved.json() == {"outcome": "completed"}
+    assert approved.json() == {"outcome": "completed", "review_outcome": "REVIEW_OUTCOME_COMPLETED"}
 
     # Reports: every annotation scored, both reviewers settled, agreement on two items.
     annotations = (await review.report("annotations"))["scores"]
@@ -469,7 +483,7 @@ async def test_policy_gold_and_flagged_annotators(review: Running) -> None:
     )
 
     gold_item = await review.item("gold-3")
-    assert gold_item["state"] == "gold"
+    assert (gold_item["state"], gold_item["review_state"]) == ("gold", "REVIEW_STATE_GOLD")
     assert sorted((r["stage"], r["decision"]) for r in gold_item["reviews"]) == [
         ("gold", "REVIEW_DECISION_APPROVED"),
         ("gold", "REVIEW_DECISION_APPROVED"),
@@ -522,7 +536,11 @@ async def test_the_same_flows_over_grpc(review: Running) -> None:
     adjudication = (
         await stub.NextReviewTask(pb.NextReviewTaskRequest(project_id=PROJECT, reviewer="alice"))
     ).task
-    assert (adjudication.item_id, adjudication.kind) == ("item-3", "adjudication")
+    assert (adjudication.item_id, adjudication.kind, adjudication.task_kind) == (
+        "item-3",
+        "adjudication",
+        pb.REVIEW_TASK_KIND_ADJUDICATION,
+    )
     decided = await stub.DecideReviewTask(
         pb.DecideReviewTaskRequest(
             review_task_id=adjudication.review_task_id,
@@ -532,11 +550,12 @@ async def test_the_same_flows_over_grpc(review: Running) -> None:
             labels=[cls("ant")],
         )
     )
-    assert decided.outcome == "completed"
+    assert (decided.outcome, decided.review_outcome) == ("completed", pb.REVIEW_OUTCOME_COMPLETED)
     status = await stub.GetItemReviews(pb.GetItemReviewsRequest(item_id="item-3"))
-    assert (status.completed, status.state, list(status.final_labels)) == (
+    assert (status.completed, status.state, status.review_state, list(status.final_labels)) == (
         True,
         "completed",
+        pb.REVIEW_STATE_COMPLETED,
         [cls("ant")],
     )
 
@@ -548,6 +567,11 @@ async def test_the_same_flows_over_grpc(review: Running) -> None:
         "review",
         "expert check",
         "bob",
+    )
+    assert (task.task_kind, task.status, task.task_status) == (
+        pb.REVIEW_TASK_KIND_REVIEW,
+        "assigned",
+        pb.REVIEW_TASK_STATUS_ASSIGNED,
     )
     with pytest.raises(grpc.aio.AioRpcError) as unspecified:
         await stub.DecideReviewTask(
@@ -571,7 +595,7 @@ async def test_the_same_flows_over_grpc(review: Running) -> None:
             reason="these are wolves",
         )
     )
-    assert rejected.outcome == "sent_back"
+    assert (rejected.outcome, rejected.review_outcome) == ("sent_back", pb.REVIEW_OUTCOME_SENT_BACK)
     rework = [d for d in await review.outbox(ReviewDecided, "item-4") if d.stage == "rework"]
     assert sorted((d.task_id, d.round, d.decision) for d in rework) == [
         ("task:item-4:ann", 0, ReviewDecision.REVIEW_DECISION_REJECTED),
@@ -579,7 +603,7 @@ async def test_the_same_flows_over_grpc(review: Running) -> None:
         ("task:item-4:cyd", 0, ReviewDecision.REVIEW_DECISION_REJECTED),
     ]
     status = await stub.GetItemReviews(pb.GetItemReviewsRequest(item_id="item-4"))
-    assert status.state == "annotating"
+    assert (status.state, status.review_state) == ("annotating", pb.REVIEW_STATE_ANNOTATING)
 
     # The reworked round is reviewed again and approved.
     await review.publish(
@@ -596,7 +620,7 @@ async def test_the_same_flows_over_grpc(review: Running) -> None:
             decision=ReviewDecision.REVIEW_DECISION_APPROVED,
         )
     )
-    assert decided.outcome == "completed"
+    assert (decided.outcome, decided.review_outcome) == ("completed", pb.REVIEW_OUTCOME_COMPLETED)
     nothing = await stub.NextReviewTask(
         pb.NextReviewTaskRequest(project_id=PROJECT, reviewer="bob")
     )

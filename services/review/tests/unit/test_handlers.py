@@ -9,6 +9,7 @@ from labelmesh.core.topics import ANNOTATIONS, PREDICTIONS, PROJECTS
 from labelmesh.review.handlers import TABLE
 from labelmesh.review.records import Window
 from labelmesh.testing.twins.review import POLICY, PROJECT, ReviewOnTwins
+from labelmesh.v1.events_pb2 import COMPLETION_SOURCE_CONSENSUS, COMPLETION_SOURCE_MODEL
 
 
 def test_the_table_consumes_projects_predictions_and_annotations() -> None:
@@ -48,7 +49,10 @@ async def test_agreeing_annotations_complete_an_item_once(review: ReviewOnTwins)
     )
     assert len(status.reviews) == 3
     [completed] = review.emitted("item_completed", "i1")
-    assert completed.item_completed.source == "consensus"
+    assert (completed.item_completed.source, completed.item_completed.completion_source) == (
+        "consensus",
+        COMPLETION_SOURCE_CONSENSUS,
+    )
     assert len(review.emitted("quality_scored", "i1")) == 3
     copies = await review.app.store.annotations.in_window(Window(PROJECT))
     assert sorted(c.annotator for c in copies) == ["ann", "ben", "cyd"]
@@ -73,4 +77,7 @@ async def test_a_models_accepted_label_is_final_without_the_project(review: Revi
     await review.deliver(twice)
     status = await review.app.api.item_status("i1")
     assert (status.state, len(status.reviews)) == ("completed", 1)
-    assert [e.item_completed.source for e in review.emitted("item_completed", "i1")] == ["model"]
+    assert [
+        (e.item_completed.source, e.item_completed.completion_source)
+        for e in review.emitted("item_completed", "i1")
+    ] == [("model", COMPLETION_SOURCE_MODEL)]

@@ -9,7 +9,12 @@ from google.protobuf.message import Message
 from labelmesh.core.errors import Conflict
 from labelmesh.review import pipeline
 from labelmesh.review.pipeline import Context, Effects, ItemState, Submission
+from labelmesh.review.records import CompletionSource, Outcome, ReviewState, ScoreReference
 from labelmesh.v1.events_pb2 import (
+    COMPLETION_SOURCE_ADJUDICATION,
+    COMPLETION_SOURCE_CONSENSUS,
+    COMPLETION_SOURCE_HUMAN,
+    COMPLETION_SOURCE_MODEL,
     AdjudicationDecided,
     AdjudicationRequested,
     AutoApproveRules,
@@ -84,6 +89,11 @@ def submission(
     )
 
 
+def completion(event: ItemCompleted) -> tuple[str, int]:
+    """An ItemCompleted's source in both forms: the deprecated string and the enum."""
+    return event.source, event.completion_source
+
+
 def new_item() -> ItemState:
     return ItemState("item-1", "p1")
 
@@ -124,10 +134,10 @@ def test_overlap_three_waits_for_the_third_annotation() -> None:
     item, ctx = new_item(), context(policy())
     first_two = annotate(item, ctx, {"ann": cls("cat"), "bob": cls("cat")})
     assert (first_two.events, first_two.tasks, first_two.scores) == ([], [], [])
-    assert (item.state, item.expected, len(item.submissions)) == (pipeline.ANNOTATING, 3, 2)
+    assert (item.state, item.expected, len(item.submissions)) == (ReviewState.ANNOTATING, 3, 2)
     last = annotate(item, ctx, {"cyd": cls("cat")})
-    assert item.state == pipeline.COMPLETED
-    assert only(last, ItemCompleted).source == "consensus"
+    assert item.state == ReviewState.COMPLETED
+    assert completion(only(last, ItemCompleted)) == ("consensus", COMPLETION_SOURCE_CONSENSUS)
 
 
 def test_the_same_annotation_twice_counts_once() -> None:
@@ -137,7 +147,7 @@ def test_the_same_annotation_twice_counts_once() -> None:
     annotate(item, ctx, {"bob": cls("cat")})
     assert again.events == []
     assert [s.annotator for s in item.submissions] == ["ann", "bob"]
-    assert item.state == pipeline.ANNOTATING
+    assert item.state == ReviewState.ANNOTATING
 
 
 def test_an_annotation_after_the_round_was_decided_changes_nothing() -> None:
@@ -146,7 +156,7 @@ def test_an_annotation_after_the_round_was_decided_changes_nothing() -> None:
     late = pipeline.add_submission(item, submission("dan", cls("dog")), 3, ctx)
     assert (late.events, late.scores) == ([], [])
     assert (item.state, classes(item.labels), len(item.submissions)) == (
-        pipeline.COMPLETED,
+        ReviewState.COMPLETED,
         ["cat"],
         3,
     )
@@ -216,7 +226,7 @@ def test_low_consensus_goes_to_adjudication() -> None:
         requested.adjudication_id,
         ["ann", "bob", "cyd"],
     )
-    assert (item.state, item.review_task_id) == (pipeline.ADJUDICATION, task.review_task_id)
+    assert (item.state, item.review_task_id) == (ReviewState.ADJUDICATION, task.review_task_id)
     assert "the annotators' vote was tied" in item.flags
     assert of(fx, ItemCompleted) == [] and fx.scores == []
 
@@ -237,8 +247,8 @@ def test_an_adjudication_completes_the_item_and_scores_against_its_labels() -> N
         "it is a bee",
     )
     completed = only(fx, ItemCompleted)
-    assert (completed.source, classes(completed.labels), completed.annotation_id) == (
-        "adjudication",
+    assert (completion(completed), classes(completed.labels), completed.annotation_id) == (
+        ("adjudication", COMPLETION_SOURCE_ADJUDICATION),
         ["bee"],
         "ann-bob-0",
     )
@@ -253,8 +263,8 @@ def test_an_adjudication_completes_the_item_and_scores_against_its_labels() -> N
     assert reviews["ann-bob-0"].stage == "adjudication"
     assert reviews["ann-ann-0"].decision == REJECTED
     assert (item.state, item.source, item.review_task_id) == (
-        pipeline.COMPLETED,
-        "adjudication",
+        ReviewState.COMPLETED,
+        CompletionSource.ADJUDICATION,
         "",
     )
     assert fx.final_labels is not None and classes(fx.final_labels) == ["bee"]
@@ -288,7 +298,7 @@ def test_high_agreement_auto_approves_past_every_stage() -> None:
     item = new_item()
     fx = annotate(item, context(rules), UNANIMOUS)
     assert of(fx, ReviewRequested) == [] and fx.tasks == []
-    assert only(fx, ItemCompleted).source == "consensus"
+    assert completion(only(fx, ItemCompleted)) == ("consensus", COMPLETION_SOURCE_CONSENSUS)
     assert {d.reason for d in of(fx, ReviewDecided)} == {"auto-approved: agreement 1.00 meets 0.90"}
 
     below = annotate(new_item(), context(rules), MAJORITY)
@@ -301,7 +311,7 @@ def test_a_flagged_item_is_never_auto_approved() -> None:
     fx = annotate(item, context(rules, flagged={"bob"}), UNANIMOUS)
     requested = only(fx, ReviewRequested)
     assert requested.reason == "flagged: annotator 'bob' is flagged"
-    assert (item.state, item.stage_index) == (pipeline.IN_REVIEW, 0)
+    assert (item.state, item.stage_index) == (ReviewState.IN_REVIEW, 0)
 
     rules.consensus_threshold = 0.5
     tied = annotate(new_item(), context(rules), {"ann": cls("cat"), "bob": cls("dog")}, 2)
@@ -344,7 +354,7 @@ def test_a_stage_covering_all_reviews_every_item() -> None:
         0,
         ["ann", "bob", "cyd"],
     )
-    assert (item.state, item.review_task_id) == (pipeline.IN_REVIEW, task.review_task_id)
+    assert (item.state, item.review_task_id) == (ReviewState.IN_REVIEW, task.review_task_id)
     assert of(fx, ReviewDecided) == [] and fx.scores == []
 
 
@@ -372,15 +382,15 @@ def test_a_fraction_stage_reviews_only_the_sampled_items() -> None:
         outcomes[item.item_id] = item.state
     for item_id, state in outcomes.items():
         sampled = pipeline.sampled(item_id, "spot check", 0.3)
-        assert state == (pipeline.IN_REVIEW if sampled else pipeline.COMPLETED)
-    assert set(outcomes.values()) == {pipeline.IN_REVIEW, pipeline.COMPLETED}
+        assert state == (ReviewState.IN_REVIEW if sampled else ReviewState.COMPLETED)
+    assert set(outcomes.values()) == {ReviewState.IN_REVIEW, ReviewState.COMPLETED}
 
 
 def test_a_flagged_stage_reviews_only_flagged_items() -> None:
     rules = policy(stage("expert check", FLAGGED))
     plain = new_item()
     fx = annotate(plain, context(rules), UNANIMOUS)
-    assert plain.state == pipeline.COMPLETED
+    assert plain.state == ReviewState.COMPLETED
     assert {d.reason for d in of(fx, ReviewDecided)} == {"no review stage applies"}
     flagged = new_item()
     fx = annotate(flagged, context(rules, flagged={"cyd"}), UNANIMOUS)
@@ -418,12 +428,15 @@ def test_approvals_walk_the_stages_then_complete() -> None:
 
     fx = pipeline.decide_review(item, requested.review_task_id, True, "eve", "agreed", ctx)
     completed = only(fx, ItemCompleted)
-    assert (completed.source, classes(completed.labels)) == ("consensus", ["cat"])
+    assert (completion(completed), classes(completed.labels)) == (
+        ("consensus", COMPLETION_SOURCE_CONSENSUS),
+        ["cat"],
+    )
     per_annotation = [d for d in of(fx, ReviewDecided) if d.annotation_id]
     assert {(d.decision, d.reason) for d in per_annotation} == {
         (APPROVED, "approved at every stage")
     }
-    assert item.state == pipeline.COMPLETED and item.reviewed_by_person
+    assert item.state == ReviewState.COMPLETED and item.reviewed_by_person
 
 
 def test_a_rejection_sends_the_round_back() -> None:
@@ -440,7 +453,7 @@ def test_a_rejection_sends_the_round_back() -> None:
     reviewer = [d for d in of(fx, ReviewDecided) if d.reviewer]
     assert [(d.decision, d.review_task_id) for d in reviewer] == [(REJECTED, task_id)]
     assert (item.state, item.round, item.loops, item.submissions, item.labels) == (
-        pipeline.ANNOTATING,
+        ReviewState.ANNOTATING,
         1,
         1,
         [],
@@ -465,7 +478,7 @@ def test_after_max_review_loops_a_rejection_goes_to_adjudication() -> None:
     )
     assert requested.round == 1
     assert [d for d in of(fx, ReviewDecided) if d.stage == "rework"] == []
-    assert (item.state, item.round, item.loops) == (pipeline.ADJUDICATION, 1, 1)
+    assert (item.state, item.round, item.loops) == (ReviewState.ADJUDICATION, 1, 1)
 
 
 def test_max_review_loops_defaults_to_two() -> None:
@@ -475,7 +488,7 @@ def test_max_review_loops_defaults_to_two() -> None:
         task_id = annotate(item, ctx, UNANIMOUS).tasks[0].review_task_id
         pipeline.decide_review(item, task_id, False, "rita", "no", ctx)
         states.append(item.state)
-    assert states == [pipeline.ANNOTATING, pipeline.ANNOTATING, pipeline.ADJUDICATION]
+    assert states == [ReviewState.ANNOTATING, ReviewState.ANNOTATING, ReviewState.ADJUDICATION]
 
 
 # --- flagging by hand --------------------------------------------------------------------------
@@ -485,7 +498,7 @@ def test_flagging_a_completed_item_opens_a_review_at_the_first_stage() -> None:
     rules = policy(stage("spot check", FRACTION, 0.01), stage("expert check", FLAGGED))
     item, ctx = new_item(), context(rules)
     annotate(item, ctx, UNANIMOUS)
-    assert item.state == pipeline.COMPLETED
+    assert item.state == ReviewState.COMPLETED
     fx, outcome = pipeline.flag_item(item, "looks wrong", "quinn", "ann-bob-0", ctx)
     flagged = only(fx, ItemFlagged)
     assert (flagged.reason, flagged.flagged_by, flagged.annotation_id) == (
@@ -495,7 +508,7 @@ def test_flagging_a_completed_item_opens_a_review_at_the_first_stage() -> None:
     )
     requested = only(fx, ReviewRequested)
     assert (requested.stage_index, requested.reason) == (0, "flagged: looks wrong")
-    assert (outcome, item.state) == (pipeline.IN_REVIEW, pipeline.IN_REVIEW)
+    assert (outcome, item.state) == (Outcome.IN_REVIEW, ReviewState.IN_REVIEW)
     # Flagged, the item is reviewed at every later stage too.
     fx = pipeline.decide_review(item, requested.review_task_id, True, "rita", "", ctx)
     assert only(fx, ReviewRequested).stage == "expert check"
@@ -510,7 +523,7 @@ def test_flagging_a_completed_item_without_stages_sends_it_back() -> None:
         "task-bob",
         "task-cyd",
     ]
-    assert (outcome, item.state, item.round) == ("sent_back", pipeline.ANNOTATING, 1)
+    assert (outcome, item.state, item.round) == (Outcome.SENT_BACK, ReviewState.ANNOTATING, 1)
 
 
 def test_flagging_an_item_still_being_annotated_routes_it_to_review_later() -> None:
@@ -518,13 +531,13 @@ def test_flagging_an_item_still_being_annotated_routes_it_to_review_later() -> N
     annotate(item, ctx, {"ann": cls("cat")})
     fx, outcome = pipeline.flag_item(item, "suspicious", "quinn", "", ctx)
     assert [type(e) for e in fx.events] == [ItemFlagged]
-    assert outcome == pipeline.ANNOTATING
+    assert outcome == Outcome.ANNOTATING
     later = annotate(item, ctx, {"bob": cls("cat"), "cyd": cls("cat")})
     assert only(later, ReviewRequested).reason == "flagged: suspicious"
 
 
 def test_a_gold_item_cannot_be_flagged() -> None:
-    item = ItemState("gold-1", "p1", state=pipeline.GOLD)
+    item = ItemState("gold-1", "p1", state=ReviewState.GOLD)
     with pytest.raises(Conflict):
         pipeline.flag_item(item, "why", "quinn", "", context(policy()))
 
@@ -533,7 +546,7 @@ def test_a_gold_item_cannot_be_flagged() -> None:
 
 
 def test_gold_answers_are_only_scored() -> None:
-    item = ItemState("gold-1", "p1", state=pipeline.GOLD)
+    item = ItemState("gold-1", "p1", state=ReviewState.GOLD)
     right = pipeline.score_gold(item, submission("ann", cls("cat")), [cls("cat")])
     wrong = pipeline.score_gold(item, submission("bob", cls("dog")), [cls("cat")])
     assert [(s.reference, s.gold, s.correct, s.agreement) for s in right.scores + wrong.scores] == [
@@ -545,7 +558,7 @@ def test_gold_answers_are_only_scored() -> None:
     ]
     assert only(wrong, ReviewDecided).decision == REJECTED
     assert (item.state, item.submissions, right.tasks, right.final_labels) == (
-        pipeline.GOLD,
+        ReviewState.GOLD,
         [],
         [],
         None,
@@ -561,7 +574,7 @@ def test_gold_answers_are_only_scored() -> None:
 
 
 def test_a_gold_box_counts_as_correct_from_an_iou_of_one_half() -> None:
-    item = ItemState("gold-1", "p1", state=pipeline.GOLD)
+    item = ItemState("gold-1", "p1", state=ReviewState.GOLD)
     close = pipeline.score_gold(item, submission("ann", box(2, 0)), [box(0, 0)])
     far = pipeline.score_gold(item, submission("bob", box(6, 0)), [box(0, 0)])
     assert close.scores[0].correct and close.scores[0].agreement == pytest.approx(8 / 12)
@@ -571,11 +584,13 @@ def test_a_gold_box_counts_as_correct_from_an_iou_of_one_half() -> None:
 def test_a_model_label_is_final_at_once() -> None:
     item = new_item()
     fx = pipeline.complete_by_model(item, "ann-model", [cls("cat", 0.97)], 0.9)
-    assert only(fx, ItemCompleted).source == "model"
+    completed = only(fx, ItemCompleted)
+    assert completion(completed) == ("model", COMPLETION_SOURCE_MODEL)
+    assert (completed.annotation_id, classes(completed.labels)) == ("ann-model", ["cat"])
     decided = only(fx, ReviewDecided)
     assert (decided.decision, decided.stage) == (APPROVED, "auto-annotation")
     assert decided.quality_score == pytest.approx(0.97)
-    assert (item.state, item.source) == (pipeline.COMPLETED, "model")
+    assert (item.state, item.source) == (ReviewState.COMPLETED, CompletionSource.MODEL)
 
 
 def test_a_single_annotation_far_from_the_suggestion_is_sent_back() -> None:
@@ -592,7 +607,7 @@ def test_a_single_annotation_far_from_the_suggestion_is_sent_back() -> None:
         "rework",
     )
     assert decided.reason == "agreement 0.00 with the suggestion is below 0.80"
-    assert (item.state, item.round) == (pipeline.ANNOTATING, 1)
+    assert (item.state, item.round) == (ReviewState.ANNOTATING, 1)
 
 
 def test_a_single_annotation_without_stages_completes_against_the_suggestion() -> None:
@@ -602,7 +617,10 @@ def test_a_single_annotation_without_stages_completes_against_the_suggestion() -
         item, submission("ann", cls("cat"), suggestion=[cls("cat", 0.7)]), 1, ctx
     )
     completed = only(fx, ItemCompleted)
-    assert (completed.source, classes(completed.labels)) == ("human", ["cat"])
+    assert (completion(completed), classes(completed.labels)) == (
+        ("human", COMPLETION_SOURCE_HUMAN),
+        ["cat"],
+    )
     assert completed.agreement == 0.0  # unset: one annotator has no agreement with others
     [score] = fx.scores
     assert (score.reference, score.correct, score.agreement) == ("suggestion", None, 1.0)
@@ -620,8 +638,8 @@ def test_a_single_annotation_a_person_reviewed_is_scored_against_the_final_label
     fx = pipeline.add_submission(item, submission("ann", cls("cat")), 1, ctx)
     fx = pipeline.decide_review(item, fx.tasks[0].review_task_id, True, "rita", "", ctx)
     [score] = fx.scores
-    assert (score.reference, score.correct) == ("final", True)
-    assert only(fx, ItemCompleted).source == "human"
+    assert (score.reference, score.correct) == (ScoreReference.FINAL, True)
+    assert completion(only(fx, ItemCompleted)) == ("human", COMPLETION_SOURCE_HUMAN)
 
 
 # --- other kinds of label ----------------------------------------------------------------------

@@ -105,7 +105,7 @@ async def test_reports_cover_the_window(review: ReviewOnTwins) -> None:
 async def test_an_unknown_item_has_no_state(review: ReviewOnTwins) -> None:
     status = await review.app.api.item_status("nope")
     assert (status.state, status.completed, status.reviews, status.final_labels) == (
-        "",
+        None,
         False,
         [],
         [],

@@ -16,7 +16,7 @@ from statsmodels.stats.inter_rater import fleiss_kappa as reference_fleiss_kappa
 from statsmodels.stats.proportion import proportion_confint
 
 from labelmesh.core.labels import labels_from_json
-from labelmesh.review.records import AnnotationCopy, ReviewerDecision, StoredScore
+from labelmesh.review.records import AnnotationCopy, ReviewerDecision, ScoreReference, StoredScore
 from labelmesh.review.reports import (
     Z_95,
     agreement_report,
@@ -40,7 +40,7 @@ def score(annotator: str, minutes: float = 0, **fields: Any) -> StoredScore:
         "annotator": annotator,
         "round": 1,
         "agreement": 1.0,
-        "reference": "final",
+        "reference": ScoreReference.FINAL,
         "gold": False,
         "gold_correct": False,
         "correct": None,
@@ -105,10 +105,21 @@ def assert_all_nan(*values: float) -> None:
 
 def test_annotation_scores_carry_every_field_oldest_first() -> None:
     later = score(
-        "ann", 90, annotation_id="a2", item_id="i2", agreement=0.25, reference="gold", gold=True
+        "ann",
+        90,
+        annotation_id="a2",
+        item_id="i2",
+        agreement=0.25,
+        reference=ScoreReference.GOLD,
+        gold=True,
     )
     earlier = score(
-        "bob", 30, annotation_id="a1", gold_correct=True, score=0.5, reference="suggestion"
+        "bob",
+        30,
+        annotation_id="a1",
+        gold_correct=True,
+        score=0.5,
+        reference=ScoreReference.SUGGESTION,
     )
     scores = annotation_scores([later, earlier])
 
@@ -170,13 +181,28 @@ def test_annotator_report_figures_by_hand() -> None:
     scores = [
         # Gold answers: 2 of 3 correct; their agreement is not in the mean.
         score(
-            "ann", 0, gold=True, gold_correct=True, correct=True, agreement=0.0, reference="gold"
+            "ann",
+            0,
+            gold=True,
+            gold_correct=True,
+            correct=True,
+            agreement=0.0,
+            reference=ScoreReference.GOLD,
         ),
         score("ann", 10, gold=True, gold_correct=True, correct=True, agreement=0.0),
-        score("ann", 20, gold=True, gold_correct=False, correct=False, reference="gold"),
+        score(
+            "ann", 20, gold=True, gold_correct=False, correct=False, reference=ScoreReference.GOLD
+        ),
         # Non-gold: mean agreement of 0.5, 0.75 and 1.0 is 0.75.
         score("ann", 40, agreement=0.5, correct=True, seconds_spent=30.0),
-        score("ann", 60, agreement=0.75, correct=None, reference="suggestion", seconds_spent=10.0),
+        score(
+            "ann",
+            60,
+            agreement=0.75,
+            correct=None,
+            reference=ScoreReference.SUGGESTION,
+            seconds_spent=10.0,
+        ),
         score("ann", 120, agreement=1.0, correct=False, seconds_spent=20.0),
     ]
     [stats] = annotator_report(scores, flagged=set())
@@ -212,7 +238,9 @@ def test_annotator_report_sorts_annotators_and_marks_the_flagged() -> None:
 
 
 def test_annotator_report_without_anything_to_measure_is_nan() -> None:
-    [stats] = annotator_report([score("ann", reference="gold", correct=None)], flagged=set())
+    [stats] = annotator_report(
+        [score("ann", reference=ScoreReference.GOLD, correct=None)], flagged=set()
+    )
     assert (stats.annotations, stats.gold_answers, stats.per_hour) == (1, 0, 0.0)
     assert_all_nan(
         stats.accuracy,

@@ -1,32 +1,16 @@
-"""gRPC adapter of the annotation service."""
+"""gRPC adapter of the annotation service: the messages built in `views.py`."""
 
 from __future__ import annotations
 
 import grpc
 
+from labelmesh.annotation import views
 from labelmesh.annotation.domain import NewProject
 from labelmesh.annotation.usecases import Annotation
-from labelmesh.annotation.views import TaskView
 from labelmesh.core.api import grpc_caller, grpc_errors
 from labelmesh.core.runner import GrpcService
 from labelmesh.v1 import annotation_service_pb2 as pb
 from labelmesh.v1 import annotation_service_pb2_grpc as pb_grpc
-
-
-def _task(task: TaskView) -> pb.Task:
-    return pb.Task(
-        task_id=task.task_id,
-        project_id=task.project_id,
-        item_id=task.item_id,
-        data_type=task.data_type,  # type: ignore[arg-type]
-        text=task.text,
-        media_key=task.media_key,
-        suggestion=task.suggestion,
-        suggestion_model=task.suggestion_model,
-        status=str(task.status),
-        assignee=task.assignee,
-        assignees=task.assignees,
-    )
 
 
 class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
@@ -52,20 +36,20 @@ class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
             ),
             grpc_caller(context),
         )
-        return pb.CreateProjectResponse(project=project)
+        return views.project_created(project)
 
     @grpc_errors
     async def GetProject(
         self, request: pb.GetProjectRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetProjectResponse:
-        return pb.GetProjectResponse(project=await self.annotation.get_project(request.project_id))
+        return views.project(await self.annotation.get_project(request.project_id))
 
     @grpc_errors
     async def NextTask(
         self, request: pb.NextTaskRequest, context: grpc.aio.ServicerContext
     ) -> pb.NextTaskResponse:
         task = await self.annotation.next_task(request.project_id, request.annotator)
-        return pb.NextTaskResponse(task=_task(task) if task else None)
+        return views.next_task(task)
 
     @grpc_errors
     async def SubmitAnnotation(
@@ -74,7 +58,7 @@ class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
         annotation_id = await self.annotation.submit(
             request.task_id, request.annotator, list(request.labels)
         )
-        return pb.SubmitAnnotationResponse(annotation_id=annotation_id)
+        return views.submitted(annotation_id)
 
     @grpc_errors
     async def AcceptSuggestions(
@@ -83,7 +67,7 @@ class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
         annotation_id = await self.annotation.accept_suggestions(
             request.task_id, list(request.suggestion_ids), request.annotator
         )
-        return pb.AcceptSuggestionsResponse(annotation_id=annotation_id)
+        return views.accepted(annotation_id)
 
     @grpc_errors
     async def RejectSuggestion(
@@ -98,7 +82,7 @@ class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
     async def GetQueueStats(
         self, request: pb.GetQueueStatsRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetQueueStatsResponse:
-        return pb.GetQueueStatsResponse(**await self.annotation.queue_stats(request.project_id))
+        return views.queue_stats(await self.annotation.queue_stats(request.project_id))
 
 
 def grpc_service(annotation: Annotation) -> GrpcService:

@@ -12,13 +12,14 @@ from labelmesh.core.mongo import Document, session_of
 from labelmesh.core.uow import Transaction
 from labelmesh.review.adapters.documents import aware, labels_of, now
 from labelmesh.review.pipeline import ItemState, Submission
+from labelmesh.review.records import CompletionSource, ReviewState
 
 
 def item_to_document(item: ItemState) -> Document:
     return {
         "_id": item.item_id,
         "project_id": item.project_id,
-        "state": item.state,
+        "state": item.state.value,
         "round": item.round,
         "expected": item.expected,
         "submissions": [
@@ -40,7 +41,7 @@ def item_to_document(item: ItemState) -> Document:
         "review_task_id": item.review_task_id,
         "loops": item.loops,
         "flags": item.flags,
-        "source": item.source,
+        "source": item.source.value if item.source is not None else "",
         "reviewed_by_person": item.reviewed_by_person,
         "policy_version": item.policy_version,
         "updated_at": now(),
@@ -51,7 +52,7 @@ def item_from_document(document: Document) -> ItemState:
     return ItemState(
         item_id=document["_id"],
         project_id=document["project_id"],
-        state=document["state"],
+        state=ReviewState(document["state"]),
         round=document["round"],
         expected=document["expected"],
         submissions=[
@@ -73,7 +74,7 @@ def item_from_document(document: Document) -> ItemState:
         review_task_id=document["review_task_id"],
         loops=document["loops"],
         flags=list(document["flags"]),
-        source=document["source"],
+        source=CompletionSource(document["source"]) if document["source"] else None,
         reviewed_by_person=document["reviewed_by_person"],
         policy_version=document["policy_version"],
     )

@@ -19,7 +19,7 @@ from labelmesh.review.adapters.documents import (
     labels_of,
     now,
 )
-from labelmesh.review.records import AnnotationCopy, StoredScore, Window
+from labelmesh.review.records import AnnotationCopy, ScoreReference, StoredScore, Window
 
 
 def score_to_document(score: StoredScore) -> Document:
@@ -30,7 +30,7 @@ def score_to_document(score: StoredScore) -> Document:
         "annotator": score.annotator,
         "round": score.round,
         "agreement": score.agreement,
-        "reference": score.reference,
+        "reference": score.reference.value,
         "gold": score.gold,
         "gold_correct": score.gold_correct,
         "correct": score.correct,
@@ -49,7 +49,7 @@ def score_from_document(document: Document) -> StoredScore:
         annotator=document["annotator"],
         round=document["round"],
         agreement=document["agreement"],
-        reference=document["reference"],
+        reference=ScoreReference(document["reference"]),
         gold=document["gold"],
         gold_correct=document["gold_correct"],
         correct=document["correct"],
