@@ -70,3 +70,23 @@ def upload_texts(
         return wait_for(attempt, "ingest to know the project")
 
     return upload
+
+
+@pytest.fixture
+def next_task(
+    stack: dict[str, ServiceAddress], client: httpx.Client
+) -> Callable[[str, str], dict[str, Any] | None]:
+    """The annotator's next task in a project over REST, or None when none waits."""
+
+    def take(project_id: str, annotator: str) -> dict[str, Any] | None:
+        response = client.post(
+            f"{stack['annotation'].rest}/v1/projects/{project_id}/tasks/next",
+            json={"annotator": annotator},
+        )
+        assert response.status_code in (200, 204), response.text
+        task: dict[str, Any] | None = (
+            response.json()["task"] if response.status_code == 200 else None
+        )
+        return task
+
+    return take

@@ -24,6 +24,7 @@ def test_gold_is_mixed_in_scored_and_flags_the_careless_annotator(
     client: httpx.Client,
     new_text_project: Callable[..., dict[str, Any]],
     upload_texts: Callable[[str, list[str]], list[str]],
+    next_task: Callable[[str, str], dict[str, Any] | None],
 ) -> None:
     annotation, review = stack["annotation"].rest, stack["review"].rest
     project = new_text_project(
@@ -61,7 +62,7 @@ def test_gold_is_mixed_in_scored_and_flags_the_careless_annotator(
 
     taken: dict[str, list[dict[str, Any]]] = {"alice": [], "bob": [], "carol": []}
     for annotator in taken:
-        while (task := _next(client, annotation, project_id, annotator)) is not None:
+        while (task := next_task(project_id, annotator)) is not None:
             taken[annotator].append(task)
             right = truth[task["text"]]
             # carol always picks the class after the right one
@@ -102,13 +103,3 @@ def test_gold_is_mixed_in_scored_and_flags_the_careless_annotator(
     assert {a for a, r in rows.items() if r["flagged"]} == {"carol"}
     assert (rows["alice"]["accuracy"], rows["carol"]["accuracy"]) == (1.0, 0.0)
     assert client.get(queue_url).json()["gold"] == GOLD  # gold tasks never complete
-
-
-def _next(
-    client: httpx.Client, annotation: str, project_id: str, annotator: str
-) -> dict[str, Any] | None:
-    response = client.post(
-        f"{annotation}/v1/projects/{project_id}/tasks/next", json={"annotator": annotator}
-    )
-    assert response.status_code in (200, 204), response.text
-    return response.json()["task"] if response.status_code == 200 else None

@@ -36,6 +36,7 @@ def test_overlap_stage_and_adjudication_end_in_the_audit_trail(
     client: httpx.Client,
     new_text_project: Callable[..., dict[str, Any]],
     upload_texts: Callable[[str, list[str]], list[str]],
+    next_task: Callable[[str, str], dict[str, Any] | None],
 ) -> None:
     annotation, review, audit = stack["annotation"], stack["review"], stack["audit"]
     project = new_text_project(
@@ -62,7 +63,7 @@ def test_overlap_stage_and_adjudication_end_in_the_audit_trail(
     for annotator, labels in answers.items():
         for _ in range(2):
             task = wait_for(
-                lambda annotator=annotator: _next_task(client, annotation, project_id, annotator),
+                lambda annotator=annotator: next_task(project_id, annotator),
                 f"a task for {annotator}",
             )
             submitted = client.post(
@@ -74,7 +75,7 @@ def test_overlap_stage_and_adjudication_end_in_the_audit_trail(
             )
             assert submitted.status_code == 201, submitted.text
     # Both slots of each item are taken: a third annotator finds nothing.
-    assert _next_task(client, annotation, project_id, "carol") is None
+    assert next_task(project_id, "carol") is None
 
     next_url = f"{review.rest}/v1/projects/{project_id}/review-tasks/next"
     decided = {}
@@ -148,13 +149,3 @@ def test_overlap_stage_and_adjudication_end_in_the_audit_trail(
         2,
         1.0,
     )
-
-
-def _next_task(
-    client: httpx.Client, annotation: ServiceAddress, project_id: str, annotator: str
-) -> dict[str, Any] | None:
-    response = client.post(
-        f"{annotation.rest}/v1/projects/{project_id}/tasks/next", json={"annotator": annotator}
-    )
-    assert response.status_code in (200, 204), response.text
-    return response.json()["task"] if response.status_code == 200 else None

@@ -7,7 +7,7 @@ overrides them through the environment (see README, "External infrastructure").
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,6 +51,11 @@ class ServiceSettings(CoreSettings):
 
     rest_port: int = Field(default=0, ge=0, le=65535)
     grpc_port: int = Field(default=0, ge=0, le=65535)
+
+
+def port(variable: str, default: int) -> Any:
+    """A port setting, read from the environment variable `variable`."""
+    return Field(default=default, ge=0, le=65535, validation_alias=variable)
 
 
 def load(settings_class: type[S]) -> S:

@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 import grpc
 import uvicorn
 from fastapi import APIRouter
+from google.protobuf.descriptor import FileDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -43,6 +44,17 @@ class GrpcService:
     add_to_server: Callable[[Any, grpc.aio.Server], None]
     full_name: str
 
+    @classmethod
+    def of(
+        cls,
+        servicer: object,
+        add_to_server: Callable[[Any, grpc.aio.Server], None],
+        file: FileDescriptor,
+        name: str,
+    ) -> GrpcService:
+        """The servicer of the service `name` that the proto `file` declares."""
+        return cls(servicer, add_to_server, file.services_by_name[name].full_name)
+
 
 class EventSource(FetchHandler, Protocol):
     """A dispatcher, which also knows the topic families it consumes."""
@@ -55,9 +67,7 @@ class EventSource(FetchHandler, Protocol):
 class ServiceDefinition:
     """Everything one service contributes; the runner supplies the rest."""
 
-    name: str
     platform: Platform
-    settings: ServiceSettings
     router: APIRouter
     grpc_services: Sequence[GrpcService]
     # Consumes the topic families of its event table; None consumes nothing.
@@ -66,6 +76,17 @@ class ServiceDefinition:
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     # Work in flight behind the consumer; fetching pauses while it is full.
     capacity: Capacity | None = None
+
+    @property
+    def name(self) -> str:
+        return self.platform.service
+
+    @property
+    def settings(self) -> ServiceSettings:
+        settings = self.platform.settings
+        if not isinstance(settings, ServiceSettings):
+            raise TypeError(f"{self.name} runs with ServiceSettings, not {type(settings).__name__}")
+        return settings
 
 
 async def _retry_until_deadline(what: str, action: Callable[[], Awaitable[None]]) -> None:

@@ -74,9 +74,7 @@ def build_app(settings: AnnotationSettings) -> AnnotationApp:
         await legacy_tasks.upgrade(platform.db)
 
     service = ServiceDefinition(
-        name=SERVICE,
         platform=platform,
-        settings=settings,
         router=rest.router(annotation),
         grpc_services=[grpc.grpc_service(annotation)],
         events=events,

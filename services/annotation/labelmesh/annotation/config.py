@@ -1,14 +1,9 @@
-from pydantic import Field
 
-from labelmesh.core.config import ServiceSettings
+from labelmesh.core.config import ServiceSettings, port
 
 SERVICE = "annotation"
 
 
 class AnnotationSettings(ServiceSettings):
-    rest_port: int = Field(
-        default=8083, ge=0, le=65535, validation_alias="LABELMESH_ANNOTATION_REST_PORT"
-    )
-    grpc_port: int = Field(
-        default=50053, ge=0, le=65535, validation_alias="LABELMESH_ANNOTATION_GRPC_PORT"
-    )
+    rest_port: int = port("LABELMESH_ANNOTATION_REST_PORT", 8083)
+    grpc_port: int = port("LABELMESH_ANNOTATION_GRPC_PORT", 50053)

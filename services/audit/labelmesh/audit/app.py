@@ -30,9 +30,7 @@ def build_app(settings: AuditSettings) -> AuditApp:
     audit = Audit(repository, AuditMetrics(platform.registry))
     events = Dispatcher(handlers.TABLE, platform.uow, SERVICE, handlers.fetch_starter(audit))
     service = ServiceDefinition(
-        name=SERVICE,
         platform=platform,
-        settings=settings,
         router=rest.router(audit),
         grpc_services=[grpc.grpc_service(audit)],
         events=events,

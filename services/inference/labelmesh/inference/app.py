@@ -83,9 +83,7 @@ def build_app(settings: InferenceSettings) -> InferenceApp:
             raise RuntimeError("the zero-shot model is not loaded")
 
     service = ServiceDefinition(
-        name=SERVICE,
         platform=platform,
-        settings=settings,
         router=rest.router(cases),
         grpc_services=[grpc.grpc_service(cases)],
         events=cases.dispatcher,

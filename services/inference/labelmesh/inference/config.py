@@ -1,17 +1,13 @@
 from pydantic import Field
 
-from labelmesh.core.config import ServiceSettings
+from labelmesh.core.config import ServiceSettings, port
 
 SERVICE = "inference"
 
 
 class InferenceSettings(ServiceSettings):
-    rest_port: int = Field(
-        default=8082, ge=0, le=65535, validation_alias="LABELMESH_INFERENCE_REST_PORT"
-    )
-    grpc_port: int = Field(
-        default=50052, ge=0, le=65535, validation_alias="LABELMESH_INFERENCE_GRPC_PORT"
-    )
+    rest_port: int = port("LABELMESH_INFERENCE_REST_PORT", 8082)
+    grpc_port: int = port("LABELMESH_INFERENCE_GRPC_PORT", 50052)
     max_batch_size: int = Field(
         default=32, ge=1, validation_alias="LABELMESH_INFERENCE_MAX_BATCH_SIZE"
     )

@@ -47,9 +47,7 @@ def build_app(settings: IngestSettings) -> IngestApp:
         await store.ensure_ready()
 
     service = ServiceDefinition(
-        name=SERVICE,
         platform=platform,
-        settings=settings,
         router=rest.router(ingest),
         grpc_services=[grpc.grpc_service(ingest)],
         events=events,

@@ -66,9 +66,7 @@ def build_app(settings: ReviewSettings) -> ReviewApp:
     store = MongoReviewStore.on(platform.db)
     wired = use_cases(store, platform.uow, ReviewMetrics(platform.registry))
     service = ServiceDefinition(
-        name=SERVICE,
         platform=platform,
-        settings=settings,
         router=rest.router(wired.api),
         grpc_services=[grpc.grpc_service(wired.api)],
         events=wired.dispatcher,

@@ -1,12 +1,7 @@
-from pydantic import Field
 
-from labelmesh.core.config import ServiceSettings
+from labelmesh.core.config import ServiceSettings, port
 
 
 class ReviewSettings(ServiceSettings):
-    rest_port: int = Field(
-        default=8084, ge=0, le=65535, validation_alias="LABELMESH_REVIEW_REST_PORT"
-    )
-    grpc_port: int = Field(
-        default=50054, ge=0, le=65535, validation_alias="LABELMESH_REVIEW_GRPC_PORT"
-    )
+    rest_port: int = port("LABELMESH_REVIEW_REST_PORT", 8084)
+    grpc_port: int = port("LABELMESH_REVIEW_GRPC_PORT", 50054)

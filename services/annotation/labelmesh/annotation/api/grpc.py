@@ -86,8 +86,9 @@ class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
 
 
 def grpc_service(annotation: Annotation) -> GrpcService:
-    return GrpcService(
-        servicer=AnnotationServicer(annotation),
-        add_to_server=pb_grpc.add_AnnotationServiceServicer_to_server,
-        full_name=pb.DESCRIPTOR.services_by_name["AnnotationService"].full_name,
+    return GrpcService.of(
+        AnnotationServicer(annotation),
+        pb_grpc.add_AnnotationServiceServicer_to_server,
+        pb.DESCRIPTOR,
+        "AnnotationService",
     )

@@ -30,8 +30,9 @@ class AuditServicer(pb_grpc.AuditServiceServicer):
 
 
 def grpc_service(audit: Audit) -> GrpcService:
-    return GrpcService(
-        servicer=AuditServicer(audit),
-        add_to_server=pb_grpc.add_AuditServiceServicer_to_server,
-        full_name=pb.DESCRIPTOR.services_by_name["AuditService"].full_name,
+    return GrpcService.of(
+        AuditServicer(audit),
+        pb_grpc.add_AuditServiceServicer_to_server,
+        pb.DESCRIPTOR,
+        "AuditService",
     )

@@ -82,8 +82,9 @@ class InferenceServicer(pb_grpc.InferenceServiceServicer):
 
 
 def grpc_service(cases: InferenceUseCases) -> GrpcService:
-    return GrpcService(
-        servicer=InferenceServicer(cases),
-        add_to_server=pb_grpc.add_InferenceServiceServicer_to_server,
-        full_name=pb.DESCRIPTOR.services_by_name["InferenceService"].full_name,
+    return GrpcService.of(
+        InferenceServicer(cases),
+        pb_grpc.add_InferenceServiceServicer_to_server,
+        pb.DESCRIPTOR,
+        "InferenceService",
     )

@@ -95,8 +95,9 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
 
 
 def grpc_service(ingest: Ingest) -> GrpcService:
-    return GrpcService(
-        servicer=IngestServicer(ingest),
-        add_to_server=pb_grpc.add_IngestServiceServicer_to_server,
-        full_name=pb.DESCRIPTOR.services_by_name["IngestService"].full_name,
+    return GrpcService.of(
+        IngestServicer(ingest),
+        pb_grpc.add_IngestServiceServicer_to_server,
+        pb.DESCRIPTOR,
+        "IngestService",
     )
