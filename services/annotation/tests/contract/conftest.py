@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import pytest
 
 from labelmesh.annotation.adapters.annotations import MongoAnnotationRepository
@@ -22,6 +24,15 @@ from labelmesh.testing.twins.annotation import (
     InMemoryTaskRepository,
 )
 
+R = TypeVar("R")
+
+
+async def indexed(repository: R) -> R:
+    """The repository, with its MongoDB indexes made first if it is a MongoDB adapter."""
+    if isinstance(repository, MongoTaskRepository | MongoTaskQueue | MongoAnnotationRepository):
+        await repository.ensure_indexes()
+    return repository
+
 
 @pytest.fixture
 def projects(backend: Backend) -> ProjectRepository:
@@ -30,23 +41,14 @@ def projects(backend: Backend) -> ProjectRepository:
 
 @pytest.fixture
 async def tasks(backend: Backend) -> TaskRepository:
-    repository = backend.pick(InMemoryTaskRepository, MongoTaskRepository)
-    if isinstance(repository, MongoTaskRepository):
-        await repository.ensure_indexes()
-    return repository
+    return await indexed(backend.pick(InMemoryTaskRepository, MongoTaskRepository))
 
 
 @pytest.fixture
 async def queue(backend: Backend) -> TaskQueue:
-    tasks = backend.pick(InMemoryTaskQueue, MongoTaskQueue)
-    if isinstance(tasks, MongoTaskQueue):
-        await tasks.ensure_indexes()
-    return tasks
+    return await indexed(backend.pick(InMemoryTaskQueue, MongoTaskQueue))
 
 
 @pytest.fixture
 async def annotations(backend: Backend) -> AnnotationRepository:
-    repository = backend.pick(InMemoryAnnotationRepository, MongoAnnotationRepository)
-    if isinstance(repository, MongoAnnotationRepository):
-        await repository.ensure_indexes()
-    return repository
+    return await indexed(backend.pick(InMemoryAnnotationRepository, MongoAnnotationRepository))

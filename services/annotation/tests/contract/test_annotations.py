@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from labelmesh.annotation.ports import AnnotationRepository
-from labelmesh.annotation.records import AnnotationDecision, AnnotationSource, StoredAnnotation
+from labelmesh.annotation.records import AnnotationSource, StoredAnnotation
 from labelmesh.core.errors import Conflict
 from labelmesh.testing.backends import Backend
+from labelmesh.testing.twins.annotation import model_annotation
 from labelmesh.v1.geometry_pb2 import Classification, Label, LabelSource
 
 LABELS = (
@@ -27,19 +28,7 @@ HUMAN = StoredAnnotation(
     labels=LABELS,
     round=2,
 )
-MODEL = StoredAnnotation(
-    annotation_id="a2",
-    task_id="t1",
-    item_id="i1",
-    project_id="p1",
-    annotator="m",
-    source=AnnotationSource.MODEL,
-    labels=LABELS,
-    decision=AnnotationDecision.AUTO_ACCEPTED,
-    threshold=0.5,
-    rule_version=3,
-    prediction_id="pr-1",
-)
+MODEL = model_annotation("a2", LABELS, threshold=0.5, rule_version=3, prediction_id="pr-1")
 
 
 def without_time(annotation: StoredAnnotation) -> StoredAnnotation:

@@ -5,37 +5,30 @@ tasks. Against the real broker and database."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
 
 import httpx
 import pytest
 
 from labelmesh.annotation.usecases import Annotation
-from labelmesh.core.runner import ServiceDefinition
-from labelmesh.v1.events_pb2 import (
-    Envelope,
-    GoldStandardSet,
-    ReviewDecided,
-    ReviewDecision,
-)
+from labelmesh.testing.twins.annotation import LiveAnnotation
+from labelmesh.v1.events_pb2 import GoldStandardSet, ReviewDecided, ReviewDecision
 from labelmesh.v1.geometry_pb2 import Classification, Label
 
 pytestmark = pytest.mark.integration
-NewProject = Callable[..., Awaitable[str]]
-AddItems = Callable[[str, Sequence[str]], Awaitable[None]]
-Publish = Callable[..., Awaitable[list[Envelope]]]
 ANSWER = [Label(classification=Classification(label="politics"))]
 
 
 async def gold_queue(
-    publish: Publish, add_items: AddItems, pid: str, regular: int, gold: int
-) -> set[str]:
-    """Regular and gold items; gold is announced before its item, as it may be."""
+    live: LiveAnnotation, gold_ratio: float, regular: int, gold: int
+) -> tuple[str, set[str]]:
+    """A project with regular and gold items; gold is announced before its item,
+    as it may be. The project id and the gold item ids."""
+    pid = await live.project(gold_ratio=gold_ratio)
     gold_ids = [f"gold-{n}" for n in range(gold)]
     for item_id in gold_ids:
-        await publish(pid, item_id, [GoldStandardSet(labels=ANSWER)])
-    await add_items(pid, [*gold_ids, *(f"item-{n}" for n in range(regular))])
-    return set(gold_ids)
+        await live.publish(pid, item_id, [GoldStandardSet(labels=ANSWER)])
+    await live.add_items(pid, [*gold_ids, *(f"item-{n}" for n in range(regular))])
+    return pid, set(gold_ids)
 
 
 async def work_through(app: Annotation, pid: str, annotator: str) -> list[str]:
@@ -49,10 +42,10 @@ async def work_through(app: Annotation, pid: str, annotator: str) -> list[str]:
 
 
 async def test_gold_is_mixed_in_at_the_ratio_and_never_served_twice(
-    app: Annotation, publish: Publish, new_project: NewProject, add_items: AddItems
+    live: LiveAnnotation,
 ) -> None:
-    pid = await new_project(gold_ratio=0.25)
-    gold = await gold_queue(publish, add_items, pid, regular=6, gold=2)
+    app = live.annotation
+    pid, gold = await gold_queue(live, 0.25, regular=6, gold=2)
 
     ana = await work_through(app, pid, "ana")
     assert [item in gold for item in ana] == [True, False, False, False] * 2
@@ -72,27 +65,20 @@ async def test_gold_is_mixed_in_at_the_ratio_and_never_served_twice(
 
 
 async def test_a_due_gold_task_already_answered_gives_way_to_regular_work(
-    app: Annotation, publish: Publish, new_project: NewProject, add_items: AddItems
+    live: LiveAnnotation,
 ) -> None:
-    pid = await new_project(gold_ratio=0.75)
-    gold = await gold_queue(publish, add_items, pid, regular=3, gold=1)
-    ana = await work_through(app, pid, "ana")
+    pid, gold = await gold_queue(live, 0.75, regular=3, gold=1)
+    ana = await work_through(live.annotation, pid, "ana")
     assert [item in gold for item in ana] == [True, False, False, False]
 
 
-async def test_review_decisions_leave_gold_tasks_alone(
-    service: ServiceDefinition,
-    app: Annotation,
-    publish: Publish,
-    new_project: NewProject,
-    add_items: AddItems,
-) -> None:
-    pid = await new_project(gold_ratio=0.5)
-    await gold_queue(publish, add_items, pid, regular=0, gold=1)
+async def test_review_decisions_leave_gold_tasks_alone(live: LiveAnnotation) -> None:
+    app = live.annotation
+    pid, _ = await gold_queue(live, 0.5, regular=0, gold=1)
     task = await app.next_task(pid, "ana")
     assert task is not None
     annotation_id = await app.submit(task.task_id, "ana", ANSWER)
-    tasks = service.platform.db["tasks"]
+    tasks = live.service.platform.db["tasks"]
     before = await tasks.find_one({"_id": task.task_id})
 
     decisions = [
@@ -108,7 +94,7 @@ async def test_review_decisions_leave_gold_tasks_alone(
             ReviewDecision.REVIEW_DECISION_APPROVED,
         )
     ]
-    await publish(pid, task.item_id, decisions)
+    await live.publish(pid, task.item_id, decisions)
 
     after = await tasks.find_one({"_id": task.task_id})
     assert before is not None and after is not None
@@ -119,14 +105,9 @@ async def test_review_decisions_leave_gold_tasks_alone(
 
 
 async def test_gold_tasks_look_exactly_like_regular_tasks(
-    app: Annotation,
-    publish: Publish,
-    new_project: NewProject,
-    add_items: AddItems,
-    rest: httpx.AsyncClient,
+    live: LiveAnnotation, rest: httpx.AsyncClient
 ) -> None:
-    pid = await new_project(gold_ratio=0.5)
-    gold = await gold_queue(publish, add_items, pid, regular=1, gold=1)
+    pid, gold = await gold_queue(live, 0.5, regular=1, gold=1)
 
     async def take_and_submit() -> tuple[dict[str, object], dict[str, object]]:
         taken = await rest.post(f"/v1/projects/{pid}/tasks/next", json={"annotator": "ana"})

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator
 
 import grpc
 import pytest
 
 from labelmesh.annotation.api.grpc import grpc_service
 from labelmesh.annotation.usecases import Annotation
+from labelmesh.testing.twins.annotation import LiveAnnotation
 from labelmesh.v1 import annotation_service_pb2 as pb
 from labelmesh.v1 import annotation_service_pb2_grpc as pb_grpc
 from labelmesh.v1.events_pb2 import DataType, ReviewPolicy
 
 pytestmark = pytest.mark.integration
-NewProject = Callable[..., Awaitable[str]]
-AddItems = Callable[[str, Sequence[str]], Awaitable[None]]
 
 
 @pytest.fixture
@@ -56,10 +55,10 @@ async def test_create_project_keeps_a_valid_review_policy_as_version_1(
 
 
 async def test_queue_stats_and_a_shared_task_over_grpc(
-    stub: pb_grpc.AnnotationServiceStub, new_project: NewProject, add_items: AddItems
+    stub: pb_grpc.AnnotationServiceStub, live: LiveAnnotation
 ) -> None:
-    pid = await new_project(overlap=2)
-    await add_items(pid, ["item-1", "item-2"])
+    pid = await live.project(overlap=2)
+    await live.add_items(pid, ["item-1", "item-2"])
     stats = await stub.GetQueueStats(pb.GetQueueStatsRequest(project_id=pid))
     assert (stats.open, stats.assigned, stats.gold) == (2, 0, 0)
 

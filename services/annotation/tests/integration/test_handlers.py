@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
 
 from labelmesh.annotation.app import build_app
 from labelmesh.annotation.config import AnnotationSettings
 from labelmesh.annotation.domain import NewProject
-from labelmesh.annotation.usecases import Annotation
 from labelmesh.core.config import CoreSettings
 from labelmesh.core.envelopes import decode, model_actor, new_envelope
 from labelmesh.core.mongo import OUTBOX
 from labelmesh.core.runner import ServiceDefinition
 from labelmesh.testing.services import eventually, serving
+from labelmesh.testing.twins.annotation import LiveAnnotation
 from labelmesh.v1.events_pb2 import (
     DataType,
     Envelope,
@@ -86,9 +85,6 @@ async def test_tasks_wait_for_their_item_and_replays_change_nothing(
         assert await db[OUTBOX].count_documents({"event_type": "labelmesh.v1.TaskCreated"}) == 1
 
 
-NewQueueProject = Callable[..., Awaitable[str]]
-AddItems = Callable[[str, Sequence[str]], Awaitable[None]]
-Publish = Callable[..., Awaitable[list[Envelope]]]
 POLITICS = [Label(classification=Classification(label="politics"))]
 
 
@@ -102,20 +98,12 @@ def rejected(task_id: str, annotation_id: str, round_: int) -> ReviewDecided:
     )
 
 
-def counter(service: ServiceDefinition, name: str, **labels: str) -> float:
-    value = service.platform.registry.get_sample_value(name, labels)
-    return value or 0.0
-
-
 async def test_a_rejected_round_reopens_once_however_many_rejections_arrive(
-    service: ServiceDefinition,
-    app: Annotation,
-    publish: Publish,
-    new_project: NewQueueProject,
-    add_items: AddItems,
+    live: LiveAnnotation,
 ) -> None:
-    pid = await new_project(overlap=3)
-    await add_items(pid, ["item-1"])
+    app, service = live.annotation, live.service
+    pid = await live.project(overlap=3)
+    await live.add_items(pid, ["item-1"])
     annotations, task_ids = {}, set()
     for annotator in ("ana", "ben", "cy"):
         task = await app.next_task(pid, annotator)
@@ -127,17 +115,17 @@ async def test_a_rejected_round_reopens_once_however_many_rejections_arrive(
 
     # One rejection per annotation of round 0, and the first delivered three times.
     decisions = [rejected(task_id, a, 0) for a in annotations.values()]
-    [first, *_] = await publish(pid, "item-1", decisions)
+    [first, *_] = await live.publish(pid, "item-1", decisions)
     await service.platform.publisher.publish([first, first])
-    await publish(pid, "item-1", [rejected(task_id, annotations["ana"], 0)])  # stale by now
+    await live.publish(pid, "item-1", [rejected(task_id, annotations["ana"], 0)])  # stale by now
 
     document = await service.platform.db["tasks"].find_one({"_id": task_id})
     assert document is not None
     assert (document["status"], document["round"], document["rework_count"]) == ("open", 1, 1)
     assert (document["open_slots"], document["takers"], document["submitted"]) == (3, [], [])
     name = "labelmesh_annotation_rework_decisions_total"
-    assert counter(service, name, outcome="reopened") == 1
-    assert counter(service, name, outcome="ignored") == 3
+    assert live.counter(name, outcome="reopened") == 1
+    assert live.counter(name, outcome="ignored") == 3
 
     # Round 1: the same annotators may take it again, and their work says which round.
     again = await app.next_task(pid, "ana")
@@ -147,29 +135,20 @@ async def test_a_rejected_round_reopens_once_however_many_rejections_arrive(
     assert rounds == [0, 0, 0, 1]
 
 
-async def test_a_rejection_sends_a_completed_task_back(
-    service: ServiceDefinition,
-    app: Annotation,
-    publish: Publish,
-    new_project: NewQueueProject,
-    add_items: AddItems,
-) -> None:
-    pid = await new_project()
-    await add_items(pid, ["item-1"])
-    task = await app.next_task(pid, "ana")
-    assert task is not None
-    annotation_id = await app.submit(task.task_id, "ana", POLITICS)
+async def test_a_rejection_sends_a_completed_task_back(live: LiveAnnotation) -> None:
+    app = live.annotation
+    pid, task, annotation_id = await live.submitted(POLITICS)
     approved = ReviewDecided(
         review_id="r-1",
         annotation_id=annotation_id,
         decision=ReviewDecision.REVIEW_DECISION_APPROVED,
         task_id=task.task_id,
     )
-    await publish(pid, "item-1", [approved])
+    await live.publish(pid, "item-1", [approved])
     assert (await app.get_task(task.task_id)).status == "completed"
     assert await app.next_task(pid, "ben") is None
 
-    await publish(pid, "item-1", [rejected(task.task_id, annotation_id, 0)])
+    await live.publish(pid, "item-1", [rejected(task.task_id, annotation_id, 0)])
     reopened = await app.get_task(task.task_id)
     assert (reopened.status, reopened.assignee, reopened.assignees) == ("open", "", [])
     ben = await app.next_task(pid, "ben")
@@ -177,53 +156,42 @@ async def test_a_rejection_sends_a_completed_task_back(
 
 
 async def test_final_labels_close_a_task_whose_annotations_were_all_overruled(
-    service: ServiceDefinition,
-    app: Annotation,
-    publish: Publish,
-    new_project: NewQueueProject,
-    add_items: AddItems,
+    live: LiveAnnotation,
 ) -> None:
-    pid = await new_project()
-    await add_items(pid, ["item-1"])
-    task = await app.next_task(pid, "ana")
-    assert task is not None
-    annotation_id = await app.submit(task.task_id, "ana", POLITICS)
+    app = live.annotation
+    pid, task, annotation_id = await live.submitted(POLITICS)
     overruled = ReviewDecided(
         review_id="r-1",
         annotation_id=annotation_id,
         decision=ReviewDecision.REVIEW_DECISION_REJECTED,  # no task: nothing to rework
     )
-    await publish(pid, "item-1", [overruled])
+    await live.publish(pid, "item-1", [overruled])
     assert (await app.get_task(task.task_id)).status == "submitted"
-    await publish(pid, "item-1", [ItemCompleted(labels=POLITICS, source="adjudication")])
+    await live.publish(pid, "item-1", [ItemCompleted(labels=POLITICS, source="adjudication")])
     assert (await app.get_task(task.task_id)).status == "completed"
 
 
 async def test_a_newer_review_policy_sets_the_overlap_of_new_tasks_only(
-    service: ServiceDefinition,
-    app: Annotation,
-    publish: Publish,
-    new_project: NewQueueProject,
-    add_items: AddItems,
+    live: LiveAnnotation,
 ) -> None:
-    pid = await new_project(overlap=1)
-    await add_items(pid, ["before"])
+    pid = await live.project(overlap=1)
+    await live.add_items(pid, ["before"])
 
     async def configure(version: int, overlap: int) -> None:
         policy = ReviewPolicy(version=version, overlap=overlap, gold_ratio=0.1)
-        await publish(pid, "", [ReviewPolicyConfigured(policy=policy)])
+        await live.publish(pid, "", [ReviewPolicyConfigured(policy=policy)])
 
     await configure(2, 3)
     await configure(2, 4)  # the same version again: already applied
     await configure(1, 5)  # older: ignored
-    policy = (await app.get_project(pid)).review_policy
+    policy = (await live.annotation.get_project(pid)).review_policy
     assert (policy.version, policy.overlap) == (2, 3)
     assert policy.gold_ratio == pytest.approx(0.1)
 
-    await add_items(pid, ["after"])
+    await live.add_items(pid, ["after"])
     overlaps = {
         d["item_id"]: (d["overlap"], d["open_slots"])
-        async for d in service.platform.db["tasks"].find({"project_id": pid})
+        async for d in live.service.platform.db["tasks"].find({"project_id": pid})
     }
     assert overlaps == {"before": (1, 1), "after": (3, 3)}
 

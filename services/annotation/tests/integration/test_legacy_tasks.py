@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -10,16 +9,16 @@ import pytest
 from labelmesh.annotation.adapters import legacy_tasks
 from labelmesh.annotation.usecases import Annotation
 from labelmesh.core.runner import ServiceDefinition
+from labelmesh.testing.twins.annotation import LiveAnnotation
 from labelmesh.v1.geometry_pb2 import Classification, Label
 
 pytestmark = pytest.mark.integration
-NewProject = Callable[..., Awaitable[str]]
 
 
 async def test_tasks_stored_before_overlap_are_upgraded_once(
-    service: ServiceDefinition, app: Annotation, new_project: NewProject
+    service: ServiceDefinition, app: Annotation, live: LiveAnnotation
 ) -> None:
-    pid = await new_project()
+    pid = await live.project()
     db = service.platform.db
     common = {"project_id": pid, "data_type": 1, "text": "t", "item_ready": True}
     await db["tasks"].insert_many(

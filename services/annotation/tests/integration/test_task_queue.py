@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -13,6 +12,7 @@ from labelmesh.core.envelopes import decode
 from labelmesh.core.errors import Conflict
 from labelmesh.core.mongo import OUTBOX
 from labelmesh.core.runner import ServiceDefinition
+from labelmesh.testing.twins.annotation import LiveAnnotation
 from labelmesh.v1.events_pb2 import (
     AnnotationAutoAccepted,
     DataType,
@@ -23,10 +23,6 @@ from labelmesh.v1.events_pb2 import (
 from labelmesh.v1.geometry_pb2 import Classification, Label
 
 pytestmark = pytest.mark.integration
-# The conftest fixtures' types.
-NewProject = Callable[..., Awaitable[str]]
-AddItems = Callable[[str, Sequence[str]], Awaitable[None]]
-Publish = Callable[..., Awaitable[list[Envelope]]]
 POLITICS = [Label(classification=Classification(label="politics"))]
 
 
@@ -36,10 +32,10 @@ async def submissions(service: ServiceDefinition) -> list[Envelope]:
 
 
 async def test_overlap_gives_each_slot_to_a_different_annotator(
-    service: ServiceDefinition, app: Annotation, new_project: NewProject, add_items: AddItems
+    service: ServiceDefinition, app: Annotation, live: LiveAnnotation
 ) -> None:
-    pid = await new_project(overlap=3)
-    await add_items(pid, ["item-1"])
+    pid = await live.project(overlap=3)
+    await live.add_items(pid, ["item-1"])
 
     first = await app.next_task(pid, "ana")
     second = await app.next_task(pid, "ben")
@@ -74,10 +70,10 @@ async def test_overlap_gives_each_slot_to_a_different_annotator(
 
 
 async def test_an_annotator_moves_on_to_the_next_item_not_another_slot(
-    app: Annotation, new_project: NewProject, add_items: AddItems
+    app: Annotation, live: LiveAnnotation
 ) -> None:
-    pid = await new_project(overlap=2)
-    await add_items(pid, ["item-1", "item-2"])
+    pid = await live.project(overlap=2)
+    await live.add_items(pid, ["item-1", "item-2"])
     taken = []
     for _ in range(2):
         task = await app.next_task(pid, "ana")
@@ -91,12 +87,10 @@ async def test_an_annotator_moves_on_to_the_next_item_not_another_slot(
 
 
 async def test_a_submission_carries_its_round_overlap_and_time_spent(
-    service: ServiceDefinition, app: Annotation, new_project: NewProject, add_items: AddItems
+    live: LiveAnnotation,
 ) -> None:
-    pid = await new_project(overlap=2)
-    await add_items(pid, ["item-1"])
-    task = await app.next_task(pid, "ana")
-    assert task is not None
+    app, service = live.annotation, live.service
+    _, task = await live.taken("ana", overlap=2)
     # She took it 42 seconds ago.
     await service.platform.db["tasks"].update_one(
         {"_id": task.task_id},
@@ -112,10 +106,10 @@ async def test_a_submission_carries_its_round_overlap_and_time_spent(
 
 
 async def test_an_untaken_single_overlap_task_can_still_be_submitted_directly(
-    service: ServiceDefinition, app: Annotation, new_project: NewProject, add_items: AddItems
+    service: ServiceDefinition, app: Annotation, live: LiveAnnotation
 ) -> None:
-    pid = await new_project()
-    await add_items(pid, ["item-1"])
+    pid = await live.project()
+    await live.add_items(pid, ["item-1"])
     document = await service.platform.db["tasks"].find_one({"item_id": "item-1"})
     assert document is not None and document["status"] == "open"
     await app.submit(document["_id"], "ana", POLITICS)
@@ -129,16 +123,14 @@ async def test_an_untaken_single_overlap_task_can_still_be_submitted_directly(
 
 async def test_queue_stats_count_regular_tasks_by_status_and_gold_apart(
     app: Annotation,
-    publish: Publish,
-    new_project: NewProject,
-    add_items: AddItems,
+    live: LiveAnnotation,
     rest: httpx.AsyncClient,
 ) -> None:
-    pid = await new_project()
-    await add_items(pid, ["open", "taken", "handed-in", "gold"])
-    await publish(pid, "gold", [GoldStandardSet(labels=POLITICS)])
-    await publish(pid, "waiting", [ItemIngested(data_type=DataType.DATA_TYPE_TEXT, text="x")])
-    await publish(pid, "model-did-it", [AnnotationAutoAccepted(annotation_id="a-1")])
+    pid = await live.project()
+    await live.add_items(pid, ["open", "taken", "handed-in", "gold"])
+    await live.publish(pid, "gold", [GoldStandardSet(labels=POLITICS)])
+    await live.publish(pid, "waiting", [ItemIngested(data_type=DataType.DATA_TYPE_TEXT, text="x")])
+    await live.publish(pid, "model-did-it", [AnnotationAutoAccepted(annotation_id="a-1")])
     assert await app.next_task(pid, "ana") is not None
     ben = await app.next_task(pid, "ben")
     assert ben is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from labelmesh.annotation.domain import NewProject
+from labelmesh.annotation.queue import TaskView
 from labelmesh.annotation.records import AnnotationSource, TaskStatus
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
 from labelmesh.testing.twins.annotation import AnnotationTwins
@@ -20,6 +21,21 @@ def offered(suggestion_id: str, score: float) -> Label:
         confidence=score,
         source=LabelSource(model_id="m", score=score, suggestion_id=suggestion_id),
     )
+
+
+async def offered_to_bo(twins: AnnotationTwins) -> TaskView:
+    """Bo's task on item-1, offering suggestions s1 (score 0.9) and s2 (0.4)."""
+    pid = await twins.project()
+    prediction = PredictionCreated(
+        prediction_id="p",
+        model=twins.suggestion("x").model,
+        labels=[offered("s1", 0.9), offered("s2", 0.4)],
+    )
+    await twins.add_items(pid, "item-1")
+    await twins.publish(pid, "item-1", prediction)
+    task = await twins.annotation.next_task(pid, "bo")
+    assert task is not None
+    return task
 
 
 async def test_a_created_project_is_stored_and_announced(twins: AnnotationTwins) -> None:
@@ -131,16 +147,7 @@ async def test_an_invalid_submission_stores_nothing_and_is_counted(twins: Annota
 async def test_accepting_suggestions_records_their_source_and_rejects_the_rest(
     twins: AnnotationTwins,
 ) -> None:
-    pid = await twins.project()
-    prediction = PredictionCreated(
-        prediction_id="p",
-        model=twins.suggestion("x").model,
-        labels=[offered("s1", 0.9), offered("s2", 0.4)],
-    )
-    await twins.add_items(pid, "item-1")
-    await twins.publish(pid, "item-1", prediction)
-    task = await twins.annotation.next_task(pid, "bo")
-    assert task is not None
+    task = await offered_to_bo(twins)
     with pytest.raises(InvalidField) as unknown:
         await twins.annotation.accept_suggestions(task.task_id, ["s1", "nope"], "bo")
     assert unknown.value.field == "suggestion_ids[1]"
@@ -157,16 +164,7 @@ async def test_accepting_suggestions_records_their_source_and_rejects_the_rest(
 async def test_rejecting_a_suggestion_hides_it_from_the_annotator_only(
     twins: AnnotationTwins,
 ) -> None:
-    pid = await twins.project()
-    prediction = PredictionCreated(
-        prediction_id="p",
-        model=twins.suggestion("x").model,
-        labels=[offered("s1", 0.9), offered("s2", 0.4)],
-    )
-    await twins.add_items(pid, "item-1")
-    await twins.publish(pid, "item-1", prediction)
-    task = await twins.annotation.next_task(pid, "bo")
-    assert task is not None
+    task = await offered_to_bo(twins)
     await twins.annotation.reject_suggestion(task.task_id, "s2", "bo", " a poster ")
     after = await twins.annotation.get_task(task.task_id, "bo")
     assert [s.source.suggestion_id for s in after.suggestion] == ["s1"]
@@ -176,4 +174,4 @@ async def test_rejecting_a_suggestion_hides_it_from_the_annotator_only(
         await twins.annotation.reject_suggestion(task.task_id, "s2", "bo", "")
     with pytest.raises(Conflict):
         await twins.annotation.reject_suggestion(task.task_id, "s1", "cy", "")
-    assert isinstance(await twins.annotation.get_project(pid), ProjectSpec)
+    assert isinstance(await twins.annotation.get_project(task.project_id), ProjectSpec)

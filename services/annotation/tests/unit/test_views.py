@@ -17,6 +17,7 @@ from labelmesh.annotation.records import (
     Task,
     TaskStatus,
 )
+from labelmesh.testing.twins.annotation import model_annotation
 from labelmesh.v1 import annotation_service_pb2 as pb
 from labelmesh.v1.events_pb2 import DataType, ModelRef
 from labelmesh.v1.geometry_pb2 import Classification, Label
@@ -78,18 +79,7 @@ def test_a_task_shows_its_status_in_both_forms() -> None:
 
 def test_an_item_annotation_names_its_source_and_decision() -> None:
     at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    model = StoredAnnotation(
-        annotation_id="a",
-        task_id="t",
-        item_id="i",
-        project_id="p",
-        annotator="m",
-        source=AnnotationSource.MODEL,
-        labels=POLITICS,
-        decision=AnnotationDecision.AUTO_ACCEPTED,
-        rule_version=3,
-        created_at=at,
-    )
+    model = model_annotation("a", POLITICS, rule_version=3, created_at=at)
     human = StoredAnnotation("b", "t", "i", "p", "ana", AnnotationSource.HUMAN, POLITICS, round=0)
     shown = views.item_annotations([model, human])
     first, second = shown.annotations

@@ -1,4 +1,5 @@
-"""In-memory twins of the annotation service's repositories and task queue.
+"""In-memory twins of the annotation service's repositories and task queue,
+and the helpers its tests share on the twins and on the running service.
 
 They keep records in `MemoryState` tables, so a failed transaction of
 `InMemoryUnitOfWork` rolls them back, and follow the MongoDB adapters'
@@ -9,7 +10,7 @@ nothing, a taken id is a Conflict.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -20,9 +21,17 @@ from labelmesh.annotation.app import dispatcher
 from labelmesh.annotation.domain import NewProject
 from labelmesh.annotation.handlers import AnnotationFetch
 from labelmesh.annotation.metrics import AnnotationMetrics
-from labelmesh.annotation.queue import IN_PROGRESS, STATUSES, status_from_slots, works_on
+from labelmesh.annotation.queue import (
+    IN_PROGRESS,
+    STATUSES,
+    TaskView,
+    status_from_slots,
+    works_on,
+)
 from labelmesh.annotation.records import (
     GOLD,
+    AnnotationDecision,
+    AnnotationSource,
     Dismissal,
     ItemArrived,
     ItemClosed,
@@ -42,8 +51,11 @@ from labelmesh.core import review_policy
 from labelmesh.core.dispatch import Dispatcher
 from labelmesh.core.envelopes import model_actor, new_envelope
 from labelmesh.core.errors import Conflict
+from labelmesh.core.mongo import PROCESSED
+from labelmesh.core.runner import ServiceDefinition
 from labelmesh.core.uow import Transaction
 from labelmesh.testing.memory import InMemoryUnitOfWork, MemoryState
+from labelmesh.testing.services import eventually
 from labelmesh.v1.events_pb2 import (
     DataType,
     Envelope,
@@ -126,19 +138,24 @@ class _Tasks:
         return min(found, key=lambda t: t.created_at) if found else None
 
 
-def _new_task(
-    project_id: str, item_id: str, overlap: int, status: TaskStatus, *, gold: bool, ready: bool
+def _task_at(
+    tasks: _Tasks,
+    change: ItemArrived | SuggestionAttached | MarkedGold,
+    status: TaskStatus,
+    *,
+    gold: bool = False,
 ) -> Task:
-    return Task(
+    """The task of the change's item, or a new one whose item has not arrived yet."""
+    return tasks.by_item(change.item_id) or Task(
         task_id=str(uuid.uuid4()),
-        item_id=item_id,
-        project_id=project_id,
+        item_id=change.item_id,
+        project_id=change.project_id,
         status=status,
         created_at=_now(),
         gold=gold,
-        item_ready=ready,
-        overlap=overlap,
-        open_slots=overlap,
+        item_ready=False,
+        overlap=change.overlap,
+        open_slots=change.overlap,
     )
 
 
@@ -155,14 +172,7 @@ class InMemoryTaskRepository:
         task: Task | None
         match change:
             case ItemArrived():
-                task = table.by_item(change.item_id) or _new_task(
-                    change.project_id,
-                    change.item_id,
-                    change.overlap,
-                    TaskStatus.PENDING,
-                    gold=False,
-                    ready=False,
-                )
+                task = _task_at(table, change, TaskStatus.PENDING)
                 table.put(
                     replace(
                         task,
@@ -174,14 +184,7 @@ class InMemoryTaskRepository:
                     )
                 )
             case SuggestionAttached():
-                task = table.by_item(change.item_id) or _new_task(
-                    change.project_id,
-                    change.item_id,
-                    change.overlap,
-                    change.status,
-                    gold=False,
-                    ready=False,
-                )
+                task = _task_at(table, change, change.status)
                 model = ModelRef(id=change.model.id, version=change.model.version)
                 table.put(
                     replace(
@@ -194,14 +197,7 @@ class InMemoryTaskRepository:
                     )
                 )
             case MarkedGold():
-                task = table.by_item(change.item_id) or _new_task(
-                    change.project_id,
-                    change.item_id,
-                    change.overlap,
-                    TaskStatus.PENDING,
-                    gold=True,
-                    ready=False,
-                )
+                task = _task_at(table, change, TaskStatus.PENDING, gold=True)
                 table.put(replace(task, project_id=change.project_id, gold=True))
             case SuggestionsAdded():
                 task = table.by_item(change.item_id)
@@ -397,12 +393,7 @@ class AnnotationTwins:
     events: Dispatcher[AnnotationFetch]
 
     async def project(self, overlap: int = 0, gold_ratio: float = 0.0) -> str:
-        policy = ReviewPolicy(overlap=overlap, gold_ratio=gold_ratio)
-        project = await self.annotation.create_project(
-            NewProject("queue", DataType.DATA_TYPE_TEXT, CLASSES, 0.9, review_policy=policy),
-            "owner",
-        )
-        return project.project_id
+        return await queue_project(self.annotation, overlap, gold_ratio)
 
     async def publish(self, project_id: str, item_id: str, *payloads: Message) -> list[Envelope]:
         envelopes = [envelope(project_id, item_id, p) for p in payloads]
@@ -429,6 +420,16 @@ class AnnotationTwins:
     @staticmethod
     def envelope(project_id: str, item_id: str, payload: Message) -> Envelope:
         return envelope(project_id, item_id, payload)
+
+
+async def queue_project(annotation: Annotation, overlap: int = 0, gold_ratio: float = 0.0) -> str:
+    """A text project with the given review policy fields; returns its id."""
+    policy = ReviewPolicy(overlap=overlap, gold_ratio=gold_ratio)
+    project = await annotation.create_project(
+        NewProject("queue", DataType.DATA_TYPE_TEXT, CLASSES, 0.9, review_policy=policy),
+        "owner",
+    )
+    return project.project_id
 
 
 def suggestion(item_id: str, *labels: Label) -> PredictionCreated:
@@ -462,3 +463,99 @@ def annotation_on_twins(state: MemoryState | None = None) -> AnnotationTwins:
     annotation = Annotation(projects, tasks, InMemoryTaskQueue(state), annotations, uow, metrics)
     events = dispatcher(uow, projects, tasks, annotations, metrics)
     return AnnotationTwins(uow, registry, annotation, tasks, events)
+
+
+def model_annotation(
+    annotation_id: str,
+    labels: Sequence[Label],
+    *,
+    rule_version: int,
+    threshold: float | None = None,
+    prediction_id: str = "",
+    created_at: datetime | None = None,
+) -> StoredAnnotation:
+    """Model m's auto-accepted annotation of item i1 (task t1, project p1)."""
+    return StoredAnnotation(
+        annotation_id=annotation_id,
+        task_id="t1",
+        item_id="i1",
+        project_id="p1",
+        annotator="m",
+        source=AnnotationSource.MODEL,
+        labels=tuple(labels),
+        decision=AnnotationDecision.AUTO_ACCEPTED,
+        threshold=threshold,
+        rule_version=rule_version,
+        prediction_id=prediction_id,
+        created_at=created_at,
+    )
+
+
+# The service running against the real broker and database, for integration tests.
+
+# (project id, item id, payloads): publish the payloads about that item.
+Publish = Callable[[str, str, Sequence[Message]], Awaitable[list[Envelope]]]
+NewQueueProject = Callable[..., Awaitable[str]]
+AddItems = Callable[[str, Sequence[str]], Awaitable[None]]
+
+
+@dataclass
+class LiveAnnotation:
+    """A running annotation service, with the helpers `AnnotationTwins` has."""
+
+    service: ServiceDefinition
+    annotation: Annotation
+
+    async def project(self, overlap: int = 0, gold_ratio: float = 0.0) -> str:
+        return await queue_project(self.annotation, overlap, gold_ratio)
+
+    async def publish_and_wait(self, envelopes: Sequence[Envelope]) -> None:
+        """Publish events and wait until the service has handled every one."""
+        await self.service.platform.publisher.publish(envelopes)
+        ids = {e.event_id for e in envelopes}
+        processed = self.service.platform.db[PROCESSED]
+
+        async def handled() -> bool:
+            return await processed.count_documents({"_id": {"$in": list(ids)}}) == len(ids)
+
+        await eventually(handled, what=f"the service to handle {len(ids)} events")
+
+    async def publish(
+        self, project_id: str, item_id: str, payloads: Sequence[Message]
+    ) -> list[Envelope]:
+        """Publish events about one item; returns once the service has handled them."""
+        envelopes = [envelope(project_id, item_id, payload) for payload in payloads]
+        await self.publish_and_wait(envelopes)
+        return envelopes
+
+    async def add_items(self, project_id: str, item_ids: Sequence[str]) -> None:
+        """Text items with a suggestion each, waiting in the queue once this returns."""
+        ingested = [
+            envelope(
+                project_id,
+                item_id,
+                ItemIngested(data_type=DataType.DATA_TYPE_TEXT, text=f"text of {item_id}"),
+            )
+            for item_id in item_ids
+        ]
+        predicted = [envelope(project_id, item_id, suggestion(item_id)) for item_id in item_ids]
+        await self.publish_and_wait([*ingested, *predicted])
+
+    async def taken(self, annotator: str = "ana", *, overlap: int = 0) -> tuple[str, TaskView]:
+        """A project with the one item item-1, and its task as the annotator took it."""
+        project_id = await self.project(overlap=overlap)
+        await self.add_items(project_id, ["item-1"])
+        task = await self.annotation.next_task(project_id, annotator)
+        assert task is not None
+        return project_id, task
+
+    async def submitted(
+        self, labels: Sequence[Label], annotator: str = "ana"
+    ) -> tuple[str, TaskView, str]:
+        """`taken`, then submitted with the labels: the project id, task and annotation id."""
+        project_id, task = await self.taken(annotator)
+        annotation_id = await self.annotation.submit(task.task_id, annotator, labels)
+        return project_id, task, annotation_id
+
+    def counter(self, name: str, **labels: str) -> float:
+        return self.service.platform.registry.get_sample_value(name, labels) or 0.0
