@@ -22,6 +22,7 @@ from labelmesh.devstack.processes import free_port
 from labelmesh.review.app import build
 from labelmesh.review.config import ReviewSettings
 from labelmesh.testing.services import eventually, serving
+from labelmesh.testing.twins.review import POLICY, PROJECT, cls
 from labelmesh.v1 import review_service_pb2 as pb
 from labelmesh.v1.events_pb2 import (
     COMPLETION_SOURCE_ADJUDICATION,
@@ -36,7 +37,6 @@ from labelmesh.v1.events_pb2 import (
     ItemCompleted,
     ItemFlagged,
     ProjectCreated,
-    ProjectMember,
     ProjectSpec,
     QualityScored,
     ReviewCoverage,
@@ -45,37 +45,27 @@ from labelmesh.v1.events_pb2 import (
     ReviewPolicy,
     ReviewPolicyConfigured,
     ReviewRequested,
-    ReviewStage,
 )
-from labelmesh.v1.geometry_pb2 import Classification, Label
 from labelmesh.v1.review_service_pb2_grpc import ReviewServiceStub
 
 pytestmark = pytest.mark.integration
 M = TypeVar("M", bound=Message)
 
-PROJECT = "p1"
 CLASSES = ["ant", "bee", "cat", "dog"]
-POLICY = ReviewPolicy(
-    overlap=3,
-    consensus_threshold=0.6,
-    stages=[
-        ReviewStage(
-            name="expert check", role="expert", coverage=ReviewCoverage.REVIEW_COVERAGE_FLAGGED
-        )
-    ],
-    members=[
-        ProjectMember(user="alice", roles=["expert"]),
-        ProjectMember(user="bob", roles=["expert"]),
-    ],
-)
-
-
-def cls(name: str) -> Label:
-    return Label(classification=Classification(label=name), confidence=1.0)
 
 
 def cls_json(name: str) -> dict[str, Any]:
     return {"classification": {"label": name}, "confidence": 1.0}
+
+
+def approval(reviewer: str, label: str, reason: str = "x") -> dict[str, Any]:
+    """The REST body of a decision approving with one label."""
+    return {
+        "reviewer": reviewer,
+        "decision": "APPROVED",
+        "reason": reason,
+        "labels": [cls_json(label)],
+    }
 
 
 def submitted(item_id: str, annotator: str, label: str, round_: int = 0) -> Envelope:
@@ -261,15 +251,7 @@ async def test_consensus_adjudication_review_and_reports(review: Running) -> Non
     assert (await review.next_task("bob")).status_code == 204
 
     decision_url = f"/v1/review-tasks/{task['review_task_id']}/decision"
-    by_bob = await review.http.post(
-        decision_url,
-        json={
-            "reviewer": "bob",
-            "decision": "APPROVED",
-            "reason": "x",
-            "labels": [cls_json("bee")],
-        },
-    )
+    by_bob = await review.http.post(decision_url, json=approval("bob", "bee"))
     assert by_bob.status_code == 409
     without_reason = await review.http.post(
         decision_url,
@@ -277,36 +259,14 @@ async def test_consensus_adjudication_review_and_reports(review: Running) -> Non
     )
     assert without_reason.status_code == 422
     assert without_reason.json()["detail"][0]["field"] == "reason"
-    unknown_class = await review.http.post(
-        decision_url,
-        json={
-            "reviewer": "alice",
-            "decision": "APPROVED",
-            "reason": "x",
-            "labels": [cls_json("owl")],
-        },
-    )
+    unknown_class = await review.http.post(decision_url, json=approval("alice", "owl"))
     assert unknown_class.json()["detail"][0]["field"] == "labels[0].classification.label"
     decided = await review.http.post(
-        decision_url,
-        json={
-            "reviewer": "alice",
-            "decision": "APPROVED",
-            "reason": "the text is about bees",
-            "labels": [cls_json("bee")],
-        },
+        decision_url, json=approval("alice", "bee", "the text is about bees")
     )
     assert decided.status_code == 200, decided.text
     assert decided.json() == {"outcome": "completed", "review_outcome": "REVIEW_OUTCOME_COMPLETED"}
-    again = await review.http.post(
-        decision_url,
-        json={
-            "reviewer": "alice",
-            "decision": "APPROVED",
-            "reason": "x",
-            "labels": [cls_json("ant")],
-        },
-    )
+    again = await review.http.post(decision_url, json=approval("alice", "ant"))
     assert again.status_code == 409
 
     item = await review.item("item-2")

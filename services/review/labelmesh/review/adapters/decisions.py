@@ -16,8 +16,10 @@ from labelmesh.review.adapters.documents import (
     aware,
     conflict_on_duplicate,
     find_in_window,
+    from_document,
     labels_of,
     now,
+    to_document,
 )
 from labelmesh.review.records import ItemDecision, ReviewerDecision, Settlement, Window
 from labelmesh.v1.events_pb2 import ReviewDecided
@@ -58,34 +60,17 @@ class MongoDecisionRepository:
 
 
 def reviewer_decision_to_document(decision: ReviewerDecision) -> Document:
-    return {
-        "_id": decision.review_task_id,
-        "project_id": decision.project_id,
-        "item_id": decision.item_id,
-        "reviewer": decision.reviewer,
-        "stage": decision.stage,
-        "approved": decision.approved,
-        "labels": labels_to_json(decision.labels),
-        "decided_at": decision.decided_at,
-        "settled": decision.settled,
-        "matches_final": decision.matches_final,
-        "overturned": decision.overturned,
-    }
+    return to_document(decision, "review_task_id", labels=labels_to_json(decision.labels))
 
 
 def reviewer_decision_from_document(document: Document) -> ReviewerDecision:
-    return ReviewerDecision(
-        review_task_id=document["_id"],
-        project_id=document["project_id"],
-        item_id=document["item_id"],
-        reviewer=document["reviewer"],
-        stage=document["stage"],
+    return from_document(
+        ReviewerDecision,
+        document,
+        "review_task_id",
         approved=bool(document["approved"]),
         labels=labels_of(document["labels"]),
         decided_at=aware(document["decided_at"]) or now(),
-        settled=document["settled"],
-        matches_final=document["matches_final"],
-        overturned=document["overturned"],
     )
 
 

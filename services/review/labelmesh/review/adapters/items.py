@@ -10,73 +10,60 @@ from pymongo.asynchronous.database import AsyncDatabase
 from labelmesh.core.labels import labels_to_json
 from labelmesh.core.mongo import Document, session_of
 from labelmesh.core.uow import Transaction
-from labelmesh.review.adapters.documents import aware, labels_of, now
+from labelmesh.review.adapters.documents import (
+    aware,
+    from_document,
+    labels_of,
+    now,
+    to_document,
+)
 from labelmesh.review.pipeline import ItemState, Submission
 from labelmesh.review.records import CompletionSource, ReviewState
 
 
+def submission_to_document(submission: Submission) -> Document:
+    return to_document(
+        submission,
+        None,
+        labels=labels_to_json(submission.labels),
+        suggestion=labels_to_json(submission.suggestion),
+    )
+
+
+def submission_from_document(document: Document) -> Submission:
+    return from_document(
+        Submission,
+        document,
+        None,
+        labels=labels_of(document["labels"]),
+        suggestion=labels_of(document["suggestion"]),
+        round=document.get("round", 0),
+        submitted_at=aware(document.get("submitted_at")),
+    )
+
+
 def item_to_document(item: ItemState) -> Document:
-    return {
-        "_id": item.item_id,
-        "project_id": item.project_id,
-        "state": item.state.value,
-        "round": item.round,
-        "expected": item.expected,
-        "submissions": [
-            {
-                "annotation_id": s.annotation_id,
-                "annotator": s.annotator,
-                "task_id": s.task_id,
-                "labels": labels_to_json(s.labels),
-                "suggestion": labels_to_json(s.suggestion),
-                "seconds_spent": s.seconds_spent,
-                "round": s.round,
-                "submitted_at": s.submitted_at,
-            }
-            for s in item.submissions
-        ],
-        "labels": labels_to_json(item.labels),
-        "agreement": item.agreement,
-        "stage_index": item.stage_index,
-        "review_task_id": item.review_task_id,
-        "loops": item.loops,
-        "flags": item.flags,
-        "source": item.source.value if item.source is not None else "",
-        "reviewed_by_person": item.reviewed_by_person,
-        "policy_version": item.policy_version,
-        "updated_at": now(),
-    }
+    return to_document(
+        item,
+        "item_id",
+        state=item.state.value,
+        submissions=[submission_to_document(s) for s in item.submissions],
+        labels=labels_to_json(item.labels),
+        source=item.source.value if item.source is not None else "",
+        updated_at=now(),
+    )
 
 
 def item_from_document(document: Document) -> ItemState:
-    return ItemState(
-        item_id=document["_id"],
-        project_id=document["project_id"],
+    return from_document(
+        ItemState,
+        document,
+        "item_id",
         state=ReviewState(document["state"]),
-        round=document["round"],
-        expected=document["expected"],
-        submissions=[
-            Submission(
-                annotation_id=s["annotation_id"],
-                annotator=s["annotator"],
-                task_id=s["task_id"],
-                labels=labels_of(s["labels"]),
-                suggestion=labels_of(s["suggestion"]),
-                seconds_spent=s["seconds_spent"],
-                round=s.get("round", 0),
-                submitted_at=aware(s.get("submitted_at")),
-            )
-            for s in document["submissions"]
-        ],
+        submissions=[submission_from_document(s) for s in document["submissions"]],
         labels=labels_of(document["labels"]),
-        agreement=document["agreement"],
-        stage_index=document["stage_index"],
-        review_task_id=document["review_task_id"],
-        loops=document["loops"],
         flags=list(document["flags"]),
         source=CompletionSource(document["source"]) if document["source"] else None,
-        reviewed_by_person=document["reviewed_by_person"],
-        policy_version=document["policy_version"],
     )
 
 

@@ -11,7 +11,14 @@ from pymongo.errors import BulkWriteError
 from labelmesh.core.labels import labels_to_json
 from labelmesh.core.mongo import Document, session_of
 from labelmesh.core.uow import Transaction
-from labelmesh.review.adapters.documents import aware, conflict_on_duplicate, labels_of, now
+from labelmesh.review.adapters.documents import (
+    aware,
+    conflict_on_duplicate,
+    from_document,
+    labels_of,
+    now,
+    to_document,
+)
 from labelmesh.review.records import ReviewTask, TaskKind, TaskStatus
 from labelmesh.v1.events_pb2 import AnnotationCandidate
 
@@ -19,17 +26,12 @@ DECIDABLE = [TaskStatus.OPEN.value, TaskStatus.ASSIGNED.value]
 
 
 def task_to_document(task: ReviewTask) -> Document:
-    return {
-        "_id": task.review_task_id,
-        "project_id": task.project_id,
-        "item_id": task.item_id,
-        "kind": task.kind.value,
-        "stage_index": task.stage_index,
-        "stage": task.stage,
-        "role": task.role,
-        "team": task.team,
-        "labels": labels_to_json(task.labels),
-        "candidates": [
+    return to_document(
+        task,
+        "review_task_id",
+        kind=task.kind.value,
+        labels=labels_to_json(task.labels),
+        candidates=[
             {
                 "annotation_id": c.annotation_id,
                 "annotator": c.annotator,
@@ -37,26 +39,18 @@ def task_to_document(task: ReviewTask) -> Document:
             }
             for c in task.candidates
         ],
-        "agreement": task.agreement,
-        "reason": task.reason,
-        "round": task.round,
-        "annotators": list(task.annotators),
-        "status": task.status.value,
-        "assignee": task.assignee or None,
-        "created_at": task.created_at,
-    }
+        annotators=list(task.annotators),
+        status=task.status.value,
+        assignee=task.assignee or None,
+    )
 
 
 def task_from_document(document: Document) -> ReviewTask:
-    return ReviewTask(
-        review_task_id=document["_id"],
-        project_id=document["project_id"],
-        item_id=document["item_id"],
+    return from_document(
+        ReviewTask,
+        document,
+        "review_task_id",
         kind=TaskKind(document["kind"]),
-        stage_index=document["stage_index"],
-        stage=document["stage"],
-        role=document["role"],
-        team=document["team"],
         labels=labels_of(document["labels"]),
         candidates=[
             AnnotationCandidate(
@@ -66,9 +60,6 @@ def task_from_document(document: Document) -> ReviewTask:
             )
             for c in document["candidates"]
         ],
-        agreement=document["agreement"],
-        reason=document["reason"],
-        round=document["round"],
         annotators=list(document["annotators"]),
         created_at=aware(document["created_at"]) or now(),
         status=TaskStatus(document["status"]),

@@ -16,45 +16,24 @@ from labelmesh.review.adapters.documents import (
     aware,
     conflict_on_duplicate,
     find_in_window,
+    from_document,
     labels_of,
     now,
+    to_document,
 )
 from labelmesh.review.records import AnnotationCopy, ScoreReference, StoredScore, Window
 
 
 def score_to_document(score: StoredScore) -> Document:
-    return {
-        "_id": score.annotation_id,
-        "project_id": score.project_id,
-        "item_id": score.item_id,
-        "annotator": score.annotator,
-        "round": score.round,
-        "agreement": score.agreement,
-        "reference": score.reference.value,
-        "gold": score.gold,
-        "gold_correct": score.gold_correct,
-        "correct": score.correct,
-        "score": score.score,
-        "seconds_spent": score.seconds_spent,
-        "submitted_at": score.submitted_at,
-        "scored_at": score.scored_at,
-    }
+    return to_document(score, "annotation_id", reference=score.reference.value)
 
 
 def score_from_document(document: Document) -> StoredScore:
-    return StoredScore(
-        annotation_id=document["_id"],
-        project_id=document["project_id"],
-        item_id=document["item_id"],
-        annotator=document["annotator"],
-        round=document["round"],
-        agreement=document["agreement"],
+    return from_document(
+        StoredScore,
+        document,
+        "annotation_id",
         reference=ScoreReference(document["reference"]),
-        gold=document["gold"],
-        gold_correct=document["gold_correct"],
-        correct=document["correct"],
-        score=document["score"],
-        seconds_spent=document["seconds_spent"],
         scored_at=aware(document["scored_at"]) or now(),
         submitted_at=aware(document.get("submitted_at")),
     )
@@ -94,27 +73,15 @@ class MongoScoreRepository:
 
 
 def annotation_to_document(copy: AnnotationCopy) -> Document:
-    return {
-        "_id": copy.annotation_id,
-        "project_id": copy.project_id,
-        "item_id": copy.item_id,
-        "annotator": copy.annotator,
-        "round": copy.round,
-        "labels": labels_to_json(copy.labels),
-        "gold": copy.gold,
-        "submitted_at": copy.submitted_at,
-    }
+    return to_document(copy, "annotation_id", labels=labels_to_json(copy.labels))
 
 
 def annotation_from_document(document: Document) -> AnnotationCopy:
-    return AnnotationCopy(
-        annotation_id=document["_id"],
-        project_id=document["project_id"],
-        item_id=document["item_id"],
-        annotator=document["annotator"],
-        round=document["round"],
+    return from_document(
+        AnnotationCopy,
+        document,
+        "annotation_id",
         labels=labels_of(document["labels"]),
-        gold=document["gold"],
         submitted_at=aware(document["submitted_at"]) or now(),
     )
 

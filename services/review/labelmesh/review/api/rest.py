@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any, Literal
 
@@ -55,6 +56,38 @@ async def policy_body(request: Request) -> ReviewPolicy:
     if not isinstance(raw, dict):
         raise InvalidField("policy", "must be a JSON object")
     return message_from_json(raw, ReviewPolicy(), "policy")
+
+
+SINCE = Query(default=None, description="Start of the window (ISO 8601), inclusive")
+UNTIL = Query(default=None, description="End of the window (ISO 8601), exclusive")
+
+
+def project_window(
+    project_id: str, since: datetime | None = SINCE, until: datetime | None = UNTIL
+) -> Window:
+    """A report's window from the path and the query."""
+    return Window(project_id, since, until)
+
+
+def annotator_window(
+    window: Window = Depends(project_window),  # noqa: B008
+    annotator: str = "",
+) -> Window:
+    """A report's window, narrowed to one annotator by `?annotator=`."""
+    return dataclasses.replace(window, user=annotator)
+
+
+def reviewer_window(
+    window: Window = Depends(project_window),  # noqa: B008
+    reviewer: str = "",
+) -> Window:
+    """A report's window, narrowed to one reviewer by `?reviewer=`."""
+    return dataclasses.replace(window, user=reviewer)
+
+
+PROJECT_WINDOW = Depends(project_window)
+ANNOTATOR_WINDOW = Depends(annotator_window)
+REVIEWER_WINDOW = Depends(reviewer_window)
 
 
 def router(app: ReviewApi) -> APIRouter:
@@ -128,57 +161,32 @@ def router(app: ReviewApi) -> APIRouter:
         outcome = await app.tasks.flag_item(item_id, request.reason, request.annotation_id, user)
         return ProtoJSON(views.flagged(outcome))
 
-    since_query = Query(default=None, description="Start of the window (ISO 8601), inclusive")
-    until_query = Query(default=None, description="End of the window (ISO 8601), exclusive")
-
     @api.get(
         "/projects/{project_id}/reports/annotations",
         **proto_io(response=pb.GetAnnotationScoresResponse),
     )
-    async def annotation_scores(
-        project_id: str,
-        since: datetime | None = since_query,
-        until: datetime | None = until_query,
-        annotator: str = "",
-    ) -> ProtoJSON:
-        scores = await app.quality.annotation_scores(Window(project_id, since, until, annotator))
-        return ProtoJSON(views.annotation_scores(scores))
+    async def annotation_scores(window: Window = ANNOTATOR_WINDOW) -> ProtoJSON:
+        return ProtoJSON(views.annotation_scores(await app.quality.annotation_scores(window)))
 
     @api.get(
         "/projects/{project_id}/reports/annotators",
         **proto_io(response=pb.GetAnnotatorReportResponse),
     )
-    async def annotator_report(
-        project_id: str,
-        since: datetime | None = since_query,
-        until: datetime | None = until_query,
-        annotator: str = "",
-    ) -> ProtoJSON:
-        stats = await app.quality.annotator_report(Window(project_id, since, until, annotator))
-        return ProtoJSON(views.annotator_report(stats))
+    async def annotator_report(window: Window = ANNOTATOR_WINDOW) -> ProtoJSON:
+        return ProtoJSON(views.annotator_report(await app.quality.annotator_report(window)))
 
     @api.get(
         "/projects/{project_id}/reports/reviewers",
         **proto_io(response=pb.GetReviewerReportResponse),
     )
-    async def reviewer_report(
-        project_id: str,
-        since: datetime | None = since_query,
-        until: datetime | None = until_query,
-        reviewer: str = "",
-    ) -> ProtoJSON:
-        stats = await app.quality.reviewer_report(Window(project_id, since, until, reviewer))
-        return ProtoJSON(views.reviewer_report(stats))
+    async def reviewer_report(window: Window = REVIEWER_WINDOW) -> ProtoJSON:
+        return ProtoJSON(views.reviewer_report(await app.quality.reviewer_report(window)))
 
     @api.get(
         "/projects/{project_id}/reports/agreement",
         **proto_io(response=pb.GetAgreementReportResponse),
     )
-    async def agreement_report(
-        project_id: str,
-        since: datetime | None = since_query,
-        until: datetime | None = until_query,
-    ) -> ProtoJSON:
-        return ProtoJSON(await app.quality.agreement_report(Window(project_id, since, until)))
+    async def agreement_report(window: Window = PROJECT_WINDOW) -> ProtoJSON:
+        return ProtoJSON(await app.quality.agreement_report(window))
 
     return api
