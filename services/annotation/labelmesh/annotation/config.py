@@ -1,4 +1,3 @@
-
 from labelmesh.core.config import ServiceSettings, port
 
 SERVICE = "annotation"
