@@ -22,14 +22,13 @@ from labelmesh.devstack.processes import free_port
 from labelmesh.review.app import build
 from labelmesh.review.config import ReviewSettings
 from labelmesh.testing.services import eventually, serving
-from labelmesh.testing.twins.review import POLICY, PROJECT, cls
+from labelmesh.testing.twins.review import POLICY, PROJECT, ReviewOnTwins, cls
 from labelmesh.v1 import review_service_pb2 as pb
 from labelmesh.v1.events_pb2 import (
     COMPLETION_SOURCE_ADJUDICATION,
     COMPLETION_SOURCE_CONSENSUS,
     AdjudicationDecided,
     AdjudicationRequested,
-    AnnotationSubmitted,
     AnnotatorFlagged,
     DataType,
     Envelope,
@@ -68,22 +67,7 @@ def approval(reviewer: str, label: str, reason: str = "x") -> dict[str, Any]:
     }
 
 
-def submitted(item_id: str, annotator: str, label: str, round_: int = 0) -> Envelope:
-    return new_envelope(
-        AnnotationSubmitted(
-            annotation_id=f"{item_id}:{annotator}:{round_}",
-            task_id=f"task:{item_id}:{annotator}",
-            annotator=annotator,
-            labels=[cls(label)],
-            round=round_,
-            overlap=3,
-            seconds_spent=30.0,
-        ),
-        producer="annotation",
-        actor=user_actor(annotator),
-        project_id=PROJECT,
-        item_id=item_id,
-    )
+submitted = ReviewOnTwins.submitted
 
 
 def policy_json(policy: ReviewPolicy) -> dict[str, Any]:
