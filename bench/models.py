@@ -18,7 +18,7 @@ from labelmesh.core.capacity import Capacity
 from labelmesh.inference.config import InferenceSettings
 from labelmesh.inference.metrics import InferenceMetrics
 from labelmesh.inference.models.base import Model, ModelInput
-from labelmesh.inference.runtime import Failure, ModelRunner
+from labelmesh.inference.runtime import Batching, Failure, ModelRunner
 from labelmesh.v1.events_pb2 import DataType
 from labelmesh.v1.geometry_pb2 import Label
 
@@ -116,9 +116,7 @@ def _runner(model: Model, max_wait_seconds: float) -> ModelRunner:
         model,
         InferenceMetrics(CollectorRegistry()),
         Capacity(defaults["max_items_in_flight"].default),
-        max_batch_size=BATCH_SIZE,
-        max_wait_seconds=max_wait_seconds,
-        timeout_seconds=defaults["model_timeout_seconds"].default,
+        Batching(BATCH_SIZE, max_wait_seconds, defaults["model_timeout_seconds"].default),
     )
 
 

@@ -16,6 +16,7 @@ from labelmesh.annotation.handlers import TABLE, AnnotationFetch
 from labelmesh.annotation.metrics import AnnotationMetrics
 from labelmesh.annotation.ports import (
     AnnotationRepository,
+    AnnotationStores,
     ProjectRepository,
     TaskQueue,
     TaskRepository,
@@ -63,7 +64,9 @@ def build_app(settings: AnnotationSettings) -> AnnotationApp:
     queue = MongoTaskQueue(platform.db)
     annotations = MongoAnnotationRepository(platform.db)
     metrics = AnnotationMetrics(platform.registry)
-    annotation = Annotation(projects, tasks, queue, annotations, platform.uow, metrics)
+    annotation = Annotation(
+        AnnotationStores(projects, tasks, queue, annotations, platform.uow), metrics
+    )
     events = dispatcher(platform.uow, projects, tasks, annotations, metrics)
 
     async def prepare_collections() -> None:

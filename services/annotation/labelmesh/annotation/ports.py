@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from labelmesh.annotation.records import Progress, StoredAnnotation, Task, TaskChange
-from labelmesh.core.uow import Transaction
+from labelmesh.core.uow import Transaction, UnitOfWork
 from labelmesh.v1.events_pb2 import ProjectSpec, ReviewPolicy
 
 
@@ -101,3 +102,14 @@ class AnnotationRepository(Protocol):
     async def of_item(self, item_id: str) -> list[StoredAnnotation]:
         """Every annotation of an item, oldest first."""
         ...
+
+
+@dataclass(frozen=True)
+class AnnotationStores:
+    """The repositories and the unit of work the use cases go through."""
+
+    projects: ProjectRepository
+    tasks: TaskRepository
+    queue: TaskQueue
+    annotations: AnnotationRepository
+    uow: UnitOfWork

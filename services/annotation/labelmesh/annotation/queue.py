@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from labelmesh.annotation.records import Taken, Task, TaskStatus
+from labelmesh.core.fields import carry_fields
 from labelmesh.v1.events_pb2 import ModelRef
 from labelmesh.v1.geometry_pb2 import Label
 
@@ -138,13 +139,9 @@ def task_view(task: Task, viewer: str = "") -> TaskView:
     shown = presented(task, viewer)
     model = ModelRef()
     model.CopyFrom(task.suggestion_model)
-    return TaskView(
-        task_id=task.task_id,
-        project_id=task.project_id,
-        item_id=task.item_id,
-        data_type=task.data_type,
-        text=task.text,
-        media_key=task.media_key,
+    return carry_fields(
+        TaskView,
+        task,
         suggestion=visible_suggestion(task, viewer or shown.assignee),
         suggestion_model=model,
         status=shown.status,

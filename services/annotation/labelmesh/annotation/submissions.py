@@ -10,12 +10,7 @@ from datetime import UTC, datetime
 from labelmesh.annotation.config import SERVICE
 from labelmesh.annotation.domain import validate_labels
 from labelmesh.annotation.metrics import AnnotationMetrics
-from labelmesh.annotation.ports import (
-    AnnotationRepository,
-    ProjectRepository,
-    TaskQueue,
-    TaskRepository,
-)
+from labelmesh.annotation.ports import AnnotationStores
 from labelmesh.annotation.queue import (
     IN_PROGRESS,
     TaskView,
@@ -26,7 +21,7 @@ from labelmesh.annotation.queue import (
 from labelmesh.annotation.records import AnnotationSource, StoredAnnotation, TaskStatus
 from labelmesh.core.envelopes import new_envelope, user_actor
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
-from labelmesh.core.uow import Transaction, UnitOfWork
+from labelmesh.core.uow import Transaction
 from labelmesh.v1.events_pb2 import (
     AnnotationSubmitted,
     ProjectSpec,
@@ -51,30 +46,18 @@ class HandedIn:
     gold: bool
 
 
+@dataclass(eq=False)
 class Submissions:
     """Handing in work on a task."""
 
-    def __init__(
-        self,
-        projects: ProjectRepository,
-        tasks: TaskRepository,
-        queue: TaskQueue,
-        annotations: AnnotationRepository,
-        uow: UnitOfWork,
-        metrics: AnnotationMetrics,
-    ) -> None:
-        self.projects = projects
-        self.tasks = tasks
-        self.queue = queue
-        self.annotations = annotations
-        self.uow = uow
-        self.metrics = metrics
+    stores: AnnotationStores
+    metrics: AnnotationMetrics
 
     async def workable(self, task_id: str, annotator: str) -> Workable:
         """The task, if `annotator` may work on it now."""
         if not annotator:
             raise InvalidField("annotator", "must not be empty")
-        task = await self.tasks.get(task_id)
+        task = await self.stores.tasks.get(task_id)
         if task is None:
             raise NotFound("task", task_id)
         view = task_view(task, annotator)
@@ -164,11 +147,12 @@ class Submissions:
         )
 
         async def write(tx: Transaction) -> None:
-            if not await self.queue.dismiss_suggestion(tx, task_id, annotator, suggestion_id):
+            queue = self.stores.queue
+            if not await queue.dismiss_suggestion(tx, task_id, annotator, suggestion_id):
                 raise Conflict(f"task {task_id!r} was submitted meanwhile")
             tx.emit(event)
 
-        await self.uow.run(write)
+        await self.stores.uow.run(write)
         self.metrics.suggestions.labels("rejected").inc()
 
     async def _store(
@@ -180,7 +164,7 @@ class Submissions:
         judged: Sequence[SuggestionAccepted | SuggestionRejected],
     ) -> str:
         task = work.view
-        project = await self.projects.get(task.project_id)
+        project = await self.stores.projects.get(task.project_id)
         if project is None:
             raise NotFound("project", task.project_id)
         self._validate(labels, project, task)
@@ -198,7 +182,8 @@ class Submissions:
         ]
 
         async def write(tx: Transaction) -> HandedIn:
-            before = await self.queue.hand_in(tx, task.task_id, annotator, direct=work.direct)
+            queue = self.stores.queue
+            before = await queue.hand_in(tx, task.task_id, annotator, direct=work.direct)
             if before is None:
                 raise Conflict(f"task {task.task_id!r} was submitted or reassigned meanwhile")
             spent = seconds_spent(before.assigned_at, annotator, datetime.now(UTC))
@@ -223,7 +208,7 @@ class Submissions:
                 labels=tuple(labels),
                 round=submitted.round,
             )
-            await self.annotations.insert(tx, [stored])
+            await self.stores.annotations.insert(tx, [stored])
             tx.emit(
                 *(
                     new_envelope(
@@ -238,7 +223,7 @@ class Submissions:
             )
             return HandedIn(spent, before.gold)
 
-        handed_in = await self.uow.run(write)
+        handed_in = await self.stores.uow.run(write)
         self.metrics.annotations.labels(source).inc()
         if handed_in.seconds_spent:
             kind = "gold" if handed_in.gold else "regular"

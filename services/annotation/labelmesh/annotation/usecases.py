@@ -7,18 +7,13 @@ from collections.abc import Sequence
 from labelmesh.annotation.config import SERVICE
 from labelmesh.annotation.domain import NewProject, create_project
 from labelmesh.annotation.metrics import AnnotationMetrics
-from labelmesh.annotation.ports import (
-    AnnotationRepository,
-    ProjectRepository,
-    TaskQueue,
-    TaskRepository,
-)
+from labelmesh.annotation.ports import AnnotationStores
 from labelmesh.annotation.queue import TaskView, gold_due, task_view
 from labelmesh.annotation.records import StoredAnnotation, Task
 from labelmesh.annotation.submissions import Submissions
 from labelmesh.core.envelopes import new_envelope, user_actor
 from labelmesh.core.errors import InvalidField, NotFound
-from labelmesh.core.uow import Transaction, UnitOfWork
+from labelmesh.core.uow import Transaction
 from labelmesh.v1.events_pb2 import ProjectCreated, ProjectSpec
 from labelmesh.v1.geometry_pb2 import Label
 
@@ -28,22 +23,10 @@ __all__ = ["SERVICE", "Annotation", "TaskView"]
 class Annotation:
     """Projects, the task queue and the work handed in."""
 
-    def __init__(
-        self,
-        projects: ProjectRepository,
-        tasks: TaskRepository,
-        queue: TaskQueue,
-        annotations: AnnotationRepository,
-        uow: UnitOfWork,
-        metrics: AnnotationMetrics,
-    ) -> None:
-        self.projects = projects
-        self.tasks = tasks
-        self.queue = queue
-        self.annotations = annotations
-        self.uow = uow
+    def __init__(self, stores: AnnotationStores, metrics: AnnotationMetrics) -> None:
+        self.stores = stores
         self.metrics = metrics
-        self.submissions = Submissions(projects, tasks, queue, annotations, uow, metrics)
+        self.submissions = Submissions(stores, metrics)
 
     async def create_project(self, request: NewProject, user: str) -> ProjectSpec:
         """Validate and store a new project, and announce it."""
@@ -56,15 +39,15 @@ class Annotation:
         )
 
         async def write(tx: Transaction) -> None:
-            await self.projects.insert(tx, project)
+            await self.stores.projects.insert(tx, project)
             tx.emit(created)
 
-        await self.uow.run(write)
+        await self.stores.uow.run(write)
         return project
 
     async def get_project(self, project_id: str) -> ProjectSpec:
         """The project; NotFound if there is none with that id."""
-        project = await self.projects.get(project_id)
+        project = await self.stores.projects.get(project_id)
         if project is None:
             raise NotFound("project", project_id)
         return project
@@ -75,31 +58,31 @@ class Annotation:
         if not annotator:
             raise InvalidField("annotator", "must not be empty")
         project = await self.get_project(project_id)
-        task = await self.queue.current_task(project_id, annotator)
+        task = await self.stores.queue.current_task(project_id, annotator)
         if task is None:
             task = await self._claim(project, annotator)
         return task_view(task, annotator) if task else None
 
     async def _claim(self, project: ProjectSpec, annotator: str) -> Task | None:
         project_id = project.project_id
-        progress = await self.queue.progress_of(project_id, annotator)
+        progress = await self.stores.queue.progress_of(project_id, annotator)
         task = None
         if gold_due(project.review_policy.gold_ratio, progress.tasks_taken, progress.gold_taken):
-            task = await self.queue.claim_gold(project_id, annotator)
+            task = await self.stores.queue.claim_gold(project_id, annotator)
         gold = task is not None
         if task is None:
             # Gold is never served just to fill an empty queue.
-            task = await self.queue.claim_regular(project_id, annotator)
+            task = await self.stores.queue.claim_regular(project_id, annotator)
         if task is None:
             self.metrics.queue_empty.inc()
             return None
-        await self.queue.count_taken(project_id, annotator, gold=gold)
+        await self.stores.queue.count_taken(project_id, annotator, gold=gold)
         self.metrics.tasks_claimed.labels("gold" if gold else "regular").inc()
         return task
 
     async def get_task(self, task_id: str, viewer: str = "") -> TaskView:
         """The task; `viewer` is the annotator asking, if known."""
-        task = await self.tasks.get(task_id)
+        task = await self.stores.tasks.get(task_id)
         if task is None:
             raise NotFound("task", task_id)
         return task_view(task, viewer)
@@ -107,7 +90,7 @@ class Annotation:
     async def queue_stats(self, project_id: str) -> dict[str, int]:
         """The project's regular tasks by status, and its gold tasks."""
         await self.get_project(project_id)
-        return await self.queue.stats(project_id)
+        return await self.stores.queue.stats(project_id)
 
     async def submit(self, task_id: str, annotator: str, labels: Sequence[Label]) -> str:
         """Validate and store an annotation; returns its id. Nothing is stored if invalid."""
@@ -127,4 +110,4 @@ class Annotation:
 
     async def item_annotations(self, item_id: str) -> list[StoredAnnotation]:
         """Every annotation of an item, human or model, oldest first."""
-        return await self.annotations.of_item(item_id)
+        return await self.stores.annotations.of_item(item_id)

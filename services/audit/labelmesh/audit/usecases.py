@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from labelmesh.audit.domain import Verification, chain_key, extend_chains, link_of, verify
 from labelmesh.audit.metrics import AuditMetrics
@@ -15,10 +16,10 @@ from labelmesh.v1.events_pb2 import Envelope
 SERVICE = "audit"
 
 
+@dataclass(eq=False)
 class Audit:
-    def __init__(self, repository: AuditRepository, metrics: AuditMetrics) -> None:
-        self.repository = repository
-        self.metrics = metrics
+    repository: AuditRepository
+    metrics: AuditMetrics
 
     async def record(self, tx: Transaction, envelopes: Sequence[Envelope]) -> list[AuditEntry]:
         """Append events to their chains in order, inside `tx`; returns the new entries.

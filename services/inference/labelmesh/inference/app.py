@@ -26,7 +26,7 @@ from labelmesh.inference.metrics import InferenceMetrics
 from labelmesh.inference.models.base import Model, ModelSpec
 from labelmesh.inference.models.catalog import ZERO_SHOT, built_in_models
 from labelmesh.inference.models.minilm import shared_encoder
-from labelmesh.inference.runtime import ModelPool
+from labelmesh.inference.runtime import Batching, ModelPool
 from labelmesh.v1.inference_service_pb2 import RemoteModel
 
 
@@ -49,13 +49,10 @@ def build_app(settings: InferenceSettings) -> InferenceApp:
     platform = Platform(SERVICE, settings)
     metrics = InferenceMetrics(platform.registry)
     capacity = Capacity(settings.max_items_in_flight)
-    pool = ModelPool(
-        metrics,
-        capacity,
-        max_batch_size=settings.max_batch_size,
-        max_wait_seconds=settings.max_batch_wait_seconds,
-        timeout_seconds=settings.model_timeout_seconds,
+    batching = Batching(
+        settings.max_batch_size, settings.max_batch_wait_seconds, settings.model_timeout_seconds
     )
+    pool = ModelPool(metrics, capacity, batching)
     for model in built_in_models():
         pool.add(model)
     predictions = MongoPredictionRepository(platform.db)

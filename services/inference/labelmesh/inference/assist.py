@@ -47,22 +47,14 @@ class TextPredictions:
     ranked: list[list[Label]]
 
 
+@dataclass(eq=False)
 class Assist:
-    def __init__(
-        self,
-        auto_annotation: AutoAnnotation,
-        registry: ModelRegistry,
-        runs: ModelRuns,
-        items: ItemRepository,
-        predictions: PredictionRepository,
-        uow: UnitOfWork,
-    ) -> None:
-        self.auto_annotation = auto_annotation
-        self.registry = registry
-        self.runs = runs
-        self.items = items
-        self.predictions = predictions
-        self.uow = uow
+    auto_annotation: AutoAnnotation
+    registry: ModelRegistry
+    runs: ModelRuns
+    items: ItemRepository
+    predictions: PredictionRepository
+    uow: UnitOfWork
 
     async def predict_text(self, project_id: str, texts: Sequence[str]) -> TextPredictions:
         """Zero-shot class probabilities per text, most likely first."""

@@ -4,6 +4,7 @@ the rules that decide what is accepted without review, in versions."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from labelmesh.core.envelopes import new_envelope, user_actor
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
@@ -24,18 +25,12 @@ from labelmesh.v1.events_pb2 import (
 )
 
 
+@dataclass(eq=False)
 class AutoAnnotation:
-    def __init__(
-        self,
-        projects: ProjectDirectory,
-        setups: SetupRepository,
-        registry: ModelRegistry,
-        uow: UnitOfWork,
-    ) -> None:
-        self.projects = projects
-        self.setups = setups
-        self.registry = registry
-        self.uow = uow
+    projects: ProjectDirectory
+    setups: SetupRepository
+    registry: ModelRegistry
+    uow: UnitOfWork
 
     async def project(self, project_id: str) -> ProjectSpec:
         """A project this service has heard of; NotFound otherwise."""

@@ -4,6 +4,7 @@ bucket, and the precision they measure."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from labelmesh.core.uow import Transaction
 from labelmesh.inference import domain
@@ -25,10 +26,10 @@ def judgement_of(event: SuggestionAccepted | SuggestionRejected) -> Judgement | 
     )
 
 
+@dataclass(eq=False)
 class Feedback:
-    def __init__(self, judgements: JudgementRepository, metrics: InferenceMetrics) -> None:
-        self.judgements = judgements
-        self.metrics = metrics
+    judgements: JudgementRepository
+    metrics: InferenceMetrics
 
     async def record(self, tx: Transaction, judgements: Sequence[Judgement]) -> None:
         """Count judgements toward their models' precision."""

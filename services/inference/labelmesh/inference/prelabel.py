@@ -52,22 +52,14 @@ class Prelabelled:
         ]
 
 
+@dataclass(eq=False)
 class Prelabelling:
-    def __init__(
-        self,
-        projects: ProjectDirectory,
-        auto_annotation: AutoAnnotation,
-        runs: ModelRuns,
-        items: ItemRepository,
-        predictions: PredictionRepository,
-        metrics: InferenceMetrics,
-    ) -> None:
-        self.projects = projects
-        self.auto_annotation = auto_annotation
-        self.runs = runs
-        self.items = items
-        self.predictions = predictions
-        self.metrics = metrics
+    projects: ProjectDirectory
+    auto_annotation: AutoAnnotation
+    runs: ModelRuns
+    items: ItemRepository
+    predictions: PredictionRepository
+    metrics: InferenceMetrics
 
     async def prelabel(
         self,

@@ -29,10 +29,10 @@ class ItemResult:
     failures: list[tuple[ModelRef, Failure]] = field(default_factory=list)
 
 
+@dataclass(eq=False)
 class ModelRuns:
-    def __init__(self, registry: ModelRegistry, store: ObjectStore) -> None:
-        self.registry = registry
-        self.store = store
+    registry: ModelRegistry
+    store: ObjectStore
 
     async def inputs(
         self, project: ProjectSpec, items: Sequence[ItemIngested]

@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from labelmesh.core.capacity import Capacity
@@ -39,27 +39,29 @@ class ModelTimeout(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class Batching:
+    """How a runner groups concurrent calls into batches, and how long a batch may take."""
+
+    max_batch_size: int
+    max_wait_seconds: float
+    timeout_seconds: float
+
+
 class ModelRunner:
     def __init__(
-        self,
-        model: Model,
-        metrics: InferenceMetrics,
-        capacity: Capacity,
-        *,
-        max_batch_size: int,
-        max_wait_seconds: float,
-        timeout_seconds: float,
+        self, model: Model, metrics: InferenceMetrics, capacity: Capacity, batching: Batching
     ) -> None:
         self.model = model
         self.metrics = metrics
         self.capacity = capacity
-        self.timeout_seconds = timeout_seconds
+        self.timeout_seconds = batching.timeout_seconds
         self._executor = self._new_executor()
         self._load_lock = asyncio.Lock()
         self._load_error: str | None = None
         self.loaded = False
         self._batcher: MicroBatcher[Any, Outcome] = MicroBatcher(
-            self._predict, max_batch_size, max_wait_seconds
+            self._predict, batching.max_batch_size, batching.max_wait_seconds
         )
 
     @property
@@ -165,20 +167,10 @@ class ModelRunner:
 class ModelPool:
     """Every model this process can run, each with its runner."""
 
-    def __init__(
-        self,
-        metrics: InferenceMetrics,
-        capacity: Capacity,
-        *,
-        max_batch_size: int,
-        max_wait_seconds: float,
-        timeout_seconds: float,
-    ) -> None:
+    def __init__(self, metrics: InferenceMetrics, capacity: Capacity, batching: Batching) -> None:
         self.metrics = metrics
         self.capacity = capacity
-        self.max_batch_size = max_batch_size
-        self.max_wait_seconds = max_wait_seconds
-        self.timeout_seconds = timeout_seconds
+        self.batching = batching
         self._runners: dict[str, ModelRunner] = {}
         metrics.in_flight.set_function(lambda: capacity.used)
 
@@ -186,14 +178,10 @@ class ModelPool:
         previous = self._runners.get(model.spec.id)
         if previous is not None:
             previous.close()
-        runner = ModelRunner(
-            model,
-            self.metrics,
-            self.capacity,
-            max_batch_size=self.max_batch_size,
-            max_wait_seconds=self.max_wait_seconds,
-            timeout_seconds=timeout_seconds or self.timeout_seconds,
-        )
+        batching = self.batching
+        if timeout_seconds:
+            batching = replace(batching, timeout_seconds=timeout_seconds)
+        runner = ModelRunner(model, self.metrics, self.capacity, batching)
         self._runners[model.spec.id] = runner
         return runner
 

@@ -17,7 +17,7 @@ from labelmesh.inference.composition import InferenceUseCases, Repositories, use
 from labelmesh.inference.metrics import InferenceMetrics
 from labelmesh.inference.models.base import Model, ModelInput, ModelSpec, Task, UndecodableInput
 from labelmesh.inference.models.catalog import ZERO_SHOT
-from labelmesh.inference.runtime import ModelPool
+from labelmesh.inference.runtime import Batching, ModelPool
 from labelmesh.testing.memory import InMemoryProjectDirectory, InMemoryUnitOfWork, MemoryState
 from labelmesh.testing.twins.inference import (
     InMemoryItemRepository,
@@ -159,9 +159,7 @@ def harness(tmp_path: Path) -> Harness:
     uow = InMemoryUnitOfWork(state)
     registry = CollectorRegistry()
     metrics = InferenceMetrics(registry)
-    pool = ModelPool(
-        metrics, Capacity(64), max_batch_size=32, max_wait_seconds=0.0, timeout_seconds=5.0
-    )
+    pool = ModelPool(metrics, Capacity(64), Batching(32, 0.0, 5.0))
     topics = KeywordTopics()
     for model in (ZeroShot(), topics, PixelBoxes()):
         pool.add(model)

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 from labelmesh.core.capacity import Capacity
 from labelmesh.inference.metrics import InferenceMetrics
 from labelmesh.inference.models.base import Model, ModelInput, ModelSpec, Task, UndecodableInput
-from labelmesh.inference.runtime import Failure, ModelRunner
+from labelmesh.inference.runtime import Batching, Failure, ModelRunner
 from labelmesh.v1.geometry_pb2 import Classification, Label
 
 
@@ -50,9 +50,7 @@ def runner(model: Model, timeout: float = 2.0, capacity: Capacity | None = None)
         model,
         InferenceMetrics(CollectorRegistry()),
         capacity or Capacity(100),
-        max_batch_size=8,
-        max_wait_seconds=0.01,
-        timeout_seconds=timeout,
+        Batching(max_batch_size=8, max_wait_seconds=0.01, timeout_seconds=timeout),
     )
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from labelmesh.core.envelopes import new_envelope
 from labelmesh.core.errors import InvalidField, NotFound
+from labelmesh.core.fields import carry_fields
 from labelmesh.core.projects import ProjectDirectory
 from labelmesh.core.storage import ObjectStore
 from labelmesh.core.uow import Transaction, UnitOfWork
@@ -34,22 +35,14 @@ class UploadOutcome:
     error: InvalidField | None = None
 
 
+@dataclass(eq=False)
 class Ingest:
-    def __init__(
-        self,
-        items: ItemRepository,
-        projects: ProjectDirectory,
-        store: ObjectStore,
-        uow: UnitOfWork,
-        metrics: IngestMetrics,
-        max_item_bytes: int,
-    ) -> None:
-        self.items = items
-        self.projects = projects
-        self.store = store
-        self.uow = uow
-        self.metrics = metrics
-        self.max_item_bytes = max_item_bytes
+    items: ItemRepository
+    projects: ProjectDirectory
+    store: ObjectStore
+    uow: UnitOfWork
+    metrics: IngestMetrics
+    max_item_bytes: int
 
     async def upload(
         self,
@@ -203,15 +196,4 @@ class Ingest:
 
 
 def stored(item: PreparedItem, at: datetime) -> StoredItem:
-    return StoredItem(
-        item_id=item.item_id,
-        project_id=item.project_id,
-        data_type=item.data_type,
-        content_type=item.content_type,
-        sha256=item.sha256,
-        size_bytes=len(item.content),
-        media_key=item.media_key,
-        created_at=at,
-        filename=item.filename,
-        metadata=item.metadata,
-    )
+    return carry_fields(StoredItem, item, size_bytes=len(item.content), created_at=at)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC
 
 from labelmesh.core import review_policy
 from labelmesh.core.envelopes import service_actor
+from labelmesh.core.fields import carry_fields
 from labelmesh.core.uow import Transaction
 from labelmesh.review import pipeline
 from labelmesh.review.metrics import ReviewMetrics
@@ -29,36 +31,32 @@ Reviewable = AnnotationSubmitted | AnnotationAutoAccepted
 
 
 def submission_of(envelope: Envelope, event: AnnotationSubmitted) -> Submission:
-    return Submission(
-        annotation_id=event.annotation_id,
-        annotator=event.annotator,
-        task_id=event.task_id,
+    return carry_fields(
+        Submission,
+        event,
         labels=list(event.labels),
         suggestion=list(event.suggestion),
-        seconds_spent=event.seconds_spent,
-        round=event.round,
         submitted_at=envelope.occurred_at.ToDatetime(tzinfo=UTC),
     )
 
 
 def annotation_copy(envelope: Envelope, event: AnnotationSubmitted, gold: bool) -> AnnotationCopy:
-    return AnnotationCopy(
-        annotation_id=event.annotation_id,
+    return carry_fields(
+        AnnotationCopy,
+        event,
         project_id=envelope.project_id,
         item_id=envelope.item_id,
-        annotator=event.annotator,
-        round=event.round,
         labels=list(event.labels),
         gold=gold,
         submitted_at=envelope.occurred_at.ToDatetime(tzinfo=UTC),
     )
 
 
+@dataclass(eq=False)
 class Arrivals:
-    def __init__(self, store: ReviewStore, recorder: Recorder, metrics: ReviewMetrics) -> None:
-        self.store = store
-        self.recorder = recorder
-        self.metrics = metrics
+    store: ReviewStore
+    recorder: Recorder
+    metrics: ReviewMetrics
 
     async def take_in(
         self,

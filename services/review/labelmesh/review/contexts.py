@@ -3,6 +3,8 @@ the vote weight of each of its annotators."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from labelmesh.core.errors import NotFound
 from labelmesh.review.consensus.votes import quality_weight
 from labelmesh.review.pipeline import Context
@@ -20,9 +22,9 @@ def vote_weight(correct: int, answers: int, n_classes: int) -> float:
     return max(quality_weight(accuracy, n_classes=n_classes), 0.01)
 
 
+@dataclass(eq=False)
 class ProjectContexts:
-    def __init__(self, store: ReviewStore) -> None:
-        self.store = store
+    store: ReviewStore
 
     async def project(self, project_id: str) -> ProjectSpec:
         """The project; NotFound until its ProjectCreated arrived."""

@@ -30,6 +30,7 @@ from labelmesh.review.records import (
     CompletionSource,
     Outcome,
     ReviewState,
+    ReviewTaskSpec,
     ScoreReference,
     TaskKind,
 )
@@ -95,24 +96,6 @@ class Context:
     weights: Mapping[str, float]  # vote weight per annotator, from measured quality
     flagged_annotators: frozenset[str] = frozenset()
     default_weight: float = 1.0  # of an annotator with no measured quality yet
-
-
-@dataclass(frozen=True)
-class ReviewTaskSpec:
-    """A review or adjudication task to open."""
-
-    review_task_id: str
-    kind: TaskKind
-    stage_index: int
-    stage: str
-    role: str
-    team: str
-    labels: list[Label]
-    candidates: list[AnnotationCandidate]
-    agreement: float
-    reason: str
-    round: int
-    annotators: list[str]
 
 
 @dataclass(frozen=True)

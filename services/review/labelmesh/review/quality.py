@@ -46,11 +46,11 @@ class GoldResult:
         return not self.reason
 
 
+@dataclass(eq=False)
 class Quality:
-    def __init__(self, store: ReviewStore, contexts: ProjectContexts, uow: UnitOfWork) -> None:
-        self.store = store
-        self.contexts = contexts
-        self.uow = uow
+    store: ReviewStore
+    contexts: ProjectContexts
+    uow: UnitOfWork
 
     async def remember_project(self, tx: Transaction, project: ProjectSpec) -> None:
         """Keep a created project, and its initial review policy if it has one."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from google.protobuf.message import Message
@@ -63,27 +63,19 @@ def review_envelope(
 
 def stored_score(item: ItemState, score: pipeline.Score, at: datetime) -> StoredScore:
     return StoredScore(
-        annotation_id=score.annotation_id,
+        **asdict(score),
         project_id=item.project_id,
         item_id=item.item_id,
-        annotator=score.annotator,
-        round=score.round,
-        agreement=score.agreement,
-        reference=score.reference,
-        gold=score.gold,
         gold_correct=bool(score.gold and score.correct),
-        correct=score.correct,
         score=score.agreement,
-        seconds_spent=score.seconds_spent,
         scored_at=at,
-        submitted_at=score.submitted_at,
     )
 
 
+@dataclass(eq=False)
 class Recorder:
-    def __init__(self, store: ReviewStore, metrics: ReviewMetrics) -> None:
-        self.store = store
-        self.metrics = metrics
+    store: ReviewStore
+    metrics: ReviewMetrics
 
     async def record(self, tx: Transaction, steps: Sequence[Step]) -> None:
         """Emit the steps' events and store their tasks, scores and decisions (not the

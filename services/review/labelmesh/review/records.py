@@ -9,16 +9,12 @@ their string values; `enums` maps them to the proto enums.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from labelmesh.v1.events_pb2 import AnnotationCandidate, ReviewDecided
 from labelmesh.v1.geometry_pb2 import Label
-
-if TYPE_CHECKING:  # the pipeline uses the closed sets below
-    from labelmesh.review.pipeline import ReviewTaskSpec
 
 
 class ReviewState(StrEnum):
@@ -91,12 +87,10 @@ class Window:
 
 
 @dataclass(frozen=True)
-class ReviewTask:
-    """A review or adjudication task in the reviewers' queue."""
+class ReviewTaskSpec:
+    """A review or adjudication task to open."""
 
     review_task_id: str
-    project_id: str
-    item_id: str
     kind: TaskKind
     stage_index: int
     stage: str
@@ -108,6 +102,14 @@ class ReviewTask:
     reason: str
     round: int
     annotators: list[str]
+
+
+@dataclass(frozen=True)
+class ReviewTask(ReviewTaskSpec):
+    """A review or adjudication task in the reviewers' queue."""
+
+    project_id: str
+    item_id: str
     created_at: datetime
     status: TaskStatus = TaskStatus.OPEN
     assignee: str = ""
@@ -117,23 +119,8 @@ class ReviewTask:
         cls, project_id: str, item_id: str, spec: ReviewTaskSpec, at: datetime
     ) -> ReviewTask:
         """The open task a pipeline step asked for."""
-        return cls(
-            review_task_id=spec.review_task_id,
-            project_id=project_id,
-            item_id=item_id,
-            kind=spec.kind,
-            stage_index=spec.stage_index,
-            stage=spec.stage,
-            role=spec.role,
-            team=spec.team,
-            labels=list(spec.labels),
-            candidates=list(spec.candidates),
-            agreement=spec.agreement,
-            reason=spec.reason,
-            round=spec.round,
-            annotators=list(spec.annotators),
-            created_at=at,
-        )
+        asked = {f.name: getattr(spec, f.name) for f in fields(ReviewTaskSpec)}
+        return cls(**asked, project_id=project_id, item_id=item_id, created_at=at)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ sending items back by hand."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from labelmesh.core.envelopes import user_actor
@@ -28,18 +29,12 @@ from labelmesh.v1.geometry_pb2 import Label
 MAX_REASON = 2000
 
 
+@dataclass(eq=False)
 class ReviewTasks:
-    def __init__(
-        self,
-        store: ReviewStore,
-        contexts: ProjectContexts,
-        recorder: Recorder,
-        uow: UnitOfWork,
-    ) -> None:
-        self.store = store
-        self.contexts = contexts
-        self.recorder = recorder
-        self.uow = uow
+    store: ReviewStore
+    contexts: ProjectContexts
+    recorder: Recorder
+    uow: UnitOfWork
 
     async def next_task(self, project_id: str, reviewer: str) -> ReviewTask | None:
         """The reviewer's current task, or the oldest open one their roles or teams allow."""

@@ -21,6 +21,7 @@ from labelmesh.annotation.app import dispatcher
 from labelmesh.annotation.domain import NewProject
 from labelmesh.annotation.handlers import AnnotationFetch
 from labelmesh.annotation.metrics import AnnotationMetrics
+from labelmesh.annotation.ports import AnnotationStores
 from labelmesh.annotation.queue import (
     IN_PROGRESS,
     STATUSES,
@@ -460,7 +461,9 @@ def annotation_on_twins(state: MemoryState | None = None) -> AnnotationTwins:
     projects = InMemoryProjectRepository(state)
     tasks = InMemoryTaskRepository(state)
     annotations = InMemoryAnnotationRepository(state)
-    annotation = Annotation(projects, tasks, InMemoryTaskQueue(state), annotations, uow, metrics)
+    annotation = Annotation(
+        AnnotationStores(projects, tasks, InMemoryTaskQueue(state), annotations, uow), metrics
+    )
     events = dispatcher(uow, projects, tasks, annotations, metrics)
     return AnnotationTwins(uow, registry, annotation, tasks, events)
 

@@ -12,6 +12,7 @@ from labelmesh.annotation import views
 from labelmesh.annotation.domain import NewProject
 from labelmesh.annotation.usecases import Annotation
 from labelmesh.core.api import UserHeader
+from labelmesh.core.fields import carry_fields
 from labelmesh.core.labels import data_type_from_name
 from labelmesh.core.rest_proto import ProtoField, ProtoJSON, proto_io
 from labelmesh.v1 import annotation_service_pb2 as pb
@@ -47,16 +48,7 @@ class ProjectRequest(BaseModel):
     )
 
     def new_project(self) -> NewProject:
-        return NewProject(
-            name=self.name,
-            data_type=data_type_from_name(self.data_type),
-            classes=self.classes,
-            auto_accept_threshold=self.auto_accept_threshold,
-            review_min_agreement=self.review_min_agreement,
-            models=self.models,
-            auto_annotation=self.auto_annotation,
-            review_policy=self.review_policy,
-        )
+        return carry_fields(NewProject, self, data_type=data_type_from_name(self.data_type))
 
 
 class NextTaskRequest(BaseModel):

@@ -9,6 +9,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from labelmesh.audit.domain import new_heads
 from labelmesh.audit.records import AuditEntry, ChainHead
+from labelmesh.core.documents import from_document, to_document
 from labelmesh.core.mongo import Document, duplicates_conflict, session_of
 from labelmesh.core.uow import Transaction
 
@@ -17,35 +18,11 @@ HEADS = "chain_heads"
 
 
 def entry_document(entry: AuditEntry) -> Document:
-    return {
-        "_id": entry.event_id,
-        "chain": entry.chain,
-        "sequence": entry.sequence,
-        "event_type": entry.event_type,
-        "producer": entry.producer,
-        "trace_id": entry.trace_id,
-        "actor": entry.actor,
-        "occurred_at": entry.occurred_at,
-        "previous_hash": entry.previous_hash,
-        "hash": entry.hash,
-        "envelope": entry.envelope,
-    }
+    return to_document(entry, "event_id")
 
 
 def entry_of(document: Document) -> AuditEntry:
-    return AuditEntry(
-        event_id=document["_id"],
-        chain=document["chain"],
-        sequence=document["sequence"],
-        event_type=document["event_type"],
-        producer=document["producer"],
-        trace_id=document["trace_id"],
-        actor=document["actor"],
-        occurred_at=document["occurred_at"],
-        previous_hash=document["previous_hash"],
-        hash=document["hash"],
-        envelope=bytes(document["envelope"]),
-    )
+    return from_document(AuditEntry, document, "event_id", envelope=bytes(document["envelope"]))
 
 
 class MongoAuditRepository:

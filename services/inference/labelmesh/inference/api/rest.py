@@ -59,21 +59,13 @@ def registration_of(request: RegisterRequest) -> pb.RegisterModelRequest:
     transport = TRANSPORTS.get(request.remote.transport.lower())
     if transport is None:
         raise InvalidField("remote.transport", "must be rest or grpc")
-    remote = request.remote
     return pb.RegisterModelRequest(
         model=ModelRef(id=request.id, version=request.version),
         task=request.task,
         data_type=data_type_from_name(request.data_type),  # type: ignore[arg-type]
         labels=request.labels,
         remote=pb.RemoteModel(
-            url=remote.url,
-            transport=transport,
-            name=remote.name,
-            version=remote.version,
-            preprocess=remote.preprocess,
-            postprocess=remote.postprocess,
-            output=remote.output,
-            timeout_seconds=remote.timeout_seconds,
+            **request.remote.model_dump(exclude={"transport"}), transport=transport
         ),
     )
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from labelmesh.core.documents import from_document, to_document
 from labelmesh.core.mongo import Document, duplicates_conflict, session_of
 from labelmesh.core.uow import Transaction
 from labelmesh.ingest.records import StoredItem
@@ -14,31 +15,15 @@ from labelmesh.v1.events_pb2 import DataType
 
 
 def _document(item: StoredItem) -> Document:
-    return {
-        "_id": item.item_id,
-        "project_id": item.project_id,
-        "data_type": int(item.data_type),
-        "content_type": item.content_type,
-        "sha256": item.sha256,
-        "size_bytes": item.size_bytes,
-        "media_key": item.media_key,
-        "filename": item.filename,
-        "metadata": dict(item.metadata),
-        "created_at": item.created_at,
-    }
+    return to_document(item, "item_id", data_type=int(item.data_type), metadata=dict(item.metadata))
 
 
 def _record(document: Document) -> StoredItem:
-    return StoredItem(
-        item_id=document["_id"],
-        project_id=document["project_id"],
+    return from_document(
+        StoredItem,
+        document,
+        "item_id",
         data_type=DataType.ValueType(document["data_type"]),
-        content_type=document["content_type"],
-        sha256=document["sha256"],
-        size_bytes=document["size_bytes"],
-        media_key=document["media_key"],
-        created_at=document["created_at"],
-        filename=document["filename"],
         metadata=dict(document["metadata"]),
     )
 

@@ -7,16 +7,11 @@ from collections.abc import Iterable
 from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
+from labelmesh.core.documents import aware, from_document, to_document
 from labelmesh.core.labels import labels_to_json
 from labelmesh.core.mongo import Document, session_of
 from labelmesh.core.uow import Transaction
-from labelmesh.review.adapters.documents import (
-    aware,
-    from_document,
-    labels_of,
-    now,
-    to_document,
-)
+from labelmesh.review.adapters.documents import labels_of, now
 from labelmesh.review.pipeline import ItemState, Submission
 from labelmesh.review.records import CompletionSource, ReviewState
 

@@ -8,17 +8,11 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
+from labelmesh.core.documents import aware, from_document, to_document
 from labelmesh.core.labels import labels_to_json
 from labelmesh.core.mongo import Document, session_of
 from labelmesh.core.uow import Transaction
-from labelmesh.review.adapters.documents import (
-    aware,
-    conflict_on_duplicate,
-    from_document,
-    labels_of,
-    now,
-    to_document,
-)
+from labelmesh.review.adapters.documents import conflict_on_duplicate, labels_of, now
 from labelmesh.review.records import ReviewTask, TaskKind, TaskStatus
 from labelmesh.v1.events_pb2 import AnnotationCandidate
 

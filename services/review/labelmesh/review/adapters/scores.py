@@ -9,17 +9,15 @@ from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
+from labelmesh.core.documents import aware, from_document, to_document
 from labelmesh.core.labels import labels_to_json
 from labelmesh.core.mongo import Document, session_of
 from labelmesh.core.uow import Transaction
 from labelmesh.review.adapters.documents import (
-    aware,
     conflict_on_duplicate,
     find_in_window,
-    from_document,
     labels_of,
     now,
-    to_document,
 )
 from labelmesh.review.records import AnnotationCopy, ScoreReference, StoredScore, Window
 
