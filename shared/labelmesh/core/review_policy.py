@@ -57,12 +57,7 @@ def validate(policy: ReviewPolicy, at: str = "review_policy") -> None:
     names: set[str] = set()
     for index, stage in enumerate(policy.stages):
         where = f"{at}.stages[{index}]"
-        name = stage.name.strip()
-        if not name:
-            raise InvalidField(f"{where}.name", "must not be empty")
-        if name in names:
-            raise InvalidField(f"{where}.name", f"{name!r} is used by an earlier stage")
-        names.add(name)
+        _take_name(names, stage.name, f"{where}.name", "is used by an earlier stage")
         if bool(stage.role) == bool(stage.team):
             raise InvalidField(f"{where}.role", "set exactly one of role and team")
         if stage.coverage == ReviewCoverage.REVIEW_COVERAGE_FRACTION:
@@ -72,9 +67,14 @@ def validate(policy: ReviewPolicy, at: str = "review_policy") -> None:
             raise InvalidField(f"{where}.fraction", "only for REVIEW_COVERAGE_FRACTION")
     users: set[str] = set()
     for index, member in enumerate(policy.members):
-        user = member.user.strip()
-        if not user:
-            raise InvalidField(f"{at}.members[{index}].user", "must not be empty")
-        if user in users:
-            raise InvalidField(f"{at}.members[{index}].user", f"{user!r} is listed twice")
-        users.add(user)
+        _take_name(users, member.user, f"{at}.members[{index}].user", "is listed twice")
+
+
+def _take_name(taken: set[str], value: str, where: str, when_taken: str) -> None:
+    """Add a non-empty name to `taken`, or say why it cannot be added."""
+    name = value.strip()
+    if not name:
+        raise InvalidField(where, "must not be empty")
+    if name in taken:
+        raise InvalidField(where, f"{name!r} {when_taken}")
+    taken.add(name)

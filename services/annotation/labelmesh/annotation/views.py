@@ -15,25 +15,17 @@ from labelmesh.annotation.records import (
     StoredAnnotation,
     TaskStatus,
 )
+from labelmesh.core.enums import proto_values
 from labelmesh.v1 import annotation_service_pb2 as pb
 from labelmesh.v1.events_pb2 import ProjectSpec
 
-TASK_STATUSES: dict[TaskStatus, pb.TaskStatus] = {
-    TaskStatus.PENDING: pb.TASK_STATUS_PENDING,
-    TaskStatus.OPEN: pb.TASK_STATUS_OPEN,
-    TaskStatus.ASSIGNED: pb.TASK_STATUS_ASSIGNED,
-    TaskStatus.SUBMITTED: pb.TASK_STATUS_SUBMITTED,
-    TaskStatus.COMPLETED: pb.TASK_STATUS_COMPLETED,
-    TaskStatus.AUTO_ACCEPTED: pb.TASK_STATUS_AUTO_ACCEPTED,
-}
-ANNOTATION_SOURCES: dict[AnnotationSource, pb.AnnotationSource] = {
-    AnnotationSource.HUMAN: pb.ANNOTATION_SOURCE_HUMAN,
-    AnnotationSource.SUGGESTION: pb.ANNOTATION_SOURCE_SUGGESTION,
-    AnnotationSource.MODEL: pb.ANNOTATION_SOURCE_MODEL,
-}
-ANNOTATION_DECISIONS: dict[AnnotationDecision, pb.AnnotationDecision] = {
-    AnnotationDecision.AUTO_ACCEPTED: pb.ANNOTATION_DECISION_AUTO_ACCEPTED,
-}
+TASK_STATUSES: dict[TaskStatus, pb.TaskStatus] = proto_values(TaskStatus, pb.TaskStatus)
+ANNOTATION_SOURCES: dict[AnnotationSource, pb.AnnotationSource] = proto_values(
+    AnnotationSource, pb.AnnotationSource
+)
+ANNOTATION_DECISIONS: dict[AnnotationDecision, pb.AnnotationDecision] = proto_values(
+    AnnotationDecision, pb.AnnotationDecision
+)
 
 
 def project_created(spec: ProjectSpec) -> pb.CreateProjectResponse:

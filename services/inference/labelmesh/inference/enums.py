@@ -7,32 +7,18 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TypeVar
 
+from labelmesh.core.enums import proto_values
 from labelmesh.inference.models.base import Task
 from labelmesh.inference.records import Postprocess, Preprocess
 from labelmesh.v1 import inference_service_pb2 as pb
 
 E = TypeVar("E", bound=StrEnum)
 
-TASKS: dict[Task, pb.ModelTask] = {
-    Task.CLASSIFICATION: pb.MODEL_TASK_CLASSIFICATION,
-    Task.DETECTION: pb.MODEL_TASK_DETECTION,
-    Task.SEGMENTATION: pb.MODEL_TASK_SEGMENTATION,
-    Task.KEYPOINTS: pb.MODEL_TASK_KEYPOINTS,
-    Task.NER: pb.MODEL_TASK_NER,
-    Task.SENTIMENT: pb.MODEL_TASK_SENTIMENT,
-    Task.TRANSCRIPTION: pb.MODEL_TASK_TRANSCRIPTION,
-}
-PREPROCESSES: dict[Preprocess, pb.RemotePreprocess] = {
-    Preprocess.TEXT: pb.REMOTE_PREPROCESS_TEXT,
-    Preprocess.TEXT_EMBEDDING: pb.REMOTE_PREPROCESS_TEXT_EMBEDDING,
-    Preprocess.IMAGE_RGB: pb.REMOTE_PREPROCESS_IMAGE_RGB,
-    Preprocess.AUDIO_PCM: pb.REMOTE_PREPROCESS_AUDIO_PCM,
-}
-POSTPROCESSES: dict[Postprocess, pb.RemotePostprocess] = {
-    Postprocess.CLASS_PROBABILITIES: pb.REMOTE_POSTPROCESS_CLASS_PROBABILITIES,
-    Postprocess.CLASS_LABEL: pb.REMOTE_POSTPROCESS_CLASS_LABEL,
-    Postprocess.BOXES: pb.REMOTE_POSTPROCESS_BOXES,
-}
+TASKS: dict[Task, pb.ModelTask] = proto_values(Task, pb.ModelTask)
+PREPROCESSES: dict[Preprocess, pb.RemotePreprocess] = proto_values(Preprocess, pb.RemotePreprocess)
+POSTPROCESSES: dict[Postprocess, pb.RemotePostprocess] = proto_values(
+    Postprocess, pb.RemotePostprocess
+)
 
 
 def _named(value: str, enum_type: type[E]) -> E | None:

@@ -7,6 +7,7 @@ of these sets, so there is no input side.
 
 from __future__ import annotations
 
+from labelmesh.core.enums import proto_values
 from labelmesh.review.records import (
     CompletionSource,
     Outcome,
@@ -17,38 +18,13 @@ from labelmesh.review.records import (
 from labelmesh.v1 import events_pb2 as events
 from labelmesh.v1 import review_service_pb2 as pb
 
-REVIEW_STATES: dict[ReviewState, pb.ReviewState] = {
-    ReviewState.ANNOTATING: pb.REVIEW_STATE_ANNOTATING,
-    ReviewState.IN_REVIEW: pb.REVIEW_STATE_IN_REVIEW,
-    ReviewState.ADJUDICATION: pb.REVIEW_STATE_ADJUDICATION,
-    ReviewState.COMPLETED: pb.REVIEW_STATE_COMPLETED,
-    ReviewState.GOLD: pb.REVIEW_STATE_GOLD,
-}
-TASK_KINDS: dict[TaskKind, pb.ReviewTaskKind] = {
-    TaskKind.REVIEW: pb.REVIEW_TASK_KIND_REVIEW,
-    TaskKind.ADJUDICATION: pb.REVIEW_TASK_KIND_ADJUDICATION,
-}
-TASK_STATUSES: dict[TaskStatus, pb.ReviewTaskStatus] = {
-    TaskStatus.OPEN: pb.REVIEW_TASK_STATUS_OPEN,
-    TaskStatus.ASSIGNED: pb.REVIEW_TASK_STATUS_ASSIGNED,
-    TaskStatus.DECIDED: pb.REVIEW_TASK_STATUS_DECIDED,
-    TaskStatus.CANCELLED: pb.REVIEW_TASK_STATUS_CANCELLED,
-}
-OUTCOMES: dict[Outcome, pb.ReviewOutcome] = {
-    Outcome.NEXT_STAGE: pb.REVIEW_OUTCOME_NEXT_STAGE,
-    Outcome.COMPLETED: pb.REVIEW_OUTCOME_COMPLETED,
-    Outcome.SENT_BACK: pb.REVIEW_OUTCOME_SENT_BACK,
-    Outcome.ADJUDICATION: pb.REVIEW_OUTCOME_ADJUDICATION,
-    Outcome.IN_REVIEW: pb.REVIEW_OUTCOME_IN_REVIEW,
-    Outcome.ANNOTATING: pb.REVIEW_OUTCOME_ANNOTATING,
-    Outcome.GOLD: pb.REVIEW_OUTCOME_GOLD,
-}
-COMPLETION_SOURCES: dict[CompletionSource, events.CompletionSource] = {
-    CompletionSource.HUMAN: events.COMPLETION_SOURCE_HUMAN,
-    CompletionSource.MODEL: events.COMPLETION_SOURCE_MODEL,
-    CompletionSource.CONSENSUS: events.COMPLETION_SOURCE_CONSENSUS,
-    CompletionSource.ADJUDICATION: events.COMPLETION_SOURCE_ADJUDICATION,
-}
+REVIEW_STATES: dict[ReviewState, pb.ReviewState] = proto_values(ReviewState, pb.ReviewState)
+TASK_KINDS: dict[TaskKind, pb.ReviewTaskKind] = proto_values(TaskKind, pb.ReviewTaskKind)
+TASK_STATUSES: dict[TaskStatus, pb.ReviewTaskStatus] = proto_values(TaskStatus, pb.ReviewTaskStatus)
+OUTCOMES: dict[Outcome, pb.ReviewOutcome] = proto_values(Outcome, pb.ReviewOutcome)
+COMPLETION_SOURCES: dict[CompletionSource, events.CompletionSource] = proto_values(
+    CompletionSource, events.CompletionSource
+)
 
 
 def review_state(state: ReviewState | None) -> pb.ReviewState:
