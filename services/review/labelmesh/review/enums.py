@@ -12,6 +12,7 @@ from labelmesh.review.records import (
     CompletionSource,
     Outcome,
     ReviewState,
+    ScoreReference,
     TaskKind,
     TaskStatus,
 )
@@ -22,6 +23,9 @@ REVIEW_STATES: dict[ReviewState, pb.ReviewState] = proto_values(ReviewState, pb.
 TASK_KINDS: dict[TaskKind, pb.ReviewTaskKind] = proto_values(TaskKind, pb.ReviewTaskKind)
 TASK_STATUSES: dict[TaskStatus, pb.ReviewTaskStatus] = proto_values(TaskStatus, pb.ReviewTaskStatus)
 OUTCOMES: dict[Outcome, pb.ReviewOutcome] = proto_values(Outcome, pb.ReviewOutcome)
+SCORE_REFERENCES: dict[ScoreReference, events.ScoreReference] = proto_values(
+    ScoreReference, events.ScoreReference
+)
 COMPLETION_SOURCES: dict[CompletionSource, events.CompletionSource] = proto_values(
     CompletionSource, events.CompletionSource
 )

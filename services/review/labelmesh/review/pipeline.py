@@ -25,7 +25,7 @@ from labelmesh.core import review_policy
 from labelmesh.core.errors import Conflict
 from labelmesh.review.consensus.items import item_consensus
 from labelmesh.review.domain import agreement
-from labelmesh.review.enums import COMPLETION_SOURCES
+from labelmesh.review.enums import COMPLETION_SOURCES, SCORE_REFERENCES
 from labelmesh.review.records import (
     CompletionSource,
     Outcome,
@@ -559,6 +559,7 @@ def quality_scored(score: Score) -> QualityScored:
         annotator=score.annotator,
         agreement=score.agreement,
         reference=score.reference.value,
+        score_reference=SCORE_REFERENCES[score.reference],
         gold=score.gold,
         gold_correct=bool(score.gold and score.correct),
         score=score.agreement,

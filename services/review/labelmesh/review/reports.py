@@ -27,6 +27,7 @@ from labelmesh.review.agreement import (
     reliability_matrix,
     specific_agreement,
 )
+from labelmesh.review.enums import SCORE_REFERENCES
 from labelmesh.review.records import (
     AnnotationCopy,
     ReviewerDecision,
@@ -73,6 +74,7 @@ def annotation_scores(scores: Iterable[StoredScore]) -> list[AnnotationScore]:
             annotator=s.annotator,
             agreement=s.agreement,
             reference=s.reference.value,
+            score_reference=SCORE_REFERENCES[s.reference],
             gold=s.gold,
             gold_correct=s.gold_correct,
             score=s.score,

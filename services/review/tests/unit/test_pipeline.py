@@ -15,6 +15,7 @@ from labelmesh.v1.events_pb2 import (
     COMPLETION_SOURCE_CONSENSUS,
     COMPLETION_SOURCE_HUMAN,
     COMPLETION_SOURCE_MODEL,
+    SCORE_REFERENCE_GOLD,
     AdjudicationDecided,
     AdjudicationRequested,
     AutoApproveRules,
@@ -564,12 +565,8 @@ def test_gold_answers_are_only_scored() -> None:
         None,
     )
     scored = pipeline.quality_scored(right.scores[0])
-    assert (scored.gold, scored.gold_correct, scored.reference, scored.seconds_spent) == (
-        True,
-        True,
-        "gold",
-        12.0,
-    )
+    assert (scored.gold, scored.gold_correct, scored.seconds_spent) == (True, True, 12.0)
+    assert (scored.reference, scored.score_reference) == ("gold", SCORE_REFERENCE_GOLD)
     assert pipeline.quality_scored(wrong.scores[0]).gold_correct is False
 
 

@@ -26,6 +26,7 @@ from labelmesh.review.reports import (
     reviewer_report,
     wilson_interval,
 )
+from labelmesh.v1.events_pb2 import SCORE_REFERENCE_GOLD, SCORE_REFERENCE_SUGGESTION
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 CLASSES = ["ant", "bee", "cat", "dog"]
@@ -132,6 +133,10 @@ def test_annotation_scores_carry_every_field_oldest_first() -> None:
         0.5,
     )
     assert (second.item_id, second.agreement, second.gold) == ("i2", 0.25, True)
+    assert [s.score_reference for s in scores] == [
+        SCORE_REFERENCE_SUGGESTION,
+        SCORE_REFERENCE_GOLD,
+    ]
     assert second.scored_at.ToDatetime(tzinfo=UTC) == T0 + timedelta(minutes=90)
     assert second.scored_at.seconds == int((T0 + timedelta(minutes=90)).timestamp())
 
