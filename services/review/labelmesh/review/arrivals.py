@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC
 
 from labelmesh.core import review_policy
@@ -15,7 +15,7 @@ from labelmesh.core.fields import carry_fields
 from labelmesh.core.uow import Transaction
 from labelmesh.review import pipeline
 from labelmesh.review.metrics import ReviewMetrics
-from labelmesh.review.pipeline import Context, ItemState, Submission
+from labelmesh.review.pipeline import Context, Effects, ItemState, Submission
 from labelmesh.review.ports import ReviewStore
 from labelmesh.review.recorder import SERVICE, Cause, Recorder, Step, review_envelope
 from labelmesh.review.records import AnnotationCopy, ReviewState
@@ -26,8 +26,7 @@ from labelmesh.v1.events_pb2 import (
     AnnotatorFlagged,
     Envelope,
 )
-
-Reviewable = AnnotationSubmitted | AnnotationAutoAccepted
+from labelmesh.v1.geometry_pb2 import Label
 
 
 def submission_of(envelope: Envelope, event: AnnotationSubmitted) -> Submission:
@@ -52,6 +51,59 @@ def annotation_copy(envelope: Envelope, event: AnnotationSubmitted, gold: bool) 
     )
 
 
+@dataclass
+class Intake:
+    """What taking in one fetch's arrivals gathers besides their items' steps."""
+
+    gold: Mapping[str, list[Label]]  # the known answer of each gold item among them
+    contexts: Mapping[str, Context]  # the project of every submission
+    copies: list[AnnotationCopy] = field(default_factory=list)
+    # Gold answers and correct ones, per (project, annotator).
+    tally: defaultdict[tuple[str, str], list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0])
+    )
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A person's annotation: scored against a gold answer, or added to its item."""
+
+    envelope: Envelope
+    event: AnnotationSubmitted
+
+    def effects(self, item: ItemState, intake: Intake) -> Effects:
+        envelope, event = self.envelope, self.event
+        submission = submission_of(envelope, event)
+        answer = intake.gold.get(envelope.item_id)
+        intake.copies.append(annotation_copy(envelope, event, answer is not None))
+        if answer is None:
+            ctx = intake.contexts[envelope.project_id]
+            return pipeline.add_submission(item, submission, event.overlap or 1, ctx)
+        item.state = ReviewState.GOLD
+        fx = pipeline.score_gold(item, submission, answer)
+        counts = intake.tally[(envelope.project_id, event.annotator)]
+        counts[0] += 1
+        counts[1] += int(bool(fx.scores[0].correct))
+        return fx
+
+
+@dataclass(frozen=True)
+class ModelAccepted:
+    """A model's prediction the auto-annotation rules accepted: it completes its item."""
+
+    envelope: Envelope
+    event: AnnotationAutoAccepted
+
+    def effects(self, item: ItemState, intake: Intake) -> Effects:
+        event = self.event
+        return pipeline.complete_by_model(
+            item, event.annotation_id, list(event.labels), event.threshold
+        )
+
+
+Arrival = Submitted | ModelAccepted
+
+
 @dataclass(eq=False)
 class Arrivals:
     store: ReviewStore
@@ -61,20 +113,19 @@ class Arrivals:
     async def take_in(
         self,
         tx: Transaction,
-        arrivals: Sequence[tuple[Envelope, Reviewable]],
+        arrivals: Sequence[Arrival],
         contexts: Mapping[str, Context],
     ) -> None:
         """Take in a fetch's fresh annotations, items updated in arrival order, in one
-        transaction. `contexts` holds the project of every AnnotationSubmitted."""
+        transaction. `contexts` holds the project of every submission."""
         if not arrivals:
             return
-        item_ids = [e.item_id for e, _ in arrivals]
+        item_ids = [a.envelope.item_id for a in arrivals]
         items = await self.store.items.load(tx, item_ids)
-        gold = await self.store.gold.answers(tx, item_ids)
-        tally: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-        copies: list[AnnotationCopy] = []
+        intake = Intake(await self.store.gold.answers(tx, item_ids), contexts)
         steps: list[Step] = []
-        for envelope, event in arrivals:
+        for arrival in arrivals:
+            envelope = arrival.envelope
             item = items.setdefault(
                 envelope.item_id, ItemState(envelope.item_id, envelope.project_id)
             )
@@ -83,30 +134,14 @@ class Arrivals:
                 trace_id=envelope.trace_id,
                 occurred_at=envelope.occurred_at.ToDatetime().timestamp(),
             )
-            if isinstance(event, AnnotationAutoAccepted):
-                fx = pipeline.complete_by_model(
-                    item, event.annotation_id, list(event.labels), event.threshold
-                )
-                steps.append(Step(item, fx, cause))
-                continue
-            submission = submission_of(envelope, event)
-            is_gold = envelope.item_id in gold
-            copies.append(annotation_copy(envelope, event, is_gold))
-            if is_gold:
-                item.state = ReviewState.GOLD
-                fx = pipeline.score_gold(item, submission, gold[envelope.item_id])
-                counts = tally[(envelope.project_id, event.annotator)]
-                counts[0] += 1
-                counts[1] += int(bool(fx.scores[0].correct))
-            else:
-                ctx = contexts[envelope.project_id]
-                fx = pipeline.add_submission(item, submission, event.overlap or 1, ctx)
-            steps.append(Step(item, fx, cause))
+            steps.append(Step(item, arrival.effects(item, intake), cause))
         await self.recorder.record(tx, steps)
-        await self.store.annotations.insert(tx, copies)
+        await self.store.annotations.insert(tx, intake.copies)
         await self.store.items.save(tx, items.values())
-        for project_id in {p for p, _ in tally}:
-            per_annotator = {a: (n, c) for (p, a), (n, c) in tally.items() if p == project_id}
+        for project_id in {p for p, _ in intake.tally}:
+            per_annotator = {
+                a: (n, c) for (p, a), (n, c) in intake.tally.items() if p == project_id
+            }
             await self.check_annotators(tx, contexts[project_id], project_id, per_annotator)
 
     async def check_annotators(

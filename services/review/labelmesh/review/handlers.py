@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from labelmesh.core.dispatch import EventTable, on
 from labelmesh.core.errors import NotFound, RetryLater
 from labelmesh.core.uow import Transaction
-from labelmesh.review.arrivals import Arrivals, Reviewable
+from labelmesh.review.arrivals import Arrival, Arrivals, ModelAccepted, Submitted
 from labelmesh.review.contexts import ProjectContexts
 from labelmesh.review.pipeline import Context
 from labelmesh.review.quality import Quality
@@ -42,7 +42,7 @@ class ReviewFetch:
     arrivals: Arrivals
     quality: Quality
     contexts: Mapping[str, Context]
-    gathered: list[tuple[Envelope, Reviewable]] = field(default_factory=list)
+    gathered: list[Arrival] = field(default_factory=list)
 
     async def project_created(self, tx: Transaction, _: Envelope, event: ProjectCreated) -> None:
         await self.quality.remember_project(tx, event.project)
@@ -50,12 +50,12 @@ class ReviewFetch:
     async def annotation_submitted(
         self, tx: Transaction, envelope: Envelope, event: AnnotationSubmitted
     ) -> None:
-        self.gathered.append((envelope, event))
+        self.gathered.append(Submitted(envelope, event))
 
     async def annotation_auto_accepted(
         self, tx: Transaction, envelope: Envelope, event: AnnotationAutoAccepted
     ) -> None:
-        self.gathered.append((envelope, event))
+        self.gathered.append(ModelAccepted(envelope, event))
 
     async def finish(self, tx: Transaction) -> None:
         await self.arrivals.take_in(tx, self.gathered, self.contexts)
