@@ -4,14 +4,13 @@ flags the annotator who gets them wrong, while the other items reach consensus."
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
-from labelmesh.devstack.services import ServiceAddress
 from labelmesh.testing.services import wait_for
+
+from .rest_api import RestApi
 
 pytestmark = pytest.mark.e2e
 
@@ -19,15 +18,10 @@ CLASSES = ["alpha", "bravo", "charlie"]
 REGULAR, GOLD = 60, 20
 
 
-def test_gold_is_mixed_in_scored_and_flags_the_careless_annotator(
-    stack: dict[str, ServiceAddress],
-    client: httpx.Client,
-    new_text_project: Callable[..., dict[str, Any]],
-    upload_texts: Callable[[str, list[str]], list[str]],
-    next_task: Callable[[str, str], dict[str, Any] | None],
-) -> None:
-    annotation, review = stack["annotation"].rest, stack["review"].rest
-    project = new_text_project(
+def test_gold_is_mixed_in_scored_and_flags_the_careless_annotator(api: RestApi) -> None:
+    client = api.client
+    annotation, review = api.stack["annotation"].rest, api.stack["review"].rest
+    project = api.new_text_project(
         name="gold in the queue",
         classes=CLASSES,
         models=[{"model_id": "vader-sentiment"}],  # no label of it is a class: no suggestions
@@ -42,7 +36,7 @@ def test_gold_is_mixed_in_scored_and_flags_the_careless_annotator(
     project_id = project["project_id"]
     truth = {f"regular text {i}": CLASSES[i % 3] for i in range(REGULAR)}
     truth |= {f"gold text {i}": CLASSES[i % 3] for i in range(GOLD)}
-    ids = dict(zip(truth, upload_texts(project_id, list(truth)), strict=True))
+    ids = dict(zip(truth, api.upload_texts(project_id, list(truth)), strict=True))
     gold = [
         {"item_id": ids[text], "labels": [{"classification": {"label": truth[text]}}]}
         for text in truth
@@ -62,7 +56,7 @@ def test_gold_is_mixed_in_scored_and_flags_the_careless_annotator(
 
     taken: dict[str, list[dict[str, Any]]] = {"alice": [], "bob": [], "carol": []}
     for annotator in taken:
-        while (task := next_task(project_id, annotator)) is not None:
+        while (task := api.next_task(project_id, annotator)) is not None:
             taken[annotator].append(task)
             right = truth[task["text"]]
             # carol always picks the class after the right one

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
-from typing import Any
 
 import httpx
 import pytest
@@ -12,6 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from labelmesh.devstack.services import SERVICE_NAMES, ServiceAddress
 from labelmesh.testing.services import wait_for
+
+from .rest_api import RestApi
 
 pytestmark = pytest.mark.e2e
 
@@ -35,14 +35,10 @@ def test_metrics_endpoint_parses_with_the_shared_families(
     assert client.get(f"{stack[name].rest}/readyz").json() == {"ready": True, "failures": {}}
 
 
-def test_metrics_count_an_item_through_the_path(
-    stack: dict[str, ServiceAddress],
-    client: httpx.Client,
-    new_text_project: Callable[..., dict[str, Any]],
-    upload_texts: Callable[[str, list[str]], list[str]],
-) -> None:
-    project = new_text_project(name="m", classes=["a", "b"], auto_accept_threshold=0)
-    [item_id] = upload_texts(project["project_id"], ["metrics"])
+def test_metrics_count_an_item_through_the_path(api: RestApi) -> None:
+    stack, client = api.stack, api.client
+    project = api.new_text_project(name="m", classes=["a", "b"], auto_accept_threshold=0)
+    [item_id] = api.upload_texts(project["project_id"], ["metrics"])
     trail_url = f"{stack['audit'].rest}/v1/items/{item_id}/trail"
     annotations_url = f"{stack['annotation'].rest}/v1/items/{item_id}/annotations"
     wait_for(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -10,6 +9,8 @@ import pytest
 
 from labelmesh.devstack.services import ServiceAddress
 from labelmesh.testing.services import wait_for
+
+from .rest_api import RestApi
 
 pytestmark = pytest.mark.e2e
 
@@ -192,24 +193,20 @@ def submit_for(client: httpx.Client, annotation: ServiceAddress, task: dict[str,
     assert [a["annotation_id"] for a in stored["annotations"]] == [valid.json()["annotation_id"]]
 
 
-def test_rejected_work_goes_back_to_the_queue_until_it_passes_review(
-    stack: dict[str, ServiceAddress],
-    client: httpx.Client,
-    new_text_project: Callable[..., dict[str, Any]],
-    upload_texts: Callable[[str, list[str]], list[str]],
-) -> None:
-    annotation, review, audit = stack["annotation"], stack["review"], stack["audit"]
-    project = new_text_project(
+def test_rejected_work_goes_back_to_the_queue_until_it_passes_review(api: RestApi) -> None:
+    client = api.client
+    annotation, review, audit = api.stack["annotation"], api.stack["review"], api.stack["audit"]
+    project = api.new_text_project(
         name="strict",
         classes=["sports", "politics", "technology"],
         auto_accept_threshold=1.0,
         review_min_agreement=0.5,
     )
-    [item_id] = upload_texts(project["project_id"], [SPORTS])
+    [item_id] = api.upload_texts(project["project_id"], [SPORTS])
     next_url = f"{annotation.rest}/v1/projects/{project['project_id']}/tasks/next"
 
     def submit(label: str) -> dict[str, Any]:
-        task = wait_for(lambda: get_json_post(client, next_url), "a task")
+        task: dict[str, Any] = wait_for(lambda: get_json_post(client, next_url), "a task")
         assert task["item_id"] == item_id
         response = client.post(
             f"{annotation.rest}/v1/tasks/{task['task_id']}/annotations",

@@ -3,7 +3,7 @@ services; every review event reaches the audit trail."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import httpx
@@ -12,34 +12,38 @@ import pytest
 from labelmesh.devstack.services import ServiceAddress
 from labelmesh.testing.services import wait_for
 
+from .rest_api import RestApi
+
 pytestmark = pytest.mark.e2e
 
 AGREED = "The striker scored twice in the cup final."
 DISPUTED = "The minister opened a new stadium."
+# How an item of two annotations settles: a decision on each annotation, a score
+# for each annotator, then the item's completion.
+SETTLED = ["ReviewDecided", "ReviewDecided", "QualityScored", "QualityScored", "ItemCompleted"]
 
 
-def audit_types(client: httpx.Client, audit: ServiceAddress, item_id: str, last: str) -> list[str]:
-    """The item's trail once it holds `last`, as short event type names."""
+def completed_trail(
+    client: httpx.Client, audit: ServiceAddress, item_id: str, since: str
+) -> list[str]:
+    """The item's trail once it holds ItemCompleted, as short event type names, from
+    its first `since` on."""
 
     def trail() -> list[str] | None:
         response = client.get(f"{audit.rest}/v1/items/{item_id}/trail")
         if response.status_code != 200:
             return None
         types = [e["event_type"].removeprefix("labelmesh.v1.") for e in response.json()["entries"]]
-        return types if last in types else None
+        return types if "ItemCompleted" in types else None
 
-    return wait_for(trail, f"{last} in the trail of {item_id}")
+    types = wait_for(trail, f"ItemCompleted in the trail of {item_id}")
+    return types[types.index(since) :]
 
 
-def test_overlap_stage_and_adjudication_end_in_the_audit_trail(
-    stack: dict[str, ServiceAddress],
-    client: httpx.Client,
-    new_text_project: Callable[..., dict[str, Any]],
-    upload_texts: Callable[[str, list[str]], list[str]],
-    next_task: Callable[[str, str], dict[str, Any] | None],
-) -> None:
-    annotation, review, audit = stack["annotation"], stack["review"], stack["audit"]
-    project = new_text_project(
+def test_overlap_stage_and_adjudication_end_in_the_audit_trail(api: RestApi) -> None:
+    client = api.client
+    annotation, review, audit = api.stack["annotation"], api.stack["review"], api.stack["audit"]
+    project = api.new_text_project(
         name="two pairs of eyes",
         classes=["sports", "politics"],
         auto_accept_threshold=1.0,
@@ -54,7 +58,7 @@ def test_overlap_stage_and_adjudication_end_in_the_audit_trail(
     )
     project_id = project["project_id"]
     assert project["review_policy"]["overlap"] == 2
-    agreed_id, disputed_id = upload_texts(project_id, [AGREED, DISPUTED])
+    agreed_id, disputed_id = api.upload_texts(project_id, [AGREED, DISPUTED])
 
     answers = {
         "alice": {AGREED: "sports", DISPUTED: "sports"},
@@ -63,8 +67,7 @@ def test_overlap_stage_and_adjudication_end_in_the_audit_trail(
     for annotator, labels in answers.items():
         for _ in range(2):
             task = wait_for(
-                lambda annotator=annotator: next_task(project_id, annotator),
-                f"a task for {annotator}",
+                partial(api.next_task, project_id, annotator), f"a task for {annotator}"
             )
             submitted = client.post(
                 f"{annotation.rest}/v1/tasks/{task['task_id']}/annotations",
@@ -75,21 +78,22 @@ def test_overlap_stage_and_adjudication_end_in_the_audit_trail(
             )
             assert submitted.status_code == 201, submitted.text
     # Both slots of each item are taken: a third annotator finds nothing.
-    assert next_task(project_id, "carol") is None
+    assert api.next_task(project_id, "carol") is None
 
     next_url = f"{review.rest}/v1/projects/{project_id}/review-tasks/next"
     decided = {}
     for _ in range(2):
         task = wait_for(
             lambda: (
-                (r := client.post(next_url, json={"reviewer": "eve"})).status_code == 200
-                and r.json()["task"]
+                r.json()["task"]
+                if (r := client.post(next_url, json={"reviewer": "eve"})).status_code == 200
+                else None
             ),
             "a review task for eve",
         )
         if task["kind"] == "review":
             assert task["item_id"] == agreed_id and task["agreement"] == 1.0
-            body = {"reviewer": "eve", "decision": "APPROVED", "reason": "right"}
+            body: dict[str, Any] = {"reviewer": "eve", "decision": "APPROVED", "reason": "right"}
         else:
             assert task["item_id"] == disputed_id and task["agreement"] == 0.5
             assert {c["annotator"] for c in task["candidates"]} == {"alice", "bob"}
@@ -114,25 +118,15 @@ def test_overlap_stage_and_adjudication_end_in_the_audit_trail(
         ),
     }
 
-    agreed = audit_types(client, audit, agreed_id, "ItemCompleted")
-    assert agreed[agreed.index("ReviewRequested") :] == [
+    assert completed_trail(client, audit, agreed_id, "ReviewRequested") == [
         "ReviewRequested",
         "ReviewDecided",  # eve's
-        "ReviewDecided",  # alice's annotation
-        "ReviewDecided",  # bob's
-        "QualityScored",
-        "QualityScored",
-        "ItemCompleted",
+        *SETTLED,  # alice's annotation and bob's
     ]
-    disputed = audit_types(client, audit, disputed_id, "ItemCompleted")
-    assert disputed[disputed.index("AdjudicationRequested") :] == [
+    assert completed_trail(client, audit, disputed_id, "AdjudicationRequested") == [
         "AdjudicationRequested",
         "AdjudicationDecided",
-        "ReviewDecided",
-        "ReviewDecided",
-        "QualityScored",
-        "QualityScored",
-        "ItemCompleted",
+        *SETTLED,
     ]
     final = client.get(f"{review.rest}/v1/items/{disputed_id}/reviews").json()
     assert (final["state"], final["review_state"]) == ("completed", "REVIEW_STATE_COMPLETED")

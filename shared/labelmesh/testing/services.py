@@ -1,4 +1,5 @@
-"""Running one service in-process for integration tests, and waiting on its state."""
+"""Running one service (or one gRPC servicer of it) in-process for integration tests,
+and waiting on its state."""
 
 from __future__ import annotations
 
@@ -6,11 +7,25 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
-from labelmesh.core.runner import ServiceDefinition, serve
+import grpc
+
+from labelmesh.core.config import CoreSettings, ServiceSettings
+from labelmesh.core.runner import GrpcService, ServiceDefinition, serve
 
 T = TypeVar("T")
+S = TypeVar("S", bound=ServiceSettings)
+
+
+class App(Protocol):
+    """A service's wiring: its use cases, and the service definition that runs them."""
+
+    @property
+    def service(self) -> ServiceDefinition: ...
+
+
+A = TypeVar("A", bound=App)
 
 
 @contextlib.asynccontextmanager
@@ -31,6 +46,40 @@ async def serving(service: ServiceDefinition) -> AsyncIterator[ServiceDefinition
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
+
+
+def service_settings(settings_class: type[S], core: CoreSettings, **fields: Any) -> S:
+    """A service's settings aimed at the test's broker and database, with REST and
+    gRPC on ports the system picks, unless `fields` say otherwise."""
+    return settings_class(**{**core.model_dump(), "rest_port": 0, "grpc_port": 0, **fields})
+
+
+@contextlib.asynccontextmanager
+async def served_app(
+    build_app: Callable[[S], A], settings_class: type[S], core: CoreSettings, **fields: Any
+) -> AsyncIterator[A]:
+    """The app `build_app` wires on `service_settings(settings_class, core, **fields)`,
+    its service running from when it is ready until the block ends."""
+    app = build_app(service_settings(settings_class, core, **fields))
+    async with serving(app.service):
+        yield app
+
+
+@contextlib.asynccontextmanager
+async def grpc_stub(
+    service: GrpcService, stub: Callable[[grpc.aio.Channel], T]
+) -> AsyncIterator[T]:
+    """A stub over a real channel to `service`, which a gRPC server of its own serves
+    on a free local port until the block ends."""
+    server = grpc.aio.server()
+    service.add_to_server(service.servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield stub(channel)
+    finally:
+        await server.stop(None)
 
 
 async def eventually(

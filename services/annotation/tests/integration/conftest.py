@@ -14,15 +14,14 @@ from labelmesh.annotation.usecases import Annotation
 from labelmesh.core.api import rest_app
 from labelmesh.core.config import CoreSettings
 from labelmesh.core.runner import ServiceDefinition
-from labelmesh.testing.services import serving
+from labelmesh.testing.services import served_app
 from labelmesh.testing.twins.annotation import LiveAnnotation
 
 
 @pytest.fixture
 async def wired(core_settings: CoreSettings) -> AsyncIterator[AnnotationApp]:
     """The whole service, running."""
-    wired = build_app(AnnotationSettings(**core_settings.model_dump(), rest_port=0, grpc_port=0))
-    async with serving(wired.service):
+    async with served_app(build_app, AnnotationSettings, core_settings) as wired:
         yield wired
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from labelmesh.annotation.api.grpc import grpc_service
 from labelmesh.annotation.usecases import Annotation
+from labelmesh.testing.services import grpc_stub
 from labelmesh.testing.twins.annotation import LiveAnnotation
 from labelmesh.v1 import annotation_service_pb2 as pb
 from labelmesh.v1 import annotation_service_pb2_grpc as pb_grpc
@@ -19,16 +20,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def stub(app: Annotation) -> AsyncIterator[pb_grpc.AnnotationServiceStub]:
-    server = grpc.aio.server()
-    service = grpc_service(app)
-    service.add_to_server(service.servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield pb_grpc.AnnotationServiceStub(channel)  # type: ignore[no-untyped-call]
-    finally:
-        await server.stop(None)
+    async with grpc_stub(grpc_service(app), pb_grpc.AnnotationServiceStub) as stub:
+        yield stub
 
 
 def project_request(policy: ReviewPolicy) -> pb.CreateProjectRequest:

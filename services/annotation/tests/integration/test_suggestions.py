@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
-from labelmesh.annotation.app import AnnotationApp, build_app
-from labelmesh.annotation.config import AnnotationSettings
+from labelmesh.annotation.app import AnnotationApp
 from labelmesh.annotation.domain import NewProject
 from labelmesh.annotation.usecases import TaskView
-from labelmesh.core.config import CoreSettings
 from labelmesh.core.envelopes import decode, model_actor, new_envelope
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
 from labelmesh.core.mongo import OUTBOX, Document
 from labelmesh.core.runner import ServiceDefinition
-from labelmesh.testing.services import eventually, serving
+from labelmesh.testing.services import eventually
 from labelmesh.v1.events_pb2 import (
     DataType,
     Envelope,
@@ -39,13 +35,6 @@ def face(suggestion_id: str, score: float, x: float = 10) -> Label:
             model_id=MODEL.id, model_version=MODEL.version, score=score, suggestion_id=suggestion_id
         ),
     )
-
-
-@pytest.fixture
-async def wired(core_settings: CoreSettings) -> AsyncIterator[AnnotationApp]:
-    wired = build_app(AnnotationSettings(**core_settings.model_dump(), rest_port=0, grpc_port=0))
-    async with serving(wired.service):
-        yield wired
 
 
 async def open_task(wired: AnnotationApp, *events: PredictionCreated) -> TaskView:

@@ -15,7 +15,7 @@ from labelmesh.audit.config import AuditSettings
 from labelmesh.core.api import rest_app
 from labelmesh.core.config import CoreSettings
 from labelmesh.core.envelopes import new_envelope, user_actor
-from labelmesh.testing.services import eventually, serving
+from labelmesh.testing.services import eventually, grpc_stub, served_app
 from labelmesh.v1 import audit_service_pb2 as pb
 from labelmesh.v1 import audit_service_pb2_grpc as pb_grpc
 from labelmesh.v1.events_pb2 import Envelope, IngestRejected, ItemIngested
@@ -25,8 +25,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def app(core_settings: CoreSettings) -> AsyncIterator[AuditApp]:
-    app = build_app(AuditSettings(**core_settings.model_dump(), rest_port=0, grpc_port=0))
-    async with serving(app.service):
+    async with served_app(build_app, AuditSettings, core_settings) as app:
         yield app
 
 
@@ -40,16 +39,9 @@ async def rest(app: AuditApp) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def stub(app: AuditApp) -> AsyncIterator[pb_grpc.AuditServiceStub]:
-    server = grpc.aio.server()
     [service] = app.service.grpc_services
-    service.add_to_server(service.servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield pb_grpc.AuditServiceStub(channel)  # type: ignore[no-untyped-call]
-    finally:
-        await server.stop(None)
+    async with grpc_stub(service, pb_grpc.AuditServiceStub) as stub:
+        yield stub
 
 
 def events_about(item_id: str) -> list[Envelope]:

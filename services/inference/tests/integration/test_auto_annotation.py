@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from google.protobuf.message import Message
 from PIL import Image
 from skimage import data
 
@@ -17,7 +18,7 @@ from labelmesh.core.errors import InvalidField
 from labelmesh.core.mongo import OUTBOX
 from labelmesh.inference.app import InferenceApp, build_app
 from labelmesh.inference.config import InferenceSettings
-from labelmesh.testing.services import eventually, serving
+from labelmesh.testing.services import eventually, served_app
 from labelmesh.v1.events_pb2 import (
     AutoAnnotationRules,
     AutoAnnotationStatus,
@@ -36,25 +37,22 @@ pytestmark = pytest.mark.integration
 FACES = "mediapipe-face-detection"
 
 
-def png(image: object) -> bytes:
+def astronaut_png() -> bytes:
+    """scikit-image's astronaut photograph: one face, as a PNG."""
     buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")  # type: ignore[arg-type]
+    Image.fromarray(data.astronaut()).save(buffer, format="PNG")  # type: ignore[no-untyped-call]
     return buffer.getvalue()
 
 
 @pytest.fixture
 async def app(core_settings: CoreSettings, tmp_path: Path) -> AsyncIterator[InferenceApp]:
-    settings = InferenceSettings(
-        **{**core_settings.model_dump(), "media_dir": tmp_path, "rest_port": 0, "grpc_port": 0}
-    )
-    app = build_app(settings)
-    async with serving(app.service):
+    async with served_app(build_app, InferenceSettings, core_settings, media_dir=tmp_path) as app:
         yield app
 
 
-def event(payload: object, project_id: str = "faces", item_id: str = "") -> Envelope:
+def event(payload: Message, project_id: str = "faces", item_id: str = "") -> Envelope:
     return new_envelope(
-        payload,  # type: ignore[arg-type]
+        payload,
         producer="test",
         actor=user_actor("dana"),
         project_id=project_id,
@@ -65,6 +63,16 @@ def event(payload: object, project_id: str = "faces", item_id: str = "") -> Enve
 async def outbox(app: InferenceApp, event_type: str) -> list[Envelope]:
     cursor = app.service.platform.db[OUTBOX].find({"event_type": f"labelmesh.v1.{event_type}"})
     return [decode(d["value"]) async for d in cursor]
+
+
+async def announced(app: InferenceApp, project: ProjectSpec) -> None:
+    """Publish the project's creation and wait until inference knows the project."""
+    await app.service.platform.publisher.publish([event(ProjectCreated(project=project))])
+
+    async def known() -> bool:
+        return await app.repositories.projects.get(project.project_id) is not None
+
+    await eventually(known, what="the project")
 
 
 async def ingest(app: InferenceApp, item_id: str, media: bytes) -> None:
@@ -93,10 +101,9 @@ async def test_rules_decide_per_class_and_every_decision_records_its_rule_versio
         models=[ModelBinding(model_id=FACES, label_map={"face": "person"})],
         auto_annotation=AutoAnnotationRules(default_min_confidence=0.95, floor=0.3),
     )
-    await app.service.platform.publisher.publish([event(ProjectCreated(project=project))])
-    await eventually(lambda: app.repositories.projects.get("faces"), what="the project")
+    await announced(app, project)
 
-    astronaut = png(data.astronaut())
+    astronaut = astronaut_png()
     await ingest(app, "astronaut-1", astronaut)
     await ingest(app, "corrupt", astronaut[:300])
     await decided(app, 2)
@@ -142,9 +149,8 @@ async def test_assist_suggests_above_the_threshold_and_judgements_measure_precis
     app: InferenceApp,
 ) -> None:
     project = ProjectSpec(project_id="faces", data_type=DataType.DATA_TYPE_IMAGE, classes=["face"])
-    await app.service.platform.publisher.publish([event(ProjectCreated(project=project))])
-    await eventually(lambda: app.repositories.projects.get("faces"), what="the project")
-    await ingest(app, "astronaut-1", png(data.astronaut()))
+    await announced(app, project)
+    await ingest(app, "astronaut-1", astronaut_png())
     await decided(app, 1)  # no models: a task without suggestion
 
     model, items = await app.use_cases.assist.assist(

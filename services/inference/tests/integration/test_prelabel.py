@@ -10,7 +10,7 @@ from labelmesh.core.config import CoreSettings
 from labelmesh.core.envelopes import new_envelope, user_actor
 from labelmesh.inference.app import build_app
 from labelmesh.inference.config import InferenceSettings
-from labelmesh.testing.services import eventually, serving
+from labelmesh.testing.services import eventually, served_app
 from labelmesh.v1.events_pb2 import DataType, ItemIngested, ProjectCreated, ProjectSpec
 
 pytestmark = pytest.mark.integration
@@ -20,17 +20,6 @@ async def test_an_item_that_arrives_before_its_project_waits_for_it(
     core_settings: CoreSettings,
 ) -> None:
     """The item's retries must not hold up the loop that delivers the project."""
-    settings = InferenceSettings(
-        **{
-            **core_settings.model_dump(),
-            "handler_max_attempts": 5,
-            "handler_retry_backoff_seconds": 0.2,
-            "rest_port": 0,
-            "grpc_port": 0,
-        }
-    )
-    app = build_app(settings)
-    service = app.service
     item = new_envelope(
         ItemIngested(data_type=DataType.DATA_TYPE_TEXT, text="The striker scored twice"),
         producer="ingest",
@@ -51,7 +40,14 @@ async def test_an_item_that_arrives_before_its_project_waits_for_it(
         actor=user_actor("dana"),
         project_id="p1",
     )
-    async with serving(service):
+    async with served_app(
+        build_app,
+        InferenceSettings,
+        core_settings,
+        handler_max_attempts=5,
+        handler_retry_backoff_seconds=0.2,
+    ) as app:
+        service = app.service
         await service.platform.publisher.publish([item])
         await asyncio.sleep(0.5)  # the item is already being retried
         await service.platform.publisher.publish([project])

@@ -11,6 +11,7 @@ import re
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,9 +94,34 @@ def encoder() -> MiniLMEncoder:
     return MiniLMEncoder()
 
 
+@dataclass(frozen=True)
+class EmbeddingClassifier:
+    """A classifier of MiniLM embeddings, and what it answers for texts here."""
+
+    encoder: MiniLMEncoder
+    classifier: LogisticRegression
+
+    @property
+    def classes(self) -> list[str]:
+        return [str(c) for c in self.classifier.classes_]
+
+    def predict_proba(self, texts: Sequence[str]) -> NDArray[np.float64]:
+        probabilities: NDArray[np.float64] = self.classifier.predict_proba(
+            self.encoder.encode(texts)
+        )
+        return probabilities
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        return [str(c) for c in self.classifier.predict(self.encoder.encode(texts))]
+
+
 @pytest.fixture(scope="module")
-def on_embeddings(encoder: MiniLMEncoder) -> LogisticRegression:
-    return LogisticRegression(max_iter=1000).fit(encoder.encode(train_texts()), train_topics())
+def on_embeddings(encoder: MiniLMEncoder) -> EmbeddingClassifier:
+    """The classifier MLServer serves as "topics"."""
+    classifier = LogisticRegression(max_iter=1000)
+    return EmbeddingClassifier(
+        encoder, classifier.fit(encoder.encode(train_texts()), train_topics())
+    )
 
 
 @pytest.fixture(scope="module")
@@ -126,11 +152,11 @@ def save_model(repository: Path, name: str, model: object) -> None:
 @pytest.fixture(scope="module")
 def mlserver_repository(
     tmp_path_factory: pytest.TempPathFactory,
-    on_embeddings: LogisticRegression,
+    on_embeddings: EmbeddingClassifier,
     on_text: Pipeline,
 ) -> Path:
     repository = tmp_path_factory.mktemp("mlserver")
-    save_model(repository, "topics", on_embeddings)
+    save_model(repository, "topics", on_embeddings.classifier)
     save_model(repository, "topics-from-text", on_text)
     save_model(repository, "pixel-boxes", pixel_boxes())
     return repository
@@ -183,6 +209,28 @@ def load_model(encoder: MiniLMEncoder) -> Iterator[ModelLoader]:
         model.close()
 
 
+@dataclass(frozen=True)
+class Server:
+    """MLServer over one transport, where the test loads the models it declares."""
+
+    transport: RemoteTransport
+    url: str
+    load_model: ModelLoader
+
+    def load(self, labels: Sequence[str], **fields: Any) -> RemoteOipModel:
+        """Load the model `remote` declares here, with `fields` in place of its defaults."""
+        return self.load_model(labels, remote(self.transport, self.url, **fields))
+
+
+@pytest.fixture(params=TRANSPORTS)
+def server(
+    request: pytest.FixtureRequest, urls: dict[RemoteTransport, str], load_model: ModelLoader
+) -> Server:
+    """The server over REST, then over gRPC."""
+    transport: RemoteTransport = request.param
+    return Server(transport, urls[transport], load_model)
+
+
 def predict_texts(model: RemoteOipModel, texts: Sequence[str]) -> list[list[Label]]:
     return model.predict([model.prepare(ModelInput(text=text)) for text in texts])
 
@@ -200,31 +248,22 @@ def assert_probabilities(
         assert [label.confidence for label in labels] == sorted(got.values(), reverse=True)
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_held_out_sentences_get_the_local_classifiers_probabilities(
-    transport: RemoteTransport,
-    urls: dict[RemoteTransport, str],
-    encoder: MiniLMEncoder,
-    on_embeddings: LogisticRegression,
-    load_model: ModelLoader,
+    server: Server, on_embeddings: EmbeddingClassifier
 ) -> None:
-    classes = [str(c) for c in on_embeddings.classes_]
-    model = load_model(classes, remote(transport, urls[transport]))
+    model = server.load(on_embeddings.classes)
 
     predictions = predict_texts(model, HELD_OUT_TEXTS)
 
     assert [labels[0].classification.label for labels in predictions] == [t for _, t in HELD_OUT]
-    expected = on_embeddings.predict_proba(encoder.encode(HELD_OUT_TEXTS))
-    assert_probabilities(predictions, expected, classes)
+    expected = on_embeddings.predict_proba(HELD_OUT_TEXTS)
+    assert_probabilities(predictions, expected, on_embeddings.classes)
 
 
 def test_both_transports_give_identical_labels(
-    urls: dict[RemoteTransport, str],
-    encoder: MiniLMEncoder,
-    on_embeddings: LogisticRegression,
-    load_model: ModelLoader,
+    urls: dict[RemoteTransport, str], on_embeddings: EmbeddingClassifier, load_model: ModelLoader
 ) -> None:
-    classes = [str(c) for c in on_embeddings.classes_]
+    classes = on_embeddings.classes
     over_rest = load_model(classes, remote(REST, urls[REST]))
     over_grpc = load_model(classes, remote(GRPC, urls[GRPC]))
 
@@ -233,55 +272,36 @@ def test_both_transports_give_identical_labels(
     )
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_a_class_label_output_becomes_a_certain_classification(
-    transport: RemoteTransport,
-    urls: dict[RemoteTransport, str],
-    encoder: MiniLMEncoder,
-    on_embeddings: LogisticRegression,
-    load_model: ModelLoader,
+    server: Server, on_embeddings: EmbeddingClassifier
 ) -> None:
-    declared = remote(transport, urls[transport], postprocess="class_label", output="predict")
-    model = load_model((), declared)
+    model = server.load((), postprocess="class_label", output="predict")
 
     predictions = predict_texts(model, HELD_OUT_TEXTS)
 
-    expected = on_embeddings.predict(encoder.encode(HELD_OUT_TEXTS)).tolist()
+    expected = on_embeddings.predict(HELD_OUT_TEXTS)
     assert [[(lb.classification.label, lb.confidence) for lb in p] for p in predictions] == [
         [(topic, 1.0)] for topic in expected
     ]
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
-def test_raw_text_goes_as_one_bytes_tensor_per_item(
-    transport: RemoteTransport,
-    urls: dict[RemoteTransport, str],
-    encoder: MiniLMEncoder,
-    on_text: Pipeline,
-    load_model: ModelLoader,
-) -> None:
+def test_raw_text_goes_as_one_bytes_tensor_per_item(server: Server, on_text: Pipeline) -> None:
     classes = [str(c) for c in on_text.classes_]
-    declared = remote(transport, urls[transport], name="topics-from-text", preprocess="text")
-    model = load_model(classes, declared)
+    model = server.load(classes, name="topics-from-text", preprocess="text")
 
     predictions = predict_texts(model, HELD_OUT_TEXTS)
 
     assert_probabilities(predictions, on_text.predict_proba(HELD_OUT_TEXTS), classes)
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
-def test_an_image_goes_as_uint8_pixels_and_boxes_come_back_ranked(
-    transport: RemoteTransport, urls: dict[RemoteTransport, str], load_model: ModelLoader
-) -> None:
-    declared = remote(
-        transport,
-        urls[transport],
+def test_an_image_goes_as_uint8_pixels_and_boxes_come_back_ranked(server: Server) -> None:
+    model = server.load(
+        BOX_LABELS,
         name="pixel-boxes",
         preprocess="image_rgb",
         postprocess="boxes",
         output="transform",
     )
-    model = load_model(BOX_LABELS, declared)
     # Two boxes hidden in a 2 x 2 RGB image: x, y, width, height, score, class.
     pixels = np.array([10, 20, 30, 40, 0, 2, 1, 2, 3, 4, 1, 0], np.uint8).reshape(2, 2, 3)
 
@@ -296,18 +316,13 @@ def test_an_image_goes_as_uint8_pixels_and_boxes_come_back_ranked(
     ]
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
-def test_an_unknown_model_fails_to_load_naming_model_url_and_reason(
-    transport: RemoteTransport, urls: dict[RemoteTransport, str], load_model: ModelLoader
-) -> None:
-    declared = remote(transport, urls[transport], name="no-such-model")
-
+def test_an_unknown_model_fails_to_load_naming_model_url_and_reason(server: Server) -> None:
     with pytest.raises(RemoteModelError) as failure:
-        load_model(("a",), declared)
+        server.load(("a",), name="no-such-model")
 
     message = str(failure.value)
     assert "'no-such-model'" in message
-    assert urls[transport] in message
+    assert server.url in message
     assert "not found" in message.lower()
 
 
@@ -324,11 +339,8 @@ def test_an_unreachable_server_fails_to_load_naming_the_url(
     assert url in str(failure.value)
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
-def test_more_columns_than_labels_is_a_clear_error(
-    transport: RemoteTransport, urls: dict[RemoteTransport, str], load_model: ModelLoader
-) -> None:
-    model = load_model(("sports", "politics"), remote(transport, urls[transport]))
+def test_more_columns_than_labels_is_a_clear_error(server: Server) -> None:
+    model = server.load(("sports", "politics"))
 
     with pytest.raises(RemoteModelError, match=r"shape \[1, 3\].*2 labels") as failure:
         predict_texts(model, HELD_OUT_TEXTS[:1])

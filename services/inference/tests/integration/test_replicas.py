@@ -13,7 +13,7 @@ from labelmesh.core.runner import TOPIC_PARTITIONS, ServiceDefinition
 from labelmesh.inference.app import build_app
 from labelmesh.inference.config import SERVICE, InferenceSettings
 from labelmesh.inference.models.catalog import ZERO_SHOT
-from labelmesh.testing.services import eventually, serving
+from labelmesh.testing.services import eventually, service_settings, serving
 from labelmesh.v1.events_pb2 import DataType, Envelope, ItemIngested, ProjectCreated, ProjectSpec
 
 pytestmark = pytest.mark.integration
@@ -58,7 +58,7 @@ async def test_two_replicas_split_the_partitions_and_label_each_item_once(
 ) -> None:
     # Every partition holds items, so whichever partitions a replica is given, it has work.
     assert {partition_of(i) for i in ITEM_IDS} == set(range(TOPIC_PARTITIONS))
-    settings = InferenceSettings(**{**core_settings.model_dump(), "rest_port": 0, "grpc_port": 0})
+    settings = service_settings(InferenceSettings, core_settings)
     app = build_app(settings)
     first, second = app.service, build_app(settings).service
     predictions = first.platform.db["predictions"]

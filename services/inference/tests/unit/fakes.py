@@ -26,7 +26,7 @@ from labelmesh.testing.twins.inference import (
     InMemoryPredictionRepository,
     InMemorySetupRepository,
 )
-from labelmesh.v1.events_pb2 import DataType, Envelope
+from labelmesh.v1.events_pb2 import DataType, Envelope, ModelBinding, ProjectSpec
 from labelmesh.v1.geometry_pb2 import BoundingBox, Classification, Label
 from labelmesh.v1.inference_service_pb2 import RemoteModel
 
@@ -174,6 +174,17 @@ def harness(tmp_path: Path) -> Harness:
     store = LocalDiskStore(tmp_path / "media")
     cases = use_cases(repositories, uow, pool, store, metrics, connect)
     return Harness(state, uow, repositories, store, pool, registry, cases, topics)
+
+
+def text_project(**fields: Any) -> ProjectSpec:
+    """Project p1: texts about sports or cooking, which the keyword-topics model labels."""
+    return ProjectSpec(
+        project_id="p1",
+        data_type=DataType.DATA_TYPE_TEXT,
+        classes=["sports", "cooking"],
+        models=[ModelBinding(model_id=TOPICS)],
+        **fields,
+    )
 
 
 def event(payload: Any, project_id: str = "p1", item_id: str = "") -> Envelope:

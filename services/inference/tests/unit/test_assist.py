@@ -9,28 +9,15 @@ import pytest
 from labelmesh.core.errors import InvalidField, NotFound
 from labelmesh.inference.models.catalog import ZERO_SHOT
 from labelmesh.inference.records import StoredItem
-from labelmesh.v1.events_pb2 import (
-    DataType,
-    ItemIngested,
-    ModelBinding,
-    PredictionSource,
-    ProjectSpec,
-)
+from labelmesh.v1.events_pb2 import DataType, ItemIngested, PredictionSource, ProjectSpec
 
-from .fakes import BOXES, TOPICS, Harness, harness
-
-NEWS = ProjectSpec(
-    project_id="p1",
-    data_type=DataType.DATA_TYPE_TEXT,
-    classes=["sports", "cooking"],
-    models=[ModelBinding(model_id=TOPICS)],
-)
+from .fakes import BOXES, TOPICS, Harness, harness, text_project
 
 
 async def stored(h: Harness) -> None:
     text = DataType.DATA_TYPE_TEXT
     async with h.uow.begin() as tx:
-        await h.repositories.projects.save(tx, NEWS)
+        await h.repositories.projects.save(tx, text_project())
         await h.repositories.items.save(
             tx,
             [

@@ -21,15 +21,9 @@ from labelmesh.v1.events_pb2 import (
     ProjectSpec,
 )
 
-from .fakes import BOXES, TOPICS, event, harness
+from .fakes import BOXES, TOPICS, event, harness, text_project
 
-SPORTS = ProjectSpec(
-    project_id="p1",
-    data_type=DataType.DATA_TYPE_TEXT,
-    classes=["sports", "cooking"],
-    models=[ModelBinding(model_id=TOPICS)],
-    auto_annotation=AutoAnnotationRules(default_min_confidence=0.95, floor=0.3),
-)
+SPORTS = text_project(auto_annotation=AutoAnnotationRules(default_min_confidence=0.95, floor=0.3))
 
 
 def text(item_id: str, body: str, project_id: str = "p1") -> Envelope:

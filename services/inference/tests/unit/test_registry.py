@@ -12,29 +12,10 @@ from labelmesh.inference.enums import with_both_forms
 from labelmesh.inference.models.base import Task
 from labelmesh.inference.models.catalog import ZERO_SHOT
 from labelmesh.inference.records import Judgement
+from labelmesh.testing.registrations import registration
 from labelmesh.v1 import inference_service_pb2 as pb
-from labelmesh.v1.events_pb2 import DataType, ModelRef
-from labelmesh.v1.inference_service_pb2 import RegisterModelRequest, RemoteModel, RemoteTransport
 
 from .fakes import BOXES, TOPICS, FakeRemote, harness
-
-
-def registration(
-    model_id: str = "team-topics", url: str = "http://models:8080", version: str = "1"
-) -> RegisterModelRequest:
-    return RegisterModelRequest(
-        model=ModelRef(id=model_id, version=version),
-        task="classification",
-        data_type=DataType.DATA_TYPE_TEXT,
-        labels=["sports", "cooking"],
-        remote=RemoteModel(
-            url=url,
-            transport=RemoteTransport.REMOTE_TRANSPORT_REST,
-            name="topics",
-            preprocess="text",
-            postprocess="class_probabilities",
-        ),
-    )
 
 
 async def test_models_lists_the_built_in_models_then_the_registered_ones_by_id(

@@ -15,6 +15,7 @@ from labelmesh.ingest.app import IngestApp, build_app
 from labelmesh.ingest.config import IngestSettings
 from labelmesh.ingest.domain import Upload
 from labelmesh.ingest.usecases import Ingest
+from labelmesh.testing.services import service_settings
 from labelmesh.v1.events_pb2 import ProjectSpec
 
 pytestmark = pytest.mark.integration
@@ -30,7 +31,7 @@ def settings(core_settings: CoreSettings, moto_endpoint: str) -> IngestSettings:
         "s3_secret_key": "testing",
         "s3_bucket": f"media-{uuid.uuid4().hex[:12]}",
     }
-    return IngestSettings(**{**core_settings.model_dump(), **s3, "rest_port": 0, "grpc_port": 0})
+    return service_settings(IngestSettings, core_settings, **s3)
 
 
 @pytest.fixture

@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
-from labelmesh.review.adapters.annotators import MongoAnnotatorRepository, MongoGoldRepository
-from labelmesh.review.ports import AnnotatorRepository, GoldRepository
 from labelmesh.review.records import AnnotatorRecord, GoldAnswer
 from labelmesh.testing.backends import Backend
-from labelmesh.testing.twins.review import InMemoryAnnotatorRepository, InMemoryGoldRepository
-from labelmesh.v1.geometry_pb2 import Classification, Label
+from labelmesh.testing.twins.review import cls
 
-T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
-
-
-def cls(name: str) -> Label:
-    return Label(classification=Classification(label=name), confidence=1.0)
-
-
-def annotators(backend: Backend) -> AnnotatorRepository:
-    return backend.pick(memory=InMemoryAnnotatorRepository, mongo=MongoAnnotatorRepository)
-
-
-def gold(backend: Backend) -> GoldRepository:
-    return backend.pick(memory=InMemoryGoldRepository, mongo=MongoGoldRepository)
+from .builders import T0, review_store
 
 
 async def test_gold_answers_add_up_and_a_flag_sticks(backend: Backend) -> None:
-    repository = annotators(backend)
+    repository = review_store(backend).annotators
     assert await repository.of_project("p1") == []
     async with backend.uow.begin() as tx:
         first = await repository.count_gold(tx, "p1", {"ann": (2, 1), "ben": (1, 1)})
@@ -48,7 +31,7 @@ async def test_gold_answers_add_up_and_a_flag_sticks(backend: Backend) -> None:
 
 
 async def test_a_rolled_back_count_leaves_the_tally(backend: Backend) -> None:
-    repository = annotators(backend)
+    repository = review_store(backend).annotators
     with pytest.raises(RuntimeError):
         async with backend.uow.begin() as tx:
             await repository.count_gold(tx, "p1", {"ann": (1, 1)})
@@ -57,7 +40,7 @@ async def test_a_rolled_back_count_leaves_the_tally(backend: Backend) -> None:
 
 
 async def test_gold_answers_round_trip_and_replace(backend: Backend) -> None:
-    repository = gold(backend)
+    repository = review_store(backend).gold
     async with backend.uow.begin() as tx:
         await repository.save(tx, GoldAnswer("g1", "p1", [cls("cat")], "olga", T0))
         await repository.save(tx, GoldAnswer("g2", "p1", [cls("dog")], "olga", T0))

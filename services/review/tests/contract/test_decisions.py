@@ -3,44 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from labelmesh.core.errors import Conflict
-from labelmesh.review.adapters.decisions import (
-    MongoDecisionRepository,
-    MongoReviewerDecisionRepository,
-)
-from labelmesh.review.ports import DecisionRepository, ReviewerDecisionRepository
 from labelmesh.review.records import ItemDecision, ReviewerDecision, Settlement, Window
 from labelmesh.testing.backends import Backend
-from labelmesh.testing.twins.review import (
-    InMemoryDecisionRepository,
-    InMemoryReviewerDecisionRepository,
-)
+from labelmesh.testing.twins.review import cls
 from labelmesh.v1.events_pb2 import ReviewDecided, ReviewDecision
-from labelmesh.v1.geometry_pb2 import Classification, Label
 
-T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
-
-
-def at(minutes: int) -> datetime:
-    return T0 + timedelta(minutes=minutes)
-
-
-def cls(name: str) -> Label:
-    return Label(classification=Classification(label=name), confidence=1.0)
-
-
-def history(backend: Backend) -> DecisionRepository:
-    return backend.pick(memory=InMemoryDecisionRepository, mongo=MongoDecisionRepository)
-
-
-def reviewers(backend: Backend) -> ReviewerDecisionRepository:
-    return backend.pick(
-        memory=InMemoryReviewerDecisionRepository, mongo=MongoReviewerDecisionRepository
-    )
+from .builders import at, review_store
 
 
 def decided(review_id: str) -> ReviewDecided:
@@ -67,7 +39,7 @@ def by(reviewer: str, task_id: str, minutes: int, item_id: str = "i1") -> Review
 
 
 async def test_an_items_history_comes_back_in_order(backend: Backend) -> None:
-    repository = history(backend)
+    repository = review_store(backend).decisions
     async with backend.uow.begin() as tx:
         await repository.append(
             tx, [ItemDecision("p1", "i1", decided("r1")), ItemDecision("p1", "i2", decided("r2"))]
@@ -82,7 +54,7 @@ async def test_an_items_history_comes_back_in_order(backend: Backend) -> None:
 
 
 async def test_reviewer_decisions_round_trip_and_settle(backend: Backend) -> None:
-    repository = reviewers(backend)
+    repository = review_store(backend).reviewer_decisions
     async with backend.uow.begin() as tx:
         await repository.record(tx, by("eve", "t2", 2))
         await repository.record(tx, by("bob", "t1", 1))
@@ -105,7 +77,7 @@ async def test_reviewer_decisions_round_trip_and_settle(backend: Backend) -> Non
 
 
 async def test_a_window_bounds_the_decisions_and_names_a_reviewer(backend: Backend) -> None:
-    repository = reviewers(backend)
+    repository = review_store(backend).reviewer_decisions
     async with backend.uow.begin() as tx:
         for minutes, who in ((0, "eve"), (10, "bob"), (20, "eve")):
             await repository.record(tx, by(who, f"t{minutes}", minutes))

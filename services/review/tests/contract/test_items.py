@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
-from labelmesh.review.adapters.items import MongoItemRepository
 from labelmesh.review.pipeline import ItemState, Submission
-from labelmesh.review.ports import ItemRepository
 from labelmesh.review.records import CompletionSource, ReviewState
 from labelmesh.testing.backends import Backend
-from labelmesh.testing.twins.review import InMemoryItemRepository
-from labelmesh.v1.geometry_pb2 import Classification, Label
+from labelmesh.testing.twins.review import cls
 
-T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)  # whole seconds: MongoDB keeps milliseconds
-
-
-def at(minutes: float) -> datetime:
-    return T0 + timedelta(minutes=minutes)
-
-
-def cls(name: str) -> Label:
-    return Label(classification=Classification(label=name), confidence=1.0)
-
-
-def items(backend: Backend) -> ItemRepository:
-    return backend.pick(memory=InMemoryItemRepository, mongo=MongoItemRepository)
+from .builders import at, review_store
 
 
 def full_item(item_id: str) -> ItemState:
@@ -53,7 +36,7 @@ def full_item(item_id: str) -> ItemState:
 
 
 async def test_every_field_round_trips(backend: Backend) -> None:
-    repository = items(backend)
+    repository = review_store(backend).items
     async with backend.uow.begin() as tx:
         await repository.save(tx, [full_item("i1"), ItemState("i2", "p1")])
     assert await repository.get("i1") == full_item("i1")
@@ -62,7 +45,7 @@ async def test_every_field_round_trips(backend: Backend) -> None:
 
 
 async def test_closed_sets_come_back_as_their_enums(backend: Backend) -> None:
-    repository = items(backend)
+    repository = review_store(backend).items
     async with backend.uow.begin() as tx:
         await repository.save(tx, [full_item("i1"), ItemState("i2", "p1")])
     full, fresh = await repository.get("i1"), await repository.get("i2")
@@ -72,7 +55,7 @@ async def test_closed_sets_come_back_as_their_enums(backend: Backend) -> None:
 
 
 async def test_load_returns_the_known_items_asked_for(backend: Backend) -> None:
-    repository = items(backend)
+    repository = review_store(backend).items
     async with backend.uow.begin() as tx:
         await repository.save(tx, [ItemState("i1", "p1"), ItemState("i2", "p1")])
     async with backend.uow.begin() as tx:
@@ -82,7 +65,7 @@ async def test_load_returns_the_known_items_asked_for(backend: Backend) -> None:
 
 
 async def test_saving_replaces_and_rolls_back(backend: Backend) -> None:
-    repository = items(backend)
+    repository = review_store(backend).items
     async with backend.uow.begin() as tx:
         await repository.save(tx, [ItemState("i1", "p1")])
     with pytest.raises(RuntimeError):
@@ -96,7 +79,7 @@ async def test_saving_replaces_and_rolls_back(backend: Backend) -> None:
 
 
 async def test_a_returned_item_is_a_copy(backend: Backend) -> None:
-    repository = items(backend)
+    repository = review_store(backend).items
     async with backend.uow.begin() as tx:
         await repository.save(tx, [ItemState("i1", "p1")])
     item = await repository.get("i1")

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from labelmesh.review.adapters.policies import MongoPolicyRepository
-from labelmesh.review.ports import PolicyRepository
 from labelmesh.testing.backends import Backend
-from labelmesh.testing.twins.review import InMemoryPolicyRepository
 from labelmesh.v1.events_pb2 import ReviewPolicy, ReviewStage
 
-
-def policies(backend: Backend) -> PolicyRepository:
-    return backend.pick(memory=InMemoryPolicyRepository, mongo=MongoPolicyRepository)
+from .builders import review_store
 
 
 async def test_a_saved_policy_is_current_whole(backend: Backend) -> None:
-    repository = policies(backend)
+    repository = review_store(backend).policies
     policy = ReviewPolicy(version=1, overlap=3, stages=[ReviewStage(name="check", role="x")])
     assert await repository.current("p1") is None
     async with backend.uow.begin() as tx:
@@ -26,7 +21,7 @@ async def test_a_saved_policy_is_current_whole(backend: Backend) -> None:
 
 
 async def test_only_a_newer_version_replaces_the_current_one(backend: Backend) -> None:
-    repository = policies(backend)
+    repository = review_store(backend).policies
     async with backend.uow.begin() as tx:
         assert await repository.save(tx, "p1", ReviewPolicy(version=2, overlap=2))
         assert not await repository.save(tx, "p1", ReviewPolicy(version=2, overlap=5))
@@ -37,7 +32,7 @@ async def test_only_a_newer_version_replaces_the_current_one(backend: Backend) -
 
 
 async def test_a_rolled_back_save_leaves_nothing(backend: Backend) -> None:
-    repository = policies(backend)
+    repository = review_store(backend).policies
     with pytest.raises(RuntimeError):
         async with backend.uow.begin() as tx:
             await repository.save(tx, "p1", ReviewPolicy(version=1))

@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from labelmesh.core.errors import Conflict
-from labelmesh.review.adapters.review_tasks import MongoReviewTaskRepository
 from labelmesh.review.ports import ReviewTaskRepository
 from labelmesh.review.records import ReviewTask, TaskKind, TaskStatus
 from labelmesh.testing.backends import Backend
-from labelmesh.testing.twins.review import InMemoryReviewTaskRepository
+from labelmesh.testing.twins.review import cls
 from labelmesh.v1.events_pb2 import AnnotationCandidate
-from labelmesh.v1.geometry_pb2 import Classification, Label
 
-T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
-
-
-def cls(name: str) -> Label:
-    return Label(classification=Classification(label=name), confidence=1.0)
+from .builders import at, review_store
 
 
 def task(task_id: str, minutes: int = 0, **fields: object) -> ReviewTask:
@@ -39,28 +32,28 @@ def task(task_id: str, minutes: int = 0, **fields: object) -> ReviewTask:
         reason="split",
         round=1,
         annotators=["ann", "ben"],
-        created_at=T0 + timedelta(minutes=minutes),
+        created_at=at(minutes),
     )
     return dataclasses.replace(base, **fields)  # type: ignore[arg-type]
 
 
-def tasks(backend: Backend) -> ReviewTaskRepository:
-    return backend.pick(memory=InMemoryReviewTaskRepository, mongo=MongoReviewTaskRepository)
+async def holding(backend: Backend, *tasks: ReviewTask) -> ReviewTaskRepository:
+    """The review task repository, once `tasks` are inserted in one transaction."""
+    repository = review_store(backend).tasks
+    async with backend.uow.begin() as tx:
+        await repository.insert(tx, list(tasks))
+    return repository
 
 
 async def test_every_field_round_trips(backend: Backend) -> None:
-    repository = tasks(backend)
     stored = task("t1", team="qa", kind=TaskKind.REVIEW)
-    async with backend.uow.begin() as tx:
-        await repository.insert(tx, [stored])
+    repository = await holding(backend, stored)
     assert await repository.get("t1") == stored
     assert await repository.get("nope") is None
 
 
 async def test_an_id_stored_twice_is_a_conflict(backend: Backend) -> None:
-    repository = tasks(backend)
-    async with backend.uow.begin() as tx:
-        await repository.insert(tx, [task("t1")])
+    repository = await holding(backend, task("t1"))
     with pytest.raises(Conflict):
         async with backend.uow.begin() as tx:
             await repository.insert(tx, [task("t2"), task("t1")])
@@ -68,19 +61,15 @@ async def test_an_id_stored_twice_is_a_conflict(backend: Backend) -> None:
 
 
 async def test_a_reviewer_claims_the_oldest_open_task_they_may_take(backend: Backend) -> None:
-    repository = tasks(backend)
-    async with backend.uow.begin() as tx:
-        await repository.insert(
-            tx,
-            [
-                task("newer", 5),
-                task("own-work", 0, annotators=["eve"]),
-                task("other-role", 1, role="linguist"),
-                task("other-project", 0, project_id="p2"),
-                task("by-team", 3, role="", team="qa"),
-                task("older", 2),
-            ],
-        )
+    repository = await holding(
+        backend,
+        task("newer", 5),
+        task("own-work", 0, annotators=["eve"]),
+        task("other-role", 1, role="linguist"),
+        task("other-project", 0, project_id="p2"),
+        task("by-team", 3, role="", team="qa"),
+        task("older", 2),
+    )
     claimed = await repository.claim("p1", "eve", ["expert"], [])
     assert claimed is not None
     assert (claimed.review_task_id, claimed.status, claimed.assignee) == (
@@ -97,9 +86,7 @@ async def test_a_reviewer_claims_the_oldest_open_task_they_may_take(backend: Bac
 
 
 async def test_a_task_closes_once_and_cancels_only_while_open(backend: Backend) -> None:
-    repository = tasks(backend)
-    async with backend.uow.begin() as tx:
-        await repository.insert(tx, [task("t1"), task("t2")])
+    repository = await holding(backend, task("t1"), task("t2"))
     async with backend.uow.begin() as tx:
         assert await repository.close(tx, "t1", "eve")
         assert not await repository.close(tx, "t1", "bob")
@@ -114,9 +101,7 @@ async def test_a_task_closes_once_and_cancels_only_while_open(backend: Backend) 
 
 
 async def test_a_rolled_back_close_leaves_the_task_open(backend: Backend) -> None:
-    repository = tasks(backend)
-    async with backend.uow.begin() as tx:
-        await repository.insert(tx, [task("t1")])
+    repository = await holding(backend, task("t1"))
     with pytest.raises(RuntimeError):
         async with backend.uow.begin() as tx:
             await repository.close(tx, "t1", "eve")

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from labelmesh.core.errors import Conflict
-from labelmesh.review.adapters.scores import MongoAnnotationRepository, MongoScoreRepository
-from labelmesh.review.ports import AnnotationRepository, ScoreRepository
 from labelmesh.review.records import AnnotationCopy, ScoreReference, StoredScore, Window
 from labelmesh.testing.backends import Backend
-from labelmesh.testing.twins.review import InMemoryAnnotationRepository, InMemoryScoreRepository
 from labelmesh.v1.geometry_pb2 import Classification, Label
 
-T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
-
-
-def at(minutes: int) -> datetime:
-    return T0 + timedelta(minutes=minutes)
+from .builders import at, review_store
 
 
 def score(annotation_id: str, minutes: int, **fields: object) -> StoredScore:
@@ -55,16 +47,8 @@ def copy_of(annotation_id: str, minutes: int, annotator: str = "ann") -> Annotat
     )
 
 
-def scores(backend: Backend) -> ScoreRepository:
-    return backend.pick(memory=InMemoryScoreRepository, mongo=MongoScoreRepository)
-
-
-def annotations(backend: Backend) -> AnnotationRepository:
-    return backend.pick(memory=InMemoryAnnotationRepository, mongo=MongoAnnotationRepository)
-
-
 async def test_scores_round_trip_and_a_new_score_replaces_the_old(backend: Backend) -> None:
-    repository = scores(backend)
+    repository = review_store(backend).scores
     gold = score(
         "a2", 1, gold=True, gold_correct=True, reference=ScoreReference.GOLD, submitted_at=None
     )
@@ -81,7 +65,7 @@ async def test_scores_round_trip_and_a_new_score_replaces_the_old(backend: Backe
 
 
 async def test_a_score_window_bounds_time_and_names_an_annotator(backend: Backend) -> None:
-    repository = scores(backend)
+    repository = review_store(backend).scores
     async with backend.uow.begin() as tx:
         await repository.save(
             tx,
@@ -94,7 +78,7 @@ async def test_a_score_window_bounds_time_and_names_an_annotator(backend: Backen
 
 
 async def test_an_annotators_recent_items_are_newest_first_without_gold(backend: Backend) -> None:
-    repository = scores(backend)
+    repository = review_store(backend).scores
     async with backend.uow.begin() as tx:
         await repository.save(
             tx,
@@ -112,7 +96,7 @@ async def test_an_annotators_recent_items_are_newest_first_without_gold(backend:
 
 
 async def test_annotation_copies_round_trip_once(backend: Backend) -> None:
-    repository = annotations(backend)
+    repository = review_store(backend).annotations
     async with backend.uow.begin() as tx:
         await repository.insert(tx, [copy_of("a2", 2, "ben"), copy_of("a1", 1)])
     assert await repository.in_window(Window("p1")) == [copy_of("a1", 1), copy_of("a2", 2, "ben")]

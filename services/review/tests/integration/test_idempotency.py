@@ -10,14 +10,14 @@ from labelmesh.core.envelopes import model_actor, new_envelope, user_actor
 from labelmesh.core.mongo import OUTBOX
 from labelmesh.review.app import build
 from labelmesh.review.config import ReviewSettings
-from labelmesh.testing.services import eventually, serving
-from labelmesh.v1.events_pb2 import AnnotationAutoAccepted, ProjectCreated, ProjectSpec
+from labelmesh.testing.services import eventually, service_settings, serving
+from labelmesh.v1.events_pb2 import AnnotationAutoAccepted, Envelope, ProjectCreated, ProjectSpec
 from labelmesh.v1.geometry_pb2 import Classification, Label
 
 pytestmark = pytest.mark.integration
 
 
-def auto_accepted(item_id: str) -> object:
+def auto_accepted(item_id: str) -> Envelope:
     return new_envelope(
         AnnotationAutoAccepted(
             annotation_id=f"annotation-{item_id}",
@@ -32,8 +32,7 @@ def auto_accepted(item_id: str) -> object:
 
 
 async def test_duplicate_delivery_has_one_effect(core_settings: CoreSettings) -> None:
-    settings = ReviewSettings(**core_settings.model_dump(), rest_port=0, grpc_port=0)
-    service = build(settings)
+    service = build(service_settings(ReviewSettings, core_settings))
     platform = service.platform
     project = new_envelope(
         ProjectCreated(project=ProjectSpec(project_id="p1", classes=["sports"])),

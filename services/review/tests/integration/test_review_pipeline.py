@@ -3,7 +3,7 @@ consensus, adjudication, review stages, gold items, flagged annotators and repor
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -21,12 +21,13 @@ from labelmesh.core.runner import ServiceDefinition
 from labelmesh.devstack.processes import free_port
 from labelmesh.review.app import build
 from labelmesh.review.config import ReviewSettings
-from labelmesh.testing.services import eventually, serving
+from labelmesh.testing.services import eventually, service_settings, serving
 from labelmesh.testing.twins.review import POLICY, PROJECT, ReviewOnTwins, cls
 from labelmesh.v1 import review_service_pb2 as pb
 from labelmesh.v1.events_pb2 import (
     COMPLETION_SOURCE_ADJUDICATION,
     COMPLETION_SOURCE_CONSENSUS,
+    SCORE_REFERENCE_FINAL,
     AdjudicationDecided,
     AdjudicationRequested,
     AnnotatorFlagged,
@@ -45,6 +46,7 @@ from labelmesh.v1.events_pb2 import (
     ReviewPolicyConfigured,
     ReviewRequested,
 )
+from labelmesh.v1.geometry_pb2 import Label
 from labelmesh.v1.review_service_pb2_grpc import ReviewServiceStub
 
 pytestmark = pytest.mark.integration
@@ -68,6 +70,22 @@ def approval(reviewer: str, label: str, reason: str = "x") -> dict[str, Any]:
 
 
 submitted = ReviewOnTwins.submitted
+
+
+async def decide(
+    stub: ReviewServiceStub,
+    task_id: str,
+    reviewer: str,
+    decision: ReviewDecision = ReviewDecision.REVIEW_DECISION_UNSPECIFIED,
+    reason: str = "",
+    labels: Sequence[Label] = (),
+) -> pb.DecideReviewTaskResponse:
+    """A reviewer's decision on a review task, over gRPC."""
+    request = pb.DecideReviewTaskRequest(
+        review_task_id=task_id, reviewer=reviewer, decision=decision, reason=reason, labels=labels
+    )
+    response: pb.DecideReviewTaskResponse = await stub.DecideReviewTask(request)
+    return response
 
 
 def policy_json(policy: ReviewPolicy) -> dict[str, Any]:
@@ -124,8 +142,8 @@ class Running:
 @pytest.fixture
 async def review(core_settings: CoreSettings) -> AsyncIterator[Running]:
     """The review service in-process, with project p1 and its review policy known."""
-    settings = ReviewSettings(
-        **core_settings.model_dump(), rest_port=free_port(), grpc_port=free_port()
+    settings = service_settings(
+        ReviewSettings, core_settings, rest_port=free_port(), grpc_port=free_port()
     )
     service = build(settings)
     project = ProjectSpec(
@@ -192,10 +210,10 @@ async def test_consensus_adjudication_review_and_reports(review: Running) -> Non
         "task:item-1:cyd",
     }
     scored = await review.outbox(QualityScored, "item-1")
-    assert sorted((s.annotator, s.reference, s.score) for s in scored) == [
-        ("ann", "final", 1.0),
-        ("ben", "final", 1.0),
-        ("cyd", "final", 1.0),
+    assert sorted((s.annotator, s.reference, s.score_reference, s.score) for s in scored) == [
+        ("ann", "final", SCORE_REFERENCE_FINAL, 1.0),
+        ("ben", "final", SCORE_REFERENCE_FINAL, 1.0),
+        ("cyd", "final", SCORE_REFERENCE_FINAL, 1.0),
     ]
     [completed] = await review.outbox(ItemCompleted, "item-1")
     assert (
@@ -485,14 +503,13 @@ async def test_the_same_flows_over_grpc(review: Running) -> None:
         "adjudication",
         pb.REVIEW_TASK_KIND_ADJUDICATION,
     )
-    decided = await stub.DecideReviewTask(
-        pb.DecideReviewTaskRequest(
-            review_task_id=adjudication.review_task_id,
-            reviewer="alice",
-            decision=ReviewDecision.REVIEW_DECISION_APPROVED,
-            reason="ants, plainly",
-            labels=[cls("ant")],
-        )
+    decided = await decide(
+        stub,
+        adjudication.review_task_id,
+        "alice",
+        ReviewDecision.REVIEW_DECISION_APPROVED,
+        "ants, plainly",
+        [cls("ant")],
     )
     assert (decided.outcome, decided.review_outcome) == ("completed", pb.REVIEW_OUTCOME_COMPLETED)
     status = await stub.GetItemReviews(pb.GetItemReviewsRequest(item_id="item-3"))
@@ -518,26 +535,17 @@ async def test_the_same_flows_over_grpc(review: Running) -> None:
         pb.REVIEW_TASK_STATUS_ASSIGNED,
     )
     with pytest.raises(grpc.aio.AioRpcError) as unspecified:
-        await stub.DecideReviewTask(
-            pb.DecideReviewTaskRequest(review_task_id=task.review_task_id, reviewer="bob")
-        )
+        await decide(stub, task.review_task_id, "bob")
     assert unspecified.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     with pytest.raises(grpc.aio.AioRpcError) as reasonless:
-        await stub.DecideReviewTask(
-            pb.DecideReviewTaskRequest(
-                review_task_id=task.review_task_id,
-                reviewer="bob",
-                decision=ReviewDecision.REVIEW_DECISION_REJECTED,
-            )
-        )
+        await decide(stub, task.review_task_id, "bob", ReviewDecision.REVIEW_DECISION_REJECTED)
     assert (reasonless.value.details() or "").startswith("reason: ")
-    rejected = await stub.DecideReviewTask(
-        pb.DecideReviewTaskRequest(
-            review_task_id=task.review_task_id,
-            reviewer="bob",
-            decision=ReviewDecision.REVIEW_DECISION_REJECTED,
-            reason="these are wolves",
-        )
+    rejected = await decide(
+        stub,
+        task.review_task_id,
+        "bob",
+        ReviewDecision.REVIEW_DECISION_REJECTED,
+        "these are wolves",
     )
     assert (rejected.outcome, rejected.review_outcome) == ("sent_back", pb.REVIEW_OUTCOME_SENT_BACK)
     rework = [d for d in await review.outbox(ReviewDecided, "item-4") if d.stage == "rework"]
@@ -557,12 +565,8 @@ async def test_the_same_flows_over_grpc(review: Running) -> None:
     task = (
         await stub.NextReviewTask(pb.NextReviewTaskRequest(project_id=PROJECT, reviewer="bob"))
     ).task
-    decided = await stub.DecideReviewTask(
-        pb.DecideReviewTaskRequest(
-            review_task_id=task.review_task_id,
-            reviewer="bob",
-            decision=ReviewDecision.REVIEW_DECISION_APPROVED,
-        )
+    decided = await decide(
+        stub, task.review_task_id, "bob", ReviewDecision.REVIEW_DECISION_APPROVED
     )
     assert (decided.outcome, decided.review_outcome) == ("completed", pb.REVIEW_OUTCOME_COMPLETED)
     nothing = await stub.NextReviewTask(
