@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from google.protobuf.message import Message
 
 from labelmesh.core.envelopes import new_envelope
+from labelmesh.core.fields import carry_fields
 from labelmesh.core.uow import Transaction
 from labelmesh.review import pipeline
 from labelmesh.review.metrics import ReviewMetrics
@@ -62,8 +63,9 @@ def review_envelope(
 
 
 def stored_score(item: ItemState, score: pipeline.Score, at: datetime) -> StoredScore:
-    return StoredScore(
-        **asdict(score),
+    return carry_fields(
+        StoredScore,
+        score,
         project_id=item.project_id,
         item_id=item.item_id,
         gold_correct=bool(score.gold and score.correct),

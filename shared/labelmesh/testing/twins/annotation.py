@@ -10,7 +10,7 @@ nothing, a taken id is a Conflict.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -495,11 +495,6 @@ def model_annotation(
 
 
 # The service running against the real broker and database, for integration tests.
-
-# (project id, item id, payloads): publish the payloads about that item.
-Publish = Callable[[str, str, Sequence[Message]], Awaitable[list[Envelope]]]
-NewQueueProject = Callable[..., Awaitable[str]]
-AddItems = Callable[[str, Sequence[str]], Awaitable[None]]
 
 
 @dataclass
