@@ -35,8 +35,10 @@ class ReviewApi:
 
     async def item_status(self, item_id: str) -> ItemStatus:
         """An item's decisions, oldest first, and where it stands (no state if unknown)."""
-        reviews = await self.store.decisions.of_item(item_id)
+        # State first: the decisions that completed an item commit with it, so reading
+        # them second can only find more of them, never miss those the state reflects.
         item = await self.store.items.get(item_id)
+        reviews = await self.store.decisions.of_item(item_id)
         if item is None:
             return ItemStatus(reviews, None, [])
         final = item.labels if item.state == ReviewState.COMPLETED else []
