@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from labelmesh.annotation.adapters import legacy_tasks
 from labelmesh.annotation.adapters.annotations import MongoAnnotationRepository
 from labelmesh.annotation.adapters.projects import MongoProjectRepository
-from labelmesh.annotation.adapters.task_queue import MongoTaskQueue
-from labelmesh.annotation.adapters.tasks import MongoTaskRepository
+from labelmesh.annotation.adapters.queue_state import MongoQueueStore
+from labelmesh.annotation.adapters.tasks import MongoTaskStore
 from labelmesh.annotation.api import grpc, rest
 from labelmesh.annotation.config import SERVICE, AnnotationSettings
 from labelmesh.annotation.handlers import TABLE, AnnotationFetch
@@ -18,14 +18,14 @@ from labelmesh.annotation.ports import (
     AnnotationRepository,
     AnnotationStores,
     ProjectRepository,
-    TaskQueue,
-    TaskRepository,
+    QueueStore,
+    TaskStore,
 )
+from labelmesh.annotation.task_events import TaskEvents
 from labelmesh.annotation.usecases import Annotation
 from labelmesh.core.dispatch import Dispatcher
 from labelmesh.core.platform import Platform
 from labelmesh.core.runner import ServiceDefinition
-from labelmesh.core.uow import UnitOfWork
 from labelmesh.v1.events_pb2 import Envelope
 
 
@@ -35,39 +35,33 @@ class AnnotationApp:
 
     annotation: Annotation
     projects: ProjectRepository
-    tasks: TaskRepository
-    queue: TaskQueue
+    tasks: TaskStore
+    queue: QueueStore
     annotations: AnnotationRepository
     dispatcher: Dispatcher[AnnotationFetch]
     service: ServiceDefinition
 
 
-def dispatcher(
-    uow: UnitOfWork,
-    projects: ProjectRepository,
-    tasks: TaskRepository,
-    annotations: AnnotationRepository,
-    metrics: AnnotationMetrics,
-) -> Dispatcher[AnnotationFetch]:
-    """The dispatcher of annotation's events over the given repositories."""
+def dispatcher(stores: AnnotationStores, metrics: AnnotationMetrics) -> Dispatcher[AnnotationFetch]:
+    """The dispatcher of annotation's events over the given stores."""
+    tasks = TaskEvents(stores.tasks, stores.queue)
 
     async def start(_: Sequence[Envelope]) -> AnnotationFetch:
-        return AnnotationFetch(projects, tasks, annotations, metrics)
+        return AnnotationFetch(stores.projects, tasks, stores.annotations, metrics)
 
-    return Dispatcher(TABLE, uow, consumer=SERVICE, start=start)
+    return Dispatcher(TABLE, stores.uow, consumer=SERVICE, start=start)
 
 
 def build_app(settings: AnnotationSettings) -> AnnotationApp:
     platform = Platform(SERVICE, settings)
     projects = MongoProjectRepository(platform.db)
-    tasks = MongoTaskRepository(platform.db)
-    queue = MongoTaskQueue(platform.db)
+    tasks = MongoTaskStore(platform.db)
+    queue = MongoQueueStore(platform.db)
     annotations = MongoAnnotationRepository(platform.db)
     metrics = AnnotationMetrics(platform.registry)
-    annotation = Annotation(
-        AnnotationStores(projects, tasks, queue, annotations, platform.uow), metrics
-    )
-    events = dispatcher(platform.uow, projects, tasks, annotations, metrics)
+    stores = AnnotationStores(projects, tasks, queue, annotations, platform.uow)
+    annotation = Annotation(stores, metrics)
+    events = dispatcher(stores, metrics)
 
     async def prepare_collections() -> None:
         await projects.ensure_indexes()
@@ -75,6 +69,7 @@ def build_app(settings: AnnotationSettings) -> AnnotationApp:
         await queue.ensure_indexes()
         await annotations.ensure_indexes()
         await legacy_tasks.upgrade(platform.db)
+        await legacy_tasks.place_in_queues(platform.db, stores)
 
     service = ServiceDefinition(
         platform=platform,

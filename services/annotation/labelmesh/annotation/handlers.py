@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from labelmesh.annotation.config import SERVICE
 from labelmesh.annotation.metrics import AnnotationMetrics
-from labelmesh.annotation.ports import AnnotationRepository, ProjectRepository, TaskRepository
+from labelmesh.annotation.ports import AnnotationRepository, ProjectRepository
 from labelmesh.annotation.records import (
     AnnotationDecision,
     AnnotationSource,
@@ -25,6 +25,7 @@ from labelmesh.annotation.records import (
     TaskStatus,
     WorkApproved,
 )
+from labelmesh.annotation.task_events import TaskEvents
 from labelmesh.core.dispatch import EventTable, on
 from labelmesh.core.envelopes import new_envelope, service_actor
 from labelmesh.core.uow import Transaction
@@ -66,7 +67,7 @@ class AnnotationFetch:
     def __init__(
         self,
         projects: ProjectRepository,
-        tasks: TaskRepository,
+        tasks: TaskEvents,
         annotations: AnnotationRepository,
         metrics: AnnotationMetrics,
     ) -> None:

@@ -7,7 +7,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from labelmesh.annotation.records import Progress, StoredAnnotation, Task, TaskChange
+from labelmesh.annotation.records import (
+    Changed,
+    Lane,
+    LaneState,
+    Progress,
+    StoredAnnotation,
+    Task,
+)
 from labelmesh.core.uow import Transaction, UnitOfWork
 from labelmesh.v1.events_pb2 import ProjectSpec, ReviewPolicy
 
@@ -32,64 +39,61 @@ class ProjectRepository(Protocol):
         ...
 
 
-class TaskRepository(Protocol):
-    """Tasks as events change them, and reading them by id."""
-
-    async def apply(self, tx: Transaction, changes: Sequence[TaskChange]) -> None:
-        """Apply task changes in order, in one round trip."""
-        ...
-
-    async def reopen(self, tx: Transaction, task_id: str, round_: int) -> bool:
-        """Start the next round of a rejected regular task; False if that round is already over."""
-        ...
-
-    async def task_ids(self, tx: Transaction, item_ids: Sequence[str]) -> dict[str, str]:
-        """The task id of each item that has a task."""
-        ...
+class TaskStore(Protocol):
+    """Tasks as stored, read by id, by item, by holder or by queue position, and written
+    back together with the queue statistics their changes move. Every read that
+    takes a transaction reads its snapshot, so writing what it read conflicts with
+    any change made meanwhile (and the unit of work runs the transaction again)."""
 
     async def get(self, task_id: str) -> Task | None: ...
 
+    async def by_ids(self, tx: Transaction, task_ids: Sequence[str]) -> dict[str, Task]: ...
 
-class TaskQueue(Protocol):
-    """Taking, handing in and counting tasks: each step changes one task atomically."""
-
-    async def current_task(self, project_id: str, annotator: str) -> Task | None:
-        """The task the annotator works on now, if any."""
+    async def by_items(self, tx: Transaction, item_ids: Sequence[str]) -> dict[str, Task]:
+        """The task of each item that has one, by item id."""
         ...
 
-    async def claim_regular(self, project_id: str, annotator: str) -> Task | None:
-        """Take a slot of the oldest open ready task the annotator has not taken this round."""
+    async def held_by(self, annotators: Sequence[str], tx: Transaction | None = None) -> list[Task]:
+        """Every task one of the annotators holds a slot of (is working on or was, when closed)."""
         ...
 
-    async def claim_gold(self, project_id: str, annotator: str) -> Task | None:
-        """Take the oldest ready gold task the annotator has never answered."""
+    async def window(
+        self, tx: Transaction, project_id: str, lane: Lane, start: int, stop: int
+    ) -> list[Task]:
+        """The tasks at positions [start, stop) of the project's lane, in position order."""
         ...
 
-    async def progress_of(self, project_id: str, annotator: str) -> Progress: ...
-
-    async def count_taken(self, project_id: str, annotator: str, *, gold: bool) -> None:
-        """Count one more task (gold or not) taken by the annotator."""
-        ...
-
-    async def hand_in(
-        self, tx: Transaction, task_id: str, annotator: str, *, direct: bool
-    ) -> Task | None:
-        """Move the annotator from working to submitted; returns the task as it was.
-
-        `direct` takes the only slot of an untaken overlap-1 task and submits
-        in the same step. None if the annotator may not submit (any more).
-        """
-        ...
-
-    async def dismiss_suggestion(
-        self, tx: Transaction, task_id: str, annotator: str, suggestion_id: str
-    ) -> bool:
-        """Hide a suggestion from the annotator; False if they no longer work on the task."""
+    async def save(self, tx: Transaction, changes: Sequence[Changed]) -> None:
+        """Store new and changed tasks, and count their moves between statuses."""
         ...
 
     async def stats(self, project_id: str) -> dict[str, int]:
         """Regular tasks by status, and gold tasks (under "gold")."""
         ...
+
+
+class QueueStore(Protocol):
+    """Where each lane of a project's queue stands, and each annotator's progress."""
+
+    async def lanes(self, tx: Transaction, project_id: str) -> dict[Lane, LaneState]: ...
+
+    async def reserve(self, tx: Transaction, project_id: str, lane: Lane, count: int) -> int:
+        """Take `count` new positions at the back of the lane; returns the first."""
+        ...
+
+    async def advance(self, tx: Transaction, project_id: str, heads: dict[Lane, int]) -> None:
+        """Move lanes' heads forward (never back)."""
+        ...
+
+    async def progress(
+        self, tx: Transaction, project_id: str, annotators: Sequence[str]
+    ) -> dict[str, Progress]:
+        """Each annotator's progress in the project (zero for one never seen)."""
+        ...
+
+    async def save_progress(
+        self, tx: Transaction, project_id: str, progress: dict[str, Progress]
+    ) -> None: ...
 
 
 class AnnotationRepository(Protocol):
@@ -109,7 +113,7 @@ class AnnotationStores:
     """The repositories and the unit of work the use cases go through."""
 
     projects: ProjectRepository
-    tasks: TaskRepository
-    queue: TaskQueue
+    tasks: TaskStore
+    queue: QueueStore
     annotations: AnnotationRepository
     uow: UnitOfWork

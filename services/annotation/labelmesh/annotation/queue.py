@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from labelmesh.annotation.records import Taken, Task, TaskStatus
+from labelmesh.annotation.records import UNQUEUED, Taken, Task, TaskStatus
 from labelmesh.core.fields import carry_fields
 from labelmesh.v1.events_pb2 import ModelRef
 from labelmesh.v1.geometry_pb2 import Label
@@ -98,6 +98,34 @@ def visible_suggestion(task: Task, viewer: str) -> list[Label]:
         for label in task.suggestion
         if not dismissed or label.source.suggestion_id not in dismissed
     ]
+
+
+def queued(task: Task) -> bool:
+    """Whether the task waits in its lane for someone to take it: a ready regular task
+    with a free slot, or a ready gold task (which never leaves its lane)."""
+    if not task.item_ready:
+        return False
+    if task.gold:
+        return task.status != TaskStatus.PENDING
+    return task.status == TaskStatus.OPEN and task.open_slots > 0
+
+
+def takeable_by(task: Task, annotator: str) -> bool:
+    """Whether the annotator may take the task now: queued, and not taken by them this round."""
+    return queued(task) and annotator not in task.takers
+
+
+def needs_position(before: Task | None, after: Task) -> bool:
+    """A task that starts waiting (again, or in the other lane) goes to the back of its lane.
+
+    Everything else keeps its place, so the cursors that passed a task stay right:
+    a task only becomes takeable again by getting a new position.
+    """
+    if not queued(after):
+        return False
+    if before is None or after.position == UNQUEUED:
+        return True
+    return not queued(before) or before.lane != after.lane
 
 
 def takes_directly(task: Task) -> bool:

@@ -27,6 +27,17 @@ class TaskStatus(StrEnum):
 GOLD = "gold"
 
 
+class Lane(StrEnum):
+    """The two queues of a project: regular tasks share slots, gold tasks are answered once each."""
+
+    REGULAR = "regular"
+    GOLD = "gold"
+
+
+# The position of a task that waits in no queue.
+UNQUEUED = -1
+
+
 class AnnotationSource(StrEnum):
     """Who made an annotation's labels."""
 
@@ -87,6 +98,20 @@ class Task:
     suggestion: tuple[Label, ...] = ()
     suggestion_model: ModelRef = field(default_factory=ModelRef)
     prediction_error: str = ""
+    # Its place in its lane's queue: a new one each time the task becomes takeable.
+    position: int = UNQUEUED
+
+    @property
+    def lane(self) -> Lane:
+        return Lane.GOLD if self.gold else Lane.REGULAR
+
+
+@dataclass(frozen=True)
+class Changed:
+    """A task as it was (None if new) and as it is to be stored."""
+
+    before: Task | None
+    after: Task
 
 
 # How events change tasks: intents the task repository applies in order.
@@ -177,7 +202,23 @@ class StoredAnnotation:
 
 @dataclass(frozen=True)
 class Progress:
-    """How many tasks, and gold tasks, an annotator took in a project."""
+    """How many tasks, and gold tasks, an annotator took in a project, and how far
+    along each lane they have looked: every task before a cursor is one they took
+    or one nobody could take when they passed it."""
 
     tasks_taken: int = 0
     gold_taken: int = 0
+    regular_cursor: int = 0
+    gold_cursor: int = 0
+
+    def cursor(self, lane: Lane) -> int:
+        return self.gold_cursor if lane == Lane.GOLD else self.regular_cursor
+
+
+@dataclass(frozen=True)
+class LaneState:
+    """A lane of a project's queue: the next free position, and the first one that
+    may still hold a takeable task (everything before it is taken or closed)."""
+
+    next: int = 0
+    head: int = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from labelmesh.annotation.config import SERVICE
@@ -18,12 +18,21 @@ from labelmesh.annotation.queue import (
     takes_directly,
     task_view,
 )
-from labelmesh.annotation.records import AnnotationSource, StoredAnnotation, TaskStatus
+from labelmesh.annotation.records import (
+    AnnotationSource,
+    Changed,
+    StoredAnnotation,
+    Task,
+    TaskStatus,
+)
+from labelmesh.annotation.task_changes import dismissed, handed_in
 from labelmesh.core.envelopes import new_envelope, user_actor
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
+from labelmesh.core.grouping import GroupCommit
 from labelmesh.core.uow import Transaction
 from labelmesh.v1.events_pb2 import (
     AnnotationSubmitted,
+    Envelope,
     ProjectSpec,
     SuggestionAccepted,
     SuggestionRejected,
@@ -46,12 +55,77 @@ class HandedIn:
     gold: bool
 
 
+@dataclass(frozen=True)
+class HandIn:
+    """Validated work on a task, to be handed in with others that arrive at once."""
+
+    work: Workable
+    annotator: str
+    labels: tuple[Label, ...]
+    source: AnnotationSource
+    judged: tuple[SuggestionAccepted | SuggestionRejected, ...]
+    annotation_id: str
+
+    def stored(self, round_: int) -> StoredAnnotation:
+        task = self.work.view
+        return StoredAnnotation(
+            annotation_id=self.annotation_id,
+            task_id=task.task_id,
+            item_id=task.item_id,
+            project_id=task.project_id,
+            annotator=self.annotator,
+            source=self.source,
+            labels=self.labels,
+            round=round_,
+        )
+
+    def events(self, before: Task, seconds: float) -> list[Envelope]:
+        """AnnotationSubmitted, then the verdict on each suggestion."""
+        view = self.work.view
+        submitted = AnnotationSubmitted(
+            annotation_id=self.annotation_id,
+            task_id=view.task_id,
+            annotator=self.annotator,
+            labels=self.labels,
+            suggestion=view.suggestion,
+            suggestion_model=view.suggestion_model,
+            round=before.round,
+            overlap=before.overlap,
+            seconds_spent=seconds,
+        )
+        accepted = [
+            SuggestionAccepted(
+                suggestion_id=label.source.suggestion_id,
+                task_id=view.task_id,
+                annotation_id=self.annotation_id,
+                label=label,
+                accepted_by=self.annotator,
+            )
+            for label in self.labels
+            if self.source == AnnotationSource.SUGGESTION
+        ]
+        return [
+            new_envelope(
+                payload,
+                producer=SERVICE,
+                actor=user_actor(self.annotator),
+                project_id=view.project_id,
+                item_id=view.item_id,
+            )
+            for payload in (submitted, *accepted, *self.judged)
+        ]
+
+
 @dataclass(eq=False)
 class Submissions:
-    """Handing in work on a task."""
+    """Handing in work on a task; hand-ins that arrive together are written together."""
 
     stores: AnnotationStores
     metrics: AnnotationMetrics
+    _group: GroupCommit[HandIn, HandedIn] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._group = GroupCommit(self._hand_in_group)
 
     async def workable(self, task_id: str, annotator: str) -> Workable:
         """The task, if `annotator` may work on it now."""
@@ -147,9 +221,11 @@ class Submissions:
         )
 
         async def write(tx: Transaction) -> None:
-            queue = self.stores.queue
-            if not await queue.dismiss_suggestion(tx, task_id, annotator, suggestion_id):
+            before = (await self.stores.tasks.by_ids(tx, [task_id])).get(task_id)
+            after = dismissed(before, annotator, suggestion_id) if before else None
+            if before is None or after is None:
                 raise Conflict(f"task {task_id!r} was submitted meanwhile")
+            await self.stores.tasks.save(tx, [Changed(before, after)])
             tx.emit(event)
 
         await self.stores.uow.run(write)
@@ -168,67 +244,43 @@ class Submissions:
         if project is None:
             raise NotFound("project", task.project_id)
         self._validate(labels, project, task)
-        annotation_id = str(uuid.uuid4())
-        accepted = [
-            SuggestionAccepted(
-                suggestion_id=label.source.suggestion_id,
-                task_id=task.task_id,
-                annotation_id=annotation_id,
-                label=label,
-                accepted_by=annotator,
-            )
-            for label in labels
-            if source == AnnotationSource.SUGGESTION
-        ]
-
-        async def write(tx: Transaction) -> HandedIn:
-            queue = self.stores.queue
-            before = await queue.hand_in(tx, task.task_id, annotator, direct=work.direct)
-            if before is None:
-                raise Conflict(f"task {task.task_id!r} was submitted or reassigned meanwhile")
-            spent = seconds_spent(before.assigned_at, annotator, datetime.now(UTC))
-            submitted = AnnotationSubmitted(
-                annotation_id=annotation_id,
-                task_id=task.task_id,
-                annotator=annotator,
-                labels=labels,
-                suggestion=task.suggestion,
-                suggestion_model=task.suggestion_model,
-                round=before.round,
-                overlap=before.overlap,
-                seconds_spent=spent,
-            )
-            stored = StoredAnnotation(
-                annotation_id=annotation_id,
-                task_id=task.task_id,
-                item_id=task.item_id,
-                project_id=task.project_id,
-                annotator=annotator,
-                source=source,
-                labels=tuple(labels),
-                round=submitted.round,
-            )
-            await self.stores.annotations.insert(tx, [stored])
-            tx.emit(
-                *(
-                    new_envelope(
-                        payload,
-                        producer=SERVICE,
-                        actor=user_actor(annotator),
-                        project_id=task.project_id,
-                        item_id=task.item_id,
-                    )
-                    for payload in (submitted, *accepted, *judged)
-                )
-            )
-            return HandedIn(spent, before.gold)
-
-        handed_in = await self.stores.uow.run(write)
+        handing = HandIn(work, annotator, tuple(labels), source, tuple(judged), str(uuid.uuid4()))
+        handed_in = await self._group.submit(handing)
         self.metrics.annotations.labels(source).inc()
         if handed_in.seconds_spent:
             kind = "gold" if handed_in.gold else "regular"
             self.metrics.task_seconds.labels(kind).observe(handed_in.seconds_spent)
-        return annotation_id
+        return handing.annotation_id
+
+    async def _hand_in_group(self, group: list[HandIn]) -> list[HandedIn | BaseException]:
+        """Every hand-in of the group in one transaction; one that may not go fails alone."""
+        return await self.stores.uow.run(lambda tx: self._write_group(tx, group))
+
+    async def _write_group(
+        self, tx: Transaction, group: list[HandIn]
+    ) -> list[HandedIn | BaseException]:
+        before = await self.stores.tasks.by_ids(tx, [h.work.view.task_id for h in group])
+        live = dict(before)
+        outcomes: list[HandedIn | BaseException] = []
+        stored: list[StoredAnnotation] = []
+        at = datetime.now(UTC)
+        for handing in group:
+            task_id = handing.work.view.task_id
+            task = live.get(task_id)
+            after = handed_in(task, handing.annotator, direct=handing.work.direct) if task else None
+            if task is None or after is None:
+                outcomes.append(Conflict(f"task {task_id!r} was submitted or reassigned meanwhile"))
+                continue
+            live[task_id] = after
+            spent = seconds_spent(task.assigned_at, handing.annotator, at)
+            stored.append(handing.stored(task.round))
+            tx.emit(*handing.events(task, spent))
+            outcomes.append(HandedIn(spent, task.gold))
+        await self.stores.tasks.save(
+            tx, [Changed(before[t], live[t]) for t in before if live[t] is not before[t]]
+        )
+        await self.stores.annotations.insert(tx, stored)
+        return outcomes
 
     def _validate(self, labels: Sequence[Label], project: ProjectSpec, task: TaskView) -> None:
         try:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from labelmesh.annotation.claiming import Claims
 from labelmesh.annotation.config import SERVICE
 from labelmesh.annotation.domain import NewProject, create_project
 from labelmesh.annotation.metrics import AnnotationMetrics
 from labelmesh.annotation.ports import AnnotationStores
-from labelmesh.annotation.queue import TaskView, gold_due, task_view
-from labelmesh.annotation.records import StoredAnnotation, Task
+from labelmesh.annotation.queue import TaskView, task_view
+from labelmesh.annotation.records import StoredAnnotation
 from labelmesh.annotation.submissions import Submissions
 from labelmesh.core.envelopes import new_envelope, user_actor
 from labelmesh.core.errors import InvalidField, NotFound
@@ -27,6 +28,7 @@ class Annotation:
         self.stores = stores
         self.metrics = metrics
         self.submissions = Submissions(stores, metrics)
+        self.claims = Claims(stores, metrics)
 
     async def create_project(self, request: NewProject, user: str) -> ProjectSpec:
         """Validate and store a new project, and announce it."""
@@ -58,27 +60,8 @@ class Annotation:
         if not annotator:
             raise InvalidField("annotator", "must not be empty")
         project = await self.get_project(project_id)
-        task = await self.stores.queue.current_task(project_id, annotator)
-        if task is None:
-            task = await self._claim(project, annotator)
+        task = await self.claims.next_task(project, annotator)
         return task_view(task, annotator) if task else None
-
-    async def _claim(self, project: ProjectSpec, annotator: str) -> Task | None:
-        project_id = project.project_id
-        progress = await self.stores.queue.progress_of(project_id, annotator)
-        task = None
-        if gold_due(project.review_policy.gold_ratio, progress.tasks_taken, progress.gold_taken):
-            task = await self.stores.queue.claim_gold(project_id, annotator)
-        gold = task is not None
-        if task is None:
-            # Gold is never served just to fill an empty queue.
-            task = await self.stores.queue.claim_regular(project_id, annotator)
-        if task is None:
-            self.metrics.queue_empty.inc()
-            return None
-        await self.stores.queue.count_taken(project_id, annotator, gold=gold)
-        self.metrics.tasks_claimed.labels("gold" if gold else "regular").inc()
-        return task
 
     async def get_task(self, task_id: str, viewer: str = "") -> TaskView:
         """The task; `viewer` is the annotator asking, if known."""
@@ -90,7 +73,7 @@ class Annotation:
     async def queue_stats(self, project_id: str) -> dict[str, int]:
         """The project's regular tasks by status, and its gold tasks."""
         await self.get_project(project_id)
-        return await self.stores.queue.stats(project_id)
+        return await self.stores.tasks.stats(project_id)
 
     async def submit(self, task_id: str, annotator: str, labels: Sequence[Label]) -> str:
         """Validate and store an annotation; returns its id. Nothing is stored if invalid."""

@@ -1,27 +1,33 @@
-"""Annotation's repositories on the backend under test: the twins or SecantusDB."""
+"""Annotation's stores on the backend under test: the twins or SecantusDB, and
+the use cases that hold the queue's rules, over them."""
 
 from __future__ import annotations
 
 from typing import TypeVar
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from labelmesh.annotation.adapters.annotations import MongoAnnotationRepository
 from labelmesh.annotation.adapters.projects import MongoProjectRepository
-from labelmesh.annotation.adapters.task_queue import MongoTaskQueue
-from labelmesh.annotation.adapters.tasks import MongoTaskRepository
+from labelmesh.annotation.adapters.queue_state import MongoQueueStore
+from labelmesh.annotation.adapters.tasks import MongoTaskStore
+from labelmesh.annotation.claiming import Claims
+from labelmesh.annotation.metrics import AnnotationMetrics
 from labelmesh.annotation.ports import (
     AnnotationRepository,
+    AnnotationStores,
     ProjectRepository,
-    TaskQueue,
-    TaskRepository,
+    QueueStore,
+    TaskStore,
 )
+from labelmesh.annotation.task_events import TaskEvents
 from labelmesh.testing.backends import Backend
 from labelmesh.testing.twins.annotation import (
     InMemoryAnnotationRepository,
     InMemoryProjectRepository,
-    InMemoryTaskQueue,
-    InMemoryTaskRepository,
+    InMemoryQueueStore,
+    InMemoryTaskStore,
 )
 
 R = TypeVar("R")
@@ -29,7 +35,7 @@ R = TypeVar("R")
 
 async def indexed(repository: R) -> R:
     """The repository, with its MongoDB indexes made first if it is a MongoDB adapter."""
-    if isinstance(repository, MongoTaskRepository | MongoTaskQueue | MongoAnnotationRepository):
+    if isinstance(repository, MongoTaskStore | MongoAnnotationRepository):
         await repository.ensure_indexes()
     return repository
 
@@ -40,15 +46,36 @@ def projects(backend: Backend) -> ProjectRepository:
 
 
 @pytest.fixture
-async def tasks(backend: Backend) -> TaskRepository:
-    return await indexed(backend.pick(InMemoryTaskRepository, MongoTaskRepository))
+async def store(backend: Backend) -> TaskStore:
+    return await indexed(backend.pick(InMemoryTaskStore, MongoTaskStore))
 
 
 @pytest.fixture
-async def queue(backend: Backend) -> TaskQueue:
-    return await indexed(backend.pick(InMemoryTaskQueue, MongoTaskQueue))
+def queue(backend: Backend) -> QueueStore:
+    return backend.pick(InMemoryQueueStore, MongoQueueStore)
+
+
+@pytest.fixture
+def tasks(store: TaskStore, queue: QueueStore) -> TaskEvents:
+    return TaskEvents(store, queue)
 
 
 @pytest.fixture
 async def annotations(backend: Backend) -> AnnotationRepository:
     return await indexed(backend.pick(InMemoryAnnotationRepository, MongoAnnotationRepository))
+
+
+@pytest.fixture
+def stores(
+    backend: Backend,
+    projects: ProjectRepository,
+    store: TaskStore,
+    queue: QueueStore,
+    annotations: AnnotationRepository,
+) -> AnnotationStores:
+    return AnnotationStores(projects, store, queue, annotations, backend.uow)
+
+
+@pytest.fixture
+def claims(stores: AnnotationStores) -> Claims:
+    return Claims(stores, AnnotationMetrics(CollectorRegistry()))

@@ -1,52 +1,71 @@
-"""The task queue contract: taking, handing in, dismissing and counting,
-against the twin and SecantusDB."""
+"""The task queue on the twins and on SecantusDB: claiming through lanes and
+cursors, gold mixing, handing in, counting, and what a failed claim leaves."""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
+
 import pytest
 
-from labelmesh.annotation.ports import TaskQueue, TaskRepository
+from labelmesh.annotation.claiming import WINDOW, Claims
+from labelmesh.annotation.ports import AnnotationStores, QueueStore, TaskStore
 from labelmesh.annotation.records import (
-    Dismissal,
+    Changed,
     ItemArrived,
+    Lane,
     MarkedGold,
     Progress,
     SuggestionAttached,
     Task,
     TaskStatus,
 )
+from labelmesh.annotation.task_changes import dismissed, handed_in
+from labelmesh.annotation.task_events import TaskEvents
 from labelmesh.testing.backends import Backend
-from labelmesh.v1.events_pb2 import ModelRef
+from labelmesh.v1.events_pb2 import ModelRef, ProjectSpec, ReviewPolicy
 
 MODEL = ModelRef(id="m", version="1")
 
 
+def project(gold_ratio: float = 0.0) -> ProjectSpec:
+    return ProjectSpec(project_id="p1", review_policy=ReviewPolicy(gold_ratio=gold_ratio))
+
+
 async def open_tasks(
-    backend: Backend, tasks: TaskRepository, *item_ids: str, overlap: int = 1, gold: bool = False
+    backend: Backend, tasks: TaskEvents, *item_ids: str, overlap: int = 1, gold: bool = False
 ) -> list[Task]:
-    """Ready tasks with a suggestion, created in the order given (oldest first)."""
-    created = []
+    """Ready tasks with a suggestion, queued in the order given, in one transaction."""
+    changes = []
     for item_id in item_ids:
-        async with backend.uow.begin() as tx:
-            changes = [
-                ItemArrived("p1", item_id, 1, "t", "", overlap),
-                SuggestionAttached("p1", item_id, [], MODEL, TaskStatus.OPEN, overlap),
-            ]
-            if gold:
-                changes.append(MarkedGold("p1", item_id, overlap))
-            await tasks.apply(tx, changes)
-            task_id = (await tasks.task_ids(tx, [item_id]))[item_id]
-        task = await tasks.get(task_id)
-        assert task is not None
-        created.append(task)
-    return created
+        changes += [
+            ItemArrived("p1", item_id, 1, "t", "", overlap),
+            SuggestionAttached("p1", item_id, [], MODEL, TaskStatus.OPEN, overlap),
+        ]
+        if gold:
+            changes.append(MarkedGold("p1", item_id, overlap))
+    async with backend.uow.begin() as tx:
+        await tasks.apply(tx, changes)
+        ids = await tasks.task_ids(tx, list(item_ids))
+    found = [await tasks.tasks.get(ids[item_id]) for item_id in item_ids]
+    assert all(found)
+    return [task for task in found if task is not None]
 
 
-async def test_regular_claims_take_the_oldest_slot_once_per_annotator(
-    backend: Backend, tasks: TaskRepository, queue: TaskQueue
+async def hand_in(backend: Backend, store: TaskStore, task_id: str, annotator: str) -> Task:
+    async with backend.uow.begin() as tx:
+        before = (await store.by_ids(tx, [task_id]))[task_id]
+        after = handed_in(before, annotator, direct=False)
+        assert after is not None
+        await store.save(tx, [Changed(before, after)])
+    return after
+
+
+async def test_claims_take_the_oldest_slot_once_per_annotator(
+    backend: Backend, tasks: TaskEvents, store: TaskStore, claims: Claims
 ) -> None:
     first, second = await open_tasks(backend, tasks, "i1", "i2", overlap=2)
-    ana = await queue.claim_regular("p1", "ana")
+    ana = await claims.next_task(project(), "ana")
     assert ana is not None and ana.task_id == first.task_id
     assert (ana.status, ana.open_slots, ana.takers, ana.assigned) == (
         TaskStatus.OPEN,
@@ -55,117 +74,152 @@ async def test_regular_claims_take_the_oldest_slot_once_per_annotator(
         ("ana",),
     )
     assert [t.annotator for t in ana.assigned_at] == ["ana"]
-    again = await queue.claim_regular("p1", "ana")
-    assert again is not None and again.task_id == second.task_id
-    ben = await queue.claim_regular("p1", "ben")
+    # Until she hands it in, her next task is the same one.
+    again = await claims.next_task(project(), "ana")
+    assert again is not None and again.task_id == first.task_id
+    await hand_in(backend, store, first.task_id, "ana")
+    after = await claims.next_task(project(), "ana")
+    assert after is not None and after.task_id == second.task_id
+    ben = await claims.next_task(project(), "ben")
     assert ben is not None and ben.task_id == first.task_id
     assert (ben.status, ben.open_slots, ben.takers) == (TaskStatus.ASSIGNED, 0, ("ana", "ben"))
-    assert await queue.claim_regular("p1", "ana") is None
-    assert await queue.claim_regular("other", "cy") is None
-    current = await queue.current_task("p1", "ben")
-    assert current is not None and current.task_id == first.task_id
-    assert await queue.current_task("p1", "cy") is None
+    await hand_in(backend, store, second.task_id, "ana")
+    assert await claims.next_task(project(), "ana") is None
+    assert await claims.next_task(ProjectSpec(project_id="other"), "cy") is None
 
 
 async def test_tasks_not_ready_or_gold_are_not_claimed_as_regular(
-    backend: Backend, tasks: TaskRepository, queue: TaskQueue
+    backend: Backend, tasks: TaskEvents, claims: Claims
 ) -> None:
     async with backend.uow.begin() as tx:
         await tasks.apply(tx, [SuggestionAttached("p1", "no-item", [], MODEL, TaskStatus.OPEN, 1)])
     await open_tasks(backend, tasks, "g", gold=True)
-    assert await queue.claim_regular("p1", "ana") is None
+    assert await claims.next_task(project(), "ana") is None
 
 
-async def test_gold_is_claimed_once_per_annotator_and_keeps_its_status(
-    backend: Backend, tasks: TaskRepository, queue: TaskQueue
+async def test_gold_is_due_at_the_ratio_and_answered_once_per_annotator(
+    backend: Backend, tasks: TaskEvents, store: TaskStore, queue: QueueStore, claims: Claims
 ) -> None:
     [gold] = await open_tasks(backend, tasks, "g", gold=True)
+    [regular] = await open_tasks(backend, tasks, "r", overlap=2)
     for annotator in ("ana", "ben"):
-        taken = await queue.claim_gold("p1", annotator)
+        taken = await claims.next_task(project(gold_ratio=0.5), annotator)
         assert taken is not None and taken.task_id == gold.task_id
         assert (taken.status, taken.open_slots) == (TaskStatus.OPEN, 1)
-    assert await queue.claim_gold("p1", "ana") is None
-    current = await queue.current_task("p1", "ana")
-    assert current is not None and current.assigned == ("ana", "ben")
-
-
-async def test_handing_in_moves_the_annotator_to_submitted(
-    backend: Backend, tasks: TaskRepository, queue: TaskQueue
-) -> None:
-    [task] = await open_tasks(backend, tasks, "i1", overlap=2)
-    await queue.claim_regular("p1", "ana")
-    await queue.claim_regular("p1", "ben")
     async with backend.uow.begin() as tx:
-        before = await queue.hand_in(tx, task.task_id, "ana", direct=False)
-        assert before is not None and before.assigned == ("ana", "ben")
-        assert await queue.hand_in(tx, task.task_id, "ana", direct=False) is None
-        assert await queue.hand_in(tx, task.task_id, "cy", direct=False) is None
-    after = await tasks.get(task.task_id)
-    assert after is not None
-    assert (after.status, after.assigned, after.submitted) == (
-        TaskStatus.ASSIGNED,
-        ("ben",),
-        ("ana",),
+        assert await queue.progress(tx, "p1", ["ana"]) == {"ana": Progress(1, 1, 0, 1)}
+    await hand_in(backend, store, gold.task_id, "ana")
+    # Gold was her first task; at 0.5 the next is regular, and she never gets the gold again.
+    following = await claims.next_task(project(gold_ratio=0.5), "ana")
+    assert following is not None and following.task_id == regular.task_id
+    await hand_in(backend, store, regular.task_id, "ana")
+    assert await claims.next_task(project(gold_ratio=0.5), "ana") is None
+    async with backend.uow.begin() as tx:
+        assert (await queue.progress(tx, "p1", ["ana"]))["ana"].tasks_taken == 2
+
+
+async def test_one_annotators_concurrent_claims_get_one_task(
+    backend: Backend, tasks: TaskEvents, store: TaskStore, claims: Claims
+) -> None:
+    await open_tasks(backend, tasks, "i1", "i2", "i3")
+    taken = await asyncio.gather(*(claims.next_task(project(), "ana") for _ in range(5)))
+    assert len({t.task_id for t in taken if t is not None}) == 1
+    held = await store.held_by(["ana"])
+    assert [t.takers for t in held] == [("ana",)]
+
+
+async def test_many_annotators_at_once_share_the_slots_without_overlap(
+    backend: Backend, tasks: TaskEvents, store: TaskStore, claims: Claims
+) -> None:
+    created = await open_tasks(backend, tasks, *(f"i{n}" for n in range(6)), overlap=2)
+    people = [f"a{n}" for n in range(12)]
+    taken = await asyncio.gather(*(claims.next_task(project(), who) for who in people))
+    assert all(t is not None for t in taken)
+    stored = [await store.get(t.task_id) for t in created]
+    assert sorted(who for t in stored if t for who in t.takers) == sorted(people)
+    assert all(t is not None and len(t.takers) == 2 and t.open_slots == 0 for t in stored)
+    assert await claims.next_task(project(), "late") is None
+
+
+@dataclass
+class FailingProgress:
+    """A queue store whose progress writes fail, as a crash between two writes would."""
+
+    inner: QueueStore
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    async def save_progress(self, *_: object) -> None:
+        raise RuntimeError("crash before the counters were written")
+
+
+async def test_a_claim_and_the_annotators_counters_move_together(
+    backend: Backend, tasks: TaskEvents, stores: AnnotationStores, claims: Claims
+) -> None:
+    [gold] = await open_tasks(backend, tasks, "g", gold=True)
+    broken = AnnotationStores(
+        stores.projects, stores.tasks, FailingProgress(stores.queue), stores.annotations, stores.uow
     )
+    with pytest.raises(RuntimeError, match="crash"):
+        await Claims(broken, claims.metrics).next_task(project(gold_ratio=1.0), "ana")
+    after = await stores.tasks.get(gold.task_id)
+    assert after is not None and after.takers == ()
     async with backend.uow.begin() as tx:
-        await queue.hand_in(tx, task.task_id, "ben", direct=False)
-    done = await tasks.get(task.task_id)
-    assert done is not None and done.status == TaskStatus.SUBMITTED
+        assert await stores.queue.progress(tx, "p1", ["ana"]) == {"ana": Progress()}
+    taken = await claims.next_task(project(gold_ratio=1.0), "ana")
+    assert taken is not None and taken.task_id == gold.task_id
 
 
-async def test_a_direct_hand_in_takes_the_only_slot_of_an_untaken_task(
-    backend: Backend, tasks: TaskRepository, queue: TaskQueue
+async def test_cursors_and_the_head_carry_claims_past_many_windows(
+    backend: Backend, tasks: TaskEvents, store: TaskStore, queue: QueueStore, claims: Claims
 ) -> None:
-    single, shared = await open_tasks(backend, tasks, "i1", "i2", overlap=1)
+    count = WINDOW + 6
+    created = await open_tasks(backend, tasks, *(f"i{n:03}" for n in range(count)), overlap=2)
+    for expected in created:
+        taken = await claims.next_task(project(), "ana")
+        assert taken is not None and taken.task_id == expected.task_id
+        await hand_in(backend, store, taken.task_id, "ana")
+    assert await claims.next_task(project(), "ana") is None
     async with backend.uow.begin() as tx:
-        before = await queue.hand_in(tx, single.task_id, "ana", direct=True)
-        assert before is not None and before.takers == ()
-        assert await queue.hand_in(tx, single.task_id, "ben", direct=True) is None
-    after = await tasks.get(single.task_id)
-    assert after is not None
-    assert (after.status, after.takers, after.submitted, after.open_slots) == (
-        TaskStatus.SUBMITTED,
-        ("ana",),
-        ("ana",),
-        0,
-    )
-    await queue.claim_regular("p1", "ben")
+        assert (await queue.progress(tx, "p1", ["ana"]))["ana"].regular_cursor == count
+    # Ben starts at the head: the oldest task, which has a slot left.
+    ben = await claims.next_task(project(), "ben")
+    assert ben is not None and ben.task_id == created[0].task_id
+    # Once every slot of the first window is taken, the head moves past it.
+    for _ in range(WINDOW + 1):
+        taken = await claims.next_task(project(), "ben")
+        assert taken is not None
+        await hand_in(backend, store, taken.task_id, "ben")
     async with backend.uow.begin() as tx:
-        assert await queue.hand_in(tx, shared.task_id, "cy", direct=True) is None
+        assert (await queue.lanes(tx, "p1"))[Lane.REGULAR].head >= WINDOW
 
 
-async def test_a_suggestion_is_dismissed_only_by_whoever_works_on_the_task(
-    backend: Backend, tasks: TaskRepository, queue: TaskQueue
+async def test_a_reopened_task_waits_again_for_its_annotators(
+    backend: Backend, tasks: TaskEvents, store: TaskStore, claims: Claims
 ) -> None:
-    untaken, taken = await open_tasks(backend, tasks, "i1", "i2", overlap=1)
-    await queue.claim_regular("p1", "ana")  # takes i1, the oldest
+    [task] = await open_tasks(backend, tasks, "i1")
+    taken = await claims.next_task(project(), "ana")
+    assert taken is not None
+    await hand_in(backend, store, task.task_id, "ana")
+    assert await claims.next_task(project(), "ana") is None
     async with backend.uow.begin() as tx:
-        assert await queue.dismiss_suggestion(tx, untaken.task_id, "ana", "s1")
-        assert await queue.dismiss_suggestion(tx, taken.task_id, "ben", "s2")  # untaken
-        assert not await queue.dismiss_suggestion(tx, untaken.task_id, "ben", "s3")
-        assert not await queue.dismiss_suggestion(tx, "nope", "ana", "s1")
-    first = await tasks.get(untaken.task_id)
-    assert first is not None and first.dismissed == (Dismissal("ana", "s1"),)
+        assert await tasks.reopen(tx, task.task_id, 0)
+    again = await claims.next_task(project(), "ana")
+    assert again is not None and (again.task_id, again.round) == (task.task_id, 1)
+    assert again.position > task.position
 
 
-async def test_progress_counts_tasks_and_gold_per_annotator(queue: TaskQueue) -> None:
-    assert await queue.progress_of("p1", "ana") == Progress(0, 0)
-    await queue.count_taken("p1", "ana", gold=True)
-    await queue.count_taken("p1", "ana", gold=False)
-    await queue.count_taken("p2", "ana", gold=False)
-    assert await queue.progress_of("p1", "ana") == Progress(2, 1)
-    assert await queue.progress_of("p1", "ben") == Progress(0, 0)
-
-
-async def test_stats_count_regular_tasks_by_status_and_gold_apart(
-    backend: Backend, tasks: TaskRepository, queue: TaskQueue
+async def test_statistics_follow_every_write(
+    backend: Backend, tasks: TaskEvents, store: TaskStore, claims: Claims
 ) -> None:
     await open_tasks(backend, tasks, "i1", "i2")
     await open_tasks(backend, tasks, "g", gold=True)
     async with backend.uow.begin() as tx:
         await tasks.apply(tx, [ItemArrived("p1", "w", 1, "", "", 1)])
-    await queue.claim_regular("p1", "ana")
-    assert await queue.stats("p1") == {
+    taken = await claims.next_task(project(), "ana")
+    assert taken is not None
+    assert await store.stats("p1") == {
         "open": 1,
         "assigned": 1,
         "submitted": 0,
@@ -174,16 +228,50 @@ async def test_stats_count_regular_tasks_by_status_and_gold_apart(
         "pending": 1,
         "gold": 1,
     }
-    assert set((await queue.stats("other")).values()) == {0}
+    await hand_in(backend, store, taken.task_id, "ana")
+    stats = await store.stats("p1")
+    assert (stats["assigned"], stats["submitted"]) == (0, 1)
+    assert set((await store.stats("other")).values()) == {0}
+
+
+async def test_a_suggestion_is_dismissed_only_by_whoever_works_on_the_task(
+    backend: Backend, tasks: TaskEvents, claims: Claims
+) -> None:
+    untaken, taken = await open_tasks(backend, tasks, "i1", "i2")
+    await claims.next_task(project(), "ana")  # takes i1, the oldest
+    first = await tasks.tasks.get(untaken.task_id)
+    second = await tasks.tasks.get(taken.task_id)
+    assert first is not None and second is not None
+    assert dismissed(first, "ana", "s1") is not None
+    assert dismissed(second, "ben", "s2") is not None  # nobody took it
+    assert dismissed(first, "ben", "s3") is None
+
+
+async def test_two_writers_creating_one_items_task_make_one_task(
+    backend: Backend, tasks: TaskEvents
+) -> None:
+    async def write(change: ItemArrived | SuggestionAttached) -> None:
+        await backend.uow.run(lambda tx: tasks.apply(tx, [change]))
+
+    await asyncio.gather(
+        write(ItemArrived("p1", "i1", 1, "t", "", 1)),
+        write(SuggestionAttached("p1", "i1", [], MODEL, TaskStatus.OPEN, 1)),
+    )
+    async with backend.uow.begin() as tx:
+        [task] = (await tasks.tasks.by_items(tx, ["i1"])).values()
+    assert (task.item_ready, task.status, task.position) == (True, TaskStatus.OPEN, 0)
+    assert (await tasks.tasks.stats("p1"))["open"] == 1
 
 
 async def test_a_failed_transaction_hands_nothing_in(
-    backend: Backend, tasks: TaskRepository, queue: TaskQueue
+    backend: Backend, tasks: TaskEvents, store: TaskStore
 ) -> None:
     [task] = await open_tasks(backend, tasks, "i1")
     with pytest.raises(RuntimeError):
         async with backend.uow.begin() as tx:
-            await queue.hand_in(tx, task.task_id, "ana", direct=True)
+            after = handed_in(task, "ana", direct=True)
+            assert after is not None
+            await store.save(tx, [Changed(task, after)])
             raise RuntimeError("boom")
-    after = await tasks.get(task.task_id)
-    assert after is not None and (after.status, after.submitted) == (TaskStatus.OPEN, ())
+    stored = await store.get(task.task_id)
+    assert stored is not None and (stored.status, stored.submitted) == (TaskStatus.OPEN, ())

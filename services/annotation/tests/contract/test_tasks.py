@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from labelmesh.annotation.ports import TaskRepository
 from labelmesh.annotation.records import (
     ItemArrived,
     ItemClosed,
@@ -17,6 +16,7 @@ from labelmesh.annotation.records import (
     TaskStatus,
     WorkApproved,
 )
+from labelmesh.annotation.task_events import TaskEvents
 from labelmesh.testing.backends import Backend
 from labelmesh.v1.events_pb2 import ModelRef
 from labelmesh.v1.geometry_pb2 import Classification, Label, LabelSource
@@ -40,21 +40,21 @@ def suggested(item_id: str = "i1", status: TaskStatus = TaskStatus.OPEN) -> Sugg
     return SuggestionAttached("p1", item_id, [label("s1")], MODEL, status, overlap=3)
 
 
-async def apply(backend: Backend, tasks: TaskRepository, *changes: TaskChange) -> None:
+async def apply(backend: Backend, tasks: TaskEvents, *changes: TaskChange) -> None:
     async with backend.uow.begin() as tx:
         await tasks.apply(tx, changes)
 
 
-async def task_of(backend: Backend, tasks: TaskRepository, item_id: str) -> Task:
+async def task_of(backend: Backend, tasks: TaskEvents, item_id: str) -> Task:
     async with backend.uow.begin() as tx:
         ids = await tasks.task_ids(tx, [item_id])
-    task = await tasks.get(ids[item_id])
+    task = await tasks.tasks.get(ids[item_id])
     assert task is not None
     return task
 
 
 async def test_an_item_then_its_prediction_make_one_open_task(
-    backend: Backend, tasks: TaskRepository
+    backend: Backend, tasks: TaskEvents
 ) -> None:
     await apply(backend, tasks, arrived(), suggested())
     task = await task_of(backend, tasks, "i1")
@@ -70,11 +70,11 @@ async def test_an_item_then_its_prediction_make_one_open_task(
     assert (task.takers, task.assigned, task.submitted, task.assigned_at) == ((), (), (), ())
     assert task.suggestion == (label("s1"),) and task.suggestion_model == MODEL
     assert (task.gold, task.prediction_error, task.dismissed) == (False, "", ())
-    assert await tasks.get("nope") is None
+    assert await tasks.tasks.get("nope") is None
 
 
 async def test_a_prediction_first_makes_a_task_that_waits_for_its_item(
-    backend: Backend, tasks: TaskRepository
+    backend: Backend, tasks: TaskEvents
 ) -> None:
     failed = SuggestionAttached("p1", "i1", [], MODEL, TaskStatus.OPEN, 1, "unreadable")
     await apply(backend, tasks, failed)
@@ -86,9 +86,7 @@ async def test_a_prediction_first_makes_a_task_that_waits_for_its_item(
     assert (after.task_id, after.item_ready, after.overlap) == (task.task_id, True, 1)
 
 
-async def test_gold_is_marked_before_or_after_the_item(
-    backend: Backend, tasks: TaskRepository
-) -> None:
+async def test_gold_is_marked_before_or_after_the_item(backend: Backend, tasks: TaskEvents) -> None:
     await apply(backend, tasks, MarkedGold("p1", "g1", 1), arrived("g1"), arrived("g2"))
     await apply(backend, tasks, MarkedGold("p1", "g2", 4))
     first, second = await task_of(backend, tasks, "g1"), await task_of(backend, tasks, "g2")
@@ -102,7 +100,7 @@ async def test_gold_is_marked_before_or_after_the_item(
 
 
 async def test_assist_suggestions_join_only_tasks_still_waiting_for_a_person(
-    backend: Backend, tasks: TaskRepository
+    backend: Backend, tasks: TaskEvents
 ) -> None:
     await apply(backend, tasks, arrived("i1"), suggested("i1"), arrived("i2"))
     await apply(backend, tasks, suggested("i2", TaskStatus.AUTO_ACCEPTED))
@@ -120,7 +118,7 @@ async def test_assist_suggestions_join_only_tasks_still_waiting_for_a_person(
 
 
 async def test_approval_and_final_labels_close_regular_tasks_only(
-    backend: Backend, tasks: TaskRepository
+    backend: Backend, tasks: TaskEvents
 ) -> None:
     await apply(backend, tasks, arrived("i1"), suggested("i1"), arrived("i2"), suggested("i2"))
     await apply(backend, tasks, arrived("g"), suggested("g"), MarkedGold("p1", "g", 1))
@@ -145,7 +143,7 @@ async def test_approval_and_final_labels_close_regular_tasks_only(
 
 
 async def test_a_rejected_round_reopens_once_and_gold_never(
-    backend: Backend, tasks: TaskRepository
+    backend: Backend, tasks: TaskEvents
 ) -> None:
     await apply(backend, tasks, arrived("i1"), suggested("i1"), WorkApproved("none"))
     await apply(backend, tasks, arrived("g"), MarkedGold("p1", "g", 1))
@@ -164,9 +162,7 @@ async def test_a_rejected_round_reopens_once_and_gold_never(
     )
 
 
-async def test_a_failed_transaction_changes_no_task(
-    backend: Backend, tasks: TaskRepository
-) -> None:
+async def test_a_failed_transaction_changes_no_task(backend: Backend, tasks: TaskEvents) -> None:
     with pytest.raises(RuntimeError):
         async with backend.uow.begin() as tx:
             await tasks.apply(tx, [arrived()])

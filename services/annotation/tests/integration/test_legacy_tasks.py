@@ -1,4 +1,5 @@
-"""Tasks stored before overlap keep working once upgraded, against the real database."""
+"""Tasks stored before overlap and before queue lanes keep working once upgraded,
+against the real database."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from labelmesh.v1.geometry_pb2 import Classification, Label
 pytestmark = pytest.mark.integration
 
 
-async def test_tasks_stored_before_overlap_are_upgraded_once(
+async def test_tasks_stored_before_overlap_and_lanes_are_upgraded_once(
     service: ServiceDefinition, app: Annotation, live: LiveAnnotation
 ) -> None:
     pid = await live.project()
@@ -46,6 +47,11 @@ async def test_tasks_stored_before_overlap_are_upgraded_once(
     await db["migrations"].delete_many({})
     assert await legacy_tasks.upgrade(db) == 2
     assert await legacy_tasks.upgrade(db) == 0
+    # Then they take their places in the queue, and count in its statistics.
+    assert await legacy_tasks.place_in_queues(db, app.stores) == 2
+    assert await legacy_tasks.place_in_queues(db, app.stores) == 0
+    stats = await app.queue_stats(pid)
+    assert (stats["assigned"], stats["open"]) == (1, 1)
 
     ana = await app.next_task(pid, "ana")
     assert ana is not None and (ana.task_id, ana.status) == ("t-ana", "assigned")

@@ -58,7 +58,7 @@ async def test_an_unreadable_item_gets_a_task_without_suggestion(twins: Annotati
     await twins.publish(pid, "item-1", ItemIngested(text="x"), failed)
     [created] = twins.uow.emitted("task_created")
     assert list(created.task_created.suggestion) == []
-    task = await twins.tasks.get(created.task_created.task_id)
+    task = await twins.stores.tasks.get(created.task_created.task_id)
     assert task is not None and task.prediction_error == "not an image"
 
 
@@ -106,7 +106,7 @@ async def test_a_rejected_round_reopens_once_and_approval_completes(
     )
     [first, _] = await twins.publish(pid, "item-1", rejected, rejected)
     await twins.events.handle([first])
-    reopened = await twins.tasks.get(task.task_id)
+    reopened = await twins.stores.tasks.get(task.task_id)
     assert reopened is not None
     assert (reopened.status, reopened.round, reopened.rework_count) == (TaskStatus.OPEN, 1, 1)
     assert (
@@ -140,7 +140,7 @@ async def test_a_newer_policy_sets_the_overlap_of_new_tasks_only(twins: Annotati
         await twins.publish(pid, "", ReviewPolicyConfigured(policy=policy))
     assert (await twins.annotation.get_project(pid)).review_policy.overlap == 3
     await twins.add_items(pid, "after")
-    tasks = {t.item_id: (t.overlap, t.open_slots) for t in twins.tasks.table.tasks.values()}
+    tasks = {t.item_id: (t.overlap, t.open_slots) for t in twins.stores.tasks.tasks.values()}
     assert tasks == {"before": (1, 1), "after": (3, 3)}
 
 
@@ -155,4 +155,4 @@ async def test_a_failing_fetch_leaves_nothing_written(twins: AnnotationTwins) ->
         pass
     assert twins.uow.commits == commits
     assert await twins.annotation.item_annotations("item-1") == []
-    assert twins.tasks.table.tasks == {}
+    assert twins.stores.tasks.tasks == {}

@@ -1,16 +1,15 @@
-"""In-memory twins of the annotation service's repositories and task queue,
-and the helpers its tests share on the twins and on the running service.
+"""In-memory twins of the annotation service's stores, and the helpers its
+tests share on the twins and on the running service.
 
 They keep records in `MemoryState` tables, so a failed transaction of
 `InMemoryUnitOfWork` rolls them back, and follow the MongoDB adapters'
-rules: one task per item, oldest task first, a stale rejection reopens
-nothing, a taken id is a Conflict.
+rules: one task per item, a taken id is a Conflict. The rules of the queue
+themselves live in the service (`task_changes`, `claiming`), shared by both.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -22,31 +21,19 @@ from labelmesh.annotation.domain import NewProject
 from labelmesh.annotation.handlers import AnnotationFetch
 from labelmesh.annotation.metrics import AnnotationMetrics
 from labelmesh.annotation.ports import AnnotationStores
-from labelmesh.annotation.queue import (
-    IN_PROGRESS,
-    STATUSES,
-    TaskView,
-    status_from_slots,
-    works_on,
-)
+from labelmesh.annotation.queue import STATUSES, TaskView
 from labelmesh.annotation.records import (
     GOLD,
     AnnotationDecision,
     AnnotationSource,
-    Dismissal,
-    ItemArrived,
-    ItemClosed,
-    MarkedGold,
+    Changed,
+    Lane,
+    LaneState,
     Progress,
     StoredAnnotation,
-    SuggestionAttached,
-    SuggestionsAdded,
-    Taken,
     Task,
-    TaskChange,
-    TaskStatus,
-    WorkApproved,
 )
+from labelmesh.annotation.task_changes import copies
 from labelmesh.annotation.usecases import Annotation
 from labelmesh.core import review_policy
 from labelmesh.core.dispatch import Dispatcher
@@ -72,21 +59,7 @@ PROJECTS = "annotation.projects"
 TASKS = "annotation.tasks"
 ANNOTATIONS = "annotation.annotations"
 PROGRESS = "annotation.annotator_progress"
-# Statuses assist suggestions may still join.
-WAITING = (TaskStatus.PENDING, TaskStatus.OPEN, TaskStatus.ASSIGNED)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _copies(labels: Iterable[Label]) -> tuple[Label, ...]:
-    copied = []
-    for label in labels:
-        copy = Label()
-        copy.CopyFrom(label)
-        copied.append(copy)
-    return tuple(copied)
+LANES = "annotation.queue_lanes"
 
 
 class InMemoryProjectRepository:
@@ -121,243 +94,84 @@ class InMemoryProjectRepository:
         return True
 
 
-class _Tasks:
-    """The tasks table, shared by the task repository and the queue twins."""
-
+class InMemoryTaskStore:
     def __init__(self, state: MemoryState) -> None:
         self.tasks: dict[str, Task] = state.table(TASKS)
 
-    def by_item(self, item_id: str) -> Task | None:
-        return next((t for t in self.tasks.values() if t.item_id == item_id), None)
-
-    def put(self, task: Task) -> Task:
-        self.tasks[task.task_id] = task
-        return task
-
-    def oldest(self, matches: Callable[[Task], bool]) -> Task | None:
-        found = [t for t in self.tasks.values() if matches(t)]
-        return min(found, key=lambda t: t.created_at) if found else None
-
-
-def _task_at(
-    tasks: _Tasks,
-    change: ItemArrived | SuggestionAttached | MarkedGold,
-    status: TaskStatus,
-    *,
-    gold: bool = False,
-) -> Task:
-    """The task of the change's item, or a new one whose item has not arrived yet."""
-    return tasks.by_item(change.item_id) or Task(
-        task_id=str(uuid.uuid4()),
-        item_id=change.item_id,
-        project_id=change.project_id,
-        status=status,
-        created_at=_now(),
-        gold=gold,
-        item_ready=False,
-        overlap=change.overlap,
-        open_slots=change.overlap,
-    )
-
-
-class InMemoryTaskRepository:
-    def __init__(self, state: MemoryState) -> None:
-        self.table = _Tasks(state)
-
-    async def apply(self, tx: Transaction, changes: Sequence[TaskChange]) -> None:
-        for change in changes:
-            self._apply(change)
-
-    def _apply(self, change: TaskChange) -> None:
-        table = self.table
-        task: Task | None
-        match change:
-            case ItemArrived():
-                task = _task_at(table, change, TaskStatus.PENDING)
-                table.put(
-                    replace(
-                        task,
-                        project_id=change.project_id,
-                        data_type=change.data_type,
-                        text=change.text,
-                        media_key=change.media_key,
-                        item_ready=True,
-                    )
-                )
-            case SuggestionAttached():
-                task = _task_at(table, change, change.status)
-                model = ModelRef(id=change.model.id, version=change.model.version)
-                table.put(
-                    replace(
-                        task,
-                        project_id=change.project_id,
-                        status=change.status,
-                        suggestion=_copies(change.labels),
-                        suggestion_model=model,
-                        prediction_error=change.prediction_error,
-                    )
-                )
-            case MarkedGold():
-                task = _task_at(table, change, TaskStatus.PENDING, gold=True)
-                table.put(replace(task, project_id=change.project_id, gold=True))
-            case SuggestionsAdded():
-                task = table.by_item(change.item_id)
-                if task is not None and task.status in WAITING:
-                    table.put(replace(task, suggestion=task.suggestion + _copies(change.labels)))
-            case WorkApproved():
-                task = table.tasks.get(change.task_id)
-                if task is not None and not task.gold:
-                    table.put(replace(task, status=TaskStatus.COMPLETED))
-            case ItemClosed():
-                task = table.by_item(change.item_id)
-                closable = (*IN_PROGRESS, TaskStatus.SUBMITTED)
-                if task is not None and not task.gold and task.status in closable:
-                    table.put(replace(task, status=TaskStatus.COMPLETED))
-
-    async def reopen(self, tx: Transaction, task_id: str, round_: int) -> bool:
-        task = self.table.tasks.get(task_id)
-        if task is None or task.gold or task.round != round_:
-            return False
-        self.table.put(
-            replace(
-                task,
-                status=TaskStatus.OPEN,
-                round=task.round + 1,
-                open_slots=task.overlap,
-                takers=(),
-                assigned=(),
-                submitted=(),
-                assigned_at=(),
-                rework_count=task.rework_count + 1,
-            )
-        )
-        return True
-
-    async def task_ids(self, tx: Transaction, item_ids: Sequence[str]) -> dict[str, str]:
-        wanted = set(item_ids)
-        return {t.item_id: t.task_id for t in self.table.tasks.values() if t.item_id in wanted}
-
     async def get(self, task_id: str) -> Task | None:
-        return self.table.tasks.get(task_id)
+        return self.tasks.get(task_id)
 
+    async def by_ids(self, tx: Transaction, task_ids: Sequence[str]) -> dict[str, Task]:
+        return {i: self.tasks[i] for i in task_ids if i in self.tasks}
 
-def _taken(task: Task, annotator: str, *, slot: bool) -> Task:
-    taken = replace(
-        task,
-        takers=(*task.takers, annotator),
-        assigned=(*task.assigned, annotator),
-        assigned_at=(*task.assigned_at, Taken(annotator, _now())),
-        open_slots=task.open_slots - 1 if slot else task.open_slots,
-    )
-    return replace(taken, status=status_from_slots(taken))
+    async def by_items(self, tx: Transaction, item_ids: Sequence[str]) -> dict[str, Task]:
+        wanted = set(item_ids)
+        return {t.item_id: t for t in self.tasks.values() if t.item_id in wanted}
 
+    async def held_by(self, annotators: Sequence[str], tx: Transaction | None = None) -> list[Task]:
+        return [t for t in self.tasks.values() if set(t.assigned) & set(annotators)]
 
-class InMemoryTaskQueue:
-    def __init__(self, state: MemoryState) -> None:
-        self.table = _Tasks(state)
-        self.progress: dict[tuple[str, str], Progress] = state.table(PROGRESS)
+    async def window(
+        self, tx: Transaction, project_id: str, lane: Lane, start: int, stop: int
+    ) -> list[Task]:
+        found = [
+            t
+            for t in self.tasks.values()
+            if t.project_id == project_id and t.lane == lane and start <= t.position < stop
+        ]
+        return sorted(found, key=lambda t: t.position)
 
-    async def current_task(self, project_id: str, annotator: str) -> Task | None:
-        return next(
-            (
-                t
-                for t in self.table.tasks.values()
-                if t.project_id == project_id and works_on(t, annotator)
-            ),
-            None,
-        )
-
-    async def claim_regular(self, project_id: str, annotator: str) -> Task | None:
-        task = self.table.oldest(
-            lambda t: (
-                t.project_id == project_id
-                and t.status == TaskStatus.OPEN
-                and t.item_ready
-                and t.open_slots > 0
-                and annotator not in t.takers
-                and not t.gold
+    async def save(self, tx: Transaction, changes: Sequence[Changed]) -> None:
+        for change in changes:
+            after = change.after
+            other = next(
+                (
+                    t
+                    for t in self.tasks.values()
+                    if t.item_id == after.item_id and t.task_id != after.task_id
+                ),
+                None,
             )
-        )
-        return self.table.put(_taken(task, annotator, slot=True)) if task else None
-
-    async def claim_gold(self, project_id: str, annotator: str) -> Task | None:
-        task = self.table.oldest(
-            lambda t: (
-                t.project_id == project_id
-                and t.gold
-                and t.item_ready
-                and t.status != TaskStatus.PENDING
-                and annotator not in t.takers
-            )
-        )
-        return self.table.put(_taken(task, annotator, slot=False)) if task else None
-
-    async def progress_of(self, project_id: str, annotator: str) -> Progress:
-        return self.progress.get((project_id, annotator), Progress())
-
-    async def count_taken(self, project_id: str, annotator: str, *, gold: bool) -> None:
-        before = await self.progress_of(project_id, annotator)
-        self.progress[(project_id, annotator)] = Progress(
-            before.tasks_taken + 1, before.gold_taken + int(gold)
-        )
-
-    async def hand_in(
-        self, tx: Transaction, task_id: str, annotator: str, *, direct: bool
-    ) -> Task | None:
-        before = self.table.tasks.get(task_id)
-        if before is None:
-            return None
-        if direct:
-            if not (
-                before.status == TaskStatus.OPEN
-                and before.overlap == 1
-                and before.open_slots > 0
-                and not before.assigned
-                and not before.gold
-            ):
-                return None
-            moved = replace(
-                before,
-                submitted=(*before.submitted, annotator),
-                open_slots=before.open_slots - 1,
-                takers=(*before.takers, annotator),
-            )
-        else:
-            if not works_on(before, annotator):
-                return None
-            moved = replace(
-                before,
-                submitted=(*before.submitted, annotator),
-                assigned=tuple(a for a in before.assigned if a != annotator),
-            )
-        self.table.put(replace(moved, status=status_from_slots(moved)))
-        return before
-
-    async def dismiss_suggestion(
-        self, tx: Transaction, task_id: str, annotator: str, suggestion_id: str
-    ) -> bool:
-        task = self.table.tasks.get(task_id)
-        if task is None:
-            return False
-        untaken = (
-            task.status == TaskStatus.OPEN
-            and task.overlap == 1
-            and not task.assigned
-            and not task.gold
-        )
-        if annotator not in task.assigned and not untaken:
-            return False
-        self.table.put(
-            replace(task, dismissed=(*task.dismissed, Dismissal(annotator, suggestion_id)))
-        )
-        return True
+            if other is not None:
+                raise Conflict(f"item {after.item_id!r} already has task {other.task_id!r}")
+            self.tasks[after.task_id] = replace(after, suggestion=copies(after.suggestion))
 
     async def stats(self, project_id: str) -> dict[str, int]:
         counts = {str(status): 0 for status in (*STATUSES, GOLD)}
-        for task in self.table.tasks.values():
+        for task in self.tasks.values():
             if task.project_id == project_id:
                 counts[GOLD if task.gold else str(task.status)] += 1
         return counts
+
+
+class InMemoryQueueStore:
+    def __init__(self, state: MemoryState) -> None:
+        self.lane_states: dict[tuple[str, Lane], LaneState] = state.table(LANES)
+        self.progress_of: dict[tuple[str, str], Progress] = state.table(PROGRESS)
+
+    async def lanes(self, tx: Transaction, project_id: str) -> dict[Lane, LaneState]:
+        return {lane: self.lane_states.get((project_id, lane), LaneState()) for lane in Lane}
+
+    async def reserve(self, tx: Transaction, project_id: str, lane: Lane, count: int) -> int:
+        state = self.lane_states.get((project_id, lane), LaneState())
+        self.lane_states[(project_id, lane)] = replace(state, next=state.next + count)
+        return state.next
+
+    async def advance(self, tx: Transaction, project_id: str, heads: dict[Lane, int]) -> None:
+        for lane, head in heads.items():
+            state = self.lane_states.get((project_id, lane), LaneState())
+            self.lane_states[(project_id, lane)] = replace(state, head=max(state.head, head))
+
+    async def progress(
+        self, tx: Transaction, project_id: str, annotators: Sequence[str]
+    ) -> dict[str, Progress]:
+        return {a: self.progress_of.get((project_id, a), Progress()) for a in annotators}
+
+    async def save_progress(
+        self, tx: Transaction, project_id: str, progress: dict[str, Progress]
+    ) -> None:
+        for annotator, moved in progress.items():
+            self.progress_of[(project_id, annotator)] = moved
 
 
 class InMemoryAnnotationRepository:
@@ -365,16 +179,16 @@ class InMemoryAnnotationRepository:
         self.annotations: dict[str, StoredAnnotation] = state.table(ANNOTATIONS)
 
     async def insert(self, tx: Transaction, annotations: Sequence[StoredAnnotation]) -> None:
-        now = _now()
+        now = datetime.now(UTC)
         for annotation in annotations:
             if annotation.annotation_id in self.annotations:
                 raise Conflict("an annotation with this id already exists")
-            stored = replace(annotation, labels=_copies(annotation.labels), created_at=now)
+            stored = replace(annotation, labels=copies(annotation.labels), created_at=now)
             self.annotations[annotation.annotation_id] = stored
 
     async def of_item(self, item_id: str) -> list[StoredAnnotation]:
         found = [a for a in self.annotations.values() if a.item_id == item_id]
-        return sorted(found, key=lambda a: a.created_at or _now())
+        return sorted(found, key=lambda a: a.created_at or datetime.now(UTC))
 
 
 # The service wired on the twins, for use-case and event-step tests.
@@ -390,7 +204,7 @@ class AnnotationTwins:
     uow: InMemoryUnitOfWork
     registry: CollectorRegistry
     annotation: Annotation
-    tasks: InMemoryTaskRepository
+    stores: AnnotationStores
     events: Dispatcher[AnnotationFetch]
 
     async def project(self, overlap: int = 0, gold_ratio: float = 0.0) -> str:
@@ -458,14 +272,15 @@ def annotation_on_twins(state: MemoryState | None = None) -> AnnotationTwins:
     uow = InMemoryUnitOfWork(state)
     registry = CollectorRegistry()
     metrics = AnnotationMetrics(registry)
-    projects = InMemoryProjectRepository(state)
-    tasks = InMemoryTaskRepository(state)
-    annotations = InMemoryAnnotationRepository(state)
-    annotation = Annotation(
-        AnnotationStores(projects, tasks, InMemoryTaskQueue(state), annotations, uow), metrics
+    stores = AnnotationStores(
+        InMemoryProjectRepository(state),
+        InMemoryTaskStore(state),
+        InMemoryQueueStore(state),
+        InMemoryAnnotationRepository(state),
+        uow,
     )
-    events = dispatcher(uow, projects, tasks, annotations, metrics)
-    return AnnotationTwins(uow, registry, annotation, tasks, events)
+    annotation = Annotation(stores, metrics)
+    return AnnotationTwins(uow, registry, annotation, stores, dispatcher(stores, metrics))
 
 
 def model_annotation(

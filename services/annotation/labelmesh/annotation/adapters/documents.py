@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from labelmesh.annotation.records import (
+    UNQUEUED,
     AnnotationDecision,
     AnnotationSource,
     Dismissal,
@@ -50,7 +51,43 @@ def task_from_document(document: Document) -> Task:
         suggestion=tuple(labels_from_json(document.get("suggestion") or [])),
         suggestion_model=ModelRef(id=model.get("id", ""), version=model.get("version", "")),
         prediction_error=document.get("prediction_error") or "",
+        position=int(document.get("position", UNQUEUED)),
     )
+
+
+def task_document(task: Task) -> Document:
+    """The stored form of a task; `lane` and `position` place it in its project's queue."""
+    return {
+        "_id": task.task_id,
+        "item_id": task.item_id,
+        "project_id": task.project_id,
+        "status": str(task.status),
+        "created_at": task.created_at,
+        "gold": task.gold,
+        "item_ready": task.item_ready,
+        "data_type": task.data_type,
+        "text": task.text,
+        "media_key": task.media_key,
+        "overlap": task.overlap,
+        "round": task.round,
+        "open_slots": task.open_slots,
+        "rework_count": task.rework_count,
+        "takers": list(task.takers),
+        "assigned": list(task.assigned),
+        "submitted": list(task.submitted),
+        "assigned_at": [{"annotator": t.annotator, "at": t.at} for t in task.assigned_at],
+        "dismissed": [
+            {"annotator": d.annotator, "suggestion_id": d.suggestion_id} for d in task.dismissed
+        ],
+        "suggestion": labels_to_json(task.suggestion),
+        "suggestion_model": {
+            "id": task.suggestion_model.id,
+            "version": task.suggestion_model.version,
+        },
+        "prediction_error": task.prediction_error,
+        "lane": str(task.lane),
+        "position": task.position,
+    }
 
 
 def annotation_document(annotation: StoredAnnotation, created_at: datetime) -> Document:

@@ -5,14 +5,17 @@ time are harmless, as only documents still without `overlap` are touched."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from labelmesh.annotation.records import TaskStatus
+from labelmesh.annotation.ports import AnnotationStores
+from labelmesh.annotation.records import Changed, TaskStatus
+from labelmesh.annotation.task_events import TaskEvents
 from labelmesh.core.mongo import Document
+from labelmesh.core.uow import Transaction
 
 BATCH = 500
 MARKER = "task-slots"
@@ -59,3 +62,33 @@ async def upgrade(db: AsyncDatabase[Document]) -> int:
         upgraded += (await tasks.bulk_write(batch, ordered=False)).modified_count
     await done.update_one({"_id": MARKER}, {"$set": {"upgraded": upgraded}}, upsert=True)
     return upgraded
+
+
+QUEUES_MARKER = "task-queues"
+
+
+async def place_in_queues(db: AsyncDatabase[Document], stores: AnnotationStores) -> int:
+    """Give every task stored before queue lanes its lane, a position if it waits, and
+    its count in the queue statistics, once; returns how many tasks were placed."""
+    done = db["migrations"]
+    if await done.find_one({"_id": QUEUES_MARKER}):
+        return 0
+    events = TaskEvents(stores.tasks, stores.queue)
+    unplaced = db["tasks"].find({"lane": {"$exists": False}}, {"_id": 1, "created_at": 1})
+    # Oldest first, so that the queue keeps the order it had.
+    ids = [d["_id"] for d in sorted(await unplaced.to_list(None), key=_age)]
+    for first in range(0, len(ids), BATCH):
+        batch = ids[first : first + BATCH]
+
+        async def place(tx: Transaction, batch: list[str] = batch) -> None:
+            tasks = await stores.tasks.by_ids(tx, batch)
+            # Counted as new: no statistics existed before.
+            await events.save(tx, [Changed(None, tasks[i]) for i in batch if i in tasks])
+
+        await stores.uow.run(place)
+    await done.update_one({"_id": QUEUES_MARKER}, {"$set": {"placed": len(ids)}}, upsert=True)
+    return len(ids)
+
+
+def _age(document: Document) -> datetime:
+    return document.get("created_at") or datetime.max.replace(tzinfo=UTC)
