@@ -26,7 +26,7 @@ from labelmesh.v1.events_pb2 import ProjectSpec
 
 # Positions read per query; a claim usually needs one window.
 WINDOW = 64
-# Windows past the head the head may move by in one claim group.
+# Windows the head may move by in one claim group.
 HEAD_STEPS = 2
 
 
@@ -77,19 +77,17 @@ class LaneScan:
         return None, max(cursor, state.next)
 
     async def heads(self) -> dict[Lane, int]:
-        """Each lane's head moved past the tasks nobody can take any more."""
+        """Each lane's head moved past whole windows that nobody can take from any more
+        (whole windows only, so that the head is written once a window, not once a claim)."""
         moved = {}
         for lane, state in self.lanes.items():
             head = state.head
             for _ in range(HEAD_STEPS):
-                if head >= state.next:
+                end = min(state.next, (head // WINDOW + 1) * WINDOW)
+                window = await self._window(lane, head) if head < state.next else []
+                if end <= head or any(t.position >= head and queued(t) for t in window):
                     break
-                window = await self._window(lane, head)
-                waiting = [t.position for t in window if t.position >= head and queued(t)]
-                if waiting:
-                    head = max(head, min(waiting))
-                    break
-                head = min(state.next, (head // WINDOW + 1) * WINDOW)
+                head = end
             if head > state.head:
                 moved[lane] = head
         return moved
@@ -124,10 +122,6 @@ class Claims:
 
         Calls of one annotator at once get the same task.
         """
-        held = await self.stores.tasks.held_by([annotator])
-        current = current_of(held, project.project_id, annotator)
-        if current is not None:
-            return current
         return await self._group.submit(ClaimRequest(project, annotator))
 
     async def _claim_group(self, requests: list[ClaimRequest]) -> list[Task | BaseException | None]:
