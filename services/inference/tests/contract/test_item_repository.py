@@ -53,3 +53,12 @@ async def test_a_rolled_back_save_leaves_nothing(backend: Backend) -> None:
             await items.save(tx, [StoredItem("i1", "p1", text("lost"))])
             raise RuntimeError("after writing")
     assert await items.get("p1", ["i1"]) == {}
+
+
+async def test_an_item_saved_twice_in_one_batch_keeps_the_later(backend: Backend) -> None:
+    items = repository(backend)
+    async with backend.uow.begin() as tx:
+        await items.save(
+            tx, [StoredItem("i1", "p1", text("first")), StoredItem("i1", "p1", text("second"))]
+        )
+    assert await items.get("p1", ["i1"]) == {"i1": text("second")}

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING, InsertOne, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from labelmesh.audit.domain import new_heads
 from labelmesh.audit.records import AuditEntry, ChainHead
 from labelmesh.core.documents import from_document, to_document
+from labelmesh.core.errors import Conflict
 from labelmesh.core.mongo import Document, duplicates_conflict, session_of
 from labelmesh.core.uow import Transaction
 
 ENTRIES = "audit_entries"
 HEADS = "chain_heads"
+# SecantusDB checks each document it returns against the whole `$in` list, so
+# one query for n stored ids costs n squared: 1,000 ids take ~0.7 s in one
+# query and ~0.09 s in queries of 50.
+IDS_PER_QUERY = 50
+CHAINS_MOVED = "the audit chains moved while appending; retry"
 
 
 def entry_document(entry: AuditEntry) -> Document:
@@ -23,6 +31,42 @@ def entry_document(entry: AuditEntry) -> Document:
 
 def entry_of(document: Document) -> AuditEntry:
     return from_document(AuditEntry, document, "event_id", envelope=bytes(document["envelope"]))
+
+
+def head_writes(
+    read: Mapping[str, ChainHead], entries: Sequence[AuditEntry]
+) -> tuple[list[InsertOne[Document] | UpdateOne], int]:
+    """The writes that move each chain's head from its `read` value (or start
+    the chain), and how many of them are moves.
+
+    A chain someone else started collides on the insert's _id; a head that
+    moved since it was read is missed by its move's filter. On SecantusDB an
+    insert costs a third of an upsert, and a plain update two thirds.
+    """
+    writes: list[InsertOne[Document] | UpdateOne] = []
+    moves = 0
+    for key, head in new_heads(entries).items():
+        fields = {"sequence": head.sequence, "hash": head.hash}
+        if key in read:
+            writes.append(UpdateOne({"_id": key, "sequence": read[key].sequence}, {"$set": fields}))
+            moves += 1
+        else:
+            writes.append(InsertOne({"_id": key, **fields}))
+    return writes, moves
+
+
+async def by_ids(
+    collection: AsyncCollection[Document],
+    ids: Collection[str],
+    projection: Mapping[str, int] | None,
+    session: AsyncClientSession,
+) -> AsyncIterator[Document]:
+    """The documents of `collection` whose _id is one of `ids`, a few ids per query."""
+    wanted = list(ids)
+    for first in range(0, len(wanted), IDS_PER_QUERY):
+        query = {"_id": {"$in": wanted[first : first + IDS_PER_QUERY]}}
+        async for document in collection.find(query, projection, session=session):
+            yield document
 
 
 class MongoAuditRepository:
@@ -36,14 +80,12 @@ class MongoAuditRepository:
         )
 
     async def recorded(self, tx: Transaction, event_ids: Collection[str]) -> set[str]:
-        cursor = self._entries.find(
-            {"_id": {"$in": list(event_ids)}}, {"_id": 1}, session=session_of(tx)
-        )
-        return {d["_id"] async for d in cursor}
+        found = by_ids(self._entries, event_ids, {"_id": 1}, session_of(tx))
+        return {d["_id"] async for d in found}
 
     async def heads(self, tx: Transaction, chains: Collection[str]) -> dict[str, ChainHead]:
-        cursor = self._heads.find({"_id": {"$in": list(chains)}}, session=session_of(tx))
-        return {d["_id"]: ChainHead(d["_id"], d["sequence"], d["hash"]) async for d in cursor}
+        found = by_ids(self._heads, chains, None, session_of(tx))
+        return {d["_id"]: ChainHead(d["_id"], d["sequence"], d["hash"]) async for d in found}
 
     async def append(
         self, tx: Transaction, read: Mapping[str, ChainHead], entries: Sequence[AuditEntry]
@@ -51,25 +93,16 @@ class MongoAuditRepository:
         if not entries:
             return
         session = session_of(tx)
-        with duplicates_conflict("the audit chains moved while appending; retry"):
+        writes, moves = head_writes(read, entries)
+        with duplicates_conflict(CHAINS_MOVED):
             await self._entries.insert_many(
                 [entry_document(e) for e in entries], ordered=True, session=session
             )
-            # Each head moves only from the value read: if it moved since, the
-            # filter misses and the upsert collides on _id.
-            await self._heads.bulk_write(
-                [
-                    UpdateOne(
-                        {"_id": key, "sequence": read[key].sequence}
-                        if key in read
-                        else {"_id": key},
-                        {"$set": {"sequence": head.sequence, "hash": head.hash}},
-                        upsert=True,
-                    )
-                    for key, head in new_heads(entries).items()
-                ],
-                session=session,
-            )
+            # Unordered, the new chains' inserts go as one command and the
+            # moves as another, however they interleave.
+            result = await self._heads.bulk_write(writes, ordered=False, session=session)
+        if result.matched_count != moves:
+            raise Conflict(CHAINS_MOVED)
 
     async def trail(self, chain: str) -> list[AuditEntry]:
         documents = await self._entries.find({"chain": chain}).sort("sequence", 1).to_list(None)

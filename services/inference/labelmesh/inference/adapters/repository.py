@@ -5,10 +5,12 @@ judged each model's suggestions. (Its view of projects is the shared
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 
-from pymongo import ASCENDING, DESCENDING, InsertOne, UpdateOne
+from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -31,9 +33,28 @@ from labelmesh.v1.events_pb2 import (
 )
 from labelmesh.v1.inference_service_pb2 import RegisterModelRequest
 
+# SecantusDB checks each document it returns against the whole `$in` list, so
+# one query for n stored ids costs n squared: 1,000 ids take ~0.7 s in one
+# query and ~0.09 s in queries of 50.
+IDS_PER_QUERY = 50
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+async def by_ids(
+    collection: AsyncCollection[Document],
+    ids: Collection[str],
+    projection: Mapping[str, int] | None = None,
+    session: AsyncClientSession | None = None,
+) -> AsyncIterator[Document]:
+    """The documents of `collection` whose _id is one of `ids`, a few ids per query."""
+    wanted = list(ids)
+    for first in range(0, len(wanted), IDS_PER_QUERY):
+        chunk = wanted[first : first + IDS_PER_QUERY]
+        async for document in collection.find({"_id": {"$in": chunk}}, projection, session=session):
+            yield document
 
 
 class MongoItemRepository:
@@ -41,22 +62,35 @@ class MongoItemRepository:
         self.collection = db["items"]
 
     async def save(self, tx: Transaction, items: Sequence[StoredItem]) -> None:
-        if items:
-            await self.collection.bulk_write(
-                [
-                    UpdateOne(
-                        {"_id": i.item_id},
-                        {"$set": {"project_id": i.project_id, "item": i.item.SerializeToString()}},
-                        upsert=True,
-                    )
-                    for i in items
-                ],
-                session=session_of(tx),
-            )
+        latest = {i.item_id: i for i in items}
+        if not latest:
+            return
+        session = session_of(tx)
+        stored = {d["_id"] async for d in by_ids(self.collection, latest, {"_id": 1}, session)}
+        # New items are inserted: on SecantusDB an insert costs a third of an upsert.
+        writes: list[InsertOne[Document] | ReplaceOne[Document]] = [
+            ReplaceOne({"_id": item_id}, item_document(item))
+            if item_id in stored
+            else InsertOne(item_document(item))
+            for item_id, item in latest.items()
+        ]
+        await self.collection.bulk_write(writes, ordered=False, session=session)
 
     async def get(self, project_id: str, item_ids: Sequence[str]) -> dict[str, ItemIngested]:
-        cursor = self.collection.find({"_id": {"$in": list(item_ids)}, "project_id": project_id})
-        return {d["_id"]: ItemIngested.FromString(d["item"]) async for d in cursor}
+        # By _id alone: a second field beside it makes SecantusDB scan the collection.
+        return {
+            d["_id"]: ItemIngested.FromString(d["item"])
+            async for d in by_ids(self.collection, item_ids)
+            if d["project_id"] == project_id
+        }
+
+
+def item_document(item: StoredItem) -> Document:
+    return {
+        "_id": item.item_id,
+        "project_id": item.project_id,
+        "item": item.item.SerializeToString(),
+    }
 
 
 class MongoPredictionRepository:
@@ -74,19 +108,7 @@ class MongoPredictionRepository:
         now = _now()
         with duplicates_conflict("a prediction with this id is already stored"):
             await self.collection.bulk_write(
-                [
-                    InsertOne(
-                        {
-                            "_id": p.prediction.prediction_id,
-                            "item_id": p.item_id,
-                            "project_id": p.project_id,
-                            "source": int(p.prediction.source),
-                            "prediction": p.prediction.SerializeToString(),
-                            "created_at": now,
-                        }
-                    )
-                    for p in predictions
-                ],
+                [InsertOne(prediction_document(p, now)) for p in predictions],
                 session=session_of(tx),
             )
 
@@ -96,6 +118,17 @@ class MongoPredictionRepository:
             sort=[("created_at", DESCENDING)],
         )
         return PredictionCreated.FromString(document["prediction"]) if document else None
+
+
+def prediction_document(stored: StoredPrediction, created_at: datetime) -> Document:
+    return {
+        "_id": stored.prediction.prediction_id,
+        "item_id": stored.item_id,
+        "project_id": stored.project_id,
+        "source": int(stored.prediction.source),
+        "prediction": stored.prediction.SerializeToString(),
+        "created_at": created_at,
+    }
 
 
 class MongoSetupRepository:

@@ -1,0 +1,176 @@
+"""The audit log's hot queries stay answered by an index as it grows.
+
+Each test runs the repository's own queries, records the find commands it
+sends, and has SecantusDB explain them at 1,000 and at 100,000 documents: the
+documents examined must not grow with the collection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient, monitoring
+from pymongo.asynchronous.database import AsyncDatabase
+
+from labelmesh.audit.adapters.repository import (
+    ENTRIES,
+    HEADS,
+    MongoAuditRepository,
+    entry_document,
+)
+from labelmesh.audit.domain import extend_chains
+from labelmesh.audit.records import AuditEntry
+from labelmesh.core.envelopes import new_envelope, user_actor
+from labelmesh.core.mongo import Document, MongoUnitOfWork, ensure_core_indexes
+from labelmesh.core.topics import Topics
+from labelmesh.testing.hot_queries import LARGE, SMALL, Examined, examined, seed
+from labelmesh.v1.events_pb2 import ItemIngested, TaskCreated
+
+pytestmark = pytest.mark.integration
+
+AT = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+# Each seeded chain holds this many entries.
+CHAIN_LENGTH = 4
+
+
+@dataclass
+class SentCommands(monitoring.CommandListener):
+    """The commands a client sent, by name."""
+
+    sent: list[dict[str, Any]] = field(default_factory=list)
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.sent.append(dict(event.command))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [c for c in self.sent if name in c]
+
+
+@dataclass
+class Audited:
+    db: AsyncDatabase[Document]
+    repository: MongoAuditRepository
+    uow: MongoUnitOfWork
+    commands: SentCommands
+
+
+@pytest.fixture
+async def audited(mongo_uri: str, unique_name: str) -> AsyncIterator[Audited]:
+    commands = SentCommands()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        mongo_uri, tz_aware=True, event_listeners=[commands]
+    )
+    db = client[unique_name]
+    await ensure_core_indexes(db)
+    repository = MongoAuditRepository(db)
+    await repository.ensure_indexes()
+    try:
+        yield Audited(db, repository, MongoUnitOfWork(client, db, Topics(unique_name)), commands)
+    finally:
+        await client.drop_database(unique_name)
+        await client.close()
+
+
+async def examined_by(audited: Audited, run: Callable[[], Awaitable[object]]) -> Examined:
+    """What the server reads to answer every find that `run` sends, summed."""
+    audited.commands.sent.clear()
+    await run()
+    finds = audited.commands.named("find")
+    assert finds, "the query sent no find"
+    total = Examined(0, 0)
+    for find in finds:
+        one = await examined(
+            audited.db[find["find"]],
+            find["filter"],
+            sort=find.get("sort"),
+            limit=find.get("limit", 0),
+        )
+        total = Examined(total.keys + one.keys, total.docs + one.docs)
+    return total
+
+
+def stored_entry(i: int) -> Document:
+    chain = f"item-{i // CHAIN_LENGTH}"
+    entry = AuditEntry(
+        event_id=f"event-{i}",
+        chain=chain,
+        sequence=i % CHAIN_LENGTH,
+        event_type="ItemIngested",
+        producer="ingest",
+        trace_id="trace",
+        actor="KIND_USER:alice",
+        occurred_at=AT,
+        previous_hash="0" * 64,
+        hash="1" * 64,
+        envelope=b"recorded bytes",
+    )
+    return entry_document(entry)
+
+
+def stored_head(i: int) -> Document:
+    return {"_id": f"item-{i}", "sequence": CHAIN_LENGTH - 1, "hash": "1" * 64}
+
+
+async def test_finding_chain_heads_reads_only_the_chains_asked_for(audited: Audited) -> None:
+    asked = {"item-7", "item-700", "item-never-seen"}
+
+    async def heads() -> Examined:
+        async with audited.uow.begin() as tx:
+            return await examined_by(audited, lambda: audited.repository.heads(tx, asked))
+
+    await seed(audited.db[HEADS], stored_head, 0, SMALL)
+    small = await heads()
+    await seed(audited.db[HEADS], stored_head, SMALL, LARGE)
+    large = await heads()
+    assert small.docs <= len(asked)
+    assert large.docs == small.docs
+
+
+async def test_replay_checks_and_trails_read_only_their_own_entries(audited: Audited) -> None:
+    replayed = {"event-5", "event-9", "event-never-seen"}
+
+    async def recorded() -> Examined:
+        async with audited.uow.begin() as tx:
+            return await examined_by(audited, lambda: audited.repository.recorded(tx, replayed))
+
+    async def trail() -> Examined:
+        return await examined_by(audited, lambda: audited.repository.trail("item-3"))
+
+    await seed(audited.db[ENTRIES], stored_entry, 0, SMALL)
+    small = (await recorded(), await trail())
+    await seed(audited.db[ENTRIES], stored_entry, SMALL, LARGE)
+    large = (await recorded(), await trail())
+    assert small[0].docs <= len(replayed) and small[1].docs == CHAIN_LENGTH
+    assert [e.docs for e in large] == [e.docs for e in small]
+
+
+async def test_appending_a_batch_writes_each_collection_in_bulk(audited: Audited) -> None:
+    chains = [f"item-{k}" for k in range(300)]
+    # First every chain starts (its head is inserted), then every head moves.
+    for payload, head_write in ((ItemIngested(text="t"), "insert"), (TaskCreated(), "update")):
+        batch = [
+            new_envelope(payload, producer="x", actor=user_actor("a"), project_id="p", item_id=c)
+            for c in chains
+        ]
+        async with audited.uow.begin() as tx:
+            heads = await audited.repository.heads(tx, set(chains))
+            entries = extend_chains(heads, batch)
+            audited.commands.sent.clear()
+            await audited.repository.append(tx, heads, entries)
+        writes = [
+            (kind, command[kind])
+            for command in audited.commands.sent
+            for kind in ("insert", "update")
+            if kind in command
+        ]
+        assert writes == [("insert", ENTRIES), (head_write, HEADS)]
