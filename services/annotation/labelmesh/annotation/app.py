@@ -21,6 +21,7 @@ from labelmesh.annotation.ports import (
     QueueStore,
     TaskStore,
 )
+from labelmesh.annotation.project_cache import CachedProjects
 from labelmesh.annotation.task_events import TaskEvents
 from labelmesh.annotation.usecases import Annotation
 from labelmesh.core.dispatch import Dispatcher
@@ -54,7 +55,8 @@ def dispatcher(stores: AnnotationStores, metrics: AnnotationMetrics) -> Dispatch
 
 def build_app(settings: AnnotationSettings) -> AnnotationApp:
     platform = Platform(SERVICE, settings)
-    projects = MongoProjectRepository(platform.db)
+    mongo_projects = MongoProjectRepository(platform.db)
+    projects = CachedProjects(mongo_projects)
     tasks = MongoTaskStore(platform.db)
     queue = MongoQueueStore(platform.db)
     annotations = MongoAnnotationRepository(platform.db)
@@ -64,7 +66,7 @@ def build_app(settings: AnnotationSettings) -> AnnotationApp:
     events = dispatcher(stores, metrics)
 
     async def prepare_collections() -> None:
-        await projects.ensure_indexes()
+        await mongo_projects.ensure_indexes()
         await tasks.ensure_indexes()
         await queue.ensure_indexes()
         await annotations.ensure_indexes()
