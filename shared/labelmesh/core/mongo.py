@@ -17,7 +17,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
-from labelmesh.core.envelopes import encode, headers_for
+from labelmesh.core.envelopes import encode
 from labelmesh.core.errors import Conflict
 from labelmesh.core.topics import Topics
 from labelmesh.core.uow import Transaction, claim_new_in_order
@@ -28,24 +28,66 @@ T = TypeVar("T")
 DUPLICATE_KEY = 11000
 OUTBOX = "outbox"
 PROCESSED = "processed_events"
+LEGACY_OUTBOX_INDEX = "event_id_1"
 
 
 def connect(uri: str) -> AsyncMongoClient[Document]:
     return AsyncMongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=10_000)
 
 
-def outbox_document(envelope: Envelope, topics: Topics) -> Document:
+# Envelope bytes per outbox document, well under MongoDB's 16 MiB document limit.
+OUTBOX_DOCUMENT_BYTES = 8 * 1024 * 1024
+_LENGTH_BYTES = 4
+
+
+def outbox_documents(envelopes: Sequence[Envelope]) -> list[Document]:
+    """What one transaction writes to the outbox: one document holding its events in
+    order, or several in `_id` order if they would not fit in one.
+
+    The events are one binary field of length-prefixed encoded envelopes: a field
+    the database stores without looking inside is far cheaper to write, read and
+    mark published than a thousand subdocuments.
+    """
+    documents: list[Document] = []
+    values: list[bytes] = []
+    size = 0
+    for envelope in envelopes:
+        value = encode(envelope)
+        if values and size + len(value) > OUTBOX_DOCUMENT_BYTES:
+            documents.append(_outbox_document(values))
+            values, size = [], 0
+        values.append(value)
+        size += len(value)
+    if values:
+        documents.append(_outbox_document(values))
+    return documents
+
+
+def _outbox_document(values: list[bytes]) -> Document:
+    framed = b"".join(len(v).to_bytes(_LENGTH_BYTES, "big") + v for v in values)
+    # ObjectIds made in one process increase, so `_id` order is write order.
     return {
         "_id": ObjectId(),
-        "event_id": envelope.event_id,
-        "event_type": envelope.event_type,
-        "topic": topics.for_event(envelope.event_type),
-        "key": envelope.item_id or envelope.project_id,
-        "value": encode(envelope),
-        "headers": [[name, value] for name, value in headers_for(envelope)],
+        "envelopes": framed,
+        "count": len(values),
         "created_at": datetime.now(UTC),
         "published": False,
     }
+
+
+def outbox_values(document: Document) -> list[bytes]:
+    """The encoded envelopes of an outbox document, in order. A document written
+    before outbox documents held many events holds one, as `value`."""
+    if "envelopes" not in document:
+        return [bytes(document["value"])]
+    framed = memoryview(document["envelopes"])
+    values, at = [], 0
+    while at < len(framed):
+        length = int.from_bytes(framed[at : at + _LENGTH_BYTES], "big")
+        at += _LENGTH_BYTES
+        values.append(bytes(framed[at : at + length]))
+        at += length
+    return values
 
 
 class MongoTransaction:
@@ -123,7 +165,10 @@ class MongoUnitOfWork:
             tx = MongoTransaction(self.db, session)
             yield tx
             if tx.outgoing:
-                documents = [outbox_document(e, self.topics) for e in tx.outgoing]
+                # An event without a topic fails here, in the transaction, not in the relay.
+                for envelope in tx.outgoing:
+                    self.topics.for_event(envelope.event_type)
+                documents = outbox_documents(tx.outgoing)
                 await self.db[OUTBOX].insert_many(documents, session=session)
         if tx.outgoing:
             self._on_commit()
@@ -164,7 +209,9 @@ def is_transient(exc: BaseException) -> bool:
 
 async def ensure_core_indexes(db: AsyncDatabase[Document]) -> None:
     """Indexes the shared machinery relies on."""
-    await asyncio.gather(
-        db[OUTBOX].create_index([("published", ASCENDING), ("_id", ASCENDING)]),
-        db[OUTBOX].create_index("event_id", unique=True),
-    )
+    outbox = db[OUTBOX]
+    await outbox.create_index([("published", ASCENDING), ("_id", ASCENDING)])
+    # Outbox documents with one event each had a unique event id; documents that
+    # hold a transaction's events have none, which that index would refuse.
+    if LEGACY_OUTBOX_INDEX in await outbox.index_information():
+        await outbox.drop_index(LEGACY_OUTBOX_INDEX)

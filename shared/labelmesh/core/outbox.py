@@ -1,8 +1,10 @@
 """The relay that publishes what transactions wrote to the outbox.
 
-It reads unpublished documents in insertion order, sends them as one batch,
-and marks them published. A crash between send and mark republishes the batch;
-consumers drop the replays by event id.
+Each committed transaction wrote one outbox document holding its events in
+order. The relay takes the oldest unpublished documents, sends their events as
+one batch (keyed, with their trace headers, by `EventPublisher.publish`), then
+marks those documents published. A crash between send and mark republishes
+them; consumers drop the replays by event id.
 """
 
 from __future__ import annotations
@@ -10,15 +12,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from labelmesh.core.bus import EventPublisher, RawEvent
+from labelmesh.core.bus import EventPublisher
+from labelmesh.core.envelopes import decode
 from labelmesh.core.metrics import BusMetrics
-from labelmesh.core.mongo import OUTBOX, Document
+from labelmesh.core.mongo import OUTBOX, Document, outbox_values
+from labelmesh.v1.events_pb2 import Envelope
 
 log = logging.getLogger(__name__)
+UNPUBLISHED = {"published": False}
+# Events per relay round. A round's time is mostly the wait for the broker's
+# acknowledgements, which grows far slower than the batch: a bulk import's
+# outbox documents of 1,000 events each need several per round to keep up.
+RELAY_BATCH_EVENTS = 5_000
 
 
 class OutboxRelay:
@@ -28,7 +38,7 @@ class OutboxRelay:
         publisher: EventPublisher,
         metrics: BusMetrics,
         poll_seconds: float,
-        batch_size: int = 500,
+        batch_size: int = RELAY_BATCH_EVENTS,
     ) -> None:
         self.db = db
         self.publisher = publisher
@@ -42,38 +52,36 @@ class OutboxRelay:
         self._wakeup.set()
 
     async def publish_pending(self) -> int:
-        """Publish one batch of pending events; returns how many were sent."""
+        """Publish the events of the oldest pending documents, about `batch_size`
+        of them and at least one document's; returns how many were sent."""
         outbox = self.db[OUTBOX]
-        pending = await outbox.find({"published": False}).sort("_id", 1).to_list(self.batch_size)
-        if not pending:
+        # Only ids and sizes first: pending documents can be large.
+        heads = await outbox.find(UNPUBLISHED, {"count": 1}).to_list(None)
+        heads.sort(key=lambda head: head["_id"])
+        taken, left = _take(heads, self.batch_size)
+        if not taken:
             self.metrics.outbox_pending.set(0)
             return 0
         started = time.perf_counter()
-        await self.publisher.send_raw(
-            [
-                RawEvent(
-                    topic=d["topic"],
-                    key=d["key"].encode(),
-                    value=d["value"],
-                    headers=[(name, bytes(value)) for name, value in d["headers"]],
-                    event_type=d["event_type"],
-                )
-                for d in pending
-            ]
-        )
+        ids = [head["_id"] for head in taken]
+        documents = await outbox.find({"_id": {"$in": ids}}).to_list(None)
+        documents.sort(key=lambda document: document["_id"])
+        # Parsed without decode's checks: what a transaction wrote is sent as written,
+        # and a consumer dead-letters what it cannot take; the relay never stalls on it.
+        events = [
+            Envelope.FromString(value)
+            for document in documents
+            for value in outbox_values(document)
+        ]
+        await self.publisher.publish(events)
         await outbox.update_many(
-            {"_id": {"$in": [d["_id"] for d in pending]}},
+            {"_id": {"$in": ids}},
             {"$set": {"published": True, "published_at": datetime.now(UTC)}},
         )
         self.metrics.outbox_relay_seconds.observe(time.perf_counter() - started)
-        # A short batch emptied the outbox; after a full one, count what is left.
-        backlog = (
-            await outbox.count_documents({"published": False})
-            if len(pending) == self.batch_size
-            else 0
-        )
-        self.metrics.outbox_pending.set(backlog)
-        return len(pending)
+        # Documents committed since the first read are counted on the next round.
+        self.metrics.outbox_pending.set(sum(_count(head) for head in left))
+        return len(events)
 
     async def run(self) -> None:
         while True:
@@ -91,3 +99,33 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wakeup.wait(), self.poll_seconds)
             except TimeoutError:
                 pass
+
+
+async def stored_events(
+    db: AsyncDatabase[Document], event_type: str | None = None, key: str | None = None
+) -> list[Envelope]:
+    """Every event in the outbox, published or not, in the order written; only those
+    of `event_type` and `key` when given. For replaying a lost broker log, and tests."""
+    documents = await db[OUTBOX].find().sort("_id", 1).to_list(None)
+    events = [decode(value) for document in documents for value in outbox_values(document)]
+    return [
+        event
+        for event in events
+        if (event_type is None or event.event_type == event_type)
+        and (key is None or (event.item_id or event.project_id) == key)
+    ]
+
+
+def _take(heads: Sequence[Document], events: int) -> tuple[list[Document], list[Document]]:
+    """The oldest heads whose events add up to about `events`, and the rest."""
+    total = 0
+    for index, head in enumerate(heads):
+        if index and total + _count(head) > events:
+            return list(heads[:index]), list(heads[index:])
+        total += _count(head)
+    return list(heads), []
+
+
+def _count(head: Document) -> int:
+    # A document written before outbox documents held many events has no count.
+    return int(head.get("count", 1))

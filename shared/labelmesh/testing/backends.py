@@ -10,8 +10,8 @@ from typing import TypeVar
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from labelmesh.core.envelopes import decode
-from labelmesh.core.mongo import OUTBOX, Document, MongoUnitOfWork, connect, ensure_core_indexes
+from labelmesh.core.mongo import Document, MongoUnitOfWork, connect, ensure_core_indexes
+from labelmesh.core.outbox import stored_events
 from labelmesh.core.topics import Topics
 from labelmesh.core.uow import UnitOfWork
 from labelmesh.testing.memory import InMemoryUnitOfWork, MemoryState
@@ -45,8 +45,7 @@ class Backend:
         if isinstance(self.uow, InMemoryUnitOfWork):
             return list(self.uow.outbox)
         assert self.db is not None
-        documents = await self.db[OUTBOX].find().sort("_id", 1).to_list(None)
-        return [decode(d["value"]) for d in documents]
+        return await stored_events(self.db)
 
 
 @pytest.fixture(

@@ -8,8 +8,8 @@ import pytest
 
 from labelmesh.annotation.domain import NewProject
 from labelmesh.annotation.usecases import Annotation
-from labelmesh.core.envelopes import decode, model_actor, new_envelope
-from labelmesh.core.mongo import OUTBOX
+from labelmesh.core.envelopes import model_actor, new_envelope
+from labelmesh.core.outbox import stored_events
 from labelmesh.core.runner import ServiceDefinition
 from labelmesh.testing.services import eventually
 from labelmesh.testing.twins.annotation import LiveAnnotation
@@ -61,7 +61,7 @@ async def test_tasks_wait_for_their_item_and_replays_change_nothing(
     await service.platform.publisher.publish([prediction, prediction])
 
     async def task_created() -> bool:
-        return await db[OUTBOX].count_documents({"event_type": "labelmesh.v1.TaskCreated"}) >= 1
+        return len(await stored_events(db, "labelmesh.v1.TaskCreated")) >= 1
 
     await eventually(task_created, what="TaskCreated")
     assert await app.next_task(pid, "bo") is None
@@ -77,7 +77,7 @@ async def test_tasks_wait_for_their_item_and_replays_change_nothing(
     assert (task.item_id, task.text, task.status) == ("item-1", "a match report", "assigned")
     assert task.suggestion[0].classification.label == "sports"
     assert await db["tasks"].count_documents({}) == 1
-    assert await db[OUTBOX].count_documents({"event_type": "labelmesh.v1.TaskCreated"}) == 1
+    assert len(await stored_events(db, "labelmesh.v1.TaskCreated")) == 1
 
 
 POLITICS = [Label(classification=Classification(label="politics"))]
@@ -192,5 +192,4 @@ async def test_a_newer_review_policy_sets_the_overlap_of_new_tasks_only(
 
 
 async def outbox_events(service: ServiceDefinition) -> list[Envelope]:
-    cursor = service.platform.db[OUTBOX].find({"event_type": "labelmesh.v1.AnnotationSubmitted"})
-    return [decode(d["value"]) async for d in cursor]
+    return await stored_events(service.platform.db, "labelmesh.v1.AnnotationSubmitted")

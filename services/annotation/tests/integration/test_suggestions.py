@@ -7,9 +7,9 @@ import pytest
 from labelmesh.annotation.app import AnnotationApp
 from labelmesh.annotation.domain import NewProject
 from labelmesh.annotation.usecases import TaskView
-from labelmesh.core.envelopes import decode, model_actor, new_envelope
+from labelmesh.core.envelopes import model_actor, new_envelope
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
-from labelmesh.core.mongo import OUTBOX, Document
+from labelmesh.core.outbox import stored_events
 from labelmesh.core.runner import ServiceDefinition
 from labelmesh.testing.services import eventually
 from labelmesh.v1.events_pb2 import (
@@ -68,9 +68,8 @@ async def open_task(wired: AnnotationApp, *events: PredictionCreated) -> TaskVie
     return task
 
 
-async def outbox(service: ServiceDefinition, event_type: str) -> list[Document]:
-    cursor = service.platform.db[OUTBOX].find({"event_type": f"labelmesh.v1.{event_type}"})
-    return await cursor.to_list(None)
+async def outbox(service: ServiceDefinition, event_type: str) -> list[Envelope]:
+    return await stored_events(service.platform.db, f"labelmesh.v1.{event_type}")
 
 
 def auto(*labels: Label) -> PredictionCreated:
@@ -99,13 +98,13 @@ async def test_accepting_a_suggestion_makes_an_annotation_that_records_its_sourc
     assert (source.model_id, source.score, source.accepted_by) == (MODEL.id, 0.91, "bo")
     assert (await app.get_task(task.task_id)).status == "submitted"
 
-    [accepted] = [decode(d["value"]) for d in await outbox(service, "SuggestionAccepted")]
+    [accepted] = await outbox(service, "SuggestionAccepted")
     assert accepted.suggestion_accepted.suggestion_id == "s1"
     assert accepted.suggestion_accepted.label.source.accepted_by == "bo"
-    [rejected] = [decode(d["value"]) for d in await outbox(service, "SuggestionRejected")]
+    [rejected] = await outbox(service, "SuggestionRejected")
     assert rejected.suggestion_rejected.suggestion_id == "s2"
     assert rejected.suggestion_rejected.reason == "not accepted"
-    [submitted] = [decode(d["value"]) for d in await outbox(service, "AnnotationSubmitted")]
+    [submitted] = await outbox(service, "AnnotationSubmitted")
     assert submitted.annotation_submitted.labels[0].source.suggestion_id == "s1"
     with pytest.raises(Conflict):
         await app.accept_suggestions(task.task_id, [], "bo")
@@ -121,7 +120,7 @@ async def test_rejecting_a_suggestion_keeps_the_task_open_and_records_the_reason
     after = await app.get_task(task.task_id)
     assert after.status == "assigned"
     assert [s.source.suggestion_id for s in after.suggestion] == ["s1"]
-    [rejected] = [decode(d["value"]) for d in await outbox(service, "SuggestionRejected")]
+    [rejected] = await outbox(service, "SuggestionRejected")
     assert rejected.suggestion_rejected.reason == "that is a poster, not a face"
     assert rejected.suggestion_rejected.label.source.score == pytest.approx(0.4)
     with pytest.raises(NotFound):

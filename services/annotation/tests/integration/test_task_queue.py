@@ -8,9 +8,8 @@ import httpx
 import pytest
 
 from labelmesh.annotation.usecases import Annotation
-from labelmesh.core.envelopes import decode
 from labelmesh.core.errors import Conflict
-from labelmesh.core.mongo import OUTBOX
+from labelmesh.core.outbox import stored_events
 from labelmesh.core.runner import ServiceDefinition
 from labelmesh.testing.twins.annotation import LiveAnnotation
 from labelmesh.v1.events_pb2 import (
@@ -27,8 +26,7 @@ POLITICS = [Label(classification=Classification(label="politics"))]
 
 
 async def submissions(service: ServiceDefinition) -> list[Envelope]:
-    cursor = service.platform.db[OUTBOX].find({"event_type": "labelmesh.v1.AnnotationSubmitted"})
-    return [decode(d["value"]) async for d in cursor]
+    return await stored_events(service.platform.db, "labelmesh.v1.AnnotationSubmitted")
 
 
 async def test_overlap_gives_each_slot_to_a_different_annotator(

@@ -13,9 +13,9 @@ from PIL import Image
 from skimage import data
 
 from labelmesh.core.config import CoreSettings
-from labelmesh.core.envelopes import decode, new_envelope, user_actor
+from labelmesh.core.envelopes import new_envelope, user_actor
 from labelmesh.core.errors import InvalidField
-from labelmesh.core.mongo import OUTBOX
+from labelmesh.core.outbox import stored_events
 from labelmesh.inference.app import InferenceApp, build_app
 from labelmesh.inference.config import InferenceSettings
 from labelmesh.testing.services import eventually, served_app
@@ -61,8 +61,7 @@ def event(payload: Message, project_id: str = "faces", item_id: str = "") -> Env
 
 
 async def outbox(app: InferenceApp, event_type: str) -> list[Envelope]:
-    cursor = app.service.platform.db[OUTBOX].find({"event_type": f"labelmesh.v1.{event_type}"})
-    return [decode(d["value"]) async for d in cursor]
+    return await stored_events(app.service.platform.db, f"labelmesh.v1.{event_type}")
 
 
 async def announced(app: InferenceApp, project: ProjectSpec) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import secrets
 import uuid
 from dataclasses import dataclass, field
 
@@ -18,6 +19,37 @@ IMAGE_SIGNATURES = {
     "image/webp": (b"RIFF",),
 }
 MAX_METADATA_ENTRIES = 64
+TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
+# Text up to this size is kept in the item's record, not written to the object store.
+MAX_INLINE_TEXT_BYTES = 64 * 1024
+# Item ids are name-based (version 5) UUIDs in this namespace: see `item_id_for`.
+ITEM_ID_NAMESPACE = uuid.UUID("29d4bc8a-d373-4411-a1be-a541f094c127")
+# Read once: each read of a protobuf enum's attribute is a slow lookup.
+TEXT, UNSPECIFIED = DataType.DATA_TYPE_TEXT, DataType.DATA_TYPE_UNSPECIFIED
+DATA_TYPES = {
+    "text": TEXT,
+    "image": DataType.DATA_TYPE_IMAGE,
+    "audio": DataType.DATA_TYPE_AUDIO,
+    "video": DataType.DATA_TYPE_VIDEO,
+}
+_UUID5_VERSION = 5 << 76
+_UUID_VARIANT_MASK, _UUID_RFC_4122 = 0xC000 << 48, 0x8000 << 48
+
+
+def item_id_for(project_id: str, sha256: str) -> str:
+    """The id of the item with this content in this project.
+
+    Content is stored once per project, so the pair is the item's natural key:
+    the id follows from it, and looking an upload up by id is the dedup check.
+    The same as `str(uuid.uuid5(ITEM_ID_NAMESPACE, f"{project_id}/{sha256}"))`,
+    in a third of the time (it runs twice per uploaded item).
+    """
+    name = f"{project_id}/{sha256}".encode()
+    digest = hashlib.sha1(ITEM_ID_NAMESPACE.bytes + name, usedforsecurity=False).digest()
+    number = int.from_bytes(digest[:16], "big") & ~(0xF000 << 64) | _UUID5_VERSION
+    number = number & ~_UUID_VARIANT_MASK | _UUID_RFC_4122
+    hex_ = f"{number:032x}"
+    return f"{hex_[:8]}-{hex_[8:12]}-{hex_[12:16]}-{hex_[16:20]}-{hex_[20:]}"
 
 
 @dataclass(frozen=True)
@@ -44,20 +76,21 @@ class PreparedItem:
     filename: str
     text: str
     metadata: dict[str, str]
-
-    @property
-    def media_key(self) -> str:
-        return f"projects/{self.project_id}/items/{self.item_id}/{self.sha256}"
+    # Kept in the item's record rather than in the object store (short text).
+    inline: bool
+    # Where the object store keeps the content; empty when inline.
+    media_key: str
 
 
 def data_type_of(content_type: str) -> DataType:
-    major = content_type.split("/", 1)[0]
-    return {
-        "text": DataType.DATA_TYPE_TEXT,
-        "image": DataType.DATA_TYPE_IMAGE,
-        "audio": DataType.DATA_TYPE_AUDIO,
-        "video": DataType.DATA_TYPE_VIDEO,
-    }.get(major, DataType.DATA_TYPE_UNSPECIFIED)
+    return DATA_TYPES.get(content_type.split("/", 1)[0], UNSPECIFIED)
+
+
+def media_key(project_id: str, item_id: str, sha256: str) -> str:
+    """A fresh object-store key for an upload's media. The random segment sets it
+    apart from a concurrent upload of the same content (same item id), so that
+    cleaning up after a failed upload never deletes the other's media."""
+    return f"projects/{project_id}/items/{item_id}/{secrets.token_hex(8)}/{sha256}"
 
 
 def prepare(upload: Upload, project_id: str, field_path: str, max_bytes: int) -> PreparedItem:
@@ -68,7 +101,7 @@ def prepare(upload: Upload, project_id: str, field_path: str, max_bytes: int) ->
         raise InvalidField(f"{field_path}.metadata", f"at most {MAX_METADATA_ENTRIES} entries")
     if upload.text:
         content = upload.text.encode()
-        content_type = "text/plain; charset=utf-8"
+        content_type = TEXT_CONTENT_TYPE
         text = upload.text
     else:
         content = upload.content
@@ -86,9 +119,9 @@ def prepare(upload: Upload, project_id: str, field_path: str, max_bytes: int) ->
     if len(content) > max_bytes:
         raise InvalidField(f"{field_path}.content", f"{len(content)} bytes exceeds {max_bytes}")
     data_type = data_type_of(content_type)
-    if data_type == DataType.DATA_TYPE_UNSPECIFIED:
+    if data_type == UNSPECIFIED:
         raise InvalidField(f"{field_path}.content_type", f"unsupported media type {content_type!r}")
-    if data_type == DataType.DATA_TYPE_TEXT and not text:
+    if data_type == TEXT and not text:
         try:
             text = content.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -98,14 +131,19 @@ def prepare(upload: Upload, project_id: str, field_path: str, max_bytes: int) ->
     signatures = IMAGE_SIGNATURES.get(content_type.split(";", 1)[0])
     if signatures and not content.startswith(signatures):
         raise InvalidField(f"{field_path}.content", f"bytes are not a valid {content_type} file")
+    sha256 = hashlib.sha256(content).hexdigest()
+    item_id = item_id_for(project_id, sha256)
+    inline = data_type == TEXT and len(content) <= MAX_INLINE_TEXT_BYTES
     return PreparedItem(
-        item_id=str(uuid.uuid4()),
+        item_id=item_id,
         project_id=project_id,
         data_type=data_type,
         content_type=content_type,
         content=content,
-        sha256=hashlib.sha256(content).hexdigest(),
+        sha256=sha256,
         filename=upload.filename,
         text=text,
         metadata=dict(upload.metadata),
+        inline=inline,
+        media_key="" if inline else media_key(project_id, item_id, sha256),
     )

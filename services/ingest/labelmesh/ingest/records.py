@@ -10,7 +10,11 @@ from labelmesh.v1.events_pb2 import DataType
 
 @dataclass(frozen=True)
 class StoredItem:
-    """One item as kept: its identity, where its media lives and what it is."""
+    """One item as kept: its identity, where its media lives and what it is.
+
+    Short text is kept here (`text`) instead of in the object store; its
+    `media_key` is then empty.
+    """
 
     item_id: str
     project_id: str
@@ -22,3 +26,4 @@ class StoredItem:
     created_at: datetime
     filename: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    text: str = ""

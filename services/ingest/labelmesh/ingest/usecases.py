@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from labelmesh.core.envelopes import new_envelope
-from labelmesh.core.errors import InvalidField, NotFound
-from labelmesh.core.fields import carry_fields
+from labelmesh.core.errors import Conflict, InvalidField, NotFound
 from labelmesh.core.projects import ProjectDirectory
 from labelmesh.core.storage import ObjectStore
 from labelmesh.core.uow import Transaction, UnitOfWork
 from labelmesh.ingest.domain import PreparedItem, Upload, prepare
+from labelmesh.ingest.drafts import ingested_events, stored
 from labelmesh.ingest.metrics import IngestMetrics
 from labelmesh.ingest.ports import ItemRepository
 from labelmesh.ingest.records import StoredItem
-from labelmesh.v1.events_pb2 import Actor, DataType, Envelope, IngestRejected, ItemIngested
+from labelmesh.v1.events_pb2 import Actor, DataType, Envelope, IngestRejected
 
 SERVICE = "ingest"
 MAX_BATCH = 1000
+# Tries to write a batch: as new, then after the dedup check, then once more after
+# losing a race with a concurrent upload of the same content.
+WRITE_ATTEMPTS = 3
+MEDIA_WRITES = 16
 log = logging.getLogger(__name__)
 
 
@@ -43,6 +48,10 @@ class Ingest:
     uow: UnitOfWork
     metrics: IngestMetrics
     max_item_bytes: int
+    # One batch is written at a time: SecantusDB takes two concurrent bulk inserts
+    # into one collection in well over twice the time of one after the other, while
+    # the next batch's validation can run during this one's write.
+    _writing: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     async def upload(
         self,
@@ -60,52 +69,76 @@ class Ingest:
             raise InvalidField("items", "at least one item is required")
         if len(uploads) > MAX_BATCH:
             raise InvalidField("items", f"at most {MAX_BATCH} items per request")
-        if await self.projects.get(project_id) is None:
+        # Hashing and decoding up to MAX_BATCH files is CPU work: it runs off the
+        # event loop while the project is looked up.
+        project, checked = await asyncio.gather(
+            self.projects.get(project_id),
+            asyncio.to_thread(self._prepare_all, project_id, uploads, first_index),
+        )
+        if project is None:
             raise NotFound("project", project_id)
-
-        outcomes: dict[int, UploadOutcome] = {}
-        prepared: dict[int, PreparedItem] = {}
-        # Hashing and decoding up to MAX_BATCH files is CPU work: keep it off the event loop.
-        checked = await asyncio.to_thread(self._prepare_all, project_id, uploads, first_index)
-        for index, result in enumerate(checked):
-            if isinstance(result, InvalidField):
-                outcomes[index] = UploadOutcome(index, error=result)
-            else:
-                prepared[index] = result
-
+        errors = {i: r for i, r in enumerate(checked) if isinstance(r, InvalidField)}
+        prepared = {i: r for i, r in enumerate(checked) if isinstance(r, PreparedItem)}
         # Identical content is stored once per project: repeats get the first item's id.
         first_by_hash: dict[str, PreparedItem] = {}
         for item in prepared.values():
             first_by_hash.setdefault(item.sha256, item)
-        existing = await self.items.ids_by_hash(project_id, list(first_by_hash))
-        new_items = [item for sha, item in first_by_hash.items() if sha not in existing]
-        for index, item in prepared.items():
-            first = first_by_hash[item.sha256]
-            item_id = existing.get(item.sha256, first.item_id)
-            duplicate = item.sha256 in existing or first is not item
-            outcomes[index] = UploadOutcome(index, item_id=item_id, duplicate=duplicate)
-
-        events = self._events(project_id, new_items, outcomes, actor)
-
+        candidates = list(first_by_hash.values())
         now = datetime.now(UTC)
+        records = {item.sha256: stored(item, now) for item in candidates}
+        # The events take longer to build: a thread builds them while the records are written.
+        events = asyncio.ensure_future(
+            asyncio.to_thread(ingested_events, project_id, candidates, actor, SERVICE)
+        )
+        rejected = [self._rejected(project_id, error, actor) for error in errors.values()]
+        # Text is first written as new without a dedup check: content stored before
+        # has the same natural key, which refuses the write, and the batch is then
+        # checked and written again. Files are checked first, so that no media is
+        # written for content already stored.
+        check = any(not item.inline for item in candidates)
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            existing = (
+                await self.items.ids_by_hash(project_id, list(first_by_hash)) if check else {}
+            )
+            new = [item for item in candidates if item.sha256 not in existing]
+            try:
+                await self._write(new, records, events, rejected)
+            except Conflict:
+                if attempt == WRITE_ATTEMPTS:
+                    raise
+                check = True
+                continue
+            outcomes = outcomes_of(errors, prepared, first_by_hash, existing)
+            self._count(new, outcomes)
+            return outcomes
+        raise AssertionError("unreachable")
+
+    async def _write(
+        self,
+        new: list[PreparedItem],
+        records: dict[str, StoredItem],
+        events: asyncio.Future[dict[str, Envelope]],
+        rejected: list[Envelope],
+    ) -> None:
+        """Store the new items and emit their events (and the rejections) in one
+        transaction; `records` and `events` are by content hash."""
 
         async def write(tx: Transaction) -> None:
-            if new_items:
-                await self.items.insert(tx, [stored(item, now) for item in new_items])
-            tx.emit(*events)
+            if new:
+                await self.items.insert(tx, [records[item.sha256] for item in new])
+            built = await events
+            tx.emit(*(built[item.sha256] for item in new), *rejected)
 
-        await self._store_media(new_items)
+        media = [item for item in new if not item.inline]
+        await self._store_media(media)
         try:
-            await self.uow.run(write)
+            async with self._writing:
+                await self.uow.run(write)
         except BaseException:
-            # A concurrent upload of the same content (Conflict) or a failed write:
+            # Content stored meanwhile or before (Conflict), or a failed write:
             # the media written for this batch must not stay behind.
-            await asyncio.gather(
-                *(self.store.delete(i.media_key) for i in new_items), return_exceptions=True
-            )
+            await self._delete_media(media)
             raise
-        self._count(new_items, outcomes.values())
-        return [outcomes[i] for i in range(len(uploads))]
 
     def _prepare_all(
         self, project_id: str, uploads: Sequence[Upload], first_index: int
@@ -119,8 +152,18 @@ class Ingest:
                 results.append(exc)
         return results
 
+    def _rejected(self, project_id: str, error: InvalidField, actor: Actor) -> Envelope:
+        return new_envelope(
+            IngestRejected(field=error.field, reason=error.reason),
+            producer=SERVICE,
+            actor=actor,
+            project_id=project_id,
+        )
+
     async def _store_media(self, items: list[PreparedItem]) -> None:
-        slots = asyncio.Semaphore(16)
+        if not items:
+            return
+        slots = asyncio.Semaphore(MEDIA_WRITES)
 
         async def put(item: PreparedItem) -> None:
             async with slots:
@@ -129,59 +172,25 @@ class Ingest:
         results = await asyncio.gather(*(put(i) for i in items), return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
-            await asyncio.gather(
-                *(self.store.delete(i.media_key) for i in items), return_exceptions=True
-            )
+            await self._delete_media(items)
             raise failures[0]
 
-    def _events(
-        self,
-        project_id: str,
-        items: list[PreparedItem],
-        outcomes: dict[int, UploadOutcome],
-        actor: Actor,
-    ) -> list[Envelope]:
-        events = [
-            new_envelope(
-                ItemIngested(
-                    data_type=item.data_type,
-                    media_key=item.media_key,
-                    content_sha256=item.sha256,
-                    size_bytes=len(item.content),
-                    content_type=item.content_type,
-                    filename=item.filename,
-                    text=item.text,
-                    metadata=item.metadata,
-                ),
-                producer=SERVICE,
-                actor=actor,
-                project_id=project_id,
-                item_id=item.item_id,
-            )
-            for item in items
-        ]
-        for outcome in outcomes.values():
-            if outcome.error is not None:
-                rejected = IngestRejected(field=outcome.error.field, reason=outcome.error.reason)
-                events.append(
-                    new_envelope(
-                        rejected,
-                        producer=SERVICE,
-                        actor=actor,
-                        project_id=project_id,
-                    )
-                )
-        return events
+    async def _delete_media(self, items: list[PreparedItem]) -> None:
+        await asyncio.gather(
+            *(self.store.delete(i.media_key) for i in items), return_exceptions=True
+        )
 
-    def _count(self, items: list[PreparedItem], outcomes: Iterable[UploadOutcome]) -> None:
-        for item in items:
-            self.metrics.items.labels("stored", DataType.Name(item.data_type)).inc()
-            self.metrics.bytes.inc(len(item.content))
-        for outcome in outcomes:
-            if outcome.error is not None:
-                self.metrics.items.labels("rejected", "unknown").inc()
-            elif outcome.duplicate:
-                self.metrics.items.labels("duplicate", "unknown").inc()
+    def _count(self, new: list[PreparedItem], outcomes: list[UploadOutcome]) -> None:
+        stored_types = Counter(DataType.Name(item.data_type) for item in new)
+        for data_type, count in stored_types.items():
+            self.metrics.items.labels("stored", data_type).inc(count)
+        self.metrics.bytes.inc(sum(len(item.content) for item in new))
+        rejected = sum(1 for outcome in outcomes if outcome.error is not None)
+        duplicates = sum(1 for outcome in outcomes if outcome.duplicate)
+        if rejected:
+            self.metrics.items.labels("rejected", "unknown").inc(rejected)
+        if duplicates:
+            self.metrics.items.labels("duplicate", "unknown").inc(duplicates)
 
     async def get_item(self, item_id: str) -> StoredItem:
         item = await self.items.get(item_id)
@@ -192,8 +201,24 @@ class Ingest:
     async def media(self, item_id: str) -> tuple[bytes, str]:
         """An item's media bytes and content type."""
         item = await self.get_item(item_id)
+        if not item.media_key:
+            return item.text.encode(), item.content_type
         return await self.store.get(item.media_key), item.content_type
 
 
-def stored(item: PreparedItem, at: datetime) -> StoredItem:
-    return carry_fields(StoredItem, item, size_bytes=len(item.content), created_at=at)
+def outcomes_of(
+    errors: dict[int, InvalidField],
+    prepared: dict[int, PreparedItem],
+    first_by_hash: dict[str, PreparedItem],
+    existing: dict[str, str],
+) -> list[UploadOutcome]:
+    """Each upload's outcome, in upload order: refused, stored, or a duplicate of
+    an item stored before or earlier in the batch."""
+    outcomes = [UploadOutcome(index, error=error) for index, error in errors.items()]
+    for index, item in prepared.items():
+        first = first_by_hash[item.sha256]
+        item_id = existing.get(item.sha256, first.item_id)
+        duplicate = item.sha256 in existing or first is not item
+        outcomes.append(UploadOutcome(index, item_id=item_id, duplicate=duplicate))
+    outcomes.sort(key=lambda outcome: outcome.index)
+    return outcomes

@@ -11,6 +11,7 @@ from minio import Minio
 from labelmesh.core.config import CoreSettings
 from labelmesh.core.envelopes import user_actor
 from labelmesh.core.mongo import OUTBOX
+from labelmesh.core.outbox import stored_events
 from labelmesh.ingest.app import IngestApp, build_app
 from labelmesh.ingest.config import IngestSettings
 from labelmesh.ingest.domain import Upload
@@ -72,16 +73,22 @@ async def test_batch_stores_media_and_events_and_refuses_bad_items_alone(
     assert outcomes[3].duplicate and outcomes[3].item_id == outcomes[0].item_id
     image = await ingest.get_item(outcomes[2].item_id)
     assert await ingest.store.get(image.media_key) == PNG
-    assert sorted(objects_in(settings)) == sorted(
-        [(await ingest.get_item(outcomes[0].item_id)).media_key, image.media_key]
-    )
-    outbox = app.service.platform.db[OUTBOX]
-    assert await outbox.count_documents({"event_type": "labelmesh.v1.ItemIngested"}) == 2
-    assert await outbox.count_documents({"event_type": "labelmesh.v1.IngestRejected"}) == 1
+    # Short text is kept with the item, not in the object store.
+    assert objects_in(settings) == [image.media_key]
+    assert await ingest.media(outcomes[0].item_id) == (b"first", "text/plain; charset=utf-8")
+    db = app.service.platform.db
+    assert await db[OUTBOX].count_documents({}) == 1, "one transaction, one outbox document"
+    events = await stored_events(db)
+    assert [e.event_type for e in events] == [
+        "labelmesh.v1.ItemIngested",
+        "labelmesh.v1.ItemIngested",
+        "labelmesh.v1.IngestRejected",
+    ]
+    assert [e.item_id for e in events[:2]] == [outcomes[0].item_id, outcomes[2].item_id]
 
     again = await ingest.upload("p1", [Upload(filename="b.png", content=PNG)], user_actor("dana"))
     assert (again[0].item_id, again[0].duplicate) == (outcomes[2].item_id, True)
-    assert len(objects_in(settings)) == 2
+    assert len(objects_in(settings)) == 1
 
 
 async def test_failed_transaction_leaves_no_orphaned_media(

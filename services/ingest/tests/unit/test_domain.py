@@ -1,9 +1,16 @@
 import hashlib
+import uuid
 
 import pytest
 
 from labelmesh.core.errors import InvalidField
-from labelmesh.ingest.domain import Upload, prepare
+from labelmesh.ingest.domain import (
+    ITEM_ID_NAMESPACE,
+    MAX_INLINE_TEXT_BYTES,
+    Upload,
+    item_id_for,
+    prepare,
+)
 from labelmesh.v1.events_pb2 import DataType
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
@@ -16,12 +23,35 @@ def field_of(upload: Upload) -> tuple[str, str]:
     return error.value.field, error.value.reason
 
 
-def test_text_item_is_keyed_by_project_item_and_hash() -> None:
+def test_an_item_id_follows_from_project_and_content() -> None:
     item = prepare(Upload(text="héllo"), "p1", "items[0]", MAX)
     assert item.data_type == DataType.DATA_TYPE_TEXT
     assert item.content == "héllo".encode()
     assert item.sha256 == hashlib.sha256("héllo".encode()).hexdigest()
-    assert item.media_key == f"projects/p1/items/{item.item_id}/{item.sha256}"
+    assert item.item_id == item_id_for("p1", item.sha256)
+    assert prepare(Upload(text="héllo"), "p1", "items[9]", MAX).item_id == item.item_id
+    assert prepare(Upload(text="héllo"), "p2", "items[0]", MAX).item_id != item.item_id
+    assert prepare(Upload(text="hello"), "p1", "items[0]", MAX).item_id != item.item_id
+
+
+def test_an_item_id_is_the_name_based_uuid_of_project_and_hash() -> None:
+    for project, sha in [("p1", "ab" * 32), ("3f2c-é", "00" * 32), ("", "ff" * 32)]:
+        assert item_id_for(project, sha) == str(uuid.uuid5(ITEM_ID_NAMESPACE, f"{project}/{sha}"))
+
+
+def test_short_text_stays_in_the_record_and_files_go_to_the_object_store() -> None:
+    short = prepare(Upload(text="a line"), "p1", "x", MAX)
+    assert (short.inline, short.media_key) == (True, "")
+    limit = MAX_INLINE_TEXT_BYTES + 1
+    long = prepare(Upload(filename="book.txt", content=b"w" * limit), "p1", "x", limit)
+    assert not long.inline and long.text == "w" * limit
+    image = prepare(Upload(filename="a.png", content=PNG), "p1", "x", MAX)
+    assert not image.inline
+    key = image.media_key.split("/")
+    assert (key[:4], key[-1]) == (["projects", "p1", "items", image.item_id], image.sha256)
+    # Two uploads of one file name their media apart: a failed one cleans up only its own.
+    again = prepare(Upload(filename="a.png", content=PNG), "p1", "x", MAX)
+    assert again.item_id == image.item_id and again.media_key != image.media_key
 
 
 def test_file_type_comes_from_content_type_or_file_name() -> None:

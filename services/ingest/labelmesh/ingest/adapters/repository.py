@@ -1,20 +1,37 @@
-"""The ingest service's MongoDB collection of items."""
+"""The ingest service's MongoDB collection of items.
+
+An item's `_id` is its natural key, derived from project and content hash
+(`item_id_for`), so the dedup check is a lookup by `_id` and the collection
+needs no secondary unique index, which would cut bulk inserts to a third.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
-from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from labelmesh.core.documents import from_document, to_document
 from labelmesh.core.mongo import Document, duplicates_conflict, session_of
 from labelmesh.core.uow import Transaction
+from labelmesh.ingest.domain import item_id_for
 from labelmesh.ingest.records import StoredItem
 from labelmesh.v1.events_pb2 import DataType
 
+ITEMS = "items"
+# SecantusDB checks each document an `$in` lookup finds against the whole list,
+# so a lookup's cost grows with found x asked: 1,000 hits cost 2.3 s in one
+# query and 0.3 s in chunks of 50 (misses cost little either way).
+DEDUP_CHUNK = 50
+# The unique index on (project, hash) that items had before their id was their
+# natural key; it would cut bulk inserts to a third.
+LEGACY_HASH_INDEX = "project_id_1_sha256_1"
+log = logging.getLogger(__name__)
 
-def _document(item: StoredItem) -> Document:
+
+def item_document(item: StoredItem) -> Document:
+    """An item as stored."""
     return to_document(item, "item_id", data_type=int(item.data_type), metadata=dict(item.metadata))
 
 
@@ -25,27 +42,40 @@ def _record(document: Document) -> StoredItem:
         "item_id",
         data_type=DataType.ValueType(document["data_type"]),
         metadata=dict(document["metadata"]),
+        text=document.get("text", ""),
     )
+
+
+def dedup_filter(project_id: str, hashes: Sequence[str]) -> Document:
+    """The query of the dedup check: the project's items with these content hashes."""
+    return {"_id": {"$in": [item_id_for(project_id, sha256) for sha256 in hashes]}}
 
 
 class MongoItemRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.items = db["items"]
+        self.items = db[ITEMS]
 
     async def ensure_indexes(self) -> None:
-        await self.items.create_index(
-            [("project_id", ASCENDING), ("sha256", ASCENDING)], unique=True
-        )
+        """Only `_id` is needed; drops the index of the earlier id scheme if present."""
+        if LEGACY_HASH_INDEX in await self.items.index_information():
+            log.warning(
+                "dropping the items index %s: items are now keyed by project and hash; "
+                "content stored before is not recognised as a duplicate",
+                LEGACY_HASH_INDEX,
+            )
+            await self.items.drop_index(LEGACY_HASH_INDEX)
 
     async def ids_by_hash(self, project_id: str, hashes: Sequence[str]) -> dict[str, str]:
-        cursor = self.items.find(
-            {"project_id": project_id, "sha256": {"$in": list(hashes)}}, {"sha256": 1}
-        )
-        return {d["sha256"]: d["_id"] async for d in cursor}
+        found: dict[str, str] = {}
+        for start in range(0, len(hashes), DEDUP_CHUNK):
+            chunk = hashes[start : start + DEDUP_CHUNK]
+            cursor = self.items.find(dedup_filter(project_id, chunk), {"sha256": 1})
+            found.update({d["sha256"]: d["_id"] async for d in cursor})
+        return found
 
     async def insert(self, tx: Transaction, items: Sequence[StoredItem]) -> None:
         with duplicates_conflict("identical content was uploaded concurrently; retry"):
-            await self.items.insert_many([_document(i) for i in items], session=session_of(tx))
+            await self.items.insert_many([item_document(i) for i in items], session=session_of(tx))
 
     async def get(self, item_id: str) -> StoredItem | None:
         document = await self.items.find_one({"_id": item_id})

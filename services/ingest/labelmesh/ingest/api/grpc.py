@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
 
-from labelmesh.core.api import grpc_caller, grpc_errors, grpc_status_of
+from labelmesh.core.api import grpc_caller, grpc_errors
 from labelmesh.core.envelopes import user_actor
-from labelmesh.core.errors import Conflict, InvalidField, NotFound
 from labelmesh.core.runner import GrpcService
 from labelmesh.ingest import views
 from labelmesh.ingest.domain import Upload
-from labelmesh.ingest.usecases import Ingest, UploadOutcome
+from labelmesh.ingest.usecases import MAX_BATCH, Ingest
 from labelmesh.v1 import ingest_service_pb2 as pb
 from labelmesh.v1 import ingest_service_pb2_grpc as pb_grpc
 
-STREAM_BATCH = 100
+STREAM_BATCH = MAX_BATCH
 
 
 def _upload(item: pb.ItemUpload) -> Upload:
@@ -44,48 +44,52 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
         )
         return views.upload_results(outcomes)
 
+    @grpc_errors
     async def UploadItemStream(
         self,
         request_iterator: AsyncIterator[pb.UploadItemStreamRequest],
         context: grpc.aio.ServicerContext,
     ) -> pb.UploadItemStreamResponse:
-        # Items are stored in batches as they arrive, so memory stays bounded.
+        # Items are stored in batches as they arrive, so memory stays bounded, and
+        # the next batch is read while the one before it is written.
+        actor = user_actor(grpc_caller(context))
         response = pb.UploadItemStreamResponse()
         batch: list[pb.UploadItemStreamRequest] = []
+        received = 0
+        writing: asyncio.Task[None] | None = None
 
-        async def flush() -> None:
-            offset = len(response.results)
-            outcomes = await self._upload_batch(batch, offset, context)
-            response.results.extend(views.upload_result(o, offset) for o in outcomes)
-            batch.clear()
-
-        async for message in request_iterator:
-            if batch and message.project_id != batch[0].project_id:
-                await flush()
-            batch.append(message)
-            if len(batch) >= STREAM_BATCH:
-                await flush()
-        if batch:
-            await flush()
-        return response
-
-    async def _upload_batch(
-        self,
-        batch: list[pb.UploadItemStreamRequest],
-        first_index: int,
-        context: grpc.aio.ServicerContext,
-    ) -> list[UploadOutcome]:
-        uploads = [_upload(m.item) for m in batch]
-        try:
-            return await self.ingest.upload(
-                batch[0].project_id,
-                uploads,
-                user_actor(grpc_caller(context)),
-                first_index=first_index,
+        async def write(messages: list[pb.UploadItemStreamRequest], offset: int) -> None:
+            uploads = [_upload(m.item) for m in messages]
+            outcomes = await self.ingest.upload(
+                messages[0].project_id, uploads, actor, first_index=offset
             )
-        except (InvalidField, NotFound, Conflict) as exc:
-            await context.abort(grpc_status_of(exc), str(exc))
-            raise
+            response.results.extend(views.upload_result(o, offset) for o in outcomes)
+
+        async def hand_over() -> None:
+            # One batch is written at a time, so results come back in stream order
+            # and each batch's dedup check sees the batches before it.
+            nonlocal batch, writing
+            if writing is not None:
+                await writing
+            writing = asyncio.create_task(write(batch, received - len(batch)))
+            batch = []
+
+        try:
+            async for message in request_iterator:
+                if batch and (
+                    message.project_id != batch[0].project_id or len(batch) >= STREAM_BATCH
+                ):
+                    await hand_over()
+                batch.append(message)
+                received += 1
+            if batch:
+                await hand_over()
+            if writing is not None:
+                await writing
+        finally:
+            if writing is not None and not writing.done():
+                writing.cancel()
+        return response
 
     @grpc_errors
     async def GetItem(

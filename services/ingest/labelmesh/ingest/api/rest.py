@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from labelmesh.core.api import UserHeader
@@ -32,16 +32,16 @@ def router(ingest: Ingest) -> APIRouter:
     @api.post("/projects/{project_id}/items", **proto_io(response=pb.UploadItemsResponse))
     async def upload_texts(
         project_id: str, batch: TextBatch, user: UserHeader = "api"
-    ) -> ProtoJSON:
+    ) -> JSONResponse:
         """Upload text items as JSON."""
         uploads = [Upload(text=i.text, metadata=i.metadata) for i in batch.items]
         outcomes = await ingest.upload(project_id, uploads, user_actor(user))
-        return ProtoJSON(views.upload_results(outcomes))
+        return JSONResponse(views.upload_results_json(outcomes))
 
     @api.post("/projects/{project_id}/files", **proto_io(response=pb.UploadItemsResponse))
     async def upload_files(
         project_id: str, files: Annotated[list[UploadFile], File()], user: UserHeader = "api"
-    ) -> ProtoJSON:
+    ) -> JSONResponse:
         """Upload files as multipart form data, one part per file."""
         uploads = [
             Upload(
@@ -52,7 +52,7 @@ def router(ingest: Ingest) -> APIRouter:
             for f in files
         ]
         outcomes = await ingest.upload(project_id, uploads, user_actor(user))
-        return ProtoJSON(views.upload_results(outcomes))
+        return JSONResponse(views.upload_results_json(outcomes))
 
     @api.get("/items/{item_id}", **proto_io(response=pb.GetItemResponse))
     async def get_item(item_id: str) -> ProtoJSON:

@@ -1,0 +1,83 @@
+"""The upload stream over a real gRPC channel, on the in-memory twins: batches
+are written one after another while the next is read, and results keep the
+stream's order."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+
+import grpc
+import pytest
+from prometheus_client import CollectorRegistry
+
+from labelmesh.core.storage import LocalDiskStore
+from labelmesh.ingest.api import grpc as ingest_grpc
+from labelmesh.ingest.metrics import IngestMetrics
+from labelmesh.ingest.usecases import Ingest
+from labelmesh.testing.memory import InMemoryProjectDirectory, InMemoryUnitOfWork, MemoryState
+from labelmesh.testing.services import grpc_stub
+from labelmesh.testing.twins.ingest import InMemoryItemRepository
+from labelmesh.v1 import ingest_service_pb2 as pb
+from labelmesh.v1 import ingest_service_pb2_grpc as pb_grpc
+from labelmesh.v1.events_pb2 import ProjectSpec
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def ingest(tmp_path: Path) -> Ingest:
+    state = MemoryState()
+    uow = InMemoryUnitOfWork(state)
+    projects = InMemoryProjectDirectory(state)
+    async with uow.begin() as tx:
+        await projects.save(tx, ProjectSpec(project_id="p1"))
+    return Ingest(
+        InMemoryItemRepository(state),
+        projects,
+        LocalDiskStore(tmp_path / "media"),
+        uow,
+        IngestMetrics(CollectorRegistry()),
+        max_item_bytes=1024,
+    )
+
+
+@pytest.fixture
+async def stub(
+    ingest: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[pb_grpc.IngestServiceStub]:
+    monkeypatch.setattr(ingest_grpc, "STREAM_BATCH", 3)
+    async with grpc_stub(ingest_grpc.grpc_service(ingest), pb_grpc.IngestServiceStub) as stub:
+        yield stub
+
+
+def stream(texts: Iterable[str], project_id: str = "p1") -> list[pb.UploadItemStreamRequest]:
+    return [
+        pb.UploadItemStreamRequest(project_id=project_id, item=pb.ItemUpload(text=text))
+        for text in texts
+    ]
+
+
+async def test_results_keep_stream_order_across_batches(
+    stub: pb_grpc.IngestServiceStub, ingest: Ingest
+) -> None:
+    texts = ["a", "b", "c", "d", "e", "b", "", "f"]
+    response = await stub.UploadItemStream(iter(stream(texts)))
+    results = list(response.results)
+    assert [r.index for r in results] == list(range(8))
+    # "b" came back in the second batch: a duplicate of the first batch's item.
+    assert (results[5].item_id, results[5].duplicate) == (results[1].item_id, True)
+    assert results[6].error.field == "items[6].text"
+    assert all(r.item_id and not r.duplicate for r in results[:5] + results[7:])
+    assert isinstance(ingest.uow, InMemoryUnitOfWork)
+    assert len(ingest.uow.emitted("item_ingested")) == 6
+    assert ingest.uow.commits == 1 + 3  # the project, then one per batch of three
+
+
+async def test_an_unknown_project_ends_the_stream_with_not_found(
+    stub: pb_grpc.IngestServiceStub,
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as failed:
+        await stub.UploadItemStream(iter(stream(["a", "b"]) + stream(["c"], "nope")))
+    assert failed.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "project 'nope'" in (failed.value.details() or "")
