@@ -9,7 +9,8 @@ be dropped silently.
 A `Dispatcher` handles a whole fetch: it lets the service prepare the fetch
 outside any transaction (reads, model calls), then opens one transaction,
 claims the event ids, runs each fresh event's step in key order, lets the
-fetch write what it gathered, and commits.
+fetch write what it gathered, and commits. A service may cap how many events
+one transaction takes; a longer fetch is then handled in consecutive parts.
 """
 
 from __future__ import annotations
@@ -128,11 +129,15 @@ class Dispatcher(Generic[FetchT]):
         uow: UnitOfWork,
         consumer: str,
         start: Callable[[Sequence[Envelope]], Awaitable[FetchT]],
+        max_per_transaction: int | None = None,
     ) -> None:
+        if max_per_transaction is not None and max_per_transaction < 1:
+            raise ValueError("max_per_transaction must be at least 1")
         self.table = table
         self.uow = uow
         self.consumer = consumer
         self.start = start
+        self.max_per_transaction = max_per_transaction
 
     def handles(self, event_type: str) -> bool:
         return self.table.handles(event_type)
@@ -142,14 +147,19 @@ class Dispatcher(Generic[FetchT]):
         return self.table.families
 
     async def handle(self, envelopes: Sequence[Envelope]) -> None:
-        """Handle a fetch (already in key order) in one transaction; replays have no effect.
+        """Handle a fetch (already in key order) in one transaction, or in consecutive
+        ones of at most `max_per_transaction` events; replays have no effect.
 
-        Anything raised leaves nothing written; the consumer retries, or
-        handles the events one by one.
+        Anything raised leaves the failing part unwritten (parts before it stay
+        committed, and are dropped as replays when the consumer retries, or
+        handles the events one by one).
         """
         routed = [e for e in envelopes if self.table.handles(e.event_type)]
-        if not routed:
-            return
+        size = self.max_per_transaction or len(routed) or 1
+        for first in range(0, len(routed), size):
+            await self._handle_part(routed[first : first + size])
+
+    async def _handle_part(self, routed: Sequence[Envelope]) -> None:
         fetch = await self.start(routed)
         async with self.uow.begin() as tx:
             for envelope in await tx.claim_new(routed, self.consumer):

@@ -55,14 +55,17 @@ def item(text: str) -> Envelope:
     )
 
 
-def dispatcher(seen: list[str], fail_on: str = "") -> tuple[Dispatcher[Recording], list[Recording]]:
+def dispatcher(
+    seen: list[str], fail_on: str = "", max_per_transaction: int | None = None
+) -> tuple[Dispatcher[Recording], list[Recording]]:
     fetches: list[Recording] = []
 
     async def start(envelopes: Sequence[Envelope]) -> Recording:
         fetches.append(Recording(seen, fail_on))
         return fetches[-1]
 
-    return Dispatcher(TABLE, InMemoryUnitOfWork(), "test", start), fetches
+    uow = InMemoryUnitOfWork()
+    return Dispatcher(TABLE, uow, "test", start, max_per_transaction), fetches
 
 
 def test_a_table_consumes_the_families_of_its_routes() -> None:
@@ -136,3 +139,32 @@ async def test_a_fetch_of_nothing_routed_opens_no_transaction() -> None:
     project = new_envelope(ProjectCreated(), producer="t", actor=user_actor("a"), project_id="p")
     await events.handle([project])
     assert fetches == []
+
+
+async def test_a_long_fetch_is_handled_in_parts_of_at_most_the_cap_in_order() -> None:
+    seen: list[str] = []
+    events, fetches = dispatcher(seen, max_per_transaction=2)
+    await events.handle([item(text) for text in "abcde"])
+    assert seen == list("abcde")
+    assert len(fetches) == 3 and all(f.done for f in fetches)
+    uow = events.uow
+    assert isinstance(uow, InMemoryUnitOfWork)
+    assert uow.commits == 3
+
+
+async def test_a_failing_part_keeps_the_parts_before_it_and_a_retry_adds_only_the_rest() -> None:
+    seen: list[str] = []
+    events, _ = dispatcher(seen, fail_on="bad", max_per_transaction=2)
+    fetch = [item("a"), item("b"), item("bad"), item("c")]
+    with pytest.raises(RuntimeError, match="step failed"):
+        await events.handle(fetch)
+    uow = events.uow
+    assert isinstance(uow, InMemoryUnitOfWork)
+    assert [e.item_id for e in uow.outbox] == ["a", "b"]
+    await events.handle([e for e in fetch if e.item_id != "bad"])
+    assert [e.item_id for e in uow.outbox] == ["a", "b", "c"]
+
+
+def test_the_cap_must_allow_an_event() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        dispatcher([], max_per_transaction=0)

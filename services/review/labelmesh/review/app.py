@@ -22,6 +22,11 @@ from labelmesh.review.quality import Quality
 from labelmesh.review.recorder import SERVICE, Recorder
 from labelmesh.review.review_tasks import ReviewTasks
 
+# A fetch's annotations are taken in by transactions of at most this many: a backlog then
+# costs the same per annotation as a trickle, where one transaction of a whole fetch of
+# 500 would ask SecantusDB for hundreds of ids at once (quadratic there).
+MAX_PER_TRANSACTION = 100
+
 
 @dataclass(frozen=True)
 class ReviewUseCases:
@@ -39,11 +44,11 @@ class ReviewUseCases:
 def use_cases(store: ReviewStore, uow: UnitOfWork, metrics: ReviewMetrics) -> ReviewUseCases:
     """Every use case and the event dispatcher, on the given repositories."""
     contexts = ProjectContexts(store)
-    recorder = Recorder(store, metrics)
-    arrivals = Arrivals(store, recorder, metrics)
-    tasks = ReviewTasks(store, contexts, recorder, uow)
+    recorder = Recorder(store)
+    arrivals = Arrivals(store, recorder)
+    tasks = ReviewTasks(store, contexts, recorder, uow, metrics)
     quality = Quality(store, contexts, uow)
-    start = FetchStarter(arrivals, quality, contexts)
+    start = FetchStarter(arrivals, quality, contexts, metrics)
     return ReviewUseCases(
         store=store,
         contexts=contexts,
@@ -51,7 +56,9 @@ def use_cases(store: ReviewStore, uow: UnitOfWork, metrics: ReviewMetrics) -> Re
         tasks=tasks,
         quality=quality,
         api=ReviewApi(store, contexts, tasks, quality),
-        dispatcher=Dispatcher(TABLE, uow, consumer=SERVICE, start=start),
+        dispatcher=Dispatcher(
+            TABLE, uow, consumer=SERVICE, start=start, max_per_transaction=MAX_PER_TRANSACTION
+        ),
     )
 
 

@@ -14,12 +14,12 @@ from labelmesh.core.envelopes import service_actor
 from labelmesh.core.fields import carry_fields
 from labelmesh.core.uow import Transaction
 from labelmesh.review import pipeline
-from labelmesh.review.metrics import ReviewMetrics
 from labelmesh.review.pipeline import Context, Effects, ItemState, Submission
 from labelmesh.review.ports import ReviewStore
 from labelmesh.review.recorder import SERVICE, Cause, Recorder, Step, review_envelope
 from labelmesh.review.records import AnnotationCopy, ReviewState
 from labelmesh.review.reports import wilson_interval
+from labelmesh.review.tally import Tally
 from labelmesh.v1.events_pb2 import (
     AnnotationAutoAccepted,
     AnnotationSubmitted,
@@ -108,13 +108,13 @@ Arrival = Submitted | ModelAccepted
 class Arrivals:
     store: ReviewStore
     recorder: Recorder
-    metrics: ReviewMetrics
 
     async def take_in(
         self,
         tx: Transaction,
         arrivals: Sequence[Arrival],
         contexts: Mapping[str, Context],
+        tally: Tally,
     ) -> None:
         """Take in a fetch's fresh annotations, items updated in arrival order, in one
         transaction. `contexts` holds the project of every submission."""
@@ -122,6 +122,7 @@ class Arrivals:
             return
         item_ids = [a.envelope.item_id for a in arrivals]
         items = await self.store.items.load(tx, item_ids)
+        new_items = set(item_ids) - set(items)
         intake = Intake(await self.store.gold.answers(tx, item_ids), contexts)
         steps: list[Step] = []
         for arrival in arrivals:
@@ -132,24 +133,25 @@ class Arrivals:
             cause = Cause(
                 actor=service_actor(SERVICE),
                 trace_id=envelope.trace_id,
-                occurred_at=envelope.occurred_at.ToDatetime().timestamp(),
+                occurred_at=envelope.occurred_at.ToNanoseconds() / 1e9,
             )
             steps.append(Step(item, arrival.effects(item, intake), cause))
-        await self.recorder.record(tx, steps)
+        await self.recorder.record(tx, steps, tally, new_items)
         await self.store.annotations.insert(tx, intake.copies)
         await self.store.items.save(tx, items.values())
         for project_id in {p for p, _ in intake.tally}:
             per_annotator = {
                 a: (n, c) for (p, a), (n, c) in intake.tally.items() if p == project_id
             }
-            await self.check_annotators(tx, contexts[project_id], project_id, per_annotator)
+            await self.check_annotators(tx, contexts[project_id], project_id, per_annotator, tally)
 
     async def check_annotators(
         self,
         tx: Transaction,
         ctx: Context,
         project_id: str,
-        tally: Mapping[str, tuple[int, int]],
+        gold: Mapping[str, tuple[int, int]],
+        tally: Tally,
     ) -> None:
         """Count gold answers; flag an annotator once their accuracy is surely too low.
 
@@ -157,7 +159,7 @@ class Arrivals:
         below the threshold, so that a few unlucky answers flag nobody.
         """
         policy = ctx.policy
-        records = await self.store.annotators.count_gold(tx, project_id, tally)
+        records = await self.store.annotators.count_gold(tx, project_id, gold)
         if policy.flag_below_accuracy <= 0:
             return
         for record in records:
@@ -168,7 +170,7 @@ class Arrivals:
             if high >= policy.flag_below_accuracy:
                 continue
             await self.store.annotators.mark_flagged(tx, project_id, record.annotator)
-            rechecked = await self._recheck(tx, ctx, project_id, record.annotator)
+            rechecked = await self._recheck(tx, ctx, project_id, record.annotator, tally)
             flagged = AnnotatorFlagged(
                 annotator=record.annotator,
                 gold_accuracy=correct / answers,
@@ -177,10 +179,10 @@ class Arrivals:
                 rechecked_item_ids=rechecked,
             )
             tx.emit(review_envelope(flagged, service_actor(SERVICE), project_id))
-            self.metrics.annotators_flagged.inc()
+            tally.flagged += 1
 
     async def _recheck(
-        self, tx: Transaction, ctx: Context, project_id: str, annotator: str
+        self, tx: Transaction, ctx: Context, project_id: str, annotator: str, tally: Tally
     ) -> list[str]:
         """Send the flagged annotator's most recent finished items back for review."""
         if not ctx.policy.recheck_recent:
@@ -197,6 +199,6 @@ class Arrivals:
                     item, f"annotator {annotator!r} was flagged", "", "", ctx
                 )
                 steps.append(Step(item, fx, cause))
-        await self.recorder.record(tx, steps)
+        await self.recorder.record(tx, steps, tally)
         await self.store.items.save(tx, [step.item for step in steps])
         return [step.item.item_id for step in steps]

@@ -3,6 +3,7 @@ the vote weight of each of its annotators."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from labelmesh.core.errors import NotFound
@@ -40,11 +41,18 @@ class ProjectContexts:
 
     async def context(self, project_id: str) -> Context:
         """What the pipeline needs of a project: policy, thresholds and vote weights."""
-        project = await self.project(project_id)
-        policy = await self.store.policies.current(project_id) or ReviewPolicy()
+        # Three independent reads: asked together, they cost about one round trip.
+        found, current, records = await asyncio.gather(
+            self.store.projects.get(project_id),
+            self.store.policies.current(project_id),
+            self.store.annotators.of_project(project_id),
+        )
+        if found is None:
+            raise NotFound("project", project_id)
+        project, policy = found, current or ReviewPolicy()
         classes = max(2, len(project.classes))
         weights, flagged = {}, set()
-        for record in await self.store.annotators.of_project(project_id):
+        for record in records:
             weights[record.annotator] = vote_weight(
                 record.gold_correct, record.gold_answers, classes
             )

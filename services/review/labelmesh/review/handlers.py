@@ -7,6 +7,7 @@ its end, in arrival order, as one pass over their items.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -15,8 +16,10 @@ from labelmesh.core.errors import NotFound, RetryLater
 from labelmesh.core.uow import Transaction
 from labelmesh.review.arrivals import Arrival, Arrivals, ModelAccepted, Submitted
 from labelmesh.review.contexts import ProjectContexts
+from labelmesh.review.metrics import ReviewMetrics
 from labelmesh.review.pipeline import Context
 from labelmesh.review.quality import Quality
+from labelmesh.review.tally import Tally
 from labelmesh.v1.events_pb2 import (
     AnnotationAutoAccepted,
     AnnotationSubmitted,
@@ -42,6 +45,7 @@ class ReviewFetch:
     arrivals: Arrivals
     quality: Quality
     contexts: Mapping[str, Context]
+    tally: Tally
     gathered: list[Arrival] = field(default_factory=list)
 
     async def project_created(self, tx: Transaction, _: Envelope, event: ProjectCreated) -> None:
@@ -58,10 +62,10 @@ class ReviewFetch:
         self.gathered.append(ModelAccepted(envelope, event))
 
     async def finish(self, tx: Transaction) -> None:
-        await self.arrivals.take_in(tx, self.gathered, self.contexts)
+        await self.arrivals.take_in(tx, self.gathered, self.contexts, self.tally)
 
     def committed(self) -> None:
-        return None
+        self.tally.committed()
 
 
 TABLE = EventTable[ReviewFetch](
@@ -92,13 +96,13 @@ class FetchStarter:
     arrivals: Arrivals
     quality: Quality
     contexts: ProjectContexts
+    metrics: ReviewMetrics
 
     async def __call__(self, envelopes: Sequence[Envelope]) -> ReviewFetch:
-        contexts: dict[str, Context] = {}
-        for envelope in envelopes:
-            if envelope.event_type == SUBMITTED and envelope.project_id not in contexts:
-                try:
-                    contexts[envelope.project_id] = await self.contexts.context(envelope.project_id)
-                except NotFound:
-                    raise RetryLater(f"project {envelope.project_id!r} not known yet") from None
-        return ReviewFetch(self.arrivals, self.quality, contexts)
+        projects = list(dict.fromkeys(e.project_id for e in envelopes if e.event_type == SUBMITTED))
+        try:
+            found = await asyncio.gather(*(self.contexts.context(p) for p in projects))
+        except NotFound as exc:
+            raise RetryLater(f"project {exc.identifier!r} not known yet") from None
+        contexts = dict(zip(projects, found, strict=True))
+        return ReviewFetch(self.arrivals, self.quality, contexts, Tally(self.metrics))

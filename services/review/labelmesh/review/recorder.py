@@ -3,8 +3,7 @@ and the settling of reviewers' decisions once an item has final labels."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -14,16 +13,15 @@ from labelmesh.core.envelopes import new_envelope
 from labelmesh.core.fields import carry_fields
 from labelmesh.core.uow import Transaction
 from labelmesh.review import pipeline
-from labelmesh.review.metrics import ReviewMetrics
 from labelmesh.review.pipeline import Effects, ItemState
 from labelmesh.review.ports import ReviewStore
 from labelmesh.review.records import ItemDecision, ReviewTask, Settlement, StoredScore
+from labelmesh.review.tally import Tally
 from labelmesh.v1.events_pb2 import (
     Actor,
     Envelope,
     ItemCompleted,
     ReviewDecided,
-    ReviewDecision,
 )
 from labelmesh.v1.geometry_pb2 import Label
 
@@ -77,11 +75,19 @@ def stored_score(item: ItemState, score: pipeline.Score, at: datetime) -> Stored
 @dataclass(eq=False)
 class Recorder:
     store: ReviewStore
-    metrics: ReviewMetrics
 
-    async def record(self, tx: Transaction, steps: Sequence[Step]) -> None:
+    async def record(
+        self,
+        tx: Transaction,
+        steps: Sequence[Step],
+        tally: Tally,
+        new_items: Collection[str] = (),
+    ) -> None:
         """Emit the steps' events and store their tasks, scores and decisions (not the
-        items), each kind in one bulk write."""
+        items), each kind in one bulk write; count them in `tally`.
+
+        `new_items` are items this transaction found unstored: no reviewer has decided
+        on them yet, so there is nothing of theirs to settle."""
         at = datetime.now(UTC)
         tasks: list[ReviewTask] = []
         scores: list[StoredScore] = []
@@ -105,9 +111,9 @@ class Recorder:
                 for e in fx.events
                 if isinstance(e, ReviewDecided)
             ]
-            if fx.final_labels is not None:
+            if fx.final_labels is not None and item.item_id not in new_items:
                 finals[item.item_id] = fx.final_labels
-            self._count(fx, step.cause)
+            tally.add(fx, step.cause.occurred_at)
         await self.store.tasks.insert(tx, tasks)
         await self.store.scores.save(tx, scores)
         await self.store.decisions.append(tx, decisions)
@@ -130,15 +136,3 @@ class Recorder:
                     Settlement(decision.review_task_id, matched, not matched and later_by_others)
                 )
         await self.store.reviewer_decisions.settle(tx, settlements)
-
-    def _count(self, fx: Effects, cause: Cause) -> None:
-        for decision in (e for e in fx.events if isinstance(e, ReviewDecided)):
-            self.metrics.decisions.labels(
-                ReviewDecision.Name(decision.decision), decision.stage or "review"
-            ).inc()
-            if cause.occurred_at is not None and decision.annotation_id:
-                self.metrics.decision_latency.observe(max(0.0, time.time() - cause.occurred_at))
-        for task in fx.tasks:
-            self.metrics.tasks_opened.labels(task.kind.value).inc()
-        for score in fx.scores:
-            self.metrics.scored.labels(score.reference.value).inc()

@@ -13,6 +13,7 @@ from labelmesh.core.uow import Transaction, UnitOfWork
 from labelmesh.review import pipeline
 from labelmesh.review.contexts import ProjectContexts
 from labelmesh.review.domain import check_labels
+from labelmesh.review.metrics import ReviewMetrics
 from labelmesh.review.pipeline import Effects, ItemState
 from labelmesh.review.ports import ReviewStore
 from labelmesh.review.recorder import Cause, Recorder, Step
@@ -23,6 +24,7 @@ from labelmesh.review.records import (
     ReviewTask,
     TaskKind,
 )
+from labelmesh.review.tally import Tally
 from labelmesh.v1.events_pb2 import ProjectMember, ReviewPolicy
 from labelmesh.v1.geometry_pb2 import Label
 
@@ -35,6 +37,7 @@ class ReviewTasks:
     contexts: ProjectContexts
     recorder: Recorder
     uow: UnitOfWork
+    metrics: ReviewMetrics
 
     async def next_task(self, project_id: str, reviewer: str) -> ReviewTask | None:
         """The reviewer's current task, or the oldest open one their roles or teams allow."""
@@ -88,14 +91,13 @@ class ReviewTasks:
             raise InvalidField("reason", "a rejection needs a reason")
         ctx = await self.contexts.context(task.project_id)
         _check_may_decide(task, ctx.policy, reviewer)
-        item = await self.store.items.get(task.item_id)
-        if item is None or item.review_task_id != task_id:
-            await self.store.tasks.cancel(task_id)
-            raise Conflict(f"item {task.item_id!r} moved on; review task {task_id!r} is cancelled")
 
-        async def write(tx: Transaction) -> Outcome:
+        async def write(tx: Transaction) -> tuple[Outcome, Tally] | None:
+            """The outcome and what it counts; None if the item moved on."""
             item = await self.store.items.get(task.item_id, tx)
-            if item is None or not await self.store.tasks.close(tx, task_id, reviewer):
+            if item is None or item.review_task_id != task_id:
+                return None
+            if not await self.store.tasks.close(tx, task_id, reviewer):
                 raise Conflict(f"review task {task_id!r} was decided meanwhile")
             if adjudication:
                 fx = pipeline.decide_adjudication(item, task_id, labels, reviewer, reason)
@@ -116,11 +118,19 @@ class ReviewTasks:
                     decided_at=datetime.now(UTC),
                 ),
             )
-            await self.recorder.record(tx, [Step(item, fx, Cause(actor=user_actor(reviewer)))])
+            tally = Tally(self.metrics)
+            step = Step(item, fx, Cause(actor=user_actor(reviewer)))
+            await self.recorder.record(tx, [step], tally)
             await self.store.items.save(tx, [item])
-            return _outcome(item, fx)
+            return _outcome(item, fx), tally
 
-        return await self.uow.run(write)
+        written = await self.uow.run(write)
+        if written is None:
+            await self.store.tasks.cancel(task_id)
+            raise Conflict(f"item {task.item_id!r} moved on; review task {task_id!r} is cancelled")
+        outcome, tally = written
+        tally.committed()
+        return outcome
 
     async def flag_item(self, item_id: str, reason: str, annotation_id: str, user: str) -> Outcome:
         """Send an item back through review by hand; returns where it went."""
@@ -136,15 +146,19 @@ class ReviewTasks:
             raise InvalidField("annotation_id", f"not an annotation of item {item_id!r}")
         ctx = await self.contexts.context(item.project_id)
 
-        async def write(tx: Transaction) -> Outcome:
+        async def write(tx: Transaction) -> tuple[Outcome, Tally]:
             current = await self.store.items.get(item_id, tx)
             assert current is not None
             fx, outcome = pipeline.flag_item(current, reason, user, annotation_id, ctx)
-            await self.recorder.record(tx, [Step(current, fx, Cause(actor=user_actor(user)))])
+            tally = Tally(self.metrics)
+            step = Step(current, fx, Cause(actor=user_actor(user)))
+            await self.recorder.record(tx, [step], tally)
             await self.store.items.save(tx, [current])
-            return outcome
+            return outcome, tally
 
-        return await self.uow.run(write)
+        outcome, tally = await self.uow.run(write)
+        tally.committed()
+        return outcome
 
 
 def _member(policy: ReviewPolicy, user: str) -> ProjectMember | None:

@@ -7,7 +7,7 @@ import pytest
 from labelmesh.core.bus import EventPublisher
 from labelmesh.core.config import CoreSettings
 from labelmesh.core.envelopes import model_actor, new_envelope, user_actor
-from labelmesh.core.mongo import OUTBOX
+from labelmesh.core.outbox import stored_events
 from labelmesh.review.app import build
 from labelmesh.review.config import ReviewSettings
 from labelmesh.testing.services import eventually, service_settings, serving
@@ -51,10 +51,6 @@ async def test_duplicate_delivery_has_one_effect(core_settings: CoreSettings) ->
 
         await eventually(second_item_reviewed, what="the review of item-2")
         reviews = await platform.db["decisions"].count_documents({"item_id": "item-1"})
-        decided = await platform.db[OUTBOX].count_documents(
-            {"event_type": "labelmesh.v1.ReviewDecided", "key": "item-1"}
-        )
-        completed = await platform.db[OUTBOX].count_documents(
-            {"event_type": "labelmesh.v1.ItemCompleted", "key": "item-1"}
-        )
+        decided = len(await stored_events(platform.db, "labelmesh.v1.ReviewDecided", "item-1"))
+        completed = len(await stored_events(platform.db, "labelmesh.v1.ItemCompleted", "item-1"))
     assert (reviews, decided, completed) == (1, 1, 1)

@@ -15,8 +15,8 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
 from labelmesh.core.config import CoreSettings
-from labelmesh.core.envelopes import decode, new_envelope, payload_of, user_actor
-from labelmesh.core.mongo import OUTBOX
+from labelmesh.core.envelopes import new_envelope, payload_of, user_actor
+from labelmesh.core.outbox import stored_events
 from labelmesh.core.runner import ServiceDefinition
 from labelmesh.devstack.processes import free_port
 from labelmesh.review.app import build
@@ -104,11 +104,8 @@ class Running:
 
     async def outbox(self, kind: type[M], key: str) -> list[M]:
         """The payloads of one type the service emitted for one item or project, in order."""
-        cursor = self.service.platform.db[OUTBOX].find(
-            {"event_type": kind.DESCRIPTOR.full_name, "key": key}
-        )
-        payloads = [payload_of(decode(d["value"])) async for d in cursor.sort("_id", 1)]
-        return [p for p in payloads if isinstance(p, kind)]
+        stored = await stored_events(self.service.platform.db, kind.DESCRIPTOR.full_name, key)
+        return [p for p in map(payload_of, stored) if isinstance(p, kind)]
 
     async def item(self, item_id: str) -> dict[str, Any]:
         response = await self.http.get(f"/v1/items/{item_id}/reviews")

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from pymongo import ReturnDocument
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from labelmesh.core.labels import labels_to_json
 from labelmesh.core.mongo import Document, session_of
 from labelmesh.core.uow import Transaction
-from labelmesh.review.adapters.documents import labels_of, now
+from labelmesh.review.adapters.documents import find_in, labels_of, now
 from labelmesh.review.records import AnnotatorRecord, GoldAnswer
 from labelmesh.v1.geometry_pb2 import Label
 
@@ -35,7 +35,8 @@ class MongoAnnotatorRepository:
         self.annotators = db["annotators"]
 
     async def ensure_indexes(self) -> None:
-        return None  # read by id, or all of a small project's annotators
+        # A project's annotators are read for every fetch that brings its annotations.
+        await self.annotators.create_index([("project_id", ASCENDING)])
 
     async def of_project(self, project_id: str) -> list[AnnotatorRecord]:
         documents = await self.annotators.find({"project_id": project_id}).to_list(None)
@@ -44,25 +45,34 @@ class MongoAnnotatorRepository:
     async def count_gold(
         self, tx: Transaction, project_id: str, tally: Mapping[str, tuple[int, int]]
     ) -> list[AnnotatorRecord]:
-        records = []
-        for annotator, (answers, correct) in tally.items():
-            document = await self.annotators.find_one_and_update(
-                {"_id": annotator_key(project_id, annotator)},
-                {
-                    "$inc": {"gold_answers": answers, "gold_correct": correct},
-                    "$setOnInsert": {
-                        "project_id": project_id,
-                        "annotator": annotator,
-                        "flagged": False,
+        session = session_of(tx)
+        keys = {annotator: annotator_key(project_id, annotator) for annotator in tally}
+        if not keys:
+            return []
+        # One bulk upsert and one read by id: findAndModify per annotator would cost a
+        # round trip each, and SecantusDB may scan the collection for it.
+        await self.annotators.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": keys[annotator]},
+                    {
+                        "$inc": {"gold_answers": answers, "gold_correct": correct},
+                        "$setOnInsert": {
+                            "project_id": project_id,
+                            "annotator": annotator,
+                            "flagged": False,
+                        },
                     },
-                },
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-                session=session_of(tx),
-            )
-            assert document is not None  # upserted
-            records.append(annotator_from_document(document))
-        return records
+                    upsert=True,
+                )
+                for annotator, (answers, correct) in tally.items()
+            ],
+            ordered=False,
+            session=session,
+        )
+        found = await find_in(self.annotators, "_id", keys.values(), session)
+        stored = {document["_id"]: document for document in found}
+        return [annotator_from_document(stored[keys[annotator]]) for annotator in tally]
 
     async def mark_flagged(self, tx: Transaction, project_id: str, annotator: str) -> None:
         await self.annotators.update_one(
@@ -80,8 +90,8 @@ class MongoGoldRepository:
         await self.gold.create_index("project_id")
 
     async def answers(self, tx: Transaction, item_ids: Iterable[str]) -> dict[str, list[Label]]:
-        cursor = self.gold.find({"_id": {"$in": list(set(item_ids))}}, session=session_of(tx))
-        return {d["_id"]: labels_of(d["labels"]) async for d in cursor}
+        documents = await find_in(self.gold, "_id", item_ids, session_of(tx))
+        return {d["_id"]: labels_of(d["labels"]) for d in documents}
 
     async def save(self, tx: Transaction, answer: GoldAnswer) -> None:
         await self.gold.replace_one(

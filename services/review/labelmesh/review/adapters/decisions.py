@@ -15,6 +15,7 @@ from labelmesh.core.mongo import Document, session_of
 from labelmesh.core.uow import Transaction
 from labelmesh.review.adapters.documents import (
     conflict_on_duplicate,
+    find_in,
     find_in_window,
     labels_of,
     now,
@@ -91,11 +92,13 @@ class MongoReviewerDecisionRepository:
     async def unsettled(
         self, tx: Transaction, item_ids: Sequence[str]
     ) -> dict[str, list[ReviewerDecision]]:
-        cursor = self.decisions.find(
-            {"item_id": {"$in": list(item_ids)}, "settled": False}, session=session_of(tx)
-        ).sort("decided_at", ASCENDING)
+        # By item alone, the index's own shape; an item has few decisions, so whether
+        # they are settled is checked here (`settled` beside `$in` would scan).
+        found = await find_in(self.decisions, "item_id", item_ids, session_of(tx))
+        documents = [d for d in found if d.get("settled") is False]
+        documents.sort(key=lambda d: d["decided_at"])
         by_item: dict[str, list[ReviewerDecision]] = {}
-        async for document in cursor:
+        for document in documents:
             decision = reviewer_decision_from_document(document)
             by_item.setdefault(decision.item_id, []).append(decision)
         return by_item

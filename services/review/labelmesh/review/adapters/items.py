@@ -11,7 +11,7 @@ from labelmesh.core.documents import aware, from_document, to_document
 from labelmesh.core.labels import labels_to_json
 from labelmesh.core.mongo import Document, session_of
 from labelmesh.core.uow import Transaction
-from labelmesh.review.adapters.documents import labels_of, now
+from labelmesh.review.adapters.documents import find_in, labels_of, now
 from labelmesh.review.pipeline import ItemState, Submission
 from labelmesh.review.records import CompletionSource, ReviewState
 
@@ -70,8 +70,8 @@ class MongoItemRepository:
         return None  # read by id only
 
     async def load(self, tx: Transaction, item_ids: Iterable[str]) -> dict[str, ItemState]:
-        cursor = self.items.find({"_id": {"$in": list(set(item_ids))}}, session=session_of(tx))
-        return {d["_id"]: item_from_document(d) async for d in cursor}
+        documents = await find_in(self.items, "_id", item_ids, session_of(tx))
+        return {d["_id"]: item_from_document(d) for d in documents}
 
     async def get(self, item_id: str, tx: Transaction | None = None) -> ItemState | None:
         session = session_of(tx) if tx is not None else None

@@ -69,6 +69,10 @@ class MongoReviewTaskRepository:
         await self.tasks.create_index(
             [("project_id", ASCENDING), ("status", ASCENDING), ("created_at", ASCENDING)]
         )
+        # A reviewer's current task: bare equality on all three, a handful of matches.
+        await self.tasks.create_index(
+            [("project_id", ASCENDING), ("assignee", ASCENDING), ("status", ASCENDING)]
+        )
 
     async def insert(self, tx: Transaction, tasks: Sequence[ReviewTask]) -> None:
         if not tasks:

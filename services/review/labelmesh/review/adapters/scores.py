@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
@@ -20,6 +21,10 @@ from labelmesh.review.adapters.documents import (
     now,
 )
 from labelmesh.review.records import AnnotationCopy, ScoreReference, StoredScore, Window
+
+# The windows `recent_items_of` reads an annotator's scores in: the first is the last
+# hour; past about 15 years, the rest of the history is read at once.
+FIRST_WINDOW, LAST_WINDOW = timedelta(hours=1), timedelta(days=366 * 15)
 
 
 def score_to_document(score: StoredScore) -> Document:
@@ -59,15 +64,28 @@ class MongoScoreRepository:
         return [score_from_document(d) for d in documents]
 
     async def recent_items_of(self, project_id: str, annotator: str, limit: int) -> list[str]:
-        cursor = (
-            self.scores.find(
-                {"project_id": project_id, "annotator": annotator, "gold": False},
-                {"item_id": 1},
+        # The server reads every match before it sorts and limits, so the annotator's
+        # scores are read in time windows going back, each twice as long as the one
+        # before, until enough are found: the reads stay near `limit` however long the
+        # annotator's history. Gold is checked here; beside the range it would scan.
+        found: list[Document] = []
+        newer: datetime | None = None
+        span = FIRST_WINDOW
+        while len(found) < limit:
+            older = now() - span
+            bounds = {"$gte": older} if newer is None else {"$gte": older, "$lt": newer}
+            if span > LAST_WINDOW:
+                bounds = {"$lt": newer or now()}
+            cursor = self.scores.find(
+                {"project_id": project_id, "annotator": annotator, "scored_at": bounds},
+                {"item_id": 1, "gold": 1, "scored_at": 1},
             )
-            .sort("scored_at", DESCENDING)
-            .limit(limit)
-        )
-        return list(dict.fromkeys([d["item_id"] async for d in cursor]))
+            window = [d async for d in cursor if not d.get("gold")]
+            found += sorted(window, key=lambda d: d["scored_at"], reverse=True)
+            if span > LAST_WINDOW:
+                break
+            newer, span = older, span * 2
+        return list(dict.fromkeys(d["item_id"] for d in found[:limit]))
 
 
 def annotation_to_document(copy: AnnotationCopy) -> Document:

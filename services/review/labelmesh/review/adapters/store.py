@@ -46,6 +46,7 @@ class MongoReviewStore(ReviewStore):
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     """Create the indexes of every review collection."""
     for repository in (
+        MongoAnnotatorRepository(db),
         MongoReviewTaskRepository(db),
         MongoDecisionRepository(db),
         MongoReviewerDecisionRepository(db),
