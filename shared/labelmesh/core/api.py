@@ -1,5 +1,5 @@
 """What every service's REST and gRPC adapters share: error translation,
-health, readiness and the metrics endpoint."""
+health, readiness, the metrics endpoint and admission control."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from fastapi import APIRouter, FastAPI, Header, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from labelmesh.core.admission import Admission
+from labelmesh.core.admission_rest import ASGIApp, Message, Receive, RestAdmission, Scope, Send
 from labelmesh.core.envelopes import trace_id_from_traceparent
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
 from labelmesh.core.logging import log_context
@@ -22,6 +24,8 @@ ReadinessCheck = Callable[[], Awaitable[None]]
 # Who is calling. Authentication is not part of this release: the caller names itself.
 UserHeader = Annotated[str, Header(alias="X-LabelMesh-User", max_length=200)]
 USER_METADATA = "x-labelmesh-user"
+# Probes bypass admission control, so that a loaded service still reports.
+PROBE_PATHS = ("/healthz", "/readyz", "/metrics")
 T = TypeVar("T")
 
 
@@ -30,20 +34,15 @@ def rest_app(
     router: APIRouter,
     registry: CollectorRegistry,
     readiness: dict[str, ReadinessCheck],
+    admission: Admission | None = None,
 ) -> FastAPI:
-    """A FastAPI app with the service's routes, error mapping and probes."""
+    """A FastAPI app with the service's routes, error mapping and probes; with
+    `admission`, every request but the probes passes its admission control."""
     app = FastAPI(title=title, version="0.1.0")
     app.include_router(router)
     install_proto_openapi(app)
 
-    @app.middleware("http")
-    async def trace(request: Request, call_next: Any) -> Response:
-        """Carry the caller's W3C trace into logs and every event the request causes."""
-        trace_id = trace_id_from_traceparent(request.headers.get("traceparent"))
-        with log_context(trace_id=trace_id):
-            response: Response = await call_next(request)
-        response.headers["x-trace-id"] = trace_id
-        return response
+    app.add_middleware(TraceMiddleware)
 
     @app.exception_handler(InvalidField)
     async def invalid(_: Request, exc: InvalidField) -> JSONResponse:
@@ -72,7 +71,38 @@ def rest_app(
     async def metrics() -> Response:
         return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    if admission is not None:
+        # Added last, so outermost: a shed request costs no routing or tracing.
+        app.add_middleware(RestAdmission, admission=admission, exempt=PROBE_PATHS)
     return app
+
+
+class TraceMiddleware:
+    """Carry the caller's W3C trace into logs and every event the request causes,
+    and name it in the `x-trace-id` response header.
+
+    Plain ASGI: Starlette's `@app.middleware("http")` runs every request in a
+    task group of its own, which cost more than a whole simple request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        traceparent = dict(scope["headers"]).get(b"traceparent", b"").decode("latin-1")
+        trace_id = trace_id_from_traceparent(traceparent)
+        header = (b"x-trace-id", trace_id.encode())
+
+        async def send_with_trace(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), header]}
+            await send(message)
+
+        with log_context(trace_id=trace_id):
+            await self.app(scope, receive, send_with_trace)
 
 
 async def failed_checks(readiness: dict[str, ReadinessCheck]) -> dict[str, str]:

@@ -43,6 +43,13 @@ class CoreSettings(BaseSettings):
     handler_max_attempts: int = Field(default=5, ge=1)
     handler_retry_backoff_seconds: float = Field(default=0.2, gt=0)
     outbox_poll_seconds: float = Field(default=0.2, gt=0)
+    # Overload: requests past these limits are answered at once (429 /
+    # RESOURCE_EXHAUSTED) rather than queued into a stall. README, "Overload".
+    max_requests_in_flight: int = Field(default=64, ge=1)
+    admission_wait_seconds: float = Field(default=0.05, ge=0)
+    request_deadline_seconds: float = Field(default=5.0, gt=0)
+    retry_after_seconds: int = Field(default=1, ge=1)
+    shutdown_grace_seconds: float = Field(default=4.0, gt=0)
 
 
 class ServiceSettings(CoreSettings):

@@ -3,6 +3,7 @@ tail of the process's log, so a broken start explains itself."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -14,6 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
+# SIGKILL cannot be refused; this only guards against a process stuck in the kernel.
+KILLED_EXIT_SECONDS = 2.0
 
 
 class StartupFailed(RuntimeError):
@@ -101,13 +104,41 @@ class ManagedProcess:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def stop(self, timeout: float = 10.0) -> None:
-        if not self.running():
-            return
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def terminate(self) -> None:
+        """Ask the process to stop (SIGTERM); it shuts down within its own grace."""
+        if self.running():
+            assert self.process is not None
+            self.process.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        if self.running():
+            assert self.process is not None
             self.process.kill()
-            self.process.wait()
+
+    def stop(self, grace: float = 10.0) -> None:
+        stop_all([self], grace)
+
+
+def stop_all(processes: Sequence[ManagedProcess], grace: float) -> list[ManagedProcess]:
+    """SIGTERM every process at once, SIGKILL whichever is still running after
+    `grace` seconds; returns those that had to be killed. Interrupted (a second
+    Ctrl-C), it kills them all at once."""
+    try:
+        for process in processes:
+            process.terminate()
+        deadline = time.monotonic() + grace
+        while any(p.running() for p in processes) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        killed = [p for p in processes if p.running()]
+        for process in killed:
+            process.kill()
+        for process in processes:
+            if process.process is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.process.wait(KILLED_EXIT_SECONDS)
+    return killed

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from labelmesh.devstack.processes import ManagedProcess, free_port
+from labelmesh.devstack.processes import ManagedProcess, free_port, stop_all
 
 SERVICE_NAMES = ("ingest", "inference", "annotation", "review", "audit")
 DEFAULT_PORTS = {
@@ -23,6 +23,9 @@ DEFAULT_PORTS = {
     "audit": (8085, 50055),
 }
 READY_DEADLINE_SECONDS = 120.0
+# A service shuts itself down within LABELMESH_SHUTDOWN_GRACE_SECONDS (4 s by
+# default); this is how long it is given before it is killed.
+STOP_GRACE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -97,8 +100,7 @@ def start_services(
             process.wait_until(functools.partial(ready, address), READY_DEADLINE_SECONDS)
             on_ready(address, time.monotonic() - began)
     except BaseException:
-        for process in processes:
-            process.stop()
+        stop_all(processes, STOP_GRACE_SECONDS)
         raise
     return processes
 
@@ -114,5 +116,4 @@ def running_services(
     try:
         yield addresses
     finally:
-        for process in processes:
-            process.stop()
+        stop_all(processes, STOP_GRACE_SECONDS)

@@ -34,3 +34,12 @@ def test_bad_values_name_the_variable_and_value(monkeypatch: pytest.MonkeyPatch)
     message = str(error.value)
     assert "LABELMESH_DEMO_REST_PORT='http'" in message
     assert "LABELMESH_OBJECT_STORE='gcs'" in message
+
+
+def test_overload_limits_default_for_a_small_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load(DemoSettings)
+    assert settings.max_requests_in_flight == 64
+    assert settings.request_deadline_seconds <= 5
+    monkeypatch.setenv("LABELMESH_MAX_REQUESTS_IN_FLIGHT", "0")
+    with pytest.raises(ConfigError, match="LABELMESH_MAX_REQUESTS_IN_FLIGHT='0'"):
+        load(DemoSettings)
