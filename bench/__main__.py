@@ -1,9 +1,13 @@
 """`make bench`: throughput of the event bus, of the whole labelling path, of
-review scoring, and of each built-in model.
+review scoring and of each built-in model, then the scale scenario (import,
+claim, submit, queue stats, review and model at 1k, 100k and 1M tasks).
 
 Starts its own broker, database and services on free ports, so it never
-touches the data of `make run`. Prints progress and one line per figure.
-`--only models` runs the model benchmark alone, without broker or database.
+touches the data of `make run`. Prints progress and the figures.
+`--only models` runs the model benchmark alone, without broker or database;
+`--only scale --sizes 1000,100000` the scale scenario at the sizes given;
+`--only compare` (`make bench-compare`, not part of the default run) the same
+workloads against Label Studio and LabelMesh.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from bench.review import bench_review
 from labelmesh.devstack.infra import secantus_server, start_and_wait, tansu_broker
 from labelmesh.devstack.processes import free_port
 
+SCALE_SIZES = (1_000, 100_000, 1_000_000)
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -29,18 +35,52 @@ def main() -> int:
         "--review-items", type=int, default=2_000, help="items of 3 annotations through review"
     )
     parser.add_argument(
-        "--only", choices=("infra", "models"), help="run only the bus and path, or only the models"
+        "--only",
+        choices=("infra", "models", "scale", "compare"),
+        help="run only the bus, path and review; the models; the scale scenario; "
+        "or the comparison with Label Studio",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=",".join(str(size) for size in SCALE_SIZES),
+        help="task counts of the scale scenario, comma-separated",
+    )
+    parser.add_argument(
+        "--compare-items", type=int, default=10_000, help="texts imported into each tool"
     )
     args = parser.parse_args()
-    if args.only != "models":
+    # Imported when needed: the model modules are heavy, and Label Studio's
+    # client is of no use to the other benchmarks.
+    if args.only == "compare":
+        from bench.compare import Workload, bench_compare
+
+        bench_compare(Workload(items=args.compare_items))
+        return 0
+    if args.only in (None, "infra"):
         _bench_infra(args.events, args.items, args.review_items)
-    if args.only != "infra":
-        # Imported here: the model modules are heavy and the other benchmarks don't need them.
+    if args.only in (None, "models"):
         from bench.models import bench_models
 
         print()
         asyncio.run(bench_models())
+    if args.only in (None, "scale"):
+        from bench.scale import bench_scale
+
+        print()
+        bench_scale(args.sizes)
     return 0
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+    except ValueError:
+        message = f"--sizes takes task counts like 1000,100000: {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"--sizes needs counts of at least 1: {text!r}")
+    return sizes
 
 
 def _bench_infra(events: int, items: int, review_items: int) -> None:

@@ -8,14 +8,15 @@ probabilities are the softmax of its cosine similarities to the prompts
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from labelmesh.inference.models.base import Model, ModelInput, ModelSpec, Task, UndecodableInput
-from labelmesh.inference.models.minilm import MODEL_VERSION, MiniLMEncoder, shared_encoder
+from labelmesh.inference.models.minilm import MODEL_VERSION, shared_encoder
 from labelmesh.v1.events_pb2 import DataType
 from labelmesh.v1.geometry_pb2 import Classification, Label
 
@@ -29,6 +30,12 @@ CACHED_CLASS_LISTS = 64
 
 def class_prompt(name: str) -> str:
     return f"This text is about {name}."
+
+
+class TextEncoder(Protocol):
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """One unit vector per text, in order."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -48,12 +55,13 @@ class ZeroShotClassifier(Model):
         "similarity (all-MiniLM-L6-v2); no training needed.",
     )
 
-    def __init__(self) -> None:
-        self._encoder: MiniLMEncoder | None = None
+    def __init__(self, encoder: Callable[[], TextEncoder] = shared_encoder) -> None:
+        self._load_encoder = encoder
+        self._encoder: TextEncoder | None = None
         self._class_vectors = functools.lru_cache(maxsize=CACHED_CLASS_LISTS)(self._embed_classes)
 
     def load(self) -> None:
-        self._encoder = shared_encoder()
+        self._encoder = self._load_encoder()
 
     def prepare(self, item: ModelInput) -> _Document:
         if not item.text.strip():
@@ -71,7 +79,7 @@ class ZeroShotClassifier(Model):
             for vector, document in zip(vectors, prepared, strict=True)
         ]
 
-    def _loaded(self) -> MiniLMEncoder:
+    def _loaded(self) -> TextEncoder:
         if self._encoder is None:
             raise RuntimeError(f"{self.spec.id}: load() was not called")
         return self._encoder

@@ -1,0 +1,349 @@
+"""Scale: import, claim, submit, queue stats, review and the zero-shot model as
+the database grows to 1k, 100k and 1M tasks, printed as one table.
+
+One database grows from size to size. Its tasks are seeded straight into the
+annotation database, by the annotation adapter's own document builder, into
+projects of at most `PROJECT_TASKS` open tasks each; the annotators' and queue
+figures at a size are taken on the fullest project. Import goes into a project
+of its own whose ingest database holds as many items as the size (prefilled
+the way an upload stores them). Review latency comes from `bench.review`,
+which runs a review service of its own on the same broker and database.
+
+Inference does not run in this stack: pre-labelling the imported texts would
+compete for the 2 cores with the figures taken after it; the model is measured
+on its own, once, since its speed does not depend on the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from bench.annotators import AtOnce, at_once, one_after_another, percentile
+from bench.imports import ImportRates, measure_imports, prefill, wait_for_project
+from bench.labelmesh_api import LabelMeshProject, LabelMeshRest
+from bench.review import bench_review
+from labelmesh.annotation.adapters.seeding import seed_open_tasks
+from labelmesh.core.mongo import connect
+from labelmesh.devstack.infra import secantus_server, start_and_wait, tansu_broker
+from labelmesh.devstack.processes import free_port
+from labelmesh.devstack.services import ServiceAddress, running_services, stack_env
+
+SIZES = (1_000, 100_000, 1_000_000)
+PROJECT_TASKS = 100_000
+PREFIX = "scale"
+SERVICES = ("ingest", "annotation", "review", "audit")
+CLASSES = ["sports", "politics", "technology", "business", "health"]
+ANNOTATORS, ROUNDS = 50, 10
+IMPORT_ITEMS = 10_000
+QUEUE_STATS_CALLS = 50
+# Piped into a log, Rich would wrap the table at 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 132)
+T = TypeVar("T")
+F = TypeVar("F")
+
+
+@dataclass
+class Grown:
+    """What the database holds so far: annotation projects with their seeded
+    tasks (oldest first), and the import project with its ingest items."""
+
+    projects: list[tuple[str, int]] = field(default_factory=list)
+    import_project: str = ""
+    import_items: int = 0
+
+    @property
+    def tasks(self) -> int:
+        return sum(n for _, n in self.projects)
+
+    def fullest(self) -> tuple[str, int]:
+        """The project with the most seeded tasks; of equals, the newest."""
+        return max(reversed(self.projects), key=lambda project: project[1])
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A figure that could not be taken, and why; the other figures still are."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Annotated:
+    annotators: AtOnce
+    queue_stats: list[float]
+
+
+@dataclass(frozen=True)
+class AtSize:
+    size: int
+    project_tasks: int
+    annotated: Annotated | Failed
+    imports: ImportRates | Failed
+    review_p95: float | Failed
+    # The machine's 1-minute load average when the figures began and ended.
+    load: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Stack:
+    addresses: dict[str, ServiceAddress]
+    bootstrap: str
+    mongo_uri: str
+    root: Path
+
+
+def bench_scale(sizes: Sequence[int] = SIZES) -> None:
+    """Grow the database through `sizes` (ascending task counts); print one table."""
+    sizes = sorted(sizes)
+    model_rate = _measured("zero-shot model", _model_rate)
+    figures: list[AtSize] = []
+    with tempfile.TemporaryDirectory(prefix="labelmesh-scale-") as tmp:
+        root = Path(tmp)
+        kafka_port, mongo_port = free_port(), free_port()
+        broker = tansu_broker(kafka_port, root / "tansu.log")
+        database = secantus_server(mongo_port, None, root / "secantusdb.log")
+        try:
+            console.print("scale: starting broker, database and services ...")
+            start_and_wait(broker, kafka_port)
+            start_and_wait(database, mongo_port)
+            bootstrap = f"127.0.0.1:{kafka_port}"
+            mongo_uri = f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true"
+            env = {
+                **stack_env(bootstrap, mongo_uri, PREFIX, root),
+                "LABELMESH_LOG_LEVEL": "WARNING",
+            }
+            with running_services(env, root / "logs", names=SERVICES) as addresses:
+                stack = Stack(addresses, bootstrap, mongo_uri, root)
+                grown = Grown()
+                for size in sizes:
+                    console.rule(f"scale: {size:,} tasks")
+                    figures.append(_at_size(stack, grown, size))
+        finally:
+            database.stop()
+            broker.stop()
+    console.print()
+    console.print(table(figures, model_rate))
+
+
+def _measured(what: str, measure: Callable[[], T]) -> T | Failed:
+    """The figure, or why it failed: one failure must not lose a long run's other figures."""
+    try:
+        return measure()
+    except Exception as error:
+        console.print(f"[red]scale: {what} failed:[/red] {type(error).__name__}: {error}")
+        return Failed(_short(error))
+
+
+def _short(error: Exception) -> str:
+    if isinstance(error, httpx.HTTPStatusError):
+        return f"HTTP {error.response.status_code}"
+    return type(error).__name__
+
+
+def _run(coroutine: Callable[[], Coroutine[Any, Any, T]]) -> Callable[[], T]:
+    return lambda: asyncio.run(coroutine())
+
+
+def _at_size(stack: Stack, grown: Grown, size: int) -> AtSize:
+    asyncio.run(_grow(stack, grown, size))
+    project_id, project_tasks = grown.fullest()
+    load = os.getloadavg()[0]
+    annotated = _measured("claim and submit", _run(lambda: _annotate(stack, project_id)))
+    # The review benchmark starts its own review service and runs its own loop.
+    review_p95 = _measured(
+        "review", lambda: bench_review(stack.bootstrap, stack.mongo_uri, stack.root, 0)[1]
+    )
+    # Last: the imported texts' events reach annotation and audit after the figure
+    # is taken, and must not weigh on the annotators' figures.
+    imports = _measured("import", _run(lambda: _import(stack, grown, size)))
+    loads = (load, os.getloadavg()[0])
+    return AtSize(size, project_tasks, annotated, imports, review_p95, loads)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+async def _grow(stack: Stack, grown: Grown, size: int) -> None:
+    """Seed tasks until the annotation database holds `size`, filling the last
+    project up to PROJECT_TASKS before starting the next; prefill the import
+    project's ingest items up to `size`."""
+    client = connect(stack.mongo_uri)
+    try:
+        async with httpx.AsyncClient(timeout=60) as http:
+            rest = LabelMeshRest(http, stack.addresses)
+            if not grown.import_project:
+                grown.import_project = await rest.create_text_project("scale import", CLASSES)
+                await wait_for_project(stack.addresses["ingest"], grown.import_project)
+                grown.import_items = 1  # the warm-up text wait_for_project uploads
+            start = grown.tasks
+            with _progress() as progress:
+                bar = progress.add_task("seeding tasks", total=size - start)
+                while grown.tasks < size:
+                    if not grown.projects or grown.projects[-1][1] >= PROJECT_TASKS:
+                        name = f"scale {len(grown.projects)}"
+                        grown.projects.append((await rest.create_text_project(name, CLASSES), 0))
+                    project_id, held = grown.projects[-1]
+                    count = min(size - grown.tasks, PROJECT_TASKS - held)
+                    await seed_open_tasks(
+                        client[f"{PREFIX}_annotation"],
+                        project_id,
+                        count,
+                        _shown_from(progress, bar, grown.tasks - start),
+                    )
+                    grown.projects[-1] = (project_id, held + count)
+                missing = max(0, size - grown.import_items)
+                bar = progress.add_task("prefilling the import project", total=missing)
+                await prefill(
+                    client[f"{PREFIX}_ingest"],
+                    grown.import_project,
+                    missing,
+                    _shown_from(progress, bar, 0),
+                )
+                grown.import_items += missing
+    finally:
+        await client.close()
+
+
+def _shown_from(progress: Progress, bar: TaskID, before: int) -> Callable[[int], None]:
+    """A progress callback that hears a running total counted from `before`."""
+    return lambda written: progress.update(bar, completed=before + written)
+
+
+async def _annotate(stack: Stack, project_id: str) -> Annotated:
+    # A long timeout: a slow request shows in p99 instead of being cut off.
+    async with httpx.AsyncClient(
+        timeout=120, limits=httpx.Limits(max_connections=2 * ANNOTATORS)
+    ) as http:
+        rest = LabelMeshRest(http, stack.addresses)
+        project = LabelMeshProject(rest, project_id, CLASSES[0])
+        await one_after_another(project, "warm-up", 5)
+        names = [f"annotator-{i}" for i in range(ANNOTATORS)]
+        with _progress() as progress:
+            bar = progress.add_task(
+                f"{ANNOTATORS} annotators at once, claim + submit", total=ANNOTATORS * ROUNDS
+            )
+            annotators = await at_once(project, names, ROUNDS, lambda: progress.advance(bar))
+        queue_stats: list[float] = []
+        for _ in range(QUEUE_STATS_CALLS):
+            started = time.perf_counter()
+            await rest.queue_stats(project_id)
+            queue_stats.append(time.perf_counter() - started)
+    return Annotated(annotators, queue_stats)
+
+
+async def _import(stack: Stack, grown: Grown, size: int) -> ImportRates:
+    console.print(f"scale: importing {IMPORT_ITEMS:,} texts over REST, then over gRPC ...")
+    # Counted before: a failed import may have stored some; prefilling tops up from the count.
+    grown.import_items += 2 * IMPORT_ITEMS
+    return await measure_imports(
+        stack.addresses["ingest"], grown.import_project, IMPORT_ITEMS, project_size=size
+    )
+
+
+def _model_rate() -> float:
+    """Zero-shot text classification items/s, as the inference service batches them."""
+    # Imported here: the model modules are heavy and only this figure needs them.
+    from bench.models import bench_zero_shot_fetches
+
+    one_sentence, _ = asyncio.run(bench_zero_shot_fetches())
+    return one_sentence
+
+
+def _cell(figure: F | Failed, shown: Callable[[F], str]) -> str:
+    return f"failed: {figure.reason}" if isinstance(figure, Failed) else shown(figure)
+
+
+def table(figures: Sequence[AtSize], model_rate: float | Failed) -> Table:
+    """One column per size; the issue's target beside each figure."""
+    out = Table(
+        title="LabelMesh at scale (embedded stack, this machine)",
+        caption=f"{ANNOTATORS} annotators at once, {ROUNDS} claim + submit each, in the "
+        f"fullest project (at most {PROJECT_TASKS:,} open tasks); import {IMPORT_ITEMS:,} "
+        "texts per API into a project holding as many items as the size",
+    )
+    out.add_column("figure")
+    for f in figures:
+        out.add_column(f"{f.size:,} tasks", justify="right")
+    out.add_column("target", justify="right")
+
+    def row(name: str, target: str, cell: Callable[[AtSize], str]) -> None:
+        out.add_row(name, *(cell(f) for f in figures), target)
+
+    def imports(shown: Callable[[ImportRates], str]) -> Callable[[AtSize], str]:
+        return lambda f: _cell(f.imports, shown)
+
+    def annotated(shown: Callable[[Annotated], str]) -> Callable[[AtSize], str]:
+        return lambda f: _cell(f.annotated, shown)
+
+    model = _cell(model_rate, lambda rate: f"{rate:,.0f}")
+    row("tasks seeded in the project", "", lambda f: f"{f.project_tasks:,}")
+    row("import, REST (items/s)", ">= 7,000", imports(lambda i: f"{i.rest:,.0f}"))
+    row("import, gRPC stream (items/s)", ">= 7,000", imports(lambda i: f"{i.grpc:,.0f}"))
+    row("claim p50 / p99 (ms)", "p99 <= 30", annotated(lambda a: _pair(a.annotators.claims)))
+    row("submit p50 / p99 (ms)", "p99 <= 30", annotated(lambda a: _pair(a.annotators.submits)))
+    row(
+        "claim + submit /s",
+        ">= 200",
+        annotated(lambda a: f"{a.annotators.pairs_per_second:,.0f}"),
+    )
+    row("errors", "0", annotated(lambda a: _errors(a.annotators)))
+    row("queue stats p50 / p99 (ms)", "<= 50", annotated(lambda a: _pair(a.queue_stats)))
+    row("review p95, submitted -> decided (ms)", "<= 200", lambda f: _cell(f.review_p95, _ms))
+    row("zero-shot model (items/s, measured once)", ">= 300", lambda f: model)
+    row("machine load (1-min average, start -> end)", "", lambda f: _load(f.load))
+    return out
+
+
+def _load(load: tuple[float, float]) -> str:
+    return f"{load[0]:.1f} -> {load[1]:.1f}"
+
+
+def _ms(seconds: float) -> str:
+    if math.isnan(seconds):
+        return "-"
+    ms = seconds * 1000
+    return f"{ms:,.0f}" if ms >= 10 else f"{ms:,.1f}"
+
+
+def _pair(seconds: Sequence[float]) -> str:
+    return f"{_ms(percentile(seconds, 50))} / {_ms(percentile(seconds, 99))}"
+
+
+def _errors(annotators: AtOnce) -> str:
+    failed = sum(annotators.errors.values())
+    if not failed:
+        return "0"
+    kinds = ", ".join(f"{kind} x{n}" for kind, n in annotators.errors.most_common())
+    return f"{failed} ({kinds})"
