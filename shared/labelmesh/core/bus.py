@@ -38,8 +38,6 @@ log = logging.getLogger(__name__)
 # gave about 200 ms per hop, 20 ms about 10 ms), so it adds straight to the
 # latency of every event; a short wait costs only some empty fetches.
 FETCH_MAX_WAIT_MS = 20
-# How long a stopping consumer waits for its last offset commit.
-COMMIT_ON_STOP_SECONDS = 2.0
 
 
 class FetchHandler(Protocol):
@@ -176,42 +174,24 @@ class EventConsumer:
         await self._consumer.stop()
 
     async def run(self) -> None:
-        # A fetch's offsets go to the broker while the next fetch is handled, one
-        # commit at a time so that they arrive in order: the round trip then adds
-        # nothing to the next events' latency.
-        committing: asyncio.Task[None] | None = None
-        try:
-            while True:
-                await self._wait_for_capacity()
-                batch = await self._consumer.getmany(timeout_ms=500, max_records=500)
-                if not batch:
-                    self._record_lag()
-                    continue
-                await self.process_batch(batch)
-                offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
-                self._positions.update(offsets)
-                if committing is not None:
-                    await asyncio.shield(committing)
-                committing = asyncio.create_task(self._commit(offsets))
-        finally:
-            if committing is not None:
-                # Stopping: let the last commit land, but never hold shutdown for long;
-                # an offset not committed only means replays, which the handlers drop.
-                done, late = await asyncio.wait([committing], timeout=COMMIT_ON_STOP_SECONDS)
-                for task in late:
-                    task.cancel()
-                for task in done:
-                    if not task.cancelled() and task.exception() is not None:
-                        log.warning("last offset commit failed: %r", task.exception())
-
-    async def _commit(self, offsets: Mapping[TopicPartition, int]) -> None:
-        try:
-            await self._consumer.commit(dict(offsets))
-        except CommitFailedError:
-            # A rebalance moved the partitions; their new owner re-reads
-            # from the last commit and the handlers drop the replays.
-            log.warning("offset commit failed after a rebalance", extra={"fields": offsets})
-        self._record_lag()
+        while True:
+            await self._wait_for_capacity()
+            batch = await self._consumer.getmany(timeout_ms=500, max_records=500)
+            if not batch:
+                self._record_lag()
+                continue
+            await self.process_batch(batch)
+            offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
+            self._positions.update(offsets)
+            # Committed before the next fetch, so that a rebalance hands the next
+            # owner as few handled events as possible to drop as replays.
+            try:
+                await self._consumer.commit(offsets)
+            except CommitFailedError:
+                # A rebalance moved the partitions; their new owner re-reads
+                # from the last commit and the handlers drop the replays.
+                log.warning("offset commit failed after a rebalance", extra={"fields": offsets})
+            self._record_lag()
 
     async def _wait_for_capacity(self) -> None:
         """Backpressure: while the workers are full, pause every partition.
