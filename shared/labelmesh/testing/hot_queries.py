@@ -6,9 +6,10 @@ collections to 100,000, measure again, and require the same few documents."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from pymongo import monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 
 from labelmesh.core.mongo import Document
@@ -27,6 +28,26 @@ class Examined:
 
     keys: int
     docs: int
+
+
+@dataclass
+class SentCommands(monitoring.CommandListener):
+    """The commands a client sent, to explain the finds a repository really makes."""
+
+    sent: list[dict[str, Any]] = field(default_factory=list)
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.sent.append(dict(event.command))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        """The commands of one kind ("find", "insert", ...), in the order sent."""
+        return [c for c in self.sent if name in c]
 
 
 async def examined(

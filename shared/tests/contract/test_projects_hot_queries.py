@@ -8,48 +8,30 @@ grow with the collection.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import pytest
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from labelmesh.core.mongo import Document
 from labelmesh.core.projects import MongoProjectDirectory
-from labelmesh.testing.hot_queries import LARGE, SMALL, Examined, examined, seed
+from labelmesh.testing.hot_queries import LARGE, SMALL, Examined, SentCommands, examined, seed
 from labelmesh.v1.events_pb2 import ProjectSpec
 
 pytestmark = pytest.mark.integration
 
 
 @dataclass
-class SentFinds(monitoring.CommandListener):
-    """The find commands a client sent."""
-
-    sent: list[dict[str, Any]] = field(default_factory=list)
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "find":
-            self.sent.append(dict(event.command))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
-@dataclass
 class Directory:
     db: AsyncDatabase[Document]
     projects: MongoProjectDirectory
-    finds: SentFinds
+    finds: SentCommands
 
 
 @pytest.fixture
 async def directory(mongo_uri: str, unique_name: str) -> AsyncIterator[Directory]:
-    finds = SentFinds()
+    finds = SentCommands()
     client: AsyncMongoClient[Document] = AsyncMongoClient(
         mongo_uri, tz_aware=True, event_listeners=[finds]
     )
@@ -70,7 +52,7 @@ async def lookup(directory: Directory, project_id: str) -> tuple[ProjectSpec | N
     """The project, and what the server read to find it."""
     directory.finds.sent.clear()
     found = await directory.projects.get(project_id)
-    [find] = directory.finds.sent
+    [find] = directory.finds.named("find")
     return found, await examined(
         directory.db[find["find"]], find["filter"], limit=find.get("limit", 0)
     )

@@ -8,12 +8,11 @@ documents examined must not grow with the collection.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from labelmesh.audit.adapters.repository import (
@@ -27,7 +26,7 @@ from labelmesh.audit.records import AuditEntry
 from labelmesh.core.envelopes import new_envelope, user_actor
 from labelmesh.core.mongo import Document, MongoUnitOfWork, ensure_core_indexes
 from labelmesh.core.topics import Topics
-from labelmesh.testing.hot_queries import LARGE, SMALL, Examined, examined, seed
+from labelmesh.testing.hot_queries import LARGE, SMALL, Examined, SentCommands, examined, seed
 from labelmesh.v1.events_pb2 import ItemIngested, TaskCreated
 
 pytestmark = pytest.mark.integration
@@ -35,25 +34,6 @@ pytestmark = pytest.mark.integration
 AT = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 # Each seeded chain holds this many entries.
 CHAIN_LENGTH = 4
-
-
-@dataclass
-class SentCommands(monitoring.CommandListener):
-    """The commands a client sent, by name."""
-
-    sent: list[dict[str, Any]] = field(default_factory=list)
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.sent.append(dict(event.command))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-    def named(self, name: str) -> list[dict[str, Any]]:
-        return [c for c in self.sent if name in c]
 
 
 @dataclass

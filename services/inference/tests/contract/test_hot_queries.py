@@ -9,12 +9,11 @@ documents examined must not grow with the collection.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from labelmesh.core.mongo import Document, MongoUnitOfWork, ensure_core_indexes
@@ -27,7 +26,7 @@ from labelmesh.inference.adapters.repository import (
     prediction_document,
 )
 from labelmesh.inference.records import AutoAnnotationSetup, StoredItem, StoredPrediction
-from labelmesh.testing.hot_queries import LARGE, SMALL, Examined, examined, seed
+from labelmesh.testing.hot_queries import LARGE, SMALL, Examined, SentCommands, examined, seed
 from labelmesh.v1.events_pb2 import (
     AutoAnnotationRules,
     ItemIngested,
@@ -41,22 +40,6 @@ AT = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 PROJECTS = 10
 # Each seeded item has this many predictions, pre-labelling and AI Assist alternating.
 PREDICTIONS_PER_ITEM = 4
-
-
-@dataclass
-class SentCommands(monitoring.CommandListener):
-    """The commands a client sent."""
-
-    sent: list[dict[str, Any]] = field(default_factory=list)
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.sent.append(dict(event.command))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 @dataclass
@@ -86,7 +69,7 @@ async def examined_by(stored: Stored, run: Callable[[], Awaitable[object]]) -> E
     """What the server reads to answer every find that `run` sends, summed."""
     stored.commands.sent.clear()
     await run()
-    finds = [c for c in stored.commands.sent if "find" in c]
+    finds = stored.commands.named("find")
     assert finds, "the query sent no find"
     total = Examined(0, 0)
     for find in finds:
