@@ -1,17 +1,19 @@
 """Annotators driving a labelling tool: take the next task, submit a label, again.
 
 The workloads only know `Annotating`, so the same code measures LabelMesh and
-Label Studio. A failed request (an HTTP error, a timeout, or no task handed
-out) counts as an error and the annotator moves on to its next round.
+Label Studio. Each annotator has a tool, and a connection, of their own. A
+failed request (an HTTP error, a timeout, or no task handed out) counts as an
+error and the annotator moves on to its next round.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -55,6 +57,8 @@ class AtOnce:
     claims: list[float]
     submits: list[float]
     errors: Counter[str] = field(default_factory=Counter)
+    # Claim + submit per second offered on a schedule; None: as fast as the tool answers.
+    rate: float | None = None
 
     @property
     def requests(self) -> int:
@@ -114,30 +118,71 @@ async def one_after_another(
 
 
 async def at_once(
-    tool: Annotating,
-    annotators: Sequence[str],
+    tools: Mapping[str, Annotating],
     rounds: int,
     on_round: Callable[[], None] = lambda: None,
+    *,
+    rate: float | None = None,
+    warm_up: bool = True,
 ) -> AtOnce:
-    """Every annotator does `rounds` claims and submits, all annotators at once."""
+    """Every annotator (the keys of `tools`, each with a tool of their own) does
+    `rounds` claims and submits, all annotators at once.
+
+    With `warm_up`, each first does one round that is not timed, as an annotator
+    who has opened the tool has a connection and a place in the queue. Without
+    `rate`, each starts the next round as soon as the last ended, so the run
+    finds how many rounds per second the tool sustains; but then, by Little's
+    law, latency is only the number of annotators over that rate. With `rate`
+    (claim + submit per second, all annotators together), each annotator starts
+    a round on a fixed schedule (at once when running late), so that latency is
+    measured under that steady load.
+    """
     claims: list[float] = []
     submits: list[float] = []
     errors: Counter[str] = Counter()
+    interval = len(tools) / rate if rate else 0.0
 
-    async def annotate(annotator: str) -> None:
+    async def one_round(tool: Annotating, annotator: str, timed: bool) -> None:
+        try:
+            started = time.perf_counter()
+            task_id = await tool.claim(annotator)
+            claimed = time.perf_counter()
+            await tool.submit(annotator, task_id)
+            if timed:
+                claims.append(claimed - started)
+                submits.append(time.perf_counter() - claimed)
+        except (httpx.HTTPError, NoTask) as error:
+            errors[error_kind(error)] += 1
+
+    async def annotate(index: int, annotator: str, tool: Annotating, began: float) -> None:
+        # Staggered, so that the annotators' schedules do not start in step.
+        due = began + interval * index / len(tools)
         for _ in range(rounds):
-            try:
-                started = time.perf_counter()
-                task_id = await tool.claim(annotator)
-                claims.append(time.perf_counter() - started)
-                started = time.perf_counter()
-                await tool.submit(annotator, task_id)
-                submits.append(time.perf_counter() - started)
-            except (httpx.HTTPError, NoTask) as error:
-                errors[error_kind(error)] += 1
+            if interval:
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                due += interval
+            await one_round(tool, annotator, timed=True)
             on_round()
 
+    if warm_up:
+        await asyncio.gather(*(one_round(tool, name, timed=False) for name, tool in tools.items()))
     started = time.perf_counter()
-    await asyncio.gather(*(annotate(a) for a in annotators))
+    await asyncio.gather(
+        *(annotate(i, name, tool, started) for i, (name, tool) in enumerate(tools.items()))
+    )
     seconds = time.perf_counter() - started
-    return AtOnce(len(annotators), rounds, seconds, claims, submits, errors)
+    return AtOnce(len(tools), rounds, seconds, claims, submits, errors, rate)
+
+
+@contextlib.asynccontextmanager
+async def own_clients(
+    annotators: Sequence[str], request_timeout: float
+) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    """An HTTP client for each annotator, as each annotator's browser has its own
+    connection. (With one pool for all, httpx looks at every connection of the
+    pool on each request, and the client would measure mostly itself.)"""
+    async with contextlib.AsyncExitStack() as stack:
+        yield {
+            annotator: await stack.enter_async_context(httpx.AsyncClient(timeout=request_timeout))
+            for annotator in annotators
+        }

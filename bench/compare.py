@@ -7,8 +7,9 @@ The workloads, on a text classification project of each tool:
 - import `items` texts in requests of `batch` (items/s, one request at a time);
 - one annotator claims its next task and submits a label, `rounds` times, one
   after another (mean of each step);
-- `annotators` annotators at once, `each` claims and submits apiece
-  (claim + submit per second, p50 and p99 of each step, errors).
+- `annotators` annotators at once, `each` claims and submits apiece after one
+  round to warm up, each with a connection of their own (claim + submit per
+  second, p50 and p99 of each step, errors).
 
 LabelMesh pre-labels every imported text with its zero-shot model before the
 task opens to people; the annotators start once every task is open, as they
@@ -33,7 +34,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bench.annotators import Annotating, AtOnce, OneAfterAnother, at_once, one_after_another
+from bench.annotators import (
+    Annotating,
+    AtOnce,
+    OneAfterAnother,
+    at_once,
+    one_after_another,
+    own_clients,
+)
 from bench.labelmesh_api import LabelMeshProject, LabelMeshRest
 from bench.labelstudio import (
     LabelStudioApi,
@@ -121,10 +129,8 @@ def _labelmesh_stack(root: Path) -> Iterator[dict[str, ServiceAddress]]:
 
 
 def _client() -> httpx.AsyncClient:
-    # One connection per annotator at once, so no request queues inside the client.
-    return httpx.AsyncClient(
-        timeout=REQUEST_TIMEOUT_SECONDS, limits=httpx.Limits(max_connections=200)
-    )
+    """The project lead's client: creates the project and imports."""
+    return httpx.AsyncClient(timeout=REQUEST_TIMEOUT_SECONDS)
 
 
 async def _drive_label_studio(server: LabelStudioServer, workload: Workload) -> Figures:
@@ -134,8 +140,11 @@ async def _drive_label_studio(server: LabelStudioServer, workload: Workload) -> 
         project_id = await api.create_text_project("compare", TOPICS)
         await api.upload(project_id, ["warm-up"])
         rate, retries = await _import("Label Studio", lambda t: api.upload(project_id, t), workload)
-        project = LabelStudioProject(api, project_id, TOPICS[0])
-        sequential, concurrent = await _annotate("Label Studio", project, workload)
+
+        def project_of(client: httpx.AsyncClient) -> Annotating:
+            return LabelStudioProject(LabelStudioApi(client, server), project_id, TOPICS[0])
+
+        sequential, concurrent = await _annotate("Label Studio", project_of, workload)
     return Figures(rate, retries, sequential, concurrent, (load, os.getloadavg()[0]))
 
 
@@ -150,8 +159,11 @@ async def _drive_labelmesh(addresses: dict[str, ServiceAddress], workload: Workl
         # + the warm-up text of wait_until_ingest_knows
         await _until_prelabelled(rest, project_id, workload.items + 1)
         prelabelled = workload.items / (time.perf_counter() - started)
-        project = LabelMeshProject(rest, project_id, TOPICS[0])
-        sequential, concurrent = await _annotate("LabelMesh", project, workload)
+
+        def project_of(client: httpx.AsyncClient) -> Annotating:
+            return LabelMeshProject(LabelMeshRest(client, addresses), project_id, TOPICS[0])
+
+        sequential, concurrent = await _annotate("LabelMesh", project_of, workload)
     loads = (load, os.getloadavg()[0])
     return Figures(rate, retries, sequential, concurrent, loads, prelabelled)
 
@@ -216,21 +228,23 @@ async def _until_prelabelled(rest: LabelMeshRest, project_id: str, expected: int
 
 
 async def _annotate(
-    tool: str, project: Annotating, workload: Workload
+    tool: str, project_of: Callable[[httpx.AsyncClient], Annotating], workload: Workload
 ) -> tuple[OneAfterAnother, AtOnce]:
-    with _progress() as progress:
-        bar = progress.add_task(f"{tool}: one annotator, claim + submit", total=workload.rounds)
-        sequential = await one_after_another(
-            project, SOLO, workload.rounds, lambda: progress.advance(bar)
-        )
-    total = workload.annotators * workload.each
-    with _progress() as progress:
-        bar = progress.add_task(
-            f"{tool}: {workload.annotators} annotators at once, claim + submit", total=total
-        )
-        concurrent = await at_once(
-            project, workload.names(), workload.each, lambda: progress.advance(bar)
-        )
+    """Each annotator works through a client (a connection) of their own."""
+    names = workload.names()
+    async with own_clients([SOLO, *names], REQUEST_TIMEOUT_SECONDS) as clients:
+        with _progress() as progress:
+            bar = progress.add_task(f"{tool}: one annotator, claim + submit", total=workload.rounds)
+            sequential = await one_after_another(
+                project_of(clients[SOLO]), SOLO, workload.rounds, lambda: progress.advance(bar)
+            )
+        total = workload.annotators * workload.each
+        tools = {name: project_of(clients[name]) for name in names}
+        with _progress() as progress:
+            bar = progress.add_task(
+                f"{tool}: {workload.annotators} annotators at once, claim + submit", total=total
+            )
+            concurrent = await at_once(tools, workload.each, lambda: progress.advance(bar))
     return sequential, concurrent
 
 

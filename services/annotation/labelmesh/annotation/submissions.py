@@ -33,7 +33,6 @@ from labelmesh.core.uow import Transaction
 from labelmesh.v1.events_pb2 import (
     AnnotationSubmitted,
     Envelope,
-    ProjectSpec,
     SuggestionAccepted,
     SuggestionRejected,
 )
@@ -55,19 +54,44 @@ class HandedIn:
     gold: bool
 
 
+def workable(task: Task | None, task_id: str, annotator: str) -> Workable:
+    """The task, if `annotator` may work on it now; raises why not."""
+    if task is None:
+        raise NotFound("task", task_id)
+    view = task_view(task, annotator)
+    if annotator in task.assigned:
+        return Workable(view, direct=False)
+    if takes_directly(task):
+        return Workable(view, direct=True)
+    if annotator in task.submitted:
+        raise Conflict(f"{annotator!r} already submitted task {task_id!r}")
+    if view.status not in IN_PROGRESS:
+        raise Conflict(f"task {task_id!r} is {view.status}, not open for submission")
+    if view.status == TaskStatus.ASSIGNED and view.assignees:
+        holders = ", ".join(repr(holder) for holder in view.assignees)
+        raise Conflict(f"task {task_id!r} is assigned to {holders}")
+    raise Conflict(f"task {task_id!r} is not assigned to {annotator!r}; take it with NextTask")
+
+
 @dataclass(frozen=True)
 class HandIn:
-    """Validated work on a task, to be handed in with others that arrive at once."""
+    """Work on a task, to be handed in with others that arrive at once.
 
-    work: Workable
+    Labels alone are checked in the group's transaction, against the task as read
+    there, so that a plain submission costs no read of its own. Accepted
+    suggestions come `checked`: they were chosen from the task read before.
+    """
+
+    task_id: str
     annotator: str
     labels: tuple[Label, ...]
     source: AnnotationSource
     judged: tuple[SuggestionAccepted | SuggestionRejected, ...]
     annotation_id: str
+    checked: Workable | None = None
 
-    def stored(self, round_: int) -> StoredAnnotation:
-        task = self.work.view
+    def stored(self, work: Workable, round_: int) -> StoredAnnotation:
+        task = work.view
         return StoredAnnotation(
             annotation_id=self.annotation_id,
             task_id=task.task_id,
@@ -79,9 +103,9 @@ class HandIn:
             round=round_,
         )
 
-    def events(self, before: Task, seconds: float) -> list[Envelope]:
+    def events(self, work: Workable, before: Task, seconds: float) -> list[Envelope]:
         """AnnotationSubmitted, then the verdict on each suggestion."""
-        view = self.work.view
+        view = work.view
         submitted = AnnotationSubmitted(
             annotation_id=self.annotation_id,
             task_id=view.task_id,
@@ -131,27 +155,16 @@ class Submissions:
         """The task, if `annotator` may work on it now."""
         if not annotator:
             raise InvalidField("annotator", "must not be empty")
-        task = await self.stores.tasks.get(task_id)
-        if task is None:
-            raise NotFound("task", task_id)
-        view = task_view(task, annotator)
-        if annotator in task.assigned:
-            return Workable(view, direct=False)
-        if takes_directly(task):
-            return Workable(view, direct=True)
-        if annotator in task.submitted:
-            raise Conflict(f"{annotator!r} already submitted task {task_id!r}")
-        if view.status not in IN_PROGRESS:
-            raise Conflict(f"task {task_id!r} is {view.status}, not open for submission")
-        if view.status == TaskStatus.ASSIGNED and view.assignees:
-            holders = ", ".join(repr(holder) for holder in view.assignees)
-            raise Conflict(f"task {task_id!r} is assigned to {holders}")
-        raise Conflict(f"task {task_id!r} is not assigned to {annotator!r}; take it with NextTask")
+        return workable(await self.stores.tasks.get(task_id), task_id, annotator)
 
     async def submit(self, task_id: str, annotator: str, labels: Sequence[Label]) -> str:
         """Validate and store an annotation; returns its id. Nothing is stored if invalid."""
-        work = await self.workable(task_id, annotator)
-        return await self._store(work, annotator, labels, AnnotationSource.HUMAN, [])
+        if not annotator:
+            raise InvalidField("annotator", "must not be empty")
+        handing = HandIn(
+            task_id, annotator, tuple(labels), AnnotationSource.HUMAN, (), str(uuid.uuid4())
+        )
+        return await self._store(handing)
 
     async def accept_suggestions(
         self, task_id: str, suggestion_ids: Sequence[str], annotator: str
@@ -189,9 +202,16 @@ class Submissions:
             for suggestion_id, label in offered.items()
             if suggestion_id not in chosen
         ]
-        annotation_id = await self._store(
-            work, annotator, accepted, AnnotationSource.SUGGESTION, judged
+        handing = HandIn(
+            task_id,
+            annotator,
+            tuple(accepted),
+            AnnotationSource.SUGGESTION,
+            tuple(judged),
+            str(uuid.uuid4()),
+            checked=work,
         )
+        annotation_id = await self._store(handing)
         self.metrics.suggestions.labels("accepted").inc(len(accepted))
         self.metrics.suggestions.labels("rejected").inc(len(judged))
         return annotation_id
@@ -231,22 +251,13 @@ class Submissions:
         await self.stores.uow.run(write)
         self.metrics.suggestions.labels("rejected").inc()
 
-    async def _store(
-        self,
-        work: Workable,
-        annotator: str,
-        labels: Sequence[Label],
-        source: AnnotationSource,
-        judged: Sequence[SuggestionAccepted | SuggestionRejected],
-    ) -> str:
-        task = work.view
-        project = await self.stores.projects.get(task.project_id)
-        if project is None:
-            raise NotFound("project", task.project_id)
-        self._validate(labels, project, task)
-        handing = HandIn(work, annotator, tuple(labels), source, tuple(judged), str(uuid.uuid4()))
-        handed_in = await self._group.submit(handing)
-        self.metrics.annotations.labels(source).inc()
+    async def _store(self, handing: HandIn) -> str:
+        try:
+            handed_in = await self._group.submit(handing)
+        except InvalidField as exc:
+            self.metrics.rejected_submissions.labels(exc.field.rsplit(".", 1)[-1]).inc()
+            raise
+        self.metrics.annotations.labels(handing.source).inc()
         if handed_in.seconds_spent:
             kind = "gold" if handed_in.gold else "regular"
             self.metrics.task_seconds.labels(kind).observe(handed_in.seconds_spent)
@@ -259,22 +270,27 @@ class Submissions:
     async def _write_group(
         self, tx: Transaction, group: list[HandIn]
     ) -> list[HandedIn | BaseException]:
-        before = await self.stores.tasks.by_ids(tx, [h.work.view.task_id for h in group])
+        before = await self.stores.tasks.by_ids(tx, [h.task_id for h in group])
         live = dict(before)
         outcomes: list[HandedIn | BaseException] = []
         stored: list[StoredAnnotation] = []
         at = datetime.now(UTC)
         for handing in group:
-            task_id = handing.work.view.task_id
-            task = live.get(task_id)
-            after = handed_in(task, handing.annotator, direct=handing.work.direct) if task else None
-            if task is None or after is None:
-                outcomes.append(Conflict(f"task {task_id!r} was submitted or reassigned meanwhile"))
+            task = live.get(handing.task_id)
+            try:
+                work = await self._work_on(task, handing)
+            except (Conflict, InvalidField, NotFound) as exc:
+                outcomes.append(exc)
                 continue
-            live[task_id] = after
+            after = handed_in(task, handing.annotator, direct=work.direct) if task else None
+            if task is None or after is None:
+                reason = f"task {handing.task_id!r} was submitted or reassigned meanwhile"
+                outcomes.append(Conflict(reason))
+                continue
+            live[handing.task_id] = after
             spent = seconds_spent(task.assigned_at, handing.annotator, at)
-            stored.append(handing.stored(task.round))
-            tx.emit(*handing.events(task, spent))
+            stored.append(handing.stored(work, task.round))
+            tx.emit(*handing.events(work, task, spent))
             outcomes.append(HandedIn(spent, task.gold))
         await self.stores.tasks.save(
             tx, [Changed(before[t], live[t]) for t in before if live[t] is not before[t]]
@@ -282,9 +298,13 @@ class Submissions:
         await self.stores.annotations.insert(tx, stored)
         return outcomes
 
-    def _validate(self, labels: Sequence[Label], project: ProjectSpec, task: TaskView) -> None:
-        try:
-            validate_labels(labels, project, task.data_type, task.text)
-        except InvalidField as exc:
-            self.metrics.rejected_submissions.labels(exc.field.rsplit(".", 1)[-1]).inc()
-            raise
+    async def _work_on(self, task: Task | None, handing: HandIn) -> Workable:
+        """The work as checked before, or the task as read now, checked with its labels."""
+        if handing.checked is not None:
+            return handing.checked
+        work = workable(task, handing.task_id, handing.annotator)
+        project = await self.stores.projects.get(work.view.project_id)
+        if project is None:
+            raise NotFound("project", work.view.project_id)
+        validate_labels(handing.labels, project, work.view.data_type, work.view.text)
+        return work

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from labelmesh.annotation.project_cache import CachedProjects
 from labelmesh.testing.memory import InMemoryUnitOfWork, MemoryState
 from labelmesh.testing.twins.annotation import InMemoryProjectRepository
@@ -41,3 +43,23 @@ async def test_nothing_is_kept_past_its_time() -> None:
     assert await name(cached, "p1") == "first"
     inner.projects["p1"] = ProjectSpec(project_id="p1", name="second").SerializeToString()
     assert await name(cached, "p1") == "second"
+
+
+async def test_callers_that_miss_at_once_share_one_read() -> None:
+    state = MemoryState()
+    inner = InMemoryProjectRepository(state)
+    inner.projects["p1"] = ProjectSpec(project_id="p1", name="first").SerializeToString()
+    reads = 0
+    read = inner.get
+
+    async def counted(project_id: str) -> ProjectSpec | None:
+        nonlocal reads
+        reads += 1
+        await asyncio.sleep(0.01)
+        return await read(project_id)
+
+    inner.get = counted  # type: ignore[method-assign]
+    cached = CachedProjects(inner, ttl_seconds=60)
+    names = await asyncio.gather(*(name(cached, "p1") for _ in range(20)))
+    assert names == ["first"] * 20
+    assert reads == 1
