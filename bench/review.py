@@ -181,7 +181,7 @@ async def _throughput(
     items: int,
 ) -> float:
     envelopes = [
-        _submission(project_id, f"item-{i}", annotator, 3, CLASSES[i % len(CLASSES)])
+        _submission(project_id, f"{project_id}-item-{i}", annotator, 3, CLASSES[i % len(CLASSES)])
         for i in range(items)
         for annotator in random.sample(ANNOTATORS, 3)
     ]
@@ -258,7 +258,11 @@ async def _latency(
     send_lag = 0.0
     start = time.perf_counter() + 0.1
     for i in range(count):
-        envelope = _submission(project_id, f"steady-{i}", ANNOTATORS[i % 5], 1, CLASSES[0])
+        # Items are named by project: a run after another on the same database
+        # must not find its items decided already.
+        envelope = _submission(
+            project_id, f"{project_id}-steady-{i}", ANNOTATORS[i % 5], 1, CLASSES[0]
+        )
         at = start + i / rate
         if (wait := at - time.perf_counter()) > 0:
             await asyncio.sleep(wait)

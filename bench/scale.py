@@ -188,6 +188,9 @@ def _at_size(stack: Stack, grown: Grown, size: int) -> AtSize:
     # is taken, and must not weigh on the annotators' figures.
     imports = _measured("import", _run(lambda: _import(stack, grown, size)))
     loads = (load, os.getloadavg()[0])
+    # The imported texts become tasks and audit entries after the figure is taken;
+    # the next size's figures must not pay for them.
+    _measured("catching up", _run(lambda: _until_caught_up(stack)))
     return AtSize(size, project_tasks, annotated, imports, review_p95, loads)
 
 
@@ -285,6 +288,35 @@ async def _import(stack: Stack, grown: Grown, size: int) -> ImportRates:
     grown.import_items += 2 * IMPORT_ITEMS
     return await measure_imports(
         stack.addresses["ingest"], grown.import_project, IMPORT_ITEMS, project_size=size
+    )
+
+
+async def _until_caught_up(stack: Stack, deadline_seconds: float = 1_800) -> None:
+    """Until every service has handled every event published so far (no consumer
+    lag on two reads a second apart)."""
+    deadline = time.monotonic() + deadline_seconds
+    async with httpx.AsyncClient(timeout=10) as http:
+        with _progress() as progress:
+            bar = progress.add_task("letting the services catch up on events", total=None)
+            quiet = 0
+            while quiet < 2:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"consumers still behind after {deadline_seconds:.0f} s")
+                lag = sum([await _lag(http, address) for address in stack.addresses.values()])
+                progress.update(bar, total=max(lag, progress.tasks[bar].total or 0))
+                progress.update(bar, completed=(progress.tasks[bar].total or 0) - lag)
+                quiet = quiet + 1 if lag == 0 else 0
+                await asyncio.sleep(1)
+
+
+async def _lag(http: httpx.AsyncClient, address: ServiceAddress) -> int:
+    """The service's consumer lag, in events, summed over its partitions."""
+    response = await http.get(address.metrics)
+    response.raise_for_status()
+    return sum(
+        int(float(line.rsplit(" ", 1)[1]))
+        for line in response.text.splitlines()
+        if "_consumer_lag_messages{" in line
     )
 
 
