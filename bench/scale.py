@@ -124,7 +124,8 @@ class Stack:
 
 
 def bench_scale(sizes: Sequence[int] = SIZES) -> None:
-    """Grow the database through `sizes` (ascending task counts); print one table."""
+    """Grow the database through `sizes` (ascending task counts); print the table of
+    figures after each size, so that a failure later loses none of them."""
     sizes = sorted(sizes)
     model_rate = _measured("zero-shot model", _model_rate)
     figures: list[AtSize] = []
@@ -148,12 +149,23 @@ def bench_scale(sizes: Sequence[int] = SIZES) -> None:
                 grown = Grown()
                 for size in sizes:
                     console.rule(f"scale: {size:,} tasks")
-                    figures.append(_at_size(stack, grown, size))
+                    try:
+                        figures.append(_at_size(stack, grown, size))
+                    except Exception:
+                        # Growing failed: the sizes reached so far still make a table.
+                        console.print_exception()
+                        _show_log_tail(root / "secantusdb.log")
+                        break
+                    console.print(table(figures, model_rate))
         finally:
             database.stop()
             broker.stop()
-    console.print()
-    console.print(table(figures, model_rate))
+
+
+def _show_log_tail(path: Path, lines: int = 40) -> None:
+    if path.exists():
+        console.print(f"scale: the end of {path.name}:")
+        console.print("\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
 
 
 def _measured(what: str, measure: Callable[[], T]) -> T | Failed:
