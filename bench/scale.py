@@ -64,6 +64,9 @@ ANNOTATORS, ROUNDS = 50, 8
 OFFERED_RATE = 200.0
 IMPORT_ITEMS = 10_000
 QUEUE_STATS_CALLS = 50
+# The benchmark's database lives in memory, all of it in the cache: 1M tasks and
+# 1M items overflow SecantusDB's default of 1G.
+DATABASE_CACHE = "8G"
 # Piped into a log, Rich would wrap the table at 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 132)
 T = TypeVar("T")
@@ -133,7 +136,9 @@ def bench_scale(sizes: Sequence[int] = SIZES) -> None:
         root = Path(tmp)
         kafka_port, mongo_port = free_port(), free_port()
         broker = tansu_broker(kafka_port, root / "tansu.log")
-        database = secantus_server(mongo_port, None, root / "secantusdb.log")
+        database = secantus_server(
+            mongo_port, None, root / "secantusdb.log", cache_size=DATABASE_CACHE
+        )
         try:
             console.print("scale: starting broker, database and services ...")
             start_and_wait(broker, kafka_port)

@@ -25,8 +25,12 @@ def tansu_broker(port: int, log_path: Path) -> ManagedProcess:
     )
 
 
-def secantus_server(port: int, data_dir: Path | None, log_path: Path) -> ManagedProcess:
-    """SecantusDB on WiredTiger; `data_dir=None` keeps the data in a temporary directory."""
+def secantus_server(
+    port: int, data_dir: Path | None, log_path: Path, cache_size: str | None = None
+) -> ManagedProcess:
+    """SecantusDB on WiredTiger; `data_dir=None` keeps the data in memory, where it
+    must fit in the cache (`cache_size`, like "8G"; SecantusDB's default is 1G):
+    past it, writes fail with WT_CACHE_FULL."""
     launcher = shutil.which("secantusd-py") or str(Path(sys.executable).parent / "secantusd-py")
     storage = str(data_dir) if data_dir is not None else ":memory:"
     if data_dir is not None:
@@ -43,6 +47,7 @@ def secantus_server(port: int, data_dir: Path | None, log_path: Path) -> Managed
             storage,
             "--log-level",
             "WARNING",
+            *(["--cache-size", cache_size] if cache_size else []),
         ],
         log_path,
     )
