@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -14,6 +22,7 @@ from typing import Any, TypeVar
 from bson import ObjectId
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
@@ -26,6 +35,10 @@ from labelmesh.v1.events_pb2 import Envelope
 Document = dict[str, Any]
 T = TypeVar("T")
 DUPLICATE_KEY = 11000
+# SecantusDB checks each document an `$in` finds against every value asked for, so
+# one query's cost grows with found x asked: 1,000 ids take ~0.7 s in one query
+# and ~0.09 s in queries of 50.
+IN_CHUNK = 50
 OUTBOX = "outbox"
 PROCESSED = "processed_events"
 LEGACY_OUTBOX_INDEX = "event_id_1"
@@ -179,6 +192,22 @@ def session_of(tx: Transaction) -> AsyncClientSession:
     if not isinstance(tx, MongoTransaction):
         raise TypeError(f"a MongoDB repository needs a MongoDB transaction, not {tx!r}")
     return tx.session
+
+
+async def find_in(
+    collection: AsyncCollection[Document],
+    field: str,
+    values: Iterable[Any],
+    session: AsyncClientSession | None = None,
+    projection: Mapping[str, int] | None = None,
+) -> list[Document]:
+    """The documents whose `field` is one of `values` (each asked once), IN_CHUNK at a time."""
+    wanted = list(dict.fromkeys(values))
+    found: list[Document] = []
+    for first in range(0, len(wanted), IN_CHUNK):
+        query = {field: {"$in": wanted[first : first + IN_CHUNK]}}
+        found += await collection.find(query, projection, session=session).to_list(None)
+    return found
 
 
 def is_duplicate_key(exc: PyMongoError) -> bool:

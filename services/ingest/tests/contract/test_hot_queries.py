@@ -10,10 +10,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -22,7 +21,7 @@ from labelmesh.core.projects import MongoProjectDirectory
 from labelmesh.ingest.adapters.repository import MongoItemRepository, item_document
 from labelmesh.ingest.domain import TEXT_CONTENT_TYPE, item_id_for
 from labelmesh.ingest.records import StoredItem
-from labelmesh.testing.hot_queries import Examined, examined, growth
+from labelmesh.testing.hot_queries import Examined, SentCommands, examined, growth
 from labelmesh.v1.events_pb2 import DataType, ProjectSpec
 
 pytestmark = pytest.mark.integration
@@ -30,34 +29,17 @@ PROJECTS = 10
 AT = datetime(2026, 11, 30, tzinfo=UTC)
 
 
-class FindFilters(monitoring.CommandListener):
-    """The filters of the find commands a client sends, in order."""
-
-    def __init__(self) -> None:
-        self.filters: list[dict[str, Any]] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "find":
-            self.filters.append(dict(event.command["filter"]))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
 @pytest.fixture
-def finds() -> FindFilters:
-    return FindFilters()
+def sent() -> SentCommands:
+    return SentCommands()
 
 
 @pytest.fixture
 async def db(
-    mongo_uri: str, unique_name: str, finds: FindFilters
+    mongo_uri: str, unique_name: str, sent: SentCommands
 ) -> AsyncIterator[AsyncDatabase[Document]]:
     client: AsyncMongoClient[Document] = AsyncMongoClient(
-        mongo_uri, tz_aware=True, event_listeners=[finds]
+        mongo_uri, tz_aware=True, event_listeners=[sent]
     )
     yield client[unique_name]
     await client.close()
@@ -89,12 +71,11 @@ def project(n: int) -> Document:
     return {"_id": f"p{n}", "spec": ProjectSpec(project_id=f"p{n}").SerializeToString()}
 
 
-async def examined_by_all(
-    collection: AsyncCollection[Document], filters: list[dict[str, Any]]
-) -> Examined:
-    """What the server reads to answer every one of the queries."""
-    assert filters, "the adapter sent no query"
-    each = [await examined(collection, query) for query in filters]
+async def examined_by_all(collection: AsyncCollection[Document], sent: SentCommands) -> Examined:
+    """What the server reads to answer every find the adapter sent."""
+    finds = sent.named("find")
+    assert finds, "the adapter sent no query"
+    each = [await examined(collection, find["filter"]) for find in finds]
     return Examined(sum(e.keys for e in each), sum(e.docs for e in each))
 
 
@@ -104,31 +85,31 @@ def assert_flat(small: Examined, large: Examined, at_most: int) -> None:
 
 
 async def test_the_dedup_check_reads_only_the_items_it_asks_for(
-    db: AsyncDatabase[Document], finds: FindFilters
+    db: AsyncDatabase[Document], sent: SentCommands
 ) -> None:
     items = MongoItemRepository(db)
     # Half of these were stored before (items 0, 10, 20, ... are project p0's), half are new.
     hashes = [sha_of(n * PROJECTS) for n in range(20)] + [sha_of(-n) for n in range(1, 21)]
 
     async def measure() -> Examined:
-        finds.filters.clear()
+        sent.sent.clear()
         found = await items.ids_by_hash("p0", hashes)
         assert len(found) == 20
-        return await examined_by_all(items.items, finds.filters)
+        return await examined_by_all(items.items, sent)
 
     small, large = await growth([(items.items, text_item)], measure)
     assert_flat(small, large, at_most=len(hashes))
 
 
 async def test_the_project_lookup_is_a_point_lookup(
-    db: AsyncDatabase[Document], finds: FindFilters
+    db: AsyncDatabase[Document], sent: SentCommands
 ) -> None:
     projects = MongoProjectDirectory(db)
 
     async def measure() -> Examined:
-        finds.filters.clear()
+        sent.sent.clear()
         assert await projects.get("p7") == ProjectSpec(project_id="p7")
-        return await examined_by_all(projects.collection, finds.filters)
+        return await examined_by_all(projects.collection, sent)
 
     small, large = await growth([(projects.collection, project)], measure)
     assert_flat(small, large, at_most=1)

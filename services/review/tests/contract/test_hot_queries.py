@@ -8,14 +8,12 @@ the server explain those same finds at both sizes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from labelmesh.core.mongo import Document, MongoUnitOfWork, ensure_core_indexes
@@ -33,7 +31,7 @@ from labelmesh.review.records import (
     TaskKind,
     TaskStatus,
 )
-from labelmesh.testing.hot_queries import Examined, examined, growth
+from labelmesh.testing.hot_queries import Examined, SentCommands, examined, growth
 from labelmesh.testing.twins.review import cls
 from labelmesh.v1.events_pb2 import ProjectSpec
 
@@ -42,66 +40,28 @@ from .builders import at
 pytestmark = pytest.mark.integration
 
 
-@dataclass(frozen=True)
-class Find:
-    collection: str
-    filter: Mapping[str, Any]
-    sort: Mapping[str, int] | None
-    limit: int
-
-
-@dataclass
-class FindRecorder(monitoring.CommandListener):
-    """The finds a client sends while recording."""
-
-    finds: list[Find] = field(default_factory=list)
-    on: bool = False
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        command = event.command
-        if self.on and event.command_name == "find":
-            self.finds.append(
-                Find(
-                    command["find"],
-                    command.get("filter", {}),
-                    command.get("sort"),
-                    command.get("limit", 0),
-                )
-            )
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        return None
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        return None
-
-    @contextmanager
-    def recording(self) -> Iterator[list[Find]]:
-        self.finds, self.on = [], True
-        try:
-            yield self.finds
-        finally:
-            self.on = False
-
-
 @dataclass
 class Review:
     """The review repositories on a fresh SecantusDB database, with their finds recorded."""
 
     db: AsyncDatabase[Document]
-    recorder: FindRecorder
+    sent: SentCommands
     store: MongoReviewStore
     uow: MongoUnitOfWork
 
     async def examined_by(self, call: Callable[[], Awaitable[object]]) -> Examined:
         """What the server reads for the finds `call` sends, all added up."""
-        with self.recorder.recording() as finds:
-            await call()
+        self.sent.sent.clear()
+        await call()
+        finds = self.sent.named("find")
         assert finds, "the call sent no find"
         total = Examined(0, 0)
         for find in finds:
             one = await examined(
-                self.db[find.collection], find.filter, sort=find.sort, limit=find.limit
+                self.db[find["find"]],
+                find.get("filter", {}),
+                sort=find.get("sort"),
+                limit=find.get("limit", 0),
             )
             total = Examined(total.keys + one.keys, total.docs + one.docs)
         return total
@@ -116,16 +76,16 @@ class Review:
 
 @pytest.fixture
 async def review(mongo_uri: str, unique_name: str) -> AsyncIterator[Review]:
-    recorder = FindRecorder()
+    sent = SentCommands()
     client: AsyncMongoClient[Document] = AsyncMongoClient(
-        mongo_uri, tz_aware=True, event_listeners=[recorder]
+        mongo_uri, tz_aware=True, event_listeners=[sent]
     )
     db = client[unique_name]
     await ensure_core_indexes(db)
     await ensure_indexes(db)
     store = MongoReviewStore.on(db)
     try:
-        yield Review(db, recorder, store, MongoUnitOfWork(client, db, Topics(unique_name)))
+        yield Review(db, sent, store, MongoUnitOfWork(client, db, Topics(unique_name)))
     finally:
         await client.drop_database(unique_name)
         await client.close()

@@ -11,11 +11,10 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from labelmesh.core.documents import aware, from_document, to_document
 from labelmesh.core.labels import labels_to_json
-from labelmesh.core.mongo import Document, session_of
+from labelmesh.core.mongo import Document, find_in, session_of
 from labelmesh.core.uow import Transaction
 from labelmesh.review.adapters.documents import (
     conflict_on_duplicate,
-    find_in,
     find_in_window,
     labels_of,
     now,

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -15,10 +13,6 @@ from labelmesh.core.labels import labels_from_json
 from labelmesh.core.mongo import DUPLICATE_KEY, Document
 from labelmesh.review.records import Window
 from labelmesh.v1.geometry_pb2 import Label
-
-# SecantusDB checks every document an `$in` finds against every value asked for, so one
-# query's cost grows with the square of its size: a fetch's ids are asked in slices.
-IN_SLICE = 100
 
 
 def now() -> datetime:
@@ -54,18 +48,3 @@ async def find_in_window(
     if window.user:
         query[who] = window.user
     return await collection.find(query).sort(at, 1).to_list(None)
-
-
-async def find_in(
-    collection: AsyncCollection[Document],
-    field: str,
-    values: Iterable[Any],
-    session: AsyncClientSession | None = None,
-) -> list[Document]:
-    """The documents whose `field` is one of `values` (each asked once), in slices."""
-    wanted = list(dict.fromkeys(values))
-    found: list[Document] = []
-    for first in range(0, len(wanted), IN_SLICE):
-        chunk = wanted[first : first + IN_SLICE]
-        found += await collection.find({field: {"$in": chunk}}, session=session).to_list(None)
-    return found

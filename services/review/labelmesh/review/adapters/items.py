@@ -9,9 +9,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from labelmesh.core.documents import aware, from_document, to_document
 from labelmesh.core.labels import labels_to_json
-from labelmesh.core.mongo import Document, session_of
+from labelmesh.core.mongo import Document, find_in, session_of
 from labelmesh.core.uow import Transaction
-from labelmesh.review.adapters.documents import find_in, labels_of, now
+from labelmesh.review.adapters.documents import labels_of, now
 from labelmesh.review.pipeline import ItemState, Submission
 from labelmesh.review.records import CompletionSource, ReviewState
 
