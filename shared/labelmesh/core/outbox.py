@@ -46,6 +46,8 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
         self._wakeup = asyncio.Event()
+        # Whether the last round left pending documents for the next one.
+        self._left_behind = False
 
     def wake(self) -> None:
         """Publish now instead of at the next poll; called after each commit."""
@@ -59,6 +61,7 @@ class OutboxRelay:
         heads = await outbox.find(UNPUBLISHED, {"count": 1}).to_list(None)
         heads.sort(key=lambda head: head["_id"])
         taken, left = _take(heads, self.batch_size)
+        self._left_behind = bool(left)
         if not taken:
             self.metrics.outbox_pending.set(0)
             return 0
@@ -88,12 +91,14 @@ class OutboxRelay:
             # Cleared before reading, so a commit during the read is not missed.
             self._wakeup.clear()
             try:
-                sent = await self.publish_pending()
+                await self.publish_pending()
             except Exception:
                 log.exception("outbox relay failed; retrying")
-                sent = 0
+                self._left_behind = False
                 await asyncio.sleep(self.poll_seconds)
-            if sent:
+            # With nothing left behind, the next round waits for a commit's wake-up
+            # (already set if one came meanwhile) instead of reading an empty outbox.
+            if self._left_behind:
                 continue
             try:
                 await asyncio.wait_for(self._wakeup.wait(), self.poll_seconds)
