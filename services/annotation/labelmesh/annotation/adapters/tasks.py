@@ -19,7 +19,7 @@ from labelmesh.annotation.adapters.conflicts import created_meanwhile_is_a_confl
 from labelmesh.annotation.adapters.documents import task_document, task_from_document
 from labelmesh.annotation.queue import STATUSES
 from labelmesh.annotation.records import GOLD, Changed, Lane, Task
-from labelmesh.core.mongo import Document, session_of
+from labelmesh.core.mongo import Document, find_in, session_of
 from labelmesh.core.uow import Transaction
 
 # Counter documents per project. Every transaction that moves tasks moves one of
@@ -69,19 +69,19 @@ class MongoTaskStore:
         return task_from_document(document) if document else None
 
     async def by_ids(self, tx: Transaction, task_ids: Sequence[str]) -> dict[str, Task]:
-        found = self.tasks.find({"_id": {"$in": list(set(task_ids))}}, session=session_of(tx))
-        return {d["_id"]: task_from_document(d) async for d in found}
+        found = await find_in(self.tasks, "_id", task_ids, session_of(tx))
+        return {d["_id"]: task_from_document(d) for d in found}
 
     async def by_items(self, tx: Transaction, item_ids: Sequence[str]) -> dict[str, Task]:
-        found = self.tasks.find({"item_id": {"$in": list(set(item_ids))}}, session=session_of(tx))
-        return {d["item_id"]: task_from_document(d) async for d in found}
+        found = await find_in(self.tasks, "item_id", item_ids, session_of(tx))
+        return {d["item_id"]: task_from_document(d) for d in found}
 
     async def held_by(self, annotators: Sequence[str], tx: Transaction | None = None) -> list[Task]:
-        found = self.tasks.find(
-            {"assigned": {"$in": list(set(annotators))}},
-            session=session_of(tx) if tx is not None else None,
-        )
-        return [task_from_document(d) async for d in found]
+        session = session_of(tx) if tx is not None else None
+        found = await find_in(self.tasks, "assigned", annotators, session)
+        # A task held by two of them is found twice.
+        unique = {d["_id"]: d for d in found}
+        return [task_from_document(d) for d in unique.values()]
 
     async def window(
         self, tx: Transaction, project_id: str, lane: Lane, start: int, stop: int
