@@ -77,9 +77,10 @@ def workable(task: Task | None, task_id: str, annotator: str) -> Workable:
 class HandIn:
     """Work on a task, to be handed in with others that arrive at once.
 
-    Labels alone are checked in the group's transaction, against the task as read
-    there, so that a plain submission costs no read of its own. Accepted
-    suggestions come `checked`: they were chosen from the task read before.
+    It is checked in the group's transaction, against the task as read there, so
+    that a plain submission costs no read of its own. Accepted suggestions come
+    `checked`, since they were chosen from the task read before; their labels are
+    checked in the group all the same.
     """
 
     task_id: str
@@ -299,10 +300,9 @@ class Submissions:
         return outcomes
 
     async def _work_on(self, task: Task | None, handing: HandIn) -> Workable:
-        """The work as checked before, or the task as read now, checked with its labels."""
-        if handing.checked is not None:
-            return handing.checked
-        work = workable(task, handing.task_id, handing.annotator)
+        """The work as checked before, or the task as read now; either way with its
+        labels checked against the project's schema."""
+        work = handing.checked or workable(task, handing.task_id, handing.annotator)
         project = await self.stores.projects.get(work.view.project_id)
         if project is None:
             raise NotFound("project", work.view.project_id)

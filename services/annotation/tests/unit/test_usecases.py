@@ -15,21 +15,21 @@ from labelmesh.v1.geometry_pb2 import Classification, Label, LabelSource
 POLITICS = [Label(classification=Classification(label="politics"))]
 
 
-def offered(suggestion_id: str, score: float) -> Label:
+def offered(suggestion_id: str, score: float, label: str = "sports") -> Label:
     return Label(
-        classification=Classification(label="sports"),
+        classification=Classification(label=label),
         confidence=score,
         source=LabelSource(model_id="m", score=score, suggestion_id=suggestion_id),
     )
 
 
-async def offered_to_bo(twins: AnnotationTwins) -> TaskView:
-    """Bo's task on item-1, offering suggestions s1 (score 0.9) and s2 (0.4)."""
+async def offered_to_bo(twins: AnnotationTwins, label: str = "sports") -> TaskView:
+    """Bo's task on item-1, offering suggestions s1 (score 0.9) and s2 (0.4) of `label`."""
     pid = await twins.project()
     prediction = PredictionCreated(
         prediction_id="p",
         model=twins.suggestion("x").model,
-        labels=[offered("s1", 0.9), offered("s2", 0.4)],
+        labels=[offered("s1", 0.9, label), offered("s2", 0.4, label)],
     )
     await twins.add_items(pid, "item-1")
     await twins.publish(pid, "item-1", prediction)
@@ -159,6 +159,14 @@ async def test_accepting_suggestions_records_their_source_and_rejects_the_rest(
     assert accepted.suggestion_accepted.suggestion_id == "s1"
     [rejected] = twins.uow.emitted("suggestion_rejected")
     assert rejected.suggestion_rejected.reason == "not accepted"
+
+
+async def test_a_suggestion_outside_the_schema_cannot_be_accepted(twins: AnnotationTwins) -> None:
+    task = await offered_to_bo(twins, label="weather")
+    with pytest.raises(InvalidField):
+        await twins.annotation.accept_suggestions(task.task_id, ["s1"], "bo")
+    assert await twins.annotation.item_annotations("item-1") == []
+    assert twins.uow.emitted("suggestion_accepted") == []
 
 
 async def test_rejecting_a_suggestion_hides_it_from_the_annotator_only(
