@@ -21,8 +21,7 @@ from pathlib import Path
 from bench.bus import bench_bus
 from bench.path import bench_path
 from bench.review import bench_review
-from labelmesh.devstack.infra import secantus_server, start_and_wait, tansu_broker
-from labelmesh.devstack.processes import free_port
+from labelmesh.devstack.infra import running_infrastructure
 
 SCALE_SIZES = (1_000, 100_000, 1_000_000)
 
@@ -86,21 +85,12 @@ def _sizes(text: str) -> list[int]:
 def _bench_infra(events: int, items: int, review_items: int) -> None:
     with tempfile.TemporaryDirectory(prefix="labelmesh-bench-") as tmp:
         root = Path(tmp)
-        kafka_port, mongo_port = free_port(), free_port()
-        broker = tansu_broker(kafka_port, root / "tansu.log")
-        database = secantus_server(mongo_port, None, root / "secantusdb.log")
-        try:
-            print("starting broker and database ...", flush=True)
-            start_and_wait(broker, kafka_port)
-            start_and_wait(database, mongo_port)
-            bootstrap = f"127.0.0.1:{kafka_port}"
-            mongo_uri = f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true"
+        print("starting broker and database ...", flush=True)
+        with running_infrastructure(root) as infra:
+            bootstrap, mongo_uri = infra.bootstrap, infra.mongo_uri
             bus_rate = asyncio.run(bench_bus(bootstrap, events))
             path_rate = bench_path(bootstrap, mongo_uri, root, items)
             scored_rate, p95 = bench_review(bootstrap, mongo_uri, root, review_items)
-        finally:
-            database.stop()
-            broker.stop()
     print()
     print(f"bus:  {bus_rate:10,.0f} events/s  (produce + consume of {events:,} envelopes)")
     print(f"path: {path_rate:10,.1f} items/s   ({items:,} text items, upload to ItemCompleted)")

@@ -49,8 +49,7 @@ from bench.labelstudio import (
     LabelStudioServer,
     running_label_studio,
 )
-from labelmesh.devstack.infra import secantus_server, start_and_wait, tansu_broker
-from labelmesh.devstack.processes import free_port
+from labelmesh.devstack.infra import running_infrastructure
 from labelmesh.devstack.services import ServiceAddress, running_services, stack_env
 
 TOPICS = ["sports", "politics", "technology", "business", "health"]
@@ -112,20 +111,13 @@ def bench_compare(workload: Workload) -> None:
 
 @contextlib.contextmanager
 def _labelmesh_stack(root: Path) -> Iterator[dict[str, ServiceAddress]]:
-    kafka_port, mongo_port = free_port(), free_port()
-    broker = tansu_broker(kafka_port, root / "tansu.log")
-    database = secantus_server(mongo_port, None, root / "secantusdb.log")
-    try:
-        start_and_wait(broker, kafka_port)
-        start_and_wait(database, mongo_port)
-        bootstrap = f"127.0.0.1:{kafka_port}"
-        mongo_uri = f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true"
-        env = {**stack_env(bootstrap, mongo_uri, "compare", root), "LABELMESH_LOG_LEVEL": "WARNING"}
+    with running_infrastructure(root) as infra:
+        env = {
+            **stack_env(infra.bootstrap, infra.mongo_uri, "compare", root),
+            "LABELMESH_LOG_LEVEL": "WARNING",
+        }
         with running_services(env, root / "logs") as addresses:
             yield addresses
-    finally:
-        database.stop()
-        broker.stop()
 
 
 def _client() -> httpx.AsyncClient:

@@ -34,8 +34,7 @@ from labelmesh.core.envelopes import new_envelope, user_actor
 from labelmesh.core.metrics import BusMetrics
 from labelmesh.core.mongo import Document, connect
 from labelmesh.core.topics import Topics
-from labelmesh.devstack.infra import secantus_server, start_and_wait, tansu_broker
-from labelmesh.devstack.processes import free_port
+from labelmesh.devstack.infra import running_infrastructure
 from labelmesh.devstack.services import ServiceAddress, running_services, stack_env
 from labelmesh.ingest.adapters.repository import ITEMS, item_document
 from labelmesh.ingest.domain import Upload, prepare
@@ -222,28 +221,18 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="labelmesh-imports-") as tmp:
         root = Path(tmp)
-        kafka_port, mongo_port = free_port(), free_port()
-        broker = tansu_broker(kafka_port, root / "tansu.log")
-        database = secantus_server(mongo_port, None, root / "secantusdb.log")
-        try:
-            print("imports: starting broker and database ...", flush=True)
-            start_and_wait(broker, kafka_port)
-            start_and_wait(database, mongo_port)
-            bootstrap = f"127.0.0.1:{kafka_port}"
-            mongo_uri = f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true"
+        print("imports: starting broker and database ...", flush=True)
+        with running_infrastructure(root) as infra:
             env = {
-                **stack_env(bootstrap, mongo_uri, "imports", root),
+                **stack_env(infra.bootstrap, infra.mongo_uri, "imports", root),
                 "LABELMESH_LOG_LEVEL": "WARNING",
             }
             with running_services(env, root / "logs", names=[SERVICE]) as addresses:
                 # A service's database is named <LABELMESH_MONGO_DATABASE>_<service>.
                 database_name = f"imports_{SERVICE}"
                 rates = asyncio.run(
-                    _run(addresses[SERVICE], bootstrap, mongo_uri, database_name, args)
+                    _run(addresses[SERVICE], infra.bootstrap, infra.mongo_uri, database_name, args)
                 )
-        finally:
-            database.stop()
-            broker.stop()
     print()
     for line in rates.lines():
         print(line)

@@ -38,8 +38,7 @@ from labelmesh.core.bus import EventPublisher, ensure_topics
 from labelmesh.core.envelopes import decode, new_envelope, user_actor
 from labelmesh.core.metrics import BusMetrics
 from labelmesh.core.topics import REVIEWS, Topics
-from labelmesh.devstack.infra import secantus_server, start_and_wait, tansu_broker
-from labelmesh.devstack.processes import free_port
+from labelmesh.devstack.infra import running_infrastructure
 from labelmesh.devstack.services import running_services, stack_env
 from labelmesh.v1.events_pb2 import (
     AnnotationSubmitted,
@@ -312,20 +311,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="labelmesh-bench-review-") as tmp:
         root = Path(tmp)
-        kafka_port, mongo_port = free_port(), free_port()
-        broker = tansu_broker(kafka_port, root / "tansu.log")
-        database = secantus_server(mongo_port, None, root / "secantusdb.log")
-        try:
-            start_and_wait(broker, kafka_port)
-            start_and_wait(database, mongo_port)
-            bootstrap = f"127.0.0.1:{kafka_port}"
-            mongo_uri = f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true"
+        with running_infrastructure(root) as infra:
             scored, _ = bench_review(
-                bootstrap, mongo_uri, root, args.items, args.rate, args.seconds
+                infra.bootstrap, infra.mongo_uri, root, args.items, args.rate, args.seconds
             )
-        finally:
-            database.stop()
-            broker.stop()
     if args.items:
         print(f"review: {scored:8,.0f} annotations scored/s  ({args.items:,} items x 3)")
 

