@@ -57,8 +57,6 @@ class AtOnce:
     claims: list[float]
     submits: list[float]
     errors: Counter[str] = field(default_factory=Counter)
-    # Claim + submit per second offered on a schedule; None: as fast as the tool answers.
-    rate: float | None = None
 
     @property
     def requests(self) -> int:
@@ -171,7 +169,7 @@ async def at_once(
         *(annotate(i, name, tool, started) for i, (name, tool) in enumerate(tools.items()))
     )
     seconds = time.perf_counter() - started
-    return AtOnce(len(tools), rounds, seconds, claims, submits, errors, rate)
+    return AtOnce(len(tools), rounds, seconds, claims, submits, errors)
 
 
 @contextlib.asynccontextmanager
