@@ -1,10 +1,12 @@
 """`make bench`: throughput of the event bus, of the whole labelling path, of
-review scoring and of each built-in model, then the scale scenario (import,
-claim, submit, queue stats, review and model at 1k, 100k and 1M tasks).
+review scoring and of each built-in model, what the database alone does, then
+the scale scenario (import, claim, submit, queue stats, review and model at
+1k, 100k and 1M tasks).
 
 Starts its own broker, database and services on free ports, so it never
 touches the data of `make run`. Prints progress and the figures.
 `--only models` runs the model benchmark alone, without broker or database;
+`--only database` the database's own costs per write;
 `--only scale --sizes 1000,100000` the scale scenario at the sizes given;
 `--only compare` (`make bench-compare`, not part of the default run) the same
 workloads against Label Studio and LabelMesh.
@@ -35,9 +37,9 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("infra", "models", "scale", "compare"),
-        help="run only the bus, path and review; the models; the scale scenario; "
-        "or the comparison with Label Studio",
+        choices=("infra", "models", "database", "scale", "compare"),
+        help="run only the bus, path and review; the models; the database alone; "
+        "the scale scenario; or the comparison with Label Studio",
     )
     parser.add_argument(
         "--sizes",
@@ -63,6 +65,11 @@ def main() -> int:
 
         print()
         asyncio.run(bench_models())
+    if args.only in (None, "database"):
+        from bench.database import bench_database
+
+        print()
+        bench_database()
     if args.only in (None, "scale"):
         from bench.scale import bench_scale
 

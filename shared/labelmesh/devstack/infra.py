@@ -63,10 +63,11 @@ def start_and_wait(process: ManagedProcess, port: int) -> None:
 
 @dataclass(frozen=True)
 class Infrastructure:
-    """Where a running broker and database answer."""
+    """Where a running broker and database answer, and the database's process."""
 
     bootstrap: str
     mongo_uri: str
+    database_pid: int
 
 
 @contextlib.contextmanager
@@ -79,8 +80,11 @@ def running_infrastructure(root: Path, cache_size: str | None = None) -> Iterato
     try:
         start_and_wait(broker, kafka_port)
         start_and_wait(database, mongo_port)
+        assert database.pid is not None  # started just above
         yield Infrastructure(
-            f"127.0.0.1:{kafka_port}", f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true"
+            f"127.0.0.1:{kafka_port}",
+            f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true",
+            database.pid,
         )
     finally:
         database.stop()
