@@ -130,7 +130,10 @@ class Dispatcher(Generic[FetchT]):
         consumer: str,
         start: Callable[[Sequence[Envelope]], Awaitable[FetchT]],
         max_per_transaction: int | None = None,
+        claims_events: bool = True,
     ) -> None:
+        """`claims_events=False` where the handlers drop replays themselves (audit's
+        entries are keyed by event id): it saves a processed-event mark per event."""
         if max_per_transaction is not None and max_per_transaction < 1:
             raise ValueError("max_per_transaction must be at least 1")
         self.table = table
@@ -138,6 +141,7 @@ class Dispatcher(Generic[FetchT]):
         self.consumer = consumer
         self.start = start
         self.max_per_transaction = max_per_transaction
+        self.claims_events = claims_events
 
     def handles(self, event_type: str) -> bool:
         return self.table.handles(event_type)
@@ -162,7 +166,8 @@ class Dispatcher(Generic[FetchT]):
     async def _handle_part(self, routed: Sequence[Envelope]) -> None:
         fetch = await self.start(routed)
         async with self.uow.begin() as tx:
-            for envelope in await tx.claim_new(routed, self.consumer):
+            fresh = await tx.claim_new(routed, self.consumer) if self.claims_events else routed
+            for envelope in fresh:
                 step = self.table.steps[envelope.event_type]
                 await step(fetch, tx, envelope, payload_of(envelope))
             await fetch.finish(tx)

@@ -56,7 +56,10 @@ def item(text: str) -> Envelope:
 
 
 def dispatcher(
-    seen: list[str], fail_on: str = "", max_per_transaction: int | None = None
+    seen: list[str],
+    fail_on: str = "",
+    max_per_transaction: int | None = None,
+    claims_events: bool = True,
 ) -> tuple[Dispatcher[Recording], list[Recording]]:
     fetches: list[Recording] = []
 
@@ -65,7 +68,7 @@ def dispatcher(
         return fetches[-1]
 
     uow = InMemoryUnitOfWork()
-    return Dispatcher(TABLE, uow, "test", start, max_per_transaction), fetches
+    return Dispatcher(TABLE, uow, "test", start, max_per_transaction, claims_events), fetches
 
 
 def test_a_table_consumes_the_families_of_its_routes() -> None:
@@ -118,6 +121,20 @@ async def test_a_fetch_runs_each_fresh_event_once_in_order_in_one_transaction() 
     assert isinstance(uow, InMemoryUnitOfWork)
     assert uow.commits == 2
     assert [e.item_id for e in uow.outbox] == ["a", "b"]
+
+
+async def test_without_claims_every_event_reaches_the_steps_and_nothing_is_marked() -> None:
+    seen: list[str] = []
+    events, _ = dispatcher(seen, claims_events=False)
+    a = item("a")
+    await events.handle([a, a])
+    await events.handle([a])
+    # Dropping the replays is the steps' own work then.
+    assert seen == ["a", "a", "a"]
+    uow = events.uow
+    assert isinstance(uow, InMemoryUnitOfWork)
+    async with uow.begin() as tx:
+        assert await tx.claim_events([a.event_id], "test") == {a.event_id}
 
 
 async def test_a_failing_step_leaves_nothing_claimed_or_emitted() -> None:

@@ -112,6 +112,13 @@ class Changed:
 
     before: Task | None
     after: Task
+    # A task stored before the queue statistics existed counts as new there
+    # (`before` None), but is stored already: it is replaced, not inserted.
+    stored: bool = False
+
+    @property
+    def inserted(self) -> bool:
+        return self.before is None and not self.stored
 
 
 # How events change tasks: intents the task repository applies in order.

@@ -78,6 +78,6 @@ class TaskEvents:
         for (project_id, lane), indexes in waiting.items():
             first = await self.queue.reserve(tx, project_id, lane, len(indexes))
             for offset, index in enumerate(indexes):
-                before, after = placed[index].before, placed[index].after
-                placed[index] = Changed(before, replace(after, position=first + offset))
+                after = replace(placed[index].after, position=first + offset)
+                placed[index] = replace(placed[index], after=after)
         return placed

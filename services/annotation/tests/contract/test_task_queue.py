@@ -22,6 +22,7 @@ from labelmesh.annotation.records import (
 )
 from labelmesh.annotation.task_changes import dismissed, handed_in
 from labelmesh.annotation.task_events import TaskEvents
+from labelmesh.core.uow import Transaction
 from labelmesh.testing.backends import Backend
 from labelmesh.v1.events_pb2 import ModelRef, ProjectSpec, ReviewPolicy
 
@@ -275,3 +276,18 @@ async def test_a_failed_transaction_hands_nothing_in(
             raise RuntimeError("boom")
     stored = await store.get(task.task_id)
     assert stored is not None and (stored.status, stored.submitted) == (TaskStatus.OPEN, ())
+
+
+async def test_an_item_arriving_twice_at_once_gets_one_task_counted_once(
+    backend: Backend, tasks: TaskEvents, store: TaskStore
+) -> None:
+    async def arrive(tx: Transaction) -> None:
+        await tasks.apply(tx, [ItemArrived("p1", "i1", 1, "t", "", 1)])
+
+    # Both transactions find no task; on MongoDB the second insert collides and
+    # that transaction runs again, finding the first one's task.
+    await asyncio.gather(backend.uow.run(arrive), backend.uow.run(arrive))
+    async with backend.uow.begin() as tx:
+        assert list(await store.by_items(tx, ["i1"])) == ["i1"]
+    stats = await store.stats("p1")
+    assert sum(stats.values()) == 1

@@ -28,7 +28,14 @@ def build_app(settings: AuditSettings) -> AuditApp:
     platform = Platform(SERVICE, settings)
     repository = MongoAuditRepository(platform.db)
     audit = Audit(repository, AuditMetrics(platform.registry))
-    events = Dispatcher(handlers.TABLE, platform.uow, SERVICE, handlers.fetch_starter(audit))
+    # An entry's id is its event's id: recording drops replays without claims.
+    events = Dispatcher(
+        handlers.TABLE,
+        platform.uow,
+        SERVICE,
+        handlers.fetch_starter(audit),
+        claims_events=False,
+    )
     service = ServiceDefinition(
         platform=platform,
         router=rest.router(audit),

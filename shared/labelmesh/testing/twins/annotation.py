@@ -124,6 +124,8 @@ class InMemoryTaskStore:
     async def save(self, tx: Transaction, changes: Sequence[Changed]) -> None:
         for change in changes:
             after = change.after
+            if change.inserted and after.task_id in self.tasks:
+                raise Conflict(f"task {after.task_id!r} exists already")
             other = next(
                 (
                     t

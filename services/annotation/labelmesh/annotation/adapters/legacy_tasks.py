@@ -83,7 +83,8 @@ async def place_in_queues(db: AsyncDatabase[Document], stores: AnnotationStores)
         async def place(tx: Transaction, batch: list[str] = batch) -> None:
             tasks = await stores.tasks.by_ids(tx, batch)
             # Counted as new: no statistics existed before.
-            await events.save(tx, [Changed(None, tasks[i]) for i in batch if i in tasks])
+            placed = [Changed(None, tasks[i], stored=True) for i in batch if i in tasks]
+            await events.save(tx, placed)
 
         await stores.uow.run(place)
     await done.update_one({"_id": QUEUES_MARKER}, {"$set": {"placed": len(ids)}}, upsert=True)

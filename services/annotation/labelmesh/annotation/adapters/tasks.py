@@ -12,7 +12,7 @@ import random
 from collections import Counter
 from collections.abc import Sequence
 
-from pymongo import ASCENDING, ReplaceOne, UpdateOne
+from pymongo import ASCENDING, InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from labelmesh.annotation.adapters.conflicts import created_meanwhile_is_a_conflict
@@ -96,8 +96,11 @@ class MongoTaskStore:
         if not changes:
             return
         session = session_of(tx)
-        writes = [
-            ReplaceOne({"_id": c.after.task_id}, task_document(c.after), upsert=True)
+        # On SecantusDB inserting a task costs half of upserting it.
+        writes: list[InsertOne[Document] | ReplaceOne[Document]] = [
+            InsertOne(task_document(c.after))
+            if c.inserted
+            else ReplaceOne({"_id": c.after.task_id}, task_document(c.after), upsert=True)
             for c in changes
         ]
         with created_meanwhile_is_a_conflict("a task of the same item"):
