@@ -17,7 +17,7 @@ from labelmesh.v1.events_pb2 import Envelope
 
 
 class AuditFetch:
-    """Gathers a fetch's fresh envelopes and appends them together in `finish`."""
+    """Gathers a fetch's envelopes and appends, in `finish`, those not recorded yet."""
 
     def __init__(self, audit: Audit) -> None:
         self.audit = audit
