@@ -56,10 +56,14 @@ class Cost:
 
 def bench_database() -> list[Cost]:
     """Start a database of its own, measure, print the table; returns the figures."""
-    with tempfile.TemporaryDirectory(prefix="labelmesh-database-") as tmp:
-        with running_infrastructure(Path(tmp)) as infra:
-            costs = asyncio.run(_measure(infra.mongo_uri))
-    Console().print(table(costs))
+    console = Console()
+    with (
+        console.status("database: measuring inserts, updates, finds and transactions ..."),
+        tempfile.TemporaryDirectory(prefix="labelmesh-database-") as tmp,
+        running_infrastructure(Path(tmp)) as infra,
+    ):
+        costs = asyncio.run(_measure(infra.mongo_uri))
+    console.print(table(costs))
     return costs
 
 
@@ -73,7 +77,7 @@ async def _measure(mongo_uri: str) -> list[Cost]:
             for keys in TASK_INDEXES[:indexes]:
                 await tasks.create_index(keys)
             inserted = await _timed(seed_open_tasks(db, "bench", TASKS))
-            costs.append(Cost(f"insert, {_indexes(indexes)}", TASKS, inserted))
+            costs.append(Cost(f"insert in bulk, {_indexes(indexes)}", TASKS, inserted))
             documents = await tasks.find().to_list(None)
             updated = await _timed(_update_all(client, tasks, documents))
             costs.append(Cost(f"update by _id, {_indexes(indexes)}", TASKS, updated))
@@ -83,7 +87,7 @@ async def _measure(mongo_uri: str) -> list[Cost]:
         costs.append(Cost("find one by _id", len(ids), found))
         counters = client["bench_database_0"]["counters"]
         committed = await _timed(_one_update_transactions(client, counters, ids))
-        costs.append(Cost("transaction of one update", len(ids), committed))
+        costs.append(Cost("transaction of one upsert", len(ids), committed))
     finally:
         await client.close()
     return costs
