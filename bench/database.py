@@ -86,7 +86,7 @@ async def _measure(mongo_uri: str) -> list[Cost]:
         found = await _timed(_find_each(tasks, ids))
         costs.append(Cost("find one by _id", len(ids), found))
         counters = client["bench_database_0"]["counters"]
-        committed = await _timed(_one_update_transactions(client, counters, ids))
+        committed = await _timed(_one_upsert_transactions(client, counters, ids))
         costs.append(Cost("transaction of one upsert", len(ids), committed))
     finally:
         await client.close()
@@ -119,7 +119,7 @@ async def _find_each(tasks: AsyncCollection[Document], ids: list[str]) -> None:
         await tasks.find_one({"_id": task_id})
 
 
-async def _one_update_transactions(
+async def _one_upsert_transactions(
     client: AsyncMongoClient[Document], counters: AsyncCollection[Document], ids: list[str]
 ) -> None:
     for key in ids:
