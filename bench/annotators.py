@@ -174,13 +174,18 @@ async def at_once(
 
 @contextlib.asynccontextmanager
 async def own_clients(
-    annotators: Sequence[str], request_timeout: float
+    annotators: Sequence[str],
+    request_timeout: float,
+    headers_of: Callable[[str], Mapping[str, str]] = lambda annotator: {},
 ) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    """An HTTP client for each annotator, as each annotator's browser has its own
-    connection. (With one pool for all, httpx looks at every connection of the
-    pool on each request, and the client would measure mostly itself.)"""
+    """An HTTP client for each annotator, sending `headers_of(annotator)` (their
+    credential), as each annotator's browser has its own connection. (With one
+    pool for all, httpx looks at every connection of the pool on each request,
+    and the client would measure mostly itself.)"""
     async with contextlib.AsyncExitStack() as stack:
         yield {
-            annotator: await stack.enter_async_context(httpx.AsyncClient(timeout=request_timeout))
+            annotator: await stack.enter_async_context(
+                httpx.AsyncClient(timeout=request_timeout, headers=dict(headers_of(annotator)))
+            )
             for annotator in annotators
         }

@@ -25,7 +25,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +50,7 @@ from bench.labelstudio import (
     running_label_studio,
 )
 from labelmesh.devstack.infra import running_infrastructure
+from labelmesh.devstack.keys import StackKeys
 from labelmesh.devstack.services import ServiceAddress, running_services, stack_env
 
 TOPICS = ["sports", "politics", "technology", "business", "health"]
@@ -102,9 +103,10 @@ def bench_compare(workload: Workload) -> None:
         console.print("[bold]Label Studio[/bold]: starting (the first start migrates SQLite) ...")
         with running_label_studio(root, [SOLO, *workload.names()]) as server:
             label_studio = asyncio.run(_drive_label_studio(server, workload))
-        console.print("[bold]LabelMesh[/bold]: starting broker, database and the five services ...")
+        console.print("[bold]LabelMesh[/bold]: starting broker, database and the services ...")
         with _labelmesh_stack(root) as addresses:
-            labelmesh = asyncio.run(_drive_labelmesh(addresses, workload))
+            keys = StackKeys.of(addresses, root)
+            labelmesh = asyncio.run(_drive_labelmesh(addresses, keys, workload))
     console.print()
     console.print(table(workload, label_studio, labelmesh))
 
@@ -120,9 +122,9 @@ def _labelmesh_stack(root: Path) -> Iterator[dict[str, ServiceAddress]]:
             yield addresses
 
 
-def _client() -> httpx.AsyncClient:
+def _client(headers: Mapping[str, str] | None = None) -> httpx.AsyncClient:
     """The project lead's client: creates the project and imports."""
-    return httpx.AsyncClient(timeout=REQUEST_TIMEOUT_SECONDS)
+    return httpx.AsyncClient(timeout=REQUEST_TIMEOUT_SECONDS, headers=dict(headers or {}))
 
 
 async def _drive_label_studio(server: LabelStudioServer, workload: Workload) -> Figures:
@@ -140,9 +142,12 @@ async def _drive_label_studio(server: LabelStudioServer, workload: Workload) -> 
     return Figures(rate, retries, sequential, concurrent, (load, os.getloadavg()[0]))
 
 
-async def _drive_labelmesh(addresses: dict[str, ServiceAddress], workload: Workload) -> Figures:
+async def _drive_labelmesh(
+    addresses: dict[str, ServiceAddress], keys: StackKeys, workload: Workload
+) -> Figures:
     load = os.getloadavg()[0]
-    async with _client() as client:
+    keys.prepare([SOLO, *workload.names()])
+    async with _client(keys.headers("")) as client:
         rest = LabelMeshRest(client, addresses)
         project_id = await rest.create_text_project("compare", TOPICS)
         await rest.wait_until_ingest_knows(project_id)
@@ -155,7 +160,7 @@ async def _drive_labelmesh(addresses: dict[str, ServiceAddress], workload: Workl
         def project_of(client: httpx.AsyncClient) -> Annotating:
             return LabelMeshProject(LabelMeshRest(client, addresses), project_id, TOPICS[0])
 
-        sequential, concurrent = await _annotate("LabelMesh", project_of, workload)
+        sequential, concurrent = await _annotate("LabelMesh", project_of, workload, keys.headers)
     loads = (load, os.getloadavg()[0])
     return Figures(rate, retries, sequential, concurrent, loads, prelabelled)
 
@@ -220,11 +225,15 @@ async def _until_prelabelled(rest: LabelMeshRest, project_id: str, expected: int
 
 
 async def _annotate(
-    tool: str, project_of: Callable[[httpx.AsyncClient], Annotating], workload: Workload
+    tool: str,
+    project_of: Callable[[httpx.AsyncClient], Annotating],
+    workload: Workload,
+    headers_of: Callable[[str], Mapping[str, str]] = lambda annotator: {},
 ) -> tuple[OneAfterAnother, AtOnce]:
-    """Each annotator works through a client (a connection) of their own."""
+    """Each annotator works through a client (a connection) of their own, which
+    sends `headers_of(annotator)`."""
     names = workload.names()
-    async with own_clients([SOLO, *names], REQUEST_TIMEOUT_SECONDS) as clients:
+    async with own_clients([SOLO, *names], REQUEST_TIMEOUT_SECONDS, headers_of) as clients:
         with _progress() as progress:
             bar = progress.add_task(f"{tool}: one annotator, claim + submit", total=workload.rounds)
             sequential = await one_after_another(

@@ -19,7 +19,7 @@ import json
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +35,7 @@ from labelmesh.core.metrics import BusMetrics
 from labelmesh.core.mongo import Document, connect
 from labelmesh.core.topics import Topics
 from labelmesh.devstack.infra import running_infrastructure
+from labelmesh.devstack.keys import StackKeys
 from labelmesh.devstack.services import ServiceAddress, running_services, stack_env
 from labelmesh.ingest.adapters.repository import ITEMS, item_document
 from labelmesh.ingest.domain import Upload, prepare
@@ -99,12 +100,15 @@ async def announce_project(bootstrap: str, topic_prefix: str, project_id: str) -
         await publisher.stop()
 
 
-async def wait_for_project(address: ServiceAddress, project_id: str, within: float = 60) -> None:
-    """Until the ingest service knows the project; it answers 404 before."""
+async def wait_for_project(
+    address: ServiceAddress, project_id: str, auth: Mapping[str, str], within: float = 60
+) -> None:
+    """Until the ingest service knows the project; it answers 404 before. `auth`
+    holds the headers of a caller who may import (here and below)."""
     deadline = time.monotonic() + within
     url = f"{address.rest}/v1/projects/{project_id}/items"
     body = {"items": [{"text": f"warm-up {uuid.uuid4()}"}]}
-    async with httpx.AsyncClient(timeout=30, headers={"X-LabelMesh-User": USER}) as client:
+    async with httpx.AsyncClient(timeout=30, headers=dict(auth)) as client:
         while (response := await client.post(url, json=body)).status_code == 404:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"ingest did not hear of project {project_id} in {within} s")
@@ -150,7 +154,11 @@ async def prefill(
 
 
 async def rest_rate(
-    address: ServiceAddress, project_id: str, texts: Sequence[str], in_flight: int = 1
+    address: ServiceAddress,
+    project_id: str,
+    texts: Sequence[str],
+    auth: Mapping[str, str],
+    in_flight: int = 1,
 ) -> float:
     """Items per second uploading `texts` in requests of MAX_BATCH, `in_flight` at a time."""
     url = f"{address.rest}/v1/projects/{project_id}/items"
@@ -160,7 +168,7 @@ async def rest_rate(
         for i in range(0, len(texts), MAX_BATCH)
     ]
     pending = iter(bodies)
-    headers = {"X-LabelMesh-User": USER, "Content-Type": "application/json"}
+    headers = {**auth, "Content-Type": "application/json"}
     async with httpx.AsyncClient(timeout=120, headers=headers) as client:
 
         async def send() -> None:
@@ -175,7 +183,9 @@ async def rest_rate(
         return len(texts) / (time.perf_counter() - started)
 
 
-async def grpc_rate(address: ServiceAddress, project_id: str, texts: Sequence[str]) -> float:
+async def grpc_rate(
+    address: ServiceAddress, project_id: str, texts: Sequence[str], auth: Mapping[str, str]
+) -> float:
     """Items per second uploading `texts` as one stream of one item per message."""
     messages = [
         pb.UploadItemStreamRequest(project_id=project_id, item=pb.ItemUpload(text=t)) for t in texts
@@ -184,7 +194,7 @@ async def grpc_rate(address: ServiceAddress, project_id: str, texts: Sequence[st
         stub = pb_grpc.IngestServiceStub(channel)  # type: ignore[no-untyped-call]
         started = time.perf_counter()
         response = await stub.UploadItemStream(
-            iter(messages), metadata=[("x-labelmesh-user", USER)], timeout=600
+            iter(messages), metadata=[(k.lower(), v) for k, v in auth.items()], timeout=600
         )
         elapsed = time.perf_counter() - started
     _all_new([(r.duplicate, r.HasField("error")) for r in response.results])
@@ -199,7 +209,11 @@ def _all_new(results: Sequence[tuple[bool, bool]]) -> None:
 
 
 async def measure_imports(
-    address: ServiceAddress, project_id: str, items: int = 10_000, project_size: int = 0
+    address: ServiceAddress,
+    project_id: str,
+    auth: Mapping[str, str],
+    items: int = 10_000,
+    project_size: int = 0,
 ) -> ImportRates:
     """REST and gRPC import rates of `items` new texts each into a project the
     service knows; `project_size` (how many items it held) only labels the figures."""
@@ -208,9 +222,9 @@ async def measure_imports(
     def batch(api: str) -> list[str]:
         return [text(f"{api} {run}", n) for n in range(items)]
 
-    one = await rest_rate(address, project_id, batch("rest"))
-    two = await rest_rate(address, project_id, batch("rest2"), in_flight=2)
-    streamed = await grpc_rate(address, project_id, batch("grpc"))
+    one = await rest_rate(address, project_id, batch("rest"), auth)
+    two = await rest_rate(address, project_id, batch("rest2"), auth, in_flight=2)
+    streamed = await grpc_rate(address, project_id, batch("grpc"), auth)
     return ImportRates(one, two, streamed, items, project_size)
 
 
@@ -227,11 +241,19 @@ def main() -> None:
                 **stack_env(infra.bootstrap, infra.mongo_uri, "imports", root),
                 "LABELMESH_LOG_LEVEL": "WARNING",
             }
-            with running_services(env, root / "logs", names=[SERVICE]) as addresses:
+            with running_services(env, root / "logs", names=["access", SERVICE]) as addresses:
                 # A service's database is named <LABELMESH_MONGO_DATABASE>_<service>.
                 database_name = f"imports_{SERVICE}"
+                auth = StackKeys.of(addresses, root).headers("")
                 rates = asyncio.run(
-                    _run(addresses[SERVICE], infra.bootstrap, infra.mongo_uri, database_name, args)
+                    _run(
+                        addresses[SERVICE],
+                        infra.bootstrap,
+                        infra.mongo_uri,
+                        database_name,
+                        auth,
+                        args,
+                    )
                 )
     print()
     for line in rates.lines():
@@ -243,11 +265,12 @@ async def _run(
     bootstrap: str,
     mongo_uri: str,
     database: str,
+    auth: Mapping[str, str],
     args: argparse.Namespace,
 ) -> ImportRates:
     project_id = str(uuid.uuid4())
     await announce_project(bootstrap, "imports", project_id)
-    await wait_for_project(address, project_id)
+    await wait_for_project(address, project_id, auth)
     if args.prefill:
         client = connect(mongo_uri)
         started = time.perf_counter()
@@ -265,7 +288,7 @@ async def _run(
         finally:
             await client.close()
     print(f"imports: uploading {args.items:,} items over REST, then over gRPC ...", flush=True)
-    return await measure_imports(address, project_id, args.items, args.prefill)
+    return await measure_imports(address, project_id, auth, args.items, args.prefill)
 
 
 if __name__ == "__main__":

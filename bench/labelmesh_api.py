@@ -12,12 +12,13 @@ import httpx
 from bench.annotators import NoTask
 from labelmesh.devstack.services import ServiceAddress
 
-USER = "bench"
 # Not a confidence a model reaches: every text becomes an open task for people.
 NEVER_AUTO_ACCEPT = 1.0
 
 
 class LabelMeshRest:
+    """Calls through `client`, whose requests carry a credential (see StackKeys)."""
+
     def __init__(self, client: httpx.AsyncClient, addresses: Mapping[str, ServiceAddress]) -> None:
         self.client = client
         self.annotation = addresses["annotation"].rest
@@ -32,7 +33,6 @@ class LabelMeshRest:
                 "classes": list(classes),
                 "auto_accept_threshold": NEVER_AUTO_ACCEPT,
             },
-            headers={"X-LabelMesh-User": USER},
         )
         response.raise_for_status()
         project_id: str = response.json()["project"]["project_id"]
@@ -42,7 +42,6 @@ class LabelMeshRest:
         response = await self.client.post(
             f"{self.ingest}/v1/projects/{project_id}/items",
             json={"items": [{"text": t} for t in texts]},
-            headers={"X-LabelMesh-User": USER},
         )
         response.raise_for_status()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from labelmesh.devstack.keys import StackKeys
 from labelmesh.devstack.services import ServiceAddress, running_services, stack_env
 from labelmesh.testing.services import wait_for
 
@@ -20,13 +21,13 @@ TOPICS = ["sports", "politics", "technology", "business", "health"]
 
 def bench_path(bootstrap: str, mongo_uri: str, root: Path, count: int) -> float:
     env = {**stack_env(bootstrap, mongo_uri, "path", root), "LABELMESH_LOG_LEVEL": "WARNING"}
-    print("path: starting the five services ...", flush=True)
+    print("path: starting the services ...", flush=True)
     with running_services(env, root / "logs") as addresses:
-        return _drive(addresses, count)
+        return _drive(addresses, StackKeys.of(addresses, root), count)
 
 
-def _drive(addresses: dict[str, ServiceAddress], count: int) -> float:
-    with httpx.Client(timeout=60) as client:
+def _drive(addresses: dict[str, ServiceAddress], keys: StackKeys, count: int) -> float:
+    with httpx.Client(timeout=60, headers=keys.headers("")) as client:
         project = client.post(
             f"{addresses['annotation'].rest}/v1/projects",
             json={

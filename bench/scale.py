@@ -50,12 +50,13 @@ from bench.review import bench_review
 from labelmesh.annotation.adapters.seeding import seed_open_tasks
 from labelmesh.core.mongo import connect
 from labelmesh.devstack.infra import running_infrastructure
+from labelmesh.devstack.keys import StackKeys
 from labelmesh.devstack.services import ServiceAddress, running_services, stack_env
 
 SIZES = (1_000, 100_000, 1_000_000)
 PROJECT_TASKS = 100_000
 PREFIX = "scale"
-SERVICES = ("ingest", "annotation", "review", "audit")
+SERVICES = ("access", "ingest", "annotation", "review", "audit")
 CLASSES = ["sports", "politics", "technology", "business", "health"]
 # Rounds of each annotator in each of the two runs, besides one to warm up: at
 # 1k tasks, both runs together must find enough open tasks.
@@ -131,6 +132,7 @@ class Stack:
     mongo_uri: str
     database_pid: int
     root: Path
+    keys: StackKeys
 
 
 def bench_scale(sizes: Sequence[int] = SIZES) -> None:
@@ -148,7 +150,10 @@ def bench_scale(sizes: Sequence[int] = SIZES) -> None:
                 "LABELMESH_LOG_LEVEL": "WARNING",
             }
             with running_services(env, root / "logs", names=SERVICES) as addresses:
-                stack = Stack(addresses, infra.bootstrap, infra.mongo_uri, infra.database_pid, root)
+                keys = StackKeys.of(addresses, root)
+                stack = Stack(
+                    addresses, infra.bootstrap, infra.mongo_uri, infra.database_pid, root, keys
+                )
                 grown = Grown()
                 for size in sizes:
                     console.rule(f"scale: {size:,} tasks")
@@ -224,11 +229,12 @@ async def _grow(stack: Stack, grown: Grown, size: int) -> None:
     project's ingest items up to `size`."""
     client = connect(stack.mongo_uri)
     try:
-        async with httpx.AsyncClient(timeout=60) as http:
+        lead = stack.keys.headers("")
+        async with httpx.AsyncClient(timeout=60, headers=lead) as http:
             rest = LabelMeshRest(http, stack.addresses)
             if not grown.import_project:
                 grown.import_project = await rest.create_text_project("scale import", CLASSES)
-                await wait_for_project(stack.addresses["ingest"], grown.import_project)
+                await wait_for_project(stack.addresses["ingest"], grown.import_project, lead)
                 grown.import_items = 1  # the warm-up text wait_for_project uploads
             start = grown.tasks
             with _progress() as progress:
@@ -267,7 +273,10 @@ def _shown_from(progress: Progress, bar: TaskID, before: int) -> Callable[[int],
 async def _annotate(stack: Stack, project_id: str) -> Annotated:
     names = [f"annotator-{i}" for i in range(ANNOTATORS)]
     # A long timeout: a slow request shows in p99 instead of being cut off.
-    async with own_clients([*names, "warm-up"], request_timeout=120) as clients:
+    stack.keys.prepare([*names, "warm-up"])
+    async with own_clients(
+        [*names, "warm-up"], request_timeout=120, headers_of=stack.keys.headers
+    ) as clients:
 
         def project_of(annotator: str) -> LabelMeshProject:
             rest = LabelMeshRest(clients[annotator], stack.addresses)
@@ -300,7 +309,11 @@ async def _import(stack: Stack, grown: Grown, size: int) -> ImportRates:
     # Counted before: a failed import may have stored some; prefilling tops up from the count.
     grown.import_items += 2 * IMPORT_ITEMS
     return await measure_imports(
-        stack.addresses["ingest"], grown.import_project, IMPORT_ITEMS, project_size=size
+        stack.addresses["ingest"],
+        grown.import_project,
+        stack.keys.headers(""),
+        IMPORT_ITEMS,
+        project_size=size,
     )
 
 

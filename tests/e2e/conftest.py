@@ -1,4 +1,5 @@
-"""The five services as real processes against the session's broker and database."""
+"""Every service as a real process against the session's broker and database,
+called with API keys the stack's first admin key makes."""
 
 from __future__ import annotations
 
@@ -8,17 +9,24 @@ from pathlib import Path
 import httpx
 import pytest
 
+from labelmesh.devstack.keys import StackKeys
 from labelmesh.devstack.services import ServiceAddress, running_services, stack_env
 
 from .rest_api import RestApi
 
 
 @pytest.fixture(scope="session")
+def stack_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the stack keeps its media, logs and first admin key."""
+    return tmp_path_factory.mktemp("stack")
+
+
+@pytest.fixture(scope="session")
 def stack(
-    kafka_bootstrap: str, mongo_uri: str, tmp_path_factory: pytest.TempPathFactory
+    kafka_bootstrap: str, mongo_uri: str, stack_root: Path
 ) -> Iterator[dict[str, ServiceAddress]]:
     """Every service running, keyed by name; their logs are shown if one fails to start."""
-    root: Path = tmp_path_factory.mktemp("stack")
+    root = stack_root
     env = {
         **stack_env(kafka_bootstrap, mongo_uri, "e2e", root),
         "LABELMESH_OUTBOX_POLL_SECONDS": "0.05",
@@ -27,9 +35,15 @@ def stack(
         yield addresses
 
 
+@pytest.fixture(scope="session")
+def keys(stack: dict[str, ServiceAddress], stack_root: Path) -> StackKeys:
+    return StackKeys.of(stack, stack_root)
+
+
 @pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=30, headers={"X-LabelMesh-User": "dana"}) as http:
+def client(keys: StackKeys) -> Iterator[httpx.Client]:
+    """Requests carry the key of the person their body names, else the admin's."""
+    with httpx.Client(timeout=30, event_hooks={"request": [keys.sign]}) as http:
         yield http
 
 

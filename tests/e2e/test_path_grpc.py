@@ -10,6 +10,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from labelmesh.devstack.keys import StackKeys
 from labelmesh.devstack.services import ServiceAddress
 from labelmesh.testing.services import wait_for
 from labelmesh.v1 import (
@@ -27,12 +28,17 @@ from labelmesh.v1 import (
 from labelmesh.v1.events_pb2 import DataType, ReviewDecision
 from labelmesh.v1.geometry_pb2 import Classification, Label
 
+from .signing import signed_channel
+
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def channels(stack: dict[str, ServiceAddress]) -> Iterator[dict[str, grpc.Channel]]:
-    opened = {name: grpc.insecure_channel(a.grpc) for name, a in stack.items()}
+def channels(
+    stack: dict[str, ServiceAddress], keys: StackKeys
+) -> Iterator[dict[str, grpc.Channel]]:
+    """Calls carry the key of the person their request names, else the admin's."""
+    opened = {name: signed_channel(keys, a.grpc) for name, a in stack.items()}
     yield opened
     for channel in opened.values():
         channel.close()

@@ -34,7 +34,7 @@ from labelmesh.core.bus import EventPublisher, ensure_topics
 from labelmesh.core.envelopes import new_envelope, user_actor
 from labelmesh.core.metrics import BusMetrics
 from labelmesh.core.topics import Topics
-from labelmesh.devstack.services import ServiceAddress, running_services, stack_env
+from labelmesh.devstack.services import ServiceAddress, admin_key_file, running_services, stack_env
 from labelmesh.testing.services import wait_for
 from labelmesh.v1.events_pb2 import (
     AnnotationSubmitted,
@@ -59,16 +59,21 @@ CHUNK = 1_000
 
 
 @pytest.fixture(scope="module")
+def simulation_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("simulation")
+
+
+@pytest.fixture(scope="module")
 def review_service(
-    kafka_bootstrap: str, mongo_uri: str, tmp_path_factory: pytest.TempPathFactory
+    kafka_bootstrap: str, mongo_uri: str, simulation_root: Path
 ) -> Iterator[ServiceAddress]:
-    root: Path = tmp_path_factory.mktemp("simulation")
+    root = simulation_root
     env = {
         **stack_env(kafka_bootstrap, mongo_uri, PREFIX, root),
         "LABELMESH_OUTBOX_POLL_SECONDS": "0.05",
         "LABELMESH_LOG_LEVEL": "WARNING",
     }
-    with running_services(env, root / "logs", names=["review"]) as addresses:
+    with running_services(env, root / "logs", names=["access", "review"]) as addresses:
         yield addresses["review"]
 
 
@@ -130,9 +135,10 @@ def submissions_taken_in(client: httpx.Client, metrics_url: str) -> float:
 # write: minutes, not the suite's default five-minute limit per test.
 @pytest.mark.timeout(600)
 def test_reported_quality_matches_the_simulated_annotators(
-    review_service: ServiceAddress, kafka_bootstrap: str
+    review_service: ServiceAddress, kafka_bootstrap: str, simulation_root: Path
 ) -> None:
     review = review_service.rest
+    admin = {"Authorization": f"Bearer {admin_key_file(simulation_root).read_text().strip()}"}
     project = ProjectSpec(
         project_id=str(uuid.uuid4()),
         name="simulation",
@@ -158,7 +164,7 @@ def test_reported_quality_matches_the_simulated_annotators(
     stream = [envelope for _, envelope in sorted(events, key=lambda pair: pair[0])]
 
     asyncio.run(_publish_project(kafka_bootstrap, project))
-    with httpx.Client(timeout=60) as client:
+    with httpx.Client(timeout=60, headers=admin) as client:
         _set_gold(client, review, project.project_id, gold)
         asyncio.run(_publish(kafka_bootstrap, stream))
 

@@ -9,24 +9,56 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import grpc
-from fastapi import APIRouter, FastAPI, Header, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from labelmesh.core.access import Principal
 from labelmesh.core.admission import Admission
 from labelmesh.core.admission_rest import ASGIApp, Message, Receive, RestAdmission, Scope, Send
+from labelmesh.core.authentication import Authenticator, bearer_credential, grpc_credential
 from labelmesh.core.envelopes import trace_id_from_traceparent
-from labelmesh.core.errors import Conflict, InvalidField, NotFound
+from labelmesh.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidField,
+    NotFound,
+    Unauthenticated,
+    Unavailable,
+)
 from labelmesh.core.logging import log_context
 from labelmesh.core.rest_proto import install_proto_openapi
 
 ReadinessCheck = Callable[[], Awaitable[None]]
-# Who is calling. Authentication is not part of this release: the caller names itself.
-UserHeader = Annotated[str, Header(alias="X-LabelMesh-User", max_length=200)]
-USER_METADATA = "x-labelmesh-user"
+# OpenAPI names the scheme; the check itself is `rest_principal`'s.
+BEARER_SCHEME = HTTPBearer(
+    auto_error=False, description="An API key (lm_...) or an OIDC access token."
+)
 # Probes bypass admission control, so that a loaded service still reports.
 PROBE_PATHS = ("/healthz", "/readyz", "/metrics")
 T = TypeVar("T")
+
+
+async def rest_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER_SCHEME)],
+) -> Principal:
+    """The authenticated caller of a REST request (401 without a valid credential)."""
+    authenticator: Authenticator = request.app.state.authenticator
+    return await authenticator.authenticate(bearer_credential(request.headers.get("authorization")))
+
+
+# The caller of a REST route, authenticated.
+Caller = Annotated[Principal, Depends(rest_principal)]
+
+
+async def grpc_principal(
+    authenticator: Authenticator, context: grpc.aio.ServicerContext
+) -> Principal:
+    """The authenticated caller of a gRPC call (UNAUTHENTICATED without a valid credential)."""
+    metadata = dict(context.invocation_metadata() or ())
+    return await authenticator.authenticate(grpc_credential(metadata))
 
 
 def rest_app(
@@ -34,11 +66,14 @@ def rest_app(
     router: APIRouter,
     registry: CollectorRegistry,
     readiness: dict[str, ReadinessCheck],
+    authenticator: Authenticator,
     admission: Admission | None = None,
 ) -> FastAPI:
-    """A FastAPI app with the service's routes, error mapping and probes; with
-    `admission`, every request but the probes passes its admission control."""
+    """A FastAPI app with the service's routes, error mapping and probes; its
+    routes authenticate with `authenticator`; with `admission`, every request
+    but the probes passes its admission control."""
     app = FastAPI(title=title, version="0.1.0")
+    app.state.authenticator = authenticator
     app.include_router(router)
     install_proto_openapi(app)
 
@@ -56,6 +91,19 @@ def rest_app(
     @app.exception_handler(Conflict)
     async def conflict(_: Request, exc: Conflict) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(Unauthenticated)
+    async def unauthenticated(_: Request, exc: Unauthenticated) -> JSONResponse:
+        headers = {"WWW-Authenticate": 'Bearer realm="labelmesh"'}
+        return JSONResponse({"detail": str(exc)}, status_code=401, headers=headers)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(_: Request, exc: Forbidden) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=403)
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(_: Request, exc: Unavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -123,15 +171,14 @@ _GRPC_CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
     (InvalidField, grpc.StatusCode.INVALID_ARGUMENT),
     (NotFound, grpc.StatusCode.NOT_FOUND),
     (Conflict, grpc.StatusCode.ABORTED),
+    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+    (Forbidden, grpc.StatusCode.PERMISSION_DENIED),
+    (Unavailable, grpc.StatusCode.UNAVAILABLE),
 ]
+_MAPPED = tuple(kind for kind, _ in _GRPC_CODES)
 
 
-def grpc_caller(context: grpc.aio.ServicerContext) -> str:
-    """The user a gRPC caller names in its `x-labelmesh-user` metadata, else "api"."""
-    return str(dict(context.invocation_metadata() or ()).get(USER_METADATA, "api"))
-
-
-def grpc_status_of(exc: InvalidField | NotFound | Conflict) -> grpc.StatusCode:
+def grpc_status_of(exc: Exception) -> grpc.StatusCode:
     return next(code for kind, code in _GRPC_CODES if isinstance(exc, kind))
 
 
@@ -147,7 +194,7 @@ def grpc_errors(
         try:
             with log_context(trace_id=trace_id):
                 return await method(self, request, context)
-        except (InvalidField, NotFound, Conflict) as exc:
+        except _MAPPED as exc:
             await context.abort(grpc_status_of(exc), str(exc))
             raise  # abort raises; this keeps type checkers informed
 

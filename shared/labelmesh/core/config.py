@@ -50,6 +50,10 @@ class CoreSettings(BaseSettings):
     request_deadline_seconds: float = Field(default=5.0, gt=0)
     retry_after_seconds: int = Field(default=1, ge=1)
     shutdown_grace_seconds: float = Field(default=4.0, gt=0)
+    # Every service asks the access service who a credential stands for, and
+    # keeps the answer this long: the longest a revoked key still works.
+    access_grpc_target: str = "127.0.0.1:50056"
+    auth_cache_seconds: float = Field(default=5.0, ge=0, le=60)
 
 
 class ServiceSettings(CoreSettings):

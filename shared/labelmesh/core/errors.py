@@ -29,6 +29,20 @@ class Conflict(LabelMeshError):
     """The request clashes with current state. Maps to HTTP 409 and ABORTED."""
 
 
+class Unauthenticated(LabelMeshError):
+    """No credential, or one that is unknown, expired or revoked. Maps to HTTP
+    401 and UNAUTHENTICATED; the message never repeats the credential."""
+
+
+class Forbidden(LabelMeshError):
+    """The caller may see the resource but not do this to it. Maps to HTTP 403
+    and PERMISSION_DENIED."""
+
+
+class Unavailable(LabelMeshError):
+    """A service this request depends on cannot be reached. Maps to HTTP 503 and UNAVAILABLE."""
+
+
 class RetryLater(LabelMeshError):
     """A handler cannot proceed yet (for example, a project not yet known);
     the consumer retries it with backoff."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
+from labelmesh.core.authentication import Authenticator, RemoteAuthenticator
 from labelmesh.core.bus import EventPublisher
 from labelmesh.core.config import CoreSettings
 from labelmesh.core.metrics import BusMetrics
@@ -27,6 +28,11 @@ class Platform:
             self.db, self.publisher, self.metrics, settings.outbox_poll_seconds
         )
         self.uow = MongoUnitOfWork(self.mongo, self.db, self.topics, on_commit=self.relay.wake)
+        # The access service, which holds the keys, authenticates locally instead.
+        self.authenticator: Authenticator = RemoteAuthenticator(
+            settings.access_grpc_target, settings.auth_cache_seconds
+        )
 
     async def close(self) -> None:
         await self.mongo.close()
+        await self.authenticator.close()

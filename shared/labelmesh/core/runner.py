@@ -173,7 +173,12 @@ async def _serve(
     readiness = {"mongodb": mongo_ready, "consumer": consumer_ready, **service.readiness}
     admission = Admission.for_service(service.name, settings, platform.registry)
     app = rest_app(
-        f"LabelMesh {service.name}", service.router, platform.registry, readiness, admission
+        f"LabelMesh {service.name}",
+        service.router,
+        platform.registry,
+        readiness,
+        platform.authenticator,
+        admission,
     )
 
     health_servicer = health.aio.HealthServicer()

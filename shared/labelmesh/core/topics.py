@@ -10,9 +10,10 @@ ITEMS = "items"
 PREDICTIONS = "predictions"
 ANNOTATIONS = "annotations"
 REVIEWS = "reviews"
+ACCESS = "access"
 DEAD_LETTER = "dead-letter"
 
-FAMILIES = (PROJECTS, ITEMS, PREDICTIONS, ANNOTATIONS, REVIEWS)
+FAMILIES = (PROJECTS, ITEMS, PREDICTIONS, ANNOTATIONS, REVIEWS, ACCESS)
 
 # Event family of every payload, by the payload's message name.
 FAMILY_OF_EVENT = {
@@ -37,6 +38,10 @@ FAMILY_OF_EVENT = {
     "QualityScored": REVIEWS,
     "AnnotatorFlagged": REVIEWS,
     "ItemFlagged": REVIEWS,
+    "ApiKeyCreated": ACCESS,
+    "ApiKeyRevoked": ACCESS,
+    "MembershipChanged": ACCESS,
+    "AccessDenied": ACCESS,
 }
 
 

@@ -72,8 +72,13 @@ def main() -> int:
     args = parser.parse_args()
     data_dir: Path = args.data_dir.resolve()
     logs = data_dir / "logs"
-    env = {"LABELMESH_MEDIA_DIR": str(data_dir / "media")}
+    admin_key = data_dir / "admin.key"
+    env = {
+        "LABELMESH_MEDIA_DIR": str(data_dir / "media"),
+        "LABELMESH_ACCESS_BOOTSTRAP_KEY_FILE": str(admin_key),
+    }
     env.update({k: v for k, v in os.environ.items() if k.startswith("LABELMESH_")})
+    had_admin_key = Path(env["LABELMESH_ACCESS_BOOTSTRAP_KEY_FILE"]).exists()
     infra: list[ManagedProcess] = []
     services: list[ManagedProcess] = []
 
@@ -109,6 +114,11 @@ def main() -> int:
         say(f"{'service':<12} {'REST':<24} {'gRPC':<18} metrics")
         for a in addresses:
             say(f"{a.name:<12} {a.rest:<24} {a.grpc:<18} {a.metrics}")
+        key_file = Path(env["LABELMESH_ACCESS_BOOTSTRAP_KEY_FILE"])
+        if not had_admin_key and key_file.exists():
+            say(f"\nThe first admin key, shown this once (it is kept in {key_file}):")
+            say(f"  {key_file.read_text().strip()}")
+            say("Send it as 'Authorization: Bearer <key>'; create other keys with it.")
         say("\nPress Ctrl-C to stop.")
         while all(p.running() for p in [*infra, *services]):
             time.sleep(0.5)

@@ -1,4 +1,4 @@
-"""The five services as child processes, and how to tell they are ready."""
+"""The services as child processes, and how to tell they are ready."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from pathlib import Path
 
 from labelmesh.devstack.processes import ManagedProcess, free_port, stop_all
 
-SERVICE_NAMES = ("ingest", "inference", "annotation", "review", "audit")
+# Access first: every other service asks it who its callers are.
+SERVICE_NAMES = ("access", "ingest", "inference", "annotation", "review", "audit")
 DEFAULT_PORTS = {
+    "access": (8086, 50056),
     "ingest": (8081, 50051),
     "inference": (8082, 50052),
     "annotation": (8083, 50053),
@@ -49,14 +51,21 @@ class ServiceAddress:
 
 def stack_env(bootstrap: str, mongo_uri: str, name: str, root: Path) -> dict[str, str]:
     """Environment for services on a given broker and database, with topics,
-    database and media of their own named `name`."""
+    database and media of their own named `name`, and the first admin key
+    under `root`."""
     return {
         "LABELMESH_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "LABELMESH_MONGO_URI": mongo_uri,
         "LABELMESH_TOPIC_PREFIX": name,
         "LABELMESH_MONGO_DATABASE": name,
         "LABELMESH_MEDIA_DIR": str(root / "media"),
+        "LABELMESH_ACCESS_BOOTSTRAP_KEY_FILE": str(admin_key_file(root)),
     }
+
+
+def admin_key_file(root: Path) -> Path:
+    """Where the access service of a stack rooted at `root` keeps its first admin key."""
+    return root / "admin.key"
 
 
 def ready(address: ServiceAddress) -> bool:
@@ -91,6 +100,9 @@ def start_services(
     on_ready: Callable[[ServiceAddress, float], None] = lambda address, seconds: None,
 ) -> list[ManagedProcess]:
     """Start every service, then wait for each to report ready; stop all if one fails."""
+    access = next((a for a in addresses if a.name == "access"), None)
+    if access is not None and "LABELMESH_ACCESS_GRPC_TARGET" not in env:
+        env = {**env, "LABELMESH_ACCESS_GRPC_TARGET": access.grpc}
     processes = [service_process(address, env, log_dir) for address in addresses]
     try:
         for process in processes:
@@ -109,7 +121,7 @@ def start_services(
 def running_services(
     env: Mapping[str, str], log_dir: Path, names: Sequence[str] = SERVICE_NAMES
 ) -> Iterator[dict[str, ServiceAddress]]:
-    """The named services (all five by default) on free ports for the duration of the
+    """The named services (all of them by default) on free ports for the duration of the
     block, keyed by name."""
     addresses = {n: ServiceAddress(n, free_port(), free_port()) for n in names}
     processes = start_services(list(addresses.values()), env, log_dir)

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from moto.server import ThreadedMotoServer
 
+from labelmesh.access.app import build_app as build_access
+from labelmesh.access.config import AccessSettings
 from labelmesh.core.config import CoreSettings
 from labelmesh.devstack.infra import secantus_server, start_and_wait, tansu_broker
 from labelmesh.devstack.processes import free_port
+from labelmesh.testing.access import SessionAccess
 from labelmesh.testing.backends import backend  # noqa: F401  (a fixture for the contract suites)
+from labelmesh.testing.services import serving
 
 MOTO_START_DEADLINE_SECONDS = 10.0
 
@@ -54,9 +58,28 @@ def unique_name() -> str:
     return f"t{uuid.uuid4().hex[:12]}"
 
 
+@pytest.fixture(scope="session")
+async def access_service(kafka_bootstrap: str, mongo_uri: str) -> AsyncIterator[SessionAccess]:
+    """The access service, which every other service asks who its callers are."""
+    grpc_port = free_port()
+    settings = AccessSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        mongo_uri=mongo_uri,
+        topic_prefix="session-access",
+        mongo_database="session_access",
+        rest_port=0,
+        grpc_port=grpc_port,
+    )
+    app = build_access(settings)
+    async with serving(app.service):
+        yield SessionAccess(app, f"127.0.0.1:{grpc_port}")
+
+
 @pytest.fixture
-def core_settings(kafka_bootstrap: str, mongo_uri: str, unique_name: str) -> CoreSettings:
-    """Settings aimed at the session's broker and database, with fresh names."""
+def core_settings(
+    kafka_bootstrap: str, mongo_uri: str, unique_name: str, access_service: SessionAccess
+) -> CoreSettings:
+    """Settings aimed at the session's broker, database and access service, with fresh names."""
     return CoreSettings(
         kafka_bootstrap_servers=kafka_bootstrap,
         mongo_uri=mongo_uri,
@@ -65,6 +88,7 @@ def core_settings(kafka_bootstrap: str, mongo_uri: str, unique_name: str) -> Cor
         handler_retry_backoff_seconds=0.01,
         handler_max_attempts=3,
         outbox_poll_seconds=0.05,
+        access_grpc_target=access_service.target,
     )
 
 

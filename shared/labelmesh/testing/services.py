@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 import grpc
@@ -67,16 +67,20 @@ async def served_app(
 
 @contextlib.asynccontextmanager
 async def grpc_stub(
-    service: GrpcService, stub: Callable[[grpc.aio.Channel], T]
+    service: GrpcService,
+    stub: Callable[[grpc.aio.Channel], T],
+    interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
 ) -> AsyncIterator[T]:
     """A stub over a real channel to `service`, which a gRPC server of its own serves
-    on a free local port until the block ends."""
+    on a free local port until the block ends; `interceptors` see every call."""
     server = grpc.aio.server()
     service.add_to_server(service.servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        async with grpc.aio.insecure_channel(
+            f"127.0.0.1:{port}", interceptors=list(interceptors)
+        ) as channel:
             yield stub(channel)
     finally:
         await server.stop(None)

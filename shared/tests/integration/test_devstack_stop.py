@@ -55,8 +55,9 @@ def alive(pid: int) -> bool:
 class Load:
     """Clients that keep every service busy (uploads, claims, reads) until stopped."""
 
-    def __init__(self, rest_ports: dict[str, int]) -> None:
+    def __init__(self, rest_ports: dict[str, int], admin_key: str) -> None:
         self.urls = {name: f"http://127.0.0.1:{port}" for name, port in rest_ports.items()}
+        self.headers = {"Authorization": f"Bearer {admin_key}"}
         self.answered = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
@@ -71,7 +72,7 @@ class Load:
             self._thread.join(30)
 
     async def _run(self) -> None:
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(timeout=30, headers=self.headers) as client:
             project = await self._project(client)
             await asyncio.gather(*(self._client(client, project, n) for n in range(CLIENTS)))
 
@@ -134,7 +135,12 @@ def test_ctrl_c_under_load_stops_every_process_within_10_s(tmp_path: Path) -> No
         processes += child_pids(launcher.pid)
         assert len(processes) == 1 + 2 + len(SERVICE_NAMES)  # launcher, Kafka, MongoDB, services
 
-        with Load(rest_ports).running() as load:
+        # The first start made an admin key, kept it under the data directory
+        # and showed it once.
+        admin_key = (tmp_path / "data" / "admin.key").read_text().strip()
+        assert output.read_text().count(admin_key) == 1
+
+        with Load(rest_ports, admin_key).running() as load:
             wait_for(lambda: load.answered > 100, "the load to get going", within=60)
             launcher.send_signal(signal.SIGINT)
             deadline = time.monotonic() + STOP_LIMIT_SECONDS

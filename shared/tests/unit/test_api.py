@@ -6,8 +6,9 @@ import httpx
 from fastapi import APIRouter
 from prometheus_client import CollectorRegistry
 
-from labelmesh.core.api import rest_app
+from labelmesh.core.api import Caller, rest_app
 from labelmesh.core.logging import current_trace_id
+from labelmesh.testing.access import StaticAuthenticator, bearer, principal
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
@@ -20,7 +21,12 @@ def client() -> httpx.AsyncClient:
     async def trace() -> dict[str, str]:
         return {"seen": current_trace_id()}
 
-    app = rest_app("test", router, CollectorRegistry(), {})
+    @router.get("/me")
+    async def me(caller: Caller) -> dict[str, str]:
+        return {"subject": caller.subject}
+
+    callers = StaticAuthenticator({"good-key": principal("dana")})
+    app = rest_app("test", router, CollectorRegistry(), {}, callers)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
@@ -37,3 +43,16 @@ async def test_a_request_without_a_trace_gets_a_new_one() -> None:
     trace_id = response.json()["seen"]
     assert len(trace_id) == 32
     assert response.headers["x-trace-id"] == trace_id
+
+
+async def test_a_route_with_a_caller_answers_401_without_a_valid_credential() -> None:
+    async with client() as api:
+        assert (await api.get("/me", headers=bearer("good-key"))).json() == {"subject": "dana"}
+        missing = await api.get("/me")
+        unknown = await api.get("/me", headers=bearer("bad-key"))
+        basic = await api.get("/me", headers={"Authorization": "Basic ZGFuYTpw"})
+    for refused in (missing, unknown, basic):
+        assert refused.status_code == 401, refused.text
+        assert refused.headers["www-authenticate"].startswith("Bearer")
+    assert "Authorization: Bearer" in missing.json()["detail"]
+    assert "bad-key" not in unknown.text  # a refused credential is never repeated

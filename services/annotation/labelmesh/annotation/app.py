@@ -22,8 +22,10 @@ from labelmesh.annotation.ports import (
     TaskStore,
 )
 from labelmesh.annotation.project_cache import CachedProjects
+from labelmesh.annotation.secured import SecuredAnnotation
 from labelmesh.annotation.task_events import TaskEvents
 from labelmesh.annotation.usecases import Annotation
+from labelmesh.core.access import ProjectGate, directory_organizations
 from labelmesh.core.dispatch import Dispatcher
 from labelmesh.core.platform import Platform
 from labelmesh.core.runner import ServiceDefinition
@@ -73,10 +75,11 @@ def build_app(settings: AnnotationSettings) -> AnnotationApp:
         await legacy_tasks.upgrade(platform.db)
         await legacy_tasks.place_in_queues(platform.db, stores)
 
+    secured = SecuredAnnotation(annotation, ProjectGate(directory_organizations(projects.get)))
     service = ServiceDefinition(
         platform=platform,
-        router=rest.router(annotation),
-        grpc_services=[grpc.grpc_service(annotation)],
+        router=rest.router(secured),
+        grpc_services=[grpc.grpc_service(secured, platform.authenticator)],
         events=events,
         on_start=prepare_collections,
     )

@@ -26,8 +26,9 @@ from labelmesh.annotation.records import (
     TaskStatus,
 )
 from labelmesh.annotation.task_changes import dismissed, handed_in
+from labelmesh.core.access import ProjectCheck, ref_of
 from labelmesh.core.envelopes import new_envelope, user_actor
-from labelmesh.core.errors import Conflict, InvalidField, NotFound
+from labelmesh.core.errors import Conflict, Forbidden, InvalidField, NotFound
 from labelmesh.core.grouping import GroupCommit
 from labelmesh.core.uow import Transaction
 from labelmesh.v1.events_pb2 import (
@@ -90,6 +91,8 @@ class HandIn:
     judged: tuple[SuggestionAccepted | SuggestionRejected, ...]
     annotation_id: str
     checked: Workable | None = None
+    # The caller's authorisation on the task's project, once the task is read.
+    check: ProjectCheck | None = None
 
     def stored(self, work: Workable, round_: int) -> StoredAnnotation:
         task = work.view
@@ -152,30 +155,57 @@ class Submissions:
     def __post_init__(self) -> None:
         self._group = GroupCommit(self._hand_in_group)
 
-    async def workable(self, task_id: str, annotator: str) -> Workable:
-        """The task, if `annotator` may work on it now."""
+    async def workable(
+        self, task_id: str, annotator: str, check: ProjectCheck | None = None
+    ) -> Workable:
+        """The task, if `annotator` may work on it now (and `check` allows its project)."""
         if not annotator:
             raise InvalidField("annotator", "must not be empty")
-        return workable(await self.stores.tasks.get(task_id), task_id, annotator)
+        task = await self.stores.tasks.get(task_id)
+        if task is not None and check is not None:
+            await self._authorize(check, task.project_id)
+        return workable(task, task_id, annotator)
 
-    async def submit(self, task_id: str, annotator: str, labels: Sequence[Label]) -> str:
+    async def _authorize(self, check: ProjectCheck, project_id: str) -> None:
+        project = await self.stores.projects.get(project_id)
+        if project is None:
+            raise NotFound("project", project_id)
+        check(ref_of(project))
+
+    async def submit(
+        self,
+        task_id: str,
+        annotator: str,
+        labels: Sequence[Label],
+        check: ProjectCheck | None = None,
+    ) -> str:
         """Validate and store an annotation; returns its id. Nothing is stored if invalid."""
         if not annotator:
             raise InvalidField("annotator", "must not be empty")
         handing = HandIn(
-            task_id, annotator, tuple(labels), AnnotationSource.HUMAN, (), str(uuid.uuid4())
+            task_id,
+            annotator,
+            tuple(labels),
+            AnnotationSource.HUMAN,
+            (),
+            str(uuid.uuid4()),
+            check=check,
         )
         return await self._store(handing)
 
     async def accept_suggestions(
-        self, task_id: str, suggestion_ids: Sequence[str], annotator: str
+        self,
+        task_id: str,
+        suggestion_ids: Sequence[str],
+        annotator: str,
+        check: ProjectCheck | None = None,
     ) -> str:
         """Turn model suggestions into the task's annotation, in one step.
 
         Each accepted label keeps its source (model, version, original score)
         and records who accepted it. Suggestions left out count as rejected.
         """
-        work = await self.workable(task_id, annotator)
+        work = await self.workable(task_id, annotator, check)
         offered = {label.source.suggestion_id: label for label in work.view.suggestion}
         offered.pop("", None)
         if not offered:
@@ -211,6 +241,7 @@ class Submissions:
             tuple(judged),
             str(uuid.uuid4()),
             checked=work,
+            check=check,
         )
         annotation_id = await self._store(handing)
         self.metrics.suggestions.labels("accepted").inc(len(accepted))
@@ -218,10 +249,15 @@ class Submissions:
         return annotation_id
 
     async def reject_suggestion(
-        self, task_id: str, suggestion_id: str, annotator: str, reason: str
+        self,
+        task_id: str,
+        suggestion_id: str,
+        annotator: str,
+        reason: str,
+        check: ProjectCheck | None = None,
     ) -> None:
         """Take a suggestion off the task for this annotator; the task stays theirs."""
-        task = (await self.workable(task_id, annotator)).view
+        task = (await self.workable(task_id, annotator, check)).view
         rejected = next(
             (s for s in task.suggestion if s.source.suggestion_id == suggestion_id), None
         )
@@ -280,7 +316,7 @@ class Submissions:
             task = live.get(handing.task_id)
             try:
                 work = await self._work_on(task, handing)
-            except (Conflict, InvalidField, NotFound) as exc:
+            except (Conflict, InvalidField, NotFound, Forbidden) as exc:
                 outcomes.append(exc)
                 continue
             after = handed_in(task, handing.annotator, direct=work.direct) if task else None
@@ -302,6 +338,8 @@ class Submissions:
     async def _work_on(self, task: Task | None, handing: HandIn) -> Workable:
         """The work as checked before, or the task as read now; either way with its
         labels checked against the project's schema."""
+        if task is not None and handing.check is not None and handing.checked is None:
+            await self._authorize(handing.check, task.project_id)
         work = handing.checked or workable(task, handing.task_id, handing.annotator)
         project = await self.stores.projects.get(work.view.project_id)
         if project is None:

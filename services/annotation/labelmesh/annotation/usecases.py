@@ -12,10 +12,11 @@ from labelmesh.annotation.ports import AnnotationStores
 from labelmesh.annotation.queue import TaskView, task_view
 from labelmesh.annotation.records import StoredAnnotation
 from labelmesh.annotation.submissions import Submissions
-from labelmesh.core.envelopes import new_envelope, user_actor
+from labelmesh.core.access import DEFAULT_ORGANIZATION, ProjectCheck
+from labelmesh.core.envelopes import new_envelope
 from labelmesh.core.errors import InvalidField, NotFound
 from labelmesh.core.uow import Transaction
-from labelmesh.v1.events_pb2 import ProjectCreated, ProjectSpec
+from labelmesh.v1.events_pb2 import Actor, ProjectCreated, ProjectSpec
 from labelmesh.v1.geometry_pb2 import Label
 
 __all__ = ["SERVICE", "Annotation", "TaskView"]
@@ -30,13 +31,16 @@ class Annotation:
         self.submissions = Submissions(stores, metrics)
         self.claims = Claims(stores, metrics)
 
-    async def create_project(self, request: NewProject, user: str) -> ProjectSpec:
-        """Validate and store a new project, and announce it."""
+    async def create_project(
+        self, request: NewProject, actor: Actor, organization_id: str = DEFAULT_ORGANIZATION
+    ) -> ProjectSpec:
+        """Validate and store a new project of `organization_id`, and announce it."""
         project = create_project(request)
+        project.organization_id = organization_id
         created = new_envelope(
             ProjectCreated(project=project),
             producer=SERVICE,
-            actor=user_actor(user),
+            actor=actor,
             project_id=project.project_id,
         )
 
@@ -75,21 +79,39 @@ class Annotation:
         await self.get_project(project_id)
         return await self.stores.tasks.stats(project_id)
 
-    async def submit(self, task_id: str, annotator: str, labels: Sequence[Label]) -> str:
-        """Validate and store an annotation; returns its id. Nothing is stored if invalid."""
-        return await self.submissions.submit(task_id, annotator, labels)
+    async def submit(
+        self,
+        task_id: str,
+        annotator: str,
+        labels: Sequence[Label],
+        check: ProjectCheck | None = None,
+    ) -> str:
+        """Validate and store an annotation; returns its id. Nothing is stored if invalid.
+
+        `check` (here and below) authorises the caller on the task's project once
+        the task is read; the secured layer passes it, internal callers need not."""
+        return await self.submissions.submit(task_id, annotator, labels, check)
 
     async def accept_suggestions(
-        self, task_id: str, suggestion_ids: Sequence[str], annotator: str
+        self,
+        task_id: str,
+        suggestion_ids: Sequence[str],
+        annotator: str,
+        check: ProjectCheck | None = None,
     ) -> str:
         """The chosen suggestions (all when none is named) become the annotation."""
-        return await self.submissions.accept_suggestions(task_id, suggestion_ids, annotator)
+        return await self.submissions.accept_suggestions(task_id, suggestion_ids, annotator, check)
 
     async def reject_suggestion(
-        self, task_id: str, suggestion_id: str, annotator: str, reason: str
+        self,
+        task_id: str,
+        suggestion_id: str,
+        annotator: str,
+        reason: str,
+        check: ProjectCheck | None = None,
     ) -> None:
         """Take a suggestion off the task for the annotator; the task stays theirs."""
-        await self.submissions.reject_suggestion(task_id, suggestion_id, annotator, reason)
+        await self.submissions.reject_suggestion(task_id, suggestion_id, annotator, reason, check)
 
     async def item_annotations(self, item_id: str) -> list[StoredAnnotation]:
         """Every annotation of an item, human or model, oldest first."""

@@ -14,6 +14,7 @@ from labelmesh.annotation.usecases import Annotation
 from labelmesh.core.api import rest_app
 from labelmesh.core.config import CoreSettings
 from labelmesh.core.runner import ServiceDefinition
+from labelmesh.testing.access import SessionAccess, session_signer
 from labelmesh.testing.services import served_app
 from labelmesh.testing.twins.annotation import LiveAnnotation
 
@@ -42,9 +43,17 @@ def live(wired: AnnotationApp) -> LiveAnnotation:
 
 
 @pytest.fixture
-async def rest(service: ServiceDefinition) -> AsyncIterator[httpx.AsyncClient]:
-    """The service's REST API, called in-process."""
-    api = rest_app("annotation", service.router, service.platform.registry, {})
+async def rest(
+    service: ServiceDefinition, access_service: SessionAccess
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The service's REST API, called in-process as the person each body names."""
+    api = rest_app(
+        "annotation", service.router, service.platform.registry, {}, service.platform.authenticator
+    )
     transport = httpx.ASGITransport(app=api)
-    async with httpx.AsyncClient(transport=transport, base_url="http://annotation") as client:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://annotation",
+        event_hooks={"request": [session_signer(access_service)]},
+    ) as client:
         yield client

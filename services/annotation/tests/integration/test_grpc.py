@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 
-from labelmesh.annotation.api.grpc import grpc_service
-from labelmesh.annotation.usecases import Annotation
+from labelmesh.annotation.app import AnnotationApp
+from labelmesh.testing.access import SessionAccess, session_interceptor
 from labelmesh.testing.services import grpc_stub
 from labelmesh.testing.twins.annotation import LiveAnnotation
 from labelmesh.v1 import annotation_service_pb2 as pb
@@ -19,8 +19,15 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def stub(app: Annotation) -> AsyncIterator[pb_grpc.AnnotationServiceStub]:
-    async with grpc_stub(grpc_service(app), pb_grpc.AnnotationServiceStub) as stub:
+async def stub(
+    wired: AnnotationApp, access_service: SessionAccess
+) -> AsyncIterator[pb_grpc.AnnotationServiceStub]:
+    """The service's own servicer, called as the person each request names."""
+    async with grpc_stub(
+        wired.service.grpc_services[0],
+        pb_grpc.AnnotationServiceStub,
+        [session_interceptor(access_service)],
+    ) as stub:
         yield stub
 
 

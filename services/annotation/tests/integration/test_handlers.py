@@ -8,7 +8,7 @@ import pytest
 
 from labelmesh.annotation.domain import NewProject
 from labelmesh.annotation.usecases import Annotation
-from labelmesh.core.envelopes import model_actor, new_envelope
+from labelmesh.core.envelopes import model_actor, new_envelope, user_actor
 from labelmesh.core.outbox import stored_events
 from labelmesh.core.runner import ServiceDefinition
 from labelmesh.testing.services import eventually
@@ -35,7 +35,7 @@ async def test_tasks_wait_for_their_item_and_replays_change_nothing(
 ) -> None:
     db = service.platform.db
     project = await app.create_project(
-        NewProject("p", DataType.DATA_TYPE_TEXT, ["sports", "politics"], 0.9), "alice"
+        NewProject("p", DataType.DATA_TYPE_TEXT, ["sports", "politics"], 0.9), user_actor("alice")
     )
     pid = project.project_id
     prediction = new_envelope(

@@ -7,7 +7,7 @@ import pytest
 from labelmesh.annotation.app import AnnotationApp
 from labelmesh.annotation.domain import NewProject
 from labelmesh.annotation.usecases import TaskView
-from labelmesh.core.envelopes import model_actor, new_envelope
+from labelmesh.core.envelopes import model_actor, new_envelope, user_actor
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
 from labelmesh.core.outbox import stored_events
 from labelmesh.core.runner import ServiceDefinition
@@ -41,7 +41,7 @@ async def open_task(wired: AnnotationApp, *events: PredictionCreated) -> TaskVie
     """A project and one image item whose task carries the given predictions."""
     service, app = wired.service, wired.annotation
     project = await app.create_project(
-        NewProject("faces", DataType.DATA_TYPE_IMAGE, ["face", "person"], 0.95), "alice"
+        NewProject("faces", DataType.DATA_TYPE_IMAGE, ["face", "person"], 0.95), user_actor("alice")
     )
 
     def envelope(payload: ItemIngested | PredictionCreated | PredictionFailed) -> Envelope:
@@ -159,7 +159,7 @@ async def test_an_item_no_model_could_read_becomes_a_task_without_suggestion(
     )
     app = wired.annotation
     project = await app.create_project(
-        NewProject("faces", DataType.DATA_TYPE_IMAGE, ["face"], 0.95), "alice"
+        NewProject("faces", DataType.DATA_TYPE_IMAGE, ["face"], 0.95), user_actor("alice")
     )
     envelopes = [
         new_envelope(

@@ -11,6 +11,7 @@ import pytest
 
 from labelmesh.annotation.api import rest
 from labelmesh.core.api import rest_app
+from labelmesh.testing.access import StaticAuthenticator, static_signer
 from labelmesh.testing.twins.annotation import AnnotationTwins
 from labelmesh.v1.geometry_pb2 import Classification, Label, LabelSource
 
@@ -19,9 +20,14 @@ POLITICS = [{"classification": {"label": "politics"}}]
 
 @pytest.fixture
 async def api(twins: AnnotationTwins) -> AsyncIterator[httpx.AsyncClient]:
-    app = rest_app("annotation", rest.router(twins.annotation), twins.registry, {})
+    callers = StaticAuthenticator({})
+    app = rest_app("annotation", rest.router(twins.secured), twins.registry, {}, callers)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://annotation") as client:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://annotation",
+        event_hooks={"request": [static_signer(callers)]},
+    ) as client:
         yield client
 
 

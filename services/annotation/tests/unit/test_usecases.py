@@ -7,6 +7,7 @@ import pytest
 from labelmesh.annotation.domain import NewProject
 from labelmesh.annotation.queue import TaskView
 from labelmesh.annotation.records import AnnotationSource, TaskStatus
+from labelmesh.core.envelopes import user_actor
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
 from labelmesh.testing.twins.annotation import AnnotationTwins
 from labelmesh.v1.events_pb2 import DataType, GoldStandardSet, PredictionCreated, ProjectSpec
@@ -52,7 +53,7 @@ async def test_a_created_project_is_stored_and_announced(twins: AnnotationTwins)
         await twins.annotation.get_project("nope")
     with pytest.raises(InvalidField):
         await twins.annotation.create_project(
-            NewProject("", DataType.DATA_TYPE_TEXT, ["a"], 0.9), "owner"
+            NewProject("", DataType.DATA_TYPE_TEXT, ["a"], 0.9), user_actor("owner")
         )
     assert len(twins.uow.emitted("project_created")) == 1
 

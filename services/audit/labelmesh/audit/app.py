@@ -10,6 +10,7 @@ from labelmesh.audit.api import grpc, rest
 from labelmesh.audit.config import AuditSettings
 from labelmesh.audit.handlers import AuditFetch
 from labelmesh.audit.metrics import AuditMetrics
+from labelmesh.audit.secured import SecuredAudit
 from labelmesh.audit.usecases import SERVICE, Audit
 from labelmesh.core.dispatch import Dispatcher
 from labelmesh.core.platform import Platform
@@ -36,10 +37,11 @@ def build_app(settings: AuditSettings) -> AuditApp:
         handlers.fetch_starter(audit),
         claims_events=False,
     )
+    secured = SecuredAudit(audit)
     service = ServiceDefinition(
         platform=platform,
-        router=rest.router(audit),
-        grpc_services=[grpc.grpc_service(audit)],
+        router=rest.router(secured),
+        grpc_services=[grpc.grpc_service(secured, platform.authenticator)],
         events=events,
         on_start=repository.ensure_indexes,
     )

@@ -15,10 +15,18 @@ from labelmesh.audit.config import AuditSettings
 from labelmesh.core.api import rest_app
 from labelmesh.core.config import CoreSettings
 from labelmesh.core.envelopes import new_envelope, user_actor
+from labelmesh.testing.access import SessionAccess, session_interceptor, session_signer
 from labelmesh.testing.services import eventually, grpc_stub, served_app
 from labelmesh.v1 import audit_service_pb2 as pb
 from labelmesh.v1 import audit_service_pb2_grpc as pb_grpc
-from labelmesh.v1.events_pb2 import Envelope, IngestRejected, ItemIngested
+from labelmesh.v1.events_pb2 import (
+    Envelope,
+    IngestRejected,
+    ItemIngested,
+    ProjectCreated,
+    ProjectSpec,
+    Role,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -30,17 +38,40 @@ async def app(core_settings: CoreSettings) -> AsyncIterator[AuditApp]:
 
 
 @pytest.fixture
-async def rest(app: AuditApp) -> AsyncIterator[httpx.AsyncClient]:
-    api = rest_app("audit", app.service.router, app.service.platform.registry, {})
+async def project(app: AuditApp) -> str:
+    """Project "p", whose creation the log holds: what tells the audit service
+    which organisation's members may read the project's entries."""
+    created = new_envelope(
+        ProjectCreated(project=ProjectSpec(project_id="p")),
+        producer="annotation",
+        actor=user_actor("alice"),
+        project_id="p",
+    )
+    await recorded(app, [created])
+    return "p"
+
+
+@pytest.fixture
+async def rest(
+    app: AuditApp, project: str, access_service: SessionAccess
+) -> AsyncIterator[httpx.AsyncClient]:
+    platform = app.service.platform
+    api = rest_app("audit", app.service.router, platform.registry, {}, platform.authenticator)
     transport = httpx.ASGITransport(app=api)
-    async with httpx.AsyncClient(transport=transport, base_url="http://audit") as client:
+    signer = session_signer(access_service, "auditor", Role.ROLE_AUDITOR)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://audit", event_hooks={"request": [signer]}
+    ) as client:
         yield client
 
 
 @pytest.fixture
-async def stub(app: AuditApp) -> AsyncIterator[pb_grpc.AuditServiceStub]:
+async def stub(
+    app: AuditApp, project: str, access_service: SessionAccess
+) -> AsyncIterator[pb_grpc.AuditServiceStub]:
     [service] = app.service.grpc_services
-    async with grpc_stub(service, pb_grpc.AuditServiceStub) as stub:
+    signer = session_interceptor(access_service, "auditor", Role.ROLE_AUDITOR)
+    async with grpc_stub(service, pb_grpc.AuditServiceStub, [signer]) as stub:
         yield stub
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from labelmesh.core.access import ProjectGate, directory_organizations
 from labelmesh.core.capacity import Capacity
 from labelmesh.core.dispatch import Dispatcher
 from labelmesh.core.platform import Platform
@@ -27,6 +28,7 @@ from labelmesh.inference.models.base import Model, ModelSpec
 from labelmesh.inference.models.catalog import ZERO_SHOT, built_in_models
 from labelmesh.inference.models.minilm import shared_encoder
 from labelmesh.inference.runtime import Batching, ModelPool
+from labelmesh.inference.secured import SecuredInference
 from labelmesh.v1.inference_service_pb2 import RemoteModel
 
 
@@ -66,6 +68,8 @@ def build_app(settings: InferenceSettings) -> InferenceApp:
     )
     store = object_store_from_settings(settings)
     cases = use_cases(repositories, platform.uow, pool, store, metrics, connect_remote)
+    gate = ProjectGate(directory_organizations(repositories.projects.get))
+    secured = SecuredInference(cases, gate)
     zero_shot = pool.get(ZERO_SHOT)
     assert zero_shot is not None
 
@@ -81,8 +85,8 @@ def build_app(settings: InferenceSettings) -> InferenceApp:
 
     service = ServiceDefinition(
         platform=platform,
-        router=rest.router(cases),
-        grpc_services=[grpc.grpc_service(cases)],
+        router=rest.router(secured),
+        grpc_services=[grpc.grpc_service(secured, platform.authenticator)],
         events=cases.dispatcher,
         on_start=start,
         readiness={"model": model_ready},

@@ -14,7 +14,7 @@ from labelmesh.inference.records import (
     StoredItem,
     StoredPrediction,
 )
-from labelmesh.v1.events_pb2 import ItemIngested, PredictionCreated
+from labelmesh.v1.events_pb2 import ItemIngested
 from labelmesh.v1.inference_service_pb2 import RegisterModelRequest
 
 
@@ -35,7 +35,7 @@ class PredictionRepository(Protocol):
         """Add predictions; a prediction id already stored is a Conflict."""
         ...
 
-    async def latest_auto(self, item_id: str) -> PredictionCreated | None:
+    async def latest_auto(self, item_id: str) -> StoredPrediction | None:
         """The item's most recent prediction made by pre-labelling (not by AI Assist)."""
         ...
 

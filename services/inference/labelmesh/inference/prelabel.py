@@ -127,10 +127,14 @@ class Prelabelling:
 
     async def latest(self, item_id: str) -> PredictionCreated:
         """The item's most recent pre-labelling prediction."""
-        prediction = await self.predictions.latest_auto(item_id)
-        if prediction is None:
+        return (await self.latest_stored(item_id)).prediction
+
+    async def latest_stored(self, item_id: str) -> StoredPrediction:
+        """The item's most recent pre-labelling prediction, with its project."""
+        stored = await self.predictions.latest_auto(item_id)
+        if stored is None:
             raise NotFound("prediction for item", item_id)
-        return prediction
+        return stored
 
 
 def _outcome(

@@ -135,7 +135,7 @@ async def test_the_latest_prediction_reads_only_its_items_predictions(stored: St
     assert small.docs <= PREDICTIONS_PER_ITEM
     assert large.docs == small.docs
     latest = await predictions.latest_auto("item-3")
-    assert latest is not None and latest.prediction_id == "prediction-15"
+    assert latest is not None and latest.prediction.prediction_id == "prediction-15"
 
 
 async def test_a_projects_setup_is_a_point_lookup(stored: Stored) -> None:

@@ -72,8 +72,10 @@ async def test_the_latest_auto_prediction_of_an_item_round_trips(
         StoredPrediction("i1", "p1", predicted("c", ASSIST, "politics")),
         StoredPrediction("i2", "p1", predicted("d", label="politics")),
     )
-    assert await predictions.latest_auto("i1") == predicted("b")
-    assert await predictions.latest_auto("i2") == predicted("d", label="politics")
+    assert (await predictions.latest_auto("i1")) == StoredPrediction("i1", "p1", predicted("b"))
+    assert (await predictions.latest_auto("i2")) == StoredPrediction(
+        "i2", "p1", predicted("d", label="politics")
+    )
     assert await predictions.latest_auto("missing") is None
 
 
@@ -85,7 +87,7 @@ async def test_a_prediction_id_is_stored_once(
         await save(
             backend, predictions, StoredPrediction("i2", "p1", predicted("a", label="cooking"))
         )
-    assert await predictions.latest_auto("i1") == predicted("a")
+    assert (await predictions.latest_auto("i1")) == StoredPrediction("i1", "p1", predicted("a"))
     assert await predictions.latest_auto("i2") is None
 
 

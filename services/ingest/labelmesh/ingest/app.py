@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from labelmesh.core.access import ProjectGate, directory_organizations
 from labelmesh.core.dispatch import Dispatcher
 from labelmesh.core.platform import Platform
 from labelmesh.core.projects import MongoProjectDirectory
@@ -15,6 +16,7 @@ from labelmesh.ingest.api import grpc, rest
 from labelmesh.ingest.config import IngestSettings
 from labelmesh.ingest.handlers import IngestFetch
 from labelmesh.ingest.metrics import IngestMetrics
+from labelmesh.ingest.secured import SecuredIngest
 from labelmesh.ingest.usecases import SERVICE, Ingest
 
 
@@ -46,10 +48,11 @@ def build_app(settings: IngestSettings) -> IngestApp:
         await items.ensure_indexes()
         await store.ensure_ready()
 
+    secured = SecuredIngest(ingest, ProjectGate(directory_organizations(projects.get)))
     service = ServiceDefinition(
         platform=platform,
-        router=rest.router(ingest),
-        grpc_services=[grpc.grpc_service(ingest)],
+        router=rest.router(secured),
+        grpc_services=[grpc.grpc_service(secured, platform.authenticator)],
         events=events,
         on_start=on_start,
     )

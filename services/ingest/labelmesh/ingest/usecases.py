@@ -200,7 +200,10 @@ class Ingest:
 
     async def media(self, item_id: str) -> tuple[bytes, str]:
         """An item's media bytes and content type."""
-        item = await self.get_item(item_id)
+        return await self.media_of(await self.get_item(item_id))
+
+    async def media_of(self, item: StoredItem) -> tuple[bytes, str]:
+        """The media bytes and content type of an item read before."""
         if not item.media_key:
             return item.text.encode(), item.content_type
         return await self.store.get(item.media_key), item.content_type

@@ -11,18 +11,22 @@ import grpc
 import pytest
 from prometheus_client import CollectorRegistry
 
+from labelmesh.core.access import ProjectGate, directory_organizations
 from labelmesh.core.storage import LocalDiskStore
 from labelmesh.ingest.api import grpc as ingest_grpc
 from labelmesh.ingest.metrics import IngestMetrics
+from labelmesh.ingest.secured import SecuredIngest
 from labelmesh.ingest.usecases import Ingest
+from labelmesh.testing.access import StaticAuthenticator, grpc_bearer, principal
 from labelmesh.testing.memory import InMemoryProjectDirectory, InMemoryUnitOfWork, MemoryState
 from labelmesh.testing.services import grpc_stub
 from labelmesh.testing.twins.ingest import InMemoryItemRepository
 from labelmesh.v1 import ingest_service_pb2 as pb
 from labelmesh.v1 import ingest_service_pb2_grpc as pb_grpc
-from labelmesh.v1.events_pb2 import ProjectSpec
+from labelmesh.v1.events_pb2 import ProjectSpec, Role
 
 pytestmark = pytest.mark.integration
+KEY = "integration-key"
 
 
 @pytest.fixture
@@ -47,7 +51,10 @@ async def stub(
     ingest: Ingest, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[pb_grpc.IngestServiceStub]:
     monkeypatch.setattr(ingest_grpc, "STREAM_BATCH", 3)
-    async with grpc_stub(ingest_grpc.grpc_service(ingest), pb_grpc.IngestServiceStub) as stub:
+    secured = SecuredIngest(ingest, ProjectGate(directory_organizations(ingest.projects.get)))
+    callers = StaticAuthenticator({KEY: principal("dana", Role.ROLE_INTEGRATION)})
+    service = ingest_grpc.grpc_service(secured, callers)
+    async with grpc_stub(service, pb_grpc.IngestServiceStub) as stub:
         yield stub
 
 
@@ -62,7 +69,7 @@ async def test_results_keep_stream_order_across_batches(
     stub: pb_grpc.IngestServiceStub, ingest: Ingest
 ) -> None:
     texts = ["a", "b", "c", "d", "e", "b", "", "f"]
-    response = await stub.UploadItemStream(iter(stream(texts)))
+    response = await stub.UploadItemStream(iter(stream(texts)), metadata=grpc_bearer(KEY))
     results = list(response.results)
     assert [r.index for r in results] == list(range(8))
     # "b" came back in the second batch: a duplicate of the first batch's item.
@@ -78,6 +85,8 @@ async def test_an_unknown_project_ends_the_stream_with_not_found(
     stub: pb_grpc.IngestServiceStub,
 ) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as failed:
-        await stub.UploadItemStream(iter(stream(["a", "b"]) + stream(["c"], "nope")))
+        await stub.UploadItemStream(
+            iter(stream(["a", "b"]) + stream(["c"], "nope")), metadata=grpc_bearer(KEY)
+        )
     assert failed.value.code() == grpc.StatusCode.NOT_FOUND
     assert "project 'nope'" in (failed.value.details() or "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
+from labelmesh.core.access import ProjectGate, directory_organizations
 from labelmesh.core.dispatch import Dispatcher
 from labelmesh.core.platform import Platform
 from labelmesh.core.runner import ServiceDefinition
@@ -21,6 +22,7 @@ from labelmesh.review.ports import ReviewStore
 from labelmesh.review.quality import Quality
 from labelmesh.review.recorder import SERVICE, Recorder
 from labelmesh.review.review_tasks import ReviewTasks
+from labelmesh.review.secured import SecuredReview
 
 # A fetch's annotations are taken in by transactions of at most this many: a backlog then
 # costs the same per annotation as a trickle, where one transaction of a whole fetch of
@@ -72,10 +74,11 @@ def build_app(settings: ReviewSettings) -> ReviewApp:
     platform = Platform(SERVICE, settings)
     store = MongoReviewStore.on(platform.db)
     wired = use_cases(store, platform.uow, ReviewMetrics(platform.registry))
+    secured = SecuredReview(wired.api, ProjectGate(directory_organizations(store.projects.get)))
     service = ServiceDefinition(
         platform=platform,
-        router=rest.router(wired.api),
-        grpc_services=[grpc.grpc_service(wired.api)],
+        router=rest.router(secured),
+        grpc_services=[grpc.grpc_service(secured, platform.authenticator)],
         events=wired.dispatcher,
         on_start=partial(ensure_indexes, platform.db),
     )

@@ -20,6 +20,7 @@ class ItemStatus:
     reviews: list[ReviewDecided]
     state: ReviewState | None  # None for an item the review has not seen
     final_labels: list[Label]
+    project_id: str = ""  # empty for an item the review has not seen
 
     @property
     def completed(self) -> bool:
@@ -42,7 +43,7 @@ class ReviewApi:
         if item is None:
             return ItemStatus(reviews, None, [])
         final = item.labels if item.state == ReviewState.COMPLETED else []
-        return ItemStatus(reviews, item.state, final)
+        return ItemStatus(reviews, item.state, final, item.project_id)
 
     async def policy(self, project_id: str) -> ReviewPolicy:
         """The project's policy in force."""

@@ -21,6 +21,12 @@ from labelmesh.core.runner import ServiceDefinition
 from labelmesh.devstack.processes import free_port
 from labelmesh.review.app import build
 from labelmesh.review.config import ReviewSettings
+from labelmesh.testing.access import (
+    SessionAccess,
+    bearer,
+    session_interceptor,
+    session_signer,
+)
 from labelmesh.testing.services import eventually, service_settings, serving
 from labelmesh.testing.twins.review import POLICY, PROJECT, ReviewOnTwins, cls
 from labelmesh.v1 import review_service_pb2 as pb
@@ -45,6 +51,7 @@ from labelmesh.v1.events_pb2 import (
     ReviewPolicy,
     ReviewPolicyConfigured,
     ReviewRequested,
+    Role,
 )
 from labelmesh.v1.geometry_pb2 import Label
 from labelmesh.v1.review_service_pb2_grpc import ReviewServiceStub
@@ -98,6 +105,11 @@ class Running:
     service: ServiceDefinition
     http: httpx.AsyncClient
     grpc: ReviewServiceStub
+    access: SessionAccess
+
+    async def signed_as(self, subject: str) -> dict[str, str]:
+        """The headers of a request made by `subject`, an admin."""
+        return bearer(await self.access.credential(subject, Role.ROLE_ADMIN))
 
     async def publish(self, *envelopes: Envelope) -> None:
         await self.service.platform.publisher.publish(list(envelopes))
@@ -137,7 +149,9 @@ class Running:
 
 
 @pytest.fixture
-async def review(core_settings: CoreSettings) -> AsyncIterator[Running]:
+async def review(
+    core_settings: CoreSettings, access_service: SessionAccess
+) -> AsyncIterator[Running]:
     """The review service in-process, with project p1 and its review policy known."""
     settings = service_settings(
         ReviewSettings, core_settings, rest_port=free_port(), grpc_port=free_port()
@@ -152,11 +166,16 @@ async def review(core_settings: CoreSettings) -> AsyncIterator[Running]:
     )
     async with (
         serving(service),
-        httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.rest_port}") as http,
-        grpc.aio.insecure_channel(f"127.0.0.1:{settings.grpc_port}") as channel,
+        httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{settings.rest_port}",
+            event_hooks={"request": [session_signer(access_service)]},
+        ) as http,
+        grpc.aio.insecure_channel(
+            f"127.0.0.1:{settings.grpc_port}", interceptors=[session_interceptor(access_service)]
+        ) as channel,
     ):
         stub = ReviewServiceStub(channel)  # type: ignore[no-untyped-call]
-        running = Running(service, http, stub)
+        running = Running(service, http, stub, access_service)
         await running.publish(
             new_envelope(
                 ProjectCreated(project=project),
@@ -293,7 +312,7 @@ async def test_consensus_adjudication_review_and_reports(review: Running) -> Non
     flagged = await review.http.post(
         "/v1/items/item-1/flag",
         json={"reason": "a lynx, surely"},
-        headers={"X-LabelMesh-User": "quinn"},
+        headers=await review.signed_as("quinn"),
     )
     assert flagged.json() == {"outcome": "in_review", "review_outcome": "REVIEW_OUTCOME_IN_REVIEW"}
     [item_flagged] = await review.outbox(ItemFlagged, "item-1")
@@ -372,7 +391,7 @@ async def test_policy_gold_and_flagged_annotators(review: Running) -> None:
     rules.flag_below_accuracy, rules.min_gold_answers, rules.recheck_recent = 0.7, 10, 1
     url = f"/v1/projects/{PROJECT}/review-policy"
     configured = await review.http.put(
-        url, json=policy_json(rules), headers={"X-LabelMesh-User": "olga"}
+        url, json=policy_json(rules), headers=await review.signed_as("olga")
     )
     assert configured.status_code == 200, configured.text
     configured_policy = configured.json()["policy"]

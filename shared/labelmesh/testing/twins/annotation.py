@@ -33,11 +33,13 @@ from labelmesh.annotation.records import (
     StoredAnnotation,
     Task,
 )
+from labelmesh.annotation.secured import SecuredAnnotation
 from labelmesh.annotation.task_changes import copies
 from labelmesh.annotation.usecases import Annotation
 from labelmesh.core import review_policy
+from labelmesh.core.access import ProjectGate, directory_organizations
 from labelmesh.core.dispatch import Dispatcher
-from labelmesh.core.envelopes import model_actor, new_envelope
+from labelmesh.core.envelopes import model_actor, new_envelope, user_actor
 from labelmesh.core.errors import Conflict
 from labelmesh.core.mongo import PROCESSED
 from labelmesh.core.runner import ServiceDefinition
@@ -230,6 +232,12 @@ class AnnotationTwins:
     def counter(self, name: str, **labels: str) -> float:
         return self.registry.get_sample_value(name, labels) or 0.0
 
+    @property
+    def secured(self) -> SecuredAnnotation:
+        """The use cases as the APIs call them, behind authorisation."""
+        gate = ProjectGate(directory_organizations(self.stores.projects.get))
+        return SecuredAnnotation(self.annotation, gate)
+
     @staticmethod
     def suggestion(item_id: str, *labels: Label) -> PredictionCreated:
         return suggestion(item_id, *labels)
@@ -244,7 +252,7 @@ async def queue_project(annotation: Annotation, overlap: int = 0, gold_ratio: fl
     policy = ReviewPolicy(overlap=overlap, gold_ratio=gold_ratio)
     project = await annotation.create_project(
         NewProject("queue", DataType.DATA_TYPE_TEXT, CLASSES, 0.9, review_policy=policy),
-        "owner",
+        user_actor("owner"),
     )
     return project.project_id
 

@@ -66,16 +66,16 @@ class InMemoryPredictionRepository:
                 p.prediction.SerializeToString(),
             )
 
-    async def latest_auto(self, item_id: str) -> PredictionCreated | None:
-        latest: tuple[int, PredictionCreated] | None = None
-        for sequence, stored_item, _, raw in self.predictions.values():
+    async def latest_auto(self, item_id: str) -> StoredPrediction | None:
+        latest: tuple[int, StoredPrediction] | None = None
+        for sequence, stored_item, project_id, raw in self.predictions.values():
             if stored_item != item_id:
                 continue
             prediction = PredictionCreated.FromString(raw)
             if prediction.source != PredictionSource.PREDICTION_SOURCE_AUTO:
                 continue
             if latest is None or sequence > latest[0]:
-                latest = (sequence, prediction)
+                latest = (sequence, StoredPrediction(item_id, project_id, prediction))
         return latest[1] if latest else None
 
 

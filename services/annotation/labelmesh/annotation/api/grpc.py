@@ -6,22 +6,26 @@ import grpc
 
 from labelmesh.annotation import views
 from labelmesh.annotation.domain import NewProject
-from labelmesh.annotation.usecases import Annotation
-from labelmesh.core.api import grpc_caller, grpc_errors
+from labelmesh.annotation.secured import SecuredAnnotation
+from labelmesh.core.api import grpc_errors, grpc_principal
+from labelmesh.core.authentication import Authenticator
 from labelmesh.core.runner import GrpcService
 from labelmesh.v1 import annotation_service_pb2 as pb
 from labelmesh.v1 import annotation_service_pb2_grpc as pb_grpc
 
 
 class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
-    def __init__(self, annotation: Annotation) -> None:
+    def __init__(self, annotation: SecuredAnnotation, authenticator: Authenticator) -> None:
         self.annotation = annotation
+        self.authenticator = authenticator
 
     @grpc_errors
     async def CreateProject(
         self, request: pb.CreateProjectRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateProjectResponse:
+        caller = await grpc_principal(self.authenticator, context)
         project = await self.annotation.create_project(
+            caller,
             NewProject(
                 name=request.name,
                 data_type=request.data_type,
@@ -34,7 +38,6 @@ class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
                 else None,
                 review_policy=request.review_policy if request.HasField("review_policy") else None,
             ),
-            grpc_caller(context),
         )
         return views.project_created(project)
 
@@ -42,21 +45,24 @@ class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
     async def GetProject(
         self, request: pb.GetProjectRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetProjectResponse:
-        return views.project(await self.annotation.get_project(request.project_id))
+        caller = await grpc_principal(self.authenticator, context)
+        return views.project(await self.annotation.get_project(caller, request.project_id))
 
     @grpc_errors
     async def NextTask(
         self, request: pb.NextTaskRequest, context: grpc.aio.ServicerContext
     ) -> pb.NextTaskResponse:
-        task = await self.annotation.next_task(request.project_id, request.annotator)
+        caller = await grpc_principal(self.authenticator, context)
+        task = await self.annotation.next_task(caller, request.project_id, request.annotator)
         return views.next_task(task)
 
     @grpc_errors
     async def SubmitAnnotation(
         self, request: pb.SubmitAnnotationRequest, context: grpc.aio.ServicerContext
     ) -> pb.SubmitAnnotationResponse:
+        caller = await grpc_principal(self.authenticator, context)
         annotation_id = await self.annotation.submit(
-            request.task_id, request.annotator, list(request.labels)
+            caller, request.task_id, list(request.labels), request.annotator
         )
         return views.submitted(annotation_id)
 
@@ -64,8 +70,9 @@ class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
     async def AcceptSuggestions(
         self, request: pb.AcceptSuggestionsRequest, context: grpc.aio.ServicerContext
     ) -> pb.AcceptSuggestionsResponse:
+        caller = await grpc_principal(self.authenticator, context)
         annotation_id = await self.annotation.accept_suggestions(
-            request.task_id, list(request.suggestion_ids), request.annotator
+            caller, request.task_id, list(request.suggestion_ids), request.annotator
         )
         return views.accepted(annotation_id)
 
@@ -73,8 +80,9 @@ class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
     async def RejectSuggestion(
         self, request: pb.RejectSuggestionRequest, context: grpc.aio.ServicerContext
     ) -> pb.RejectSuggestionResponse:
+        caller = await grpc_principal(self.authenticator, context)
         await self.annotation.reject_suggestion(
-            request.task_id, request.suggestion_id, request.annotator, request.reason
+            caller, request.task_id, request.suggestion_id, request.reason, request.annotator
         )
         return pb.RejectSuggestionResponse()
 
@@ -82,12 +90,13 @@ class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
     async def GetQueueStats(
         self, request: pb.GetQueueStatsRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetQueueStatsResponse:
-        return views.queue_stats(await self.annotation.queue_stats(request.project_id))
+        caller = await grpc_principal(self.authenticator, context)
+        return views.queue_stats(await self.annotation.queue_stats(caller, request.project_id))
 
 
-def grpc_service(annotation: Annotation) -> GrpcService:
+def grpc_service(annotation: SecuredAnnotation, authenticator: Authenticator) -> GrpcService:
     return GrpcService.of(
-        AnnotationServicer(annotation),
+        AnnotationServicer(annotation, authenticator),
         pb_grpc.add_AnnotationServiceServicer_to_server,
         pb.DESCRIPTOR,
         "AnnotationService",

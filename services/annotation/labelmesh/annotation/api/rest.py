@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field
 
 from labelmesh.annotation import views
 from labelmesh.annotation.domain import NewProject
-from labelmesh.annotation.usecases import Annotation
-from labelmesh.core.api import UserHeader
+from labelmesh.annotation.secured import SecuredAnnotation
+from labelmesh.core.api import Caller
 from labelmesh.core.fields import carry_fields
 from labelmesh.core.labels import data_type_from_name
 from labelmesh.core.rest_proto import ProtoField, ProtoJSON, proto_io
@@ -51,88 +51,96 @@ class ProjectRequest(BaseModel):
         return carry_fields(NewProject, self, data_type=data_type_from_name(self.data_type))
 
 
+# Annotators work as themselves: `annotator` may be left out, and naming
+# anyone but the caller is refused.
+ANNOTATOR = Field(default="", max_length=MAX_ID, description="The caller, or empty")
+
+
 class NextTaskRequest(BaseModel):
-    annotator: str = Field(min_length=1, max_length=MAX_ID)
+    annotator: str = ANNOTATOR
 
 
 class AcceptRequest(BaseModel):
-    annotator: str = Field(min_length=1, max_length=MAX_ID)
+    annotator: str = ANNOTATOR
     suggestion_ids: list[str] = []
 
 
 class RejectRequest(BaseModel):
-    annotator: str = Field(min_length=1, max_length=MAX_ID)
+    annotator: str = ANNOTATOR
     reason: str = Field(default="", max_length=1000)
 
 
 class AnnotationRequest(BaseModel):
-    annotator: str = Field(min_length=1, max_length=MAX_ID)
+    annotator: str = ANNOTATOR
     labels: Annotated[list[Label], ProtoField(Label, "labels")]
 
 
-def router(annotation: Annotation) -> APIRouter:
+def router(annotation: SecuredAnnotation) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["annotation"])
 
     @api.post("/projects", **proto_io(response=pb.CreateProjectResponse, status_code=201))
-    async def create_project(request: ProjectRequest, user: UserHeader = "api") -> ProtoJSON:
-        project = await annotation.create_project(request.new_project(), user)
+    async def create_project(request: ProjectRequest, caller: Caller) -> ProtoJSON:
+        project = await annotation.create_project(caller, request.new_project())
         return ProtoJSON(views.project_created(project), status_code=201)
 
     @api.get("/projects/{project_id}", **proto_io(response=pb.GetProjectResponse))
-    async def get_project(project_id: str) -> ProtoJSON:
-        return ProtoJSON(views.project(await annotation.get_project(project_id)))
+    async def get_project(project_id: str, caller: Caller) -> ProtoJSON:
+        return ProtoJSON(views.project(await annotation.get_project(caller, project_id)))
 
     @api.get("/projects/{project_id}/queue", **proto_io(response=pb.GetQueueStatsResponse))
-    async def queue_stats(project_id: str) -> ProtoJSON:
+    async def queue_stats(project_id: str, caller: Caller) -> ProtoJSON:
         """Regular tasks by status, and gold tasks."""
-        return ProtoJSON(views.queue_stats(await annotation.queue_stats(project_id)))
+        return ProtoJSON(views.queue_stats(await annotation.queue_stats(caller, project_id)))
 
     @api.post(
         "/projects/{project_id}/tasks/next",
         response_model=None,
         **proto_io(response=pb.NextTaskResponse),
     )
-    async def next_task(project_id: str, request: NextTaskRequest) -> Response:
-        """Assign the next task; 204 when the queue is empty."""
-        task = await annotation.next_task(project_id, request.annotator)
+    async def next_task(project_id: str, request: NextTaskRequest, caller: Caller) -> Response:
+        """Assign the caller's next task; 204 when the queue is empty."""
+        task = await annotation.next_task(caller, project_id, request.annotator)
         if task is None:
             return Response(status_code=204)
         return ProtoJSON(views.next_task(task))
 
     @api.get("/tasks/{task_id}", **proto_io(response=pb.Task))
-    async def get_task(task_id: str, annotator: str = "") -> ProtoJSON:
-        """The task; `annotator` shows it as that annotator sees their own task."""
-        return ProtoJSON(views.task(await annotation.get_task(task_id, annotator)))
+    async def get_task(task_id: str, caller: Caller) -> ProtoJSON:
+        """The task, as the caller sees it."""
+        return ProtoJSON(views.task(await annotation.get_task(caller, task_id)))
 
     @api.post(
         "/tasks/{task_id}/annotations",
         **proto_io(response=pb.SubmitAnnotationResponse, status_code=201),
     )
-    async def submit(task_id: str, request: AnnotationRequest) -> ProtoJSON:
-        annotation_id = await annotation.submit(task_id, request.annotator, request.labels)
+    async def submit(task_id: str, request: AnnotationRequest, caller: Caller) -> ProtoJSON:
+        annotation_id = await annotation.submit(caller, task_id, request.labels, request.annotator)
         return ProtoJSON(views.submitted(annotation_id), status_code=201)
 
     @api.post(
         "/tasks/{task_id}/suggestions/accept",
         **proto_io(response=pb.AcceptSuggestionsResponse, status_code=201),
     )
-    async def accept_suggestions(task_id: str, request: AcceptRequest) -> ProtoJSON:
+    async def accept_suggestions(task_id: str, request: AcceptRequest, caller: Caller) -> ProtoJSON:
         """One click: the chosen suggestions (all when none is named) become the annotation."""
         annotation_id = await annotation.accept_suggestions(
-            task_id, request.suggestion_ids, request.annotator
+            caller, task_id, request.suggestion_ids, request.annotator
         )
         return ProtoJSON(views.accepted(annotation_id), status_code=201)
 
     @api.post("/tasks/{task_id}/suggestions/{suggestion_id}/reject", status_code=204)
-    async def reject_suggestion(task_id: str, suggestion_id: str, request: RejectRequest) -> None:
+    async def reject_suggestion(
+        task_id: str, suggestion_id: str, request: RejectRequest, caller: Caller
+    ) -> None:
         """The suggestion is hidden from the annotator, who keeps the task; no body."""
         await annotation.reject_suggestion(
-            task_id, suggestion_id, request.annotator, request.reason
+            caller, task_id, suggestion_id, request.reason, request.annotator
         )
 
     @api.get("/items/{item_id}/annotations", **proto_io(response=pb.ItemAnnotations))
-    async def item_annotations(item_id: str) -> ProtoJSON:
+    async def item_annotations(item_id: str, caller: Caller) -> ProtoJSON:
         """Every annotation of the item, human or model, oldest first."""
-        return ProtoJSON(views.item_annotations(await annotation.item_annotations(item_id)))
+        found = await annotation.item_annotations(caller, item_id)
+        return ProtoJSON(views.item_annotations(found))
 
     return api

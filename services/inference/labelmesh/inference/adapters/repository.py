@@ -92,12 +92,15 @@ class MongoPredictionRepository:
                 session=session_of(tx),
             )
 
-    async def latest_auto(self, item_id: str) -> PredictionCreated | None:
+    async def latest_auto(self, item_id: str) -> StoredPrediction | None:
         document = await self.collection.find_one(
             {"item_id": item_id, "source": PredictionSource.PREDICTION_SOURCE_AUTO},
             sort=[("created_at", DESCENDING)],
         )
-        return PredictionCreated.FromString(document["prediction"]) if document else None
+        if document is None:
+            return None
+        prediction = PredictionCreated.FromString(document["prediction"])
+        return StoredPrediction(item_id, document["project_id"], prediction)
 
 
 def prediction_document(stored: StoredPrediction, created_at: datetime) -> Document:

@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from labelmesh.core.api import UserHeader
+from labelmesh.core.api import Caller
 from labelmesh.core.errors import InvalidField
 from labelmesh.core.labels import data_type_from_name
 from labelmesh.core.rest_proto import ProtoJSON, proto_body, proto_io
 from labelmesh.inference import views
-from labelmesh.inference.composition import InferenceUseCases
+from labelmesh.inference.secured import SecuredInference
 from labelmesh.v1 import inference_service_pb2 as pb
 from labelmesh.v1.events_pb2 import ModelRef
 
@@ -70,50 +70,48 @@ def registration_of(request: RegisterRequest) -> pb.RegisterModelRequest:
     )
 
 
-def router(cases: InferenceUseCases) -> APIRouter:
+def router(inference: SecuredInference) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["inference"])
-    registry, assist, auto_annotation = cases.registry, cases.assist, cases.auto_annotation
 
     @api.get("/models", **proto_io(response=pb.ListModelsResponse))
-    async def list_models() -> ProtoJSON:
-        return ProtoJSON(views.list_models(await registry.models()))
+    async def list_models(caller: Caller) -> ProtoJSON:
+        return ProtoJSON(views.list_models(await inference.models(caller)))
 
     @api.get("/models/{model_id}", **proto_io(response=pb.GetModelResponse))
-    async def get_model(model_id: str) -> ProtoJSON:
-        described = await registry.describe(model_id)
+    async def get_model(model_id: str, caller: Caller) -> ProtoJSON:
+        described = await inference.describe(caller, model_id)
         return ProtoJSON(pb.GetModelResponse(model=views.model_info(described)))
 
     @api.post("/models", **proto_io(response=pb.RegisterModelResponse, status_code=201))
-    async def register_model(request: RegisterRequest) -> ProtoJSON:
+    async def register_model(request: RegisterRequest, caller: Caller) -> ProtoJSON:
         """Register a model served over the Open Inference Protocol (KServe v2)."""
-        described = await registry.register(registration_of(request))
+        described = await inference.register(caller, registration_of(request))
         return ProtoJSON(pb.RegisterModelResponse(model=views.model_info(described)), 201)
 
     @api.post("/predict/text", **proto_io(response=pb.PredictTextResponse))
-    async def predict_text(request: PredictTextRequest) -> ProtoJSON:
+    async def predict_text(request: PredictTextRequest, caller: Caller) -> ProtoJSON:
         """Zero-shot: the most likely classes of each text with their probabilities."""
-        predicted = await assist.predict_text(request.project_id, request.texts)
+        predicted = await inference.predict_text(caller, request.project_id, request.texts)
         return ProtoJSON(views.text_predictions(predicted))
 
     @api.post("/assist", **proto_io(response=pb.AssistResponse))
-    async def assist_items(request: AssistRequest, user: UserHeader = "api") -> ProtoJSON:
+    async def assist_items(request: AssistRequest, caller: Caller) -> ProtoJSON:
         """AI Assist: a model's suggestions for stored items, shown on their tasks."""
-        model, items = await assist.assist(
-            request.project_id, request.item_ids, request.model_id, request.min_confidence, user
+        model, items = await inference.assist(
+            caller, request.project_id, request.item_ids, request.model_id, request.min_confidence
         )
         return ProtoJSON(views.assisted(model, items))
 
     @api.get("/items/{item_id}/prediction", **proto_io(response=pb.GetPredictionResponse))
-    async def get_prediction(item_id: str) -> ProtoJSON:
+    async def get_prediction(item_id: str, caller: Caller) -> ProtoJSON:
         """The item's latest pre-labelling prediction."""
-        return ProtoJSON(views.prediction(item_id, await cases.prelabelling.latest(item_id)))
+        return ProtoJSON(views.prediction(item_id, await inference.prediction(caller, item_id)))
 
     @api.get(
         "/projects/{project_id}/auto-annotation", **proto_io(response=pb.GetAutoAnnotationResponse)
     )
-    async def get_auto_annotation(project_id: str) -> ProtoJSON:
-        setup = await auto_annotation.setup(await auto_annotation.project(project_id))
-        return ProtoJSON(views.auto_annotation(setup))
+    async def get_auto_annotation(project_id: str, caller: Caller) -> ProtoJSON:
+        return ProtoJSON(views.auto_annotation(await inference.auto_annotation(caller, project_id)))
 
     @api.put(
         "/projects/{project_id}/auto-annotation",
@@ -128,15 +126,15 @@ def router(cases: InferenceUseCases) -> APIRouter:
             pb.ConfigureAutoAnnotationRequest,
             Depends(proto_body(pb.ConfigureAutoAnnotationRequest)),
         ],
-        user: UserHeader = "api",
+        caller: Caller,
     ) -> ProtoJSON:
         """Replace the project's models and rules; the rule version increases.
 
         The body's `project_id` may be left out; the path names the project."""
         if request.project_id and request.project_id != project_id:
             raise InvalidField("body.project_id", "must be empty or the project of the path")
-        setup = await auto_annotation.configure(
-            project_id, list(request.models), request.rules, user
+        setup = await inference.configure_auto_annotation(
+            caller, project_id, list(request.models), request.rules
         )
         return ProtoJSON(views.configured(setup))
 

@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from labelmesh.core.api import grpc_caller, grpc_errors
-from labelmesh.core.envelopes import user_actor
+from labelmesh.core.api import grpc_errors, grpc_principal
+from labelmesh.core.authentication import Authenticator
 from labelmesh.core.runner import GrpcService
 from labelmesh.ingest import views
 from labelmesh.ingest.domain import Upload
-from labelmesh.ingest.usecases import MAX_BATCH, Ingest
+from labelmesh.ingest.secured import SecuredIngest
+from labelmesh.ingest.usecases import MAX_BATCH
 from labelmesh.v1 import ingest_service_pb2 as pb
 from labelmesh.v1 import ingest_service_pb2_grpc as pb_grpc
 
@@ -30,17 +31,17 @@ def _upload(item: pb.ItemUpload) -> Upload:
 
 
 class IngestServicer(pb_grpc.IngestServiceServicer):
-    def __init__(self, ingest: Ingest) -> None:
+    def __init__(self, ingest: SecuredIngest, authenticator: Authenticator) -> None:
         self.ingest = ingest
+        self.authenticator = authenticator
 
     @grpc_errors
     async def UploadItems(
         self, request: pb.UploadItemsRequest, context: grpc.aio.ServicerContext
     ) -> pb.UploadItemsResponse:
+        caller = await grpc_principal(self.authenticator, context)
         outcomes = await self.ingest.upload(
-            request.project_id,
-            [_upload(i) for i in request.items],
-            user_actor(grpc_caller(context)),
+            caller, request.project_id, [_upload(i) for i in request.items]
         )
         return views.upload_results(outcomes)
 
@@ -52,7 +53,7 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
     ) -> pb.UploadItemStreamResponse:
         # Items are stored in batches as they arrive, so memory stays bounded, and
         # the next batch is read while the one before it is written.
-        actor = user_actor(grpc_caller(context))
+        caller = await grpc_principal(self.authenticator, context)
         response = pb.UploadItemStreamResponse()
         batch: list[pb.UploadItemStreamRequest] = []
         received = 0
@@ -61,7 +62,7 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
         async def write(messages: list[pb.UploadItemStreamRequest], offset: int) -> None:
             uploads = [_upload(m.item) for m in messages]
             outcomes = await self.ingest.upload(
-                messages[0].project_id, uploads, actor, first_index=offset
+                caller, messages[0].project_id, uploads, first_index=offset
             )
             response.results.extend(views.upload_result(o, offset) for o in outcomes)
 
@@ -95,12 +96,13 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
     async def GetItem(
         self, request: pb.GetItemRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetItemResponse:
-        return views.item(await self.ingest.get_item(request.item_id))
+        caller = await grpc_principal(self.authenticator, context)
+        return views.item(await self.ingest.item(caller, request.item_id))
 
 
-def grpc_service(ingest: Ingest) -> GrpcService:
+def grpc_service(ingest: SecuredIngest, authenticator: Authenticator) -> GrpcService:
     return GrpcService.of(
-        IngestServicer(ingest),
+        IngestServicer(ingest, authenticator),
         pb_grpc.add_IngestServiceServicer_to_server,
         pb.DESCRIPTOR,
         "IngestService",

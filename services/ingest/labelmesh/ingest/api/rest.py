@@ -8,12 +8,11 @@ from fastapi import APIRouter, File, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from labelmesh.core.api import UserHeader
-from labelmesh.core.envelopes import user_actor
+from labelmesh.core.api import Caller
 from labelmesh.core.rest_proto import ProtoJSON, proto_io
 from labelmesh.ingest import views
 from labelmesh.ingest.domain import Upload
-from labelmesh.ingest.usecases import Ingest
+from labelmesh.ingest.secured import SecuredIngest
 from labelmesh.v1 import ingest_service_pb2 as pb
 
 
@@ -26,21 +25,19 @@ class TextBatch(BaseModel):
     items: list[TextItem]
 
 
-def router(ingest: Ingest) -> APIRouter:
+def router(ingest: SecuredIngest) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["ingest"])
 
     @api.post("/projects/{project_id}/items", **proto_io(response=pb.UploadItemsResponse))
-    async def upload_texts(
-        project_id: str, batch: TextBatch, user: UserHeader = "api"
-    ) -> JSONResponse:
+    async def upload_texts(project_id: str, batch: TextBatch, caller: Caller) -> JSONResponse:
         """Upload text items as JSON."""
         uploads = [Upload(text=i.text, metadata=i.metadata) for i in batch.items]
-        outcomes = await ingest.upload(project_id, uploads, user_actor(user))
+        outcomes = await ingest.upload(caller, project_id, uploads)
         return JSONResponse(views.upload_results_json(outcomes))
 
     @api.post("/projects/{project_id}/files", **proto_io(response=pb.UploadItemsResponse))
     async def upload_files(
-        project_id: str, files: Annotated[list[UploadFile], File()], user: UserHeader = "api"
+        project_id: str, files: Annotated[list[UploadFile], File()], caller: Caller
     ) -> JSONResponse:
         """Upload files as multipart form data, one part per file."""
         uploads = [
@@ -51,20 +48,20 @@ def router(ingest: Ingest) -> APIRouter:
             )
             for f in files
         ]
-        outcomes = await ingest.upload(project_id, uploads, user_actor(user))
+        outcomes = await ingest.upload(caller, project_id, uploads)
         return JSONResponse(views.upload_results_json(outcomes))
 
     @api.get("/items/{item_id}", **proto_io(response=pb.GetItemResponse))
-    async def get_item(item_id: str) -> ProtoJSON:
-        return ProtoJSON(views.item(await ingest.get_item(item_id)))
+    async def get_item(item_id: str, caller: Caller) -> ProtoJSON:
+        return ProtoJSON(views.item(await ingest.item(caller, item_id)))
 
     @api.get(
         "/items/{item_id}/media",
         response_class=Response,
         responses={200: {"description": "The item's media bytes", "content": {"*/*": {}}}},
     )
-    async def get_media(item_id: str) -> Response:
-        content, content_type = await ingest.media(item_id)
+    async def get_media(item_id: str, caller: Caller) -> Response:
+        content, content_type = await ingest.media(caller, item_id)
         return Response(content, media_type=content_type)
 
     return api

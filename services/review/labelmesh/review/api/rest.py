@@ -9,13 +9,13 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from labelmesh.core.api import UserHeader
+from labelmesh.core.api import Caller
 from labelmesh.core.errors import InvalidField
 from labelmesh.core.labels import labels_from_json, message_from_json
 from labelmesh.core.rest_proto import ProtoJSON, proto_io
 from labelmesh.review import views
-from labelmesh.review.facade import ReviewApi
 from labelmesh.review.records import Window
+from labelmesh.review.secured import SecuredReview
 from labelmesh.v1 import review_service_pb2 as pb
 from labelmesh.v1.events_pb2 import ReviewPolicy
 
@@ -31,12 +31,17 @@ class GoldRequest(BaseModel):
     items: list[GoldItem]
 
 
+# Reviewers work as themselves: `reviewer` may be left out, and naming anyone
+# but the caller is refused.
+REVIEWER = Field(default="", max_length=MAX_ID, description="The caller, or empty")
+
+
 class NextReviewRequest(BaseModel):
-    reviewer: str = Field(min_length=1, max_length=MAX_ID)
+    reviewer: str = REVIEWER
 
 
 class DecisionRequest(BaseModel):
-    reviewer: str = Field(min_length=1, max_length=MAX_ID)
+    reviewer: str = REVIEWER
     decision: Literal["APPROVED", "REJECTED"]
     reason: str = ""
     labels: list[dict[str, Any]] = []
@@ -90,19 +95,19 @@ ANNOTATOR_WINDOW = Depends(annotator_window)
 REVIEWER_WINDOW = Depends(reviewer_window)
 
 
-def router(app: ReviewApi) -> APIRouter:
+def router(review: SecuredReview) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["review"])
 
     @api.get("/items/{item_id}/reviews", **proto_io(response=pb.GetItemReviewsResponse))
-    async def item_reviews(item_id: str) -> ProtoJSON:
+    async def item_reviews(item_id: str, caller: Caller) -> ProtoJSON:
         """Every decision on an item, and where the item stands."""
-        return ProtoJSON(views.item_reviews(await app.item_status(item_id)))
+        return ProtoJSON(views.item_reviews(await review.item_status(caller, item_id)))
 
     @api.get(
         "/projects/{project_id}/review-policy", **proto_io(response=pb.GetReviewPolicyResponse)
     )
-    async def get_policy(project_id: str) -> ProtoJSON:
-        return ProtoJSON(views.review_policy(await app.policy(project_id)))
+    async def get_policy(project_id: str, caller: Caller) -> ProtoJSON:
+        return ProtoJSON(views.review_policy(await review.policy(caller, project_id)))
 
     @api.put(
         "/projects/{project_id}/review-policy",
@@ -110,83 +115,84 @@ def router(app: ReviewApi) -> APIRouter:
     )
     async def configure_policy(
         project_id: str,
+        caller: Caller,
         policy: ReviewPolicy = Depends(policy_body),  # noqa: B008
-        user: UserHeader = "api",
     ) -> ProtoJSON:
         """Replace the policy; its version goes up by one."""
-        configured = await app.quality.configure_policy(project_id, policy, user)
+        configured = await review.configure_policy(caller, project_id, policy)
         return ProtoJSON(views.configured_policy(configured))
 
     @api.post("/projects/{project_id}/gold", **proto_io(response=pb.SetGoldStandardsResponse))
-    async def set_gold(
-        project_id: str, request: GoldRequest, user: UserHeader = "api"
-    ) -> ProtoJSON:
+    async def set_gold(project_id: str, request: GoldRequest, caller: Caller) -> ProtoJSON:
         """Known answers for items; each item succeeds or fails on its own."""
         items = [
             (item.item_id, labels_from_json(item.labels, f"items[{index}].labels"))
             for index, item in enumerate(request.items)
         ]
-        return ProtoJSON(views.gold_results(await app.quality.set_gold(project_id, items, user)))
+        return ProtoJSON(views.gold_results(await review.set_gold(caller, project_id, items)))
 
     @api.post(
         "/projects/{project_id}/review-tasks/next",
         response_model=None,
         **proto_io(response=pb.NextReviewTaskResponse),
     )
-    async def next_review_task(project_id: str, request: NextReviewRequest) -> Response:
-        """Assign the next review or adjudication task; 204 when none waits."""
-        task = await app.tasks.next_task(project_id, request.reviewer)
+    async def next_review_task(
+        project_id: str, request: NextReviewRequest, caller: Caller
+    ) -> Response:
+        """Assign the caller's next review or adjudication task; 204 when none waits."""
+        task = await review.next_task(caller, project_id, request.reviewer)
         if task is None:
             return Response(status_code=204)
         return ProtoJSON(views.next_review_task(task))
 
     @api.get("/review-tasks/{task_id}", **proto_io(response=pb.ReviewTask))
-    async def get_review_task(task_id: str) -> ProtoJSON:
-        return ProtoJSON(views.review_task(await app.tasks.get_task(task_id)))
+    async def get_review_task(task_id: str, caller: Caller) -> ProtoJSON:
+        return ProtoJSON(views.review_task(await review.get_task(caller, task_id)))
 
     @api.post("/review-tasks/{task_id}/decision", **proto_io(response=pb.DecideReviewTaskResponse))
-    async def decide(task_id: str, request: DecisionRequest) -> ProtoJSON:
-        outcome = await app.tasks.decide(
+    async def decide(task_id: str, request: DecisionRequest, caller: Caller) -> ProtoJSON:
+        outcome = await review.decide(
+            caller,
             task_id,
-            request.reviewer,
             request.decision == "APPROVED",
             request.reason,
             labels_from_json(request.labels),
+            request.reviewer,
         )
         return ProtoJSON(views.decided(outcome))
 
     @api.post("/items/{item_id}/flag", **proto_io(response=pb.FlagItemResponse))
-    async def flag_item(item_id: str, request: FlagRequest, user: UserHeader = "api") -> ProtoJSON:
+    async def flag_item(item_id: str, request: FlagRequest, caller: Caller) -> ProtoJSON:
         """Send an item back through review."""
-        outcome = await app.tasks.flag_item(item_id, request.reason, request.annotation_id, user)
+        outcome = await review.flag_item(caller, item_id, request.reason, request.annotation_id)
         return ProtoJSON(views.flagged(outcome))
 
     @api.get(
         "/projects/{project_id}/reports/annotations",
         **proto_io(response=pb.GetAnnotationScoresResponse),
     )
-    async def annotation_scores(window: Window = ANNOTATOR_WINDOW) -> ProtoJSON:
-        return ProtoJSON(views.annotation_scores(await app.quality.annotation_scores(window)))
+    async def annotation_scores(caller: Caller, window: Window = ANNOTATOR_WINDOW) -> ProtoJSON:
+        return ProtoJSON(views.annotation_scores(await review.annotation_scores(caller, window)))
 
     @api.get(
         "/projects/{project_id}/reports/annotators",
         **proto_io(response=pb.GetAnnotatorReportResponse),
     )
-    async def annotator_report(window: Window = ANNOTATOR_WINDOW) -> ProtoJSON:
-        return ProtoJSON(views.annotator_report(await app.quality.annotator_report(window)))
+    async def annotator_report(caller: Caller, window: Window = ANNOTATOR_WINDOW) -> ProtoJSON:
+        return ProtoJSON(views.annotator_report(await review.annotator_report(caller, window)))
 
     @api.get(
         "/projects/{project_id}/reports/reviewers",
         **proto_io(response=pb.GetReviewerReportResponse),
     )
-    async def reviewer_report(window: Window = REVIEWER_WINDOW) -> ProtoJSON:
-        return ProtoJSON(views.reviewer_report(await app.quality.reviewer_report(window)))
+    async def reviewer_report(caller: Caller, window: Window = REVIEWER_WINDOW) -> ProtoJSON:
+        return ProtoJSON(views.reviewer_report(await review.reviewer_report(caller, window)))
 
     @api.get(
         "/projects/{project_id}/reports/agreement",
         **proto_io(response=pb.GetAgreementReportResponse),
     )
-    async def agreement_report(window: Window = PROJECT_WINDOW) -> ProtoJSON:
-        return ProtoJSON(await app.quality.agreement_report(window))
+    async def agreement_report(caller: Caller, window: Window = PROJECT_WINDOW) -> ProtoJSON:
+        return ProtoJSON(await review.agreement_report(caller, window))
 
     return api

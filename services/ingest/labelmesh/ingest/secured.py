@@ -1,0 +1,36 @@
+"""What the ingest APIs call: each use case behind its caller's authorisation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from labelmesh.core.access import Permission, Principal, ProjectGate
+from labelmesh.ingest.domain import Upload
+from labelmesh.ingest.records import StoredItem
+from labelmesh.ingest.usecases import Ingest, UploadOutcome
+
+
+@dataclass(frozen=True)
+class SecuredIngest:
+    ingest: Ingest
+    gate: ProjectGate
+
+    async def upload(
+        self,
+        caller: Principal,
+        project_id: str,
+        uploads: Sequence[Upload],
+        first_index: int = 0,
+    ) -> list[UploadOutcome]:
+        await self.gate.check(caller, Permission.IMPORT_ITEMS, project_id)
+        return await self.ingest.upload(project_id, uploads, caller.actor, first_index)
+
+    async def item(self, caller: Principal, item_id: str) -> StoredItem:
+        """The item, if the caller may read its project's items; NotFound otherwise."""
+        item = await self.ingest.get_item(item_id)
+        await self.gate.check(caller, Permission.READ_ITEMS, item.project_id)
+        return item
+
+    async def media(self, caller: Principal, item_id: str) -> tuple[bytes, str]:
+        return await self.ingest.media_of(await self.item(caller, item_id))
