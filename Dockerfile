@@ -3,7 +3,7 @@
 # What differs between services lives in its deps-<name> and image-<name>
 # stages; BuildKit builds only the stages the chosen service needs.
 ARG PYTHON_IMAGE=python:3.11-slim
-# Required: ingest, inference, annotation, review or audit.
+# Required: access, ingest, inference, annotation, review or audit.
 ARG SERVICE
 
 # EfficientNet-Lite0's weights ship as a torch checkpoint: export them to ONNX
@@ -26,6 +26,9 @@ ENV PATH=/opt/venv/bin:$PATH \
 WORKDIR /src
 COPY requirements.txt ./
 RUN pip install --no-cache-dir -r requirements.txt
+
+# access needs no models: argon2-cffi, pyjwt and cryptography are in requirements.txt.
+FROM deps AS deps-access
 
 FROM deps AS deps-ingest
 
@@ -70,6 +73,10 @@ WORKDIR /app
 USER 10001:10001
 
 # Each service's default REST and gRPC ports (the Helm chart's values.yaml).
+FROM runtime AS image-access
+EXPOSE 8086 50056
+CMD ["python", "-m", "labelmesh.access"]
+
 FROM runtime AS image-ingest
 EXPOSE 8081 50051
 CMD ["python", "-m", "labelmesh.ingest"]

@@ -70,7 +70,7 @@ protos:
 	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=shared --pyi_out=shared \
 		--grpc_python_out=shared protos/labelmesh/v1/*.proto protos/labelmesh/kserve/v2/*.proto
 
-# Start Kafka (Tansu), MongoDB (SecantusDB) and the five services; Ctrl-C stops all.
+# Start Kafka (Tansu), MongoDB (SecantusDB) and the six services; Ctrl-C stops all.
 run: setup
 	$(BIN)/python -m labelmesh.devstack --data-dir .data
 
@@ -90,7 +90,7 @@ test-integration: setup
 test-contract: setup
 	$(PYTEST) -q shared/tests/contract services/*/tests/contract tests/contract
 
-# The five services driven through their public APIs.
+# The services driven through their public APIs.
 test-e2e: setup
 	$(PYTEST) -q -m e2e
 

@@ -18,6 +18,7 @@ KUBE_VERSION = "1.37.0"
 RELEASE = "lm"
 NAMESPACE = "labelmesh"
 PORTS = {
+    "access": (8086, 50056),
     "ingest": (8081, 50051),
     "inference": (8082, 50052),
     "annotation": (8083, 50053),
@@ -26,6 +27,24 @@ PORTS = {
 }
 SERVICES = sorted(PORTS)
 CHART_SECRET = "lm-labelmesh"
+ACCESS_SECRET = "lm-labelmesh-access"
+ACCESS_TARGET = "lm-labelmesh-access:50056"
+CHART_PODS = {"app.kubernetes.io/name": "labelmesh", "app.kubernetes.io/instance": RELEASE}
+PEPPER = "pepper-0123456789-abcdefghij"
+OIDC = {
+    "issuer": "https://id.example.com/",
+    "audience": "labelmesh-api",
+    "jwksUrl": "https://id.example.com/.well-known/jwks.json",
+    "subjectClaim": "email",
+}
+# The access container's variables that must come from a Secret, and their keys in the chart's.
+ACCESS_SECRET_VARS = {
+    "LABELMESH_ACCESS_KEY_PEPPER": "key-pepper",
+    "LABELMESH_ACCESS_OIDC_ISSUER": "oidc-issuer",
+    "LABELMESH_ACCESS_OIDC_AUDIENCE": "oidc-audience",
+    "LABELMESH_ACCESS_OIDC_JWKS_URL": "oidc-jwks-url",
+    "LABELMESH_ACCESS_OIDC_SUBJECT_CLAIM": "oidc-subject-claim",
+}
 
 Manifest = dict[str, Any]
 
@@ -34,7 +53,39 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "existing-secrets": {
         "mongodb": {"existingSecret": "mongo-creds", "existingSecretKey": "uri"},
         "minio": {"existingSecret": "minio-creds"},
+        "access": {"existingSecret": "access-creds"},
     },
+    "oidc-and-ingress": {
+        "access": {"keyPepper": PEPPER, "oidc": OIDC},
+        "networkPolicy": {
+            "ingressFrom": [
+                {
+                    "from": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}
+                            }
+                        }
+                    ]
+                },
+                {
+                    "from": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": "monitoring"}
+                            },
+                            "podSelector": {
+                                "matchLabels": {"app.kubernetes.io/name": "prometheus"}
+                            },
+                        }
+                    ],
+                    "ports": ["http", 8086],
+                },
+            ],
+            "egressTo": {"kafka": {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}]}},
+        },
+    },
+    "no-network-policy": {"networkPolicy": {"enabled": False}},
     "scaled": {
         "services": {
             svc: {
@@ -123,7 +174,7 @@ def test_defaults_render_one_deployment_and_one_service_per_service() -> None:
     services = of_kind(docs, "Service")
     assert sorted(deployments) == SERVICES
     assert sorted(services) == SERVICES
-    assert {doc["kind"] for doc in docs} == {"Deployment", "Service", "Secret"}
+    assert {doc["kind"] for doc in docs} == {"Deployment", "Service", "Secret", "NetworkPolicy"}
     for svc in SERVICES:
         assert deployments[svc]["metadata"]["name"] == f"lm-labelmesh-{svc}"
         assert deployments[svc]["spec"]["replicas"] == 1
@@ -207,7 +258,15 @@ def test_environment_comes_from_values() -> None:
         env = env_of(deployment)
         rest, grpc = PORTS[svc]
         plain = {name: entry["value"] for name, entry in env.items() if "value" in entry}
-        assert plain == {
+        if svc == "access":
+            own = {
+                "LABELMESH_ACCESS_ORGANIZATION": "default",
+                "LABELMESH_ACCESS_OIDC_LEEWAY_SECONDS": "30",
+                "LABELMESH_ACCESS_OIDC_JWKS_REFETCH_SECONDS": "30",
+            }
+        else:
+            own = {"LABELMESH_ACCESS_GRPC_TARGET": ACCESS_TARGET}
+        assert plain == own | {
             "LABELMESH_BIND_HOST": "0.0.0.0",
             f"LABELMESH_{svc.upper()}_REST_PORT": str(rest),
             f"LABELMESH_{svc.upper()}_GRPC_PORT": str(grpc),
@@ -258,16 +317,23 @@ def test_credentials_come_from_the_chart_secret() -> None:
 def test_existing_secrets_replace_the_chart_secret() -> None:
     docs = render(SCENARIOS["existing-secrets"])
     assert of_kind(docs, "Secret") == {}
-    for deployment in of_kind(docs, "Deployment").values():
+    for svc, deployment in of_kind(docs, "Deployment").items():
         env = env_of(deployment)
         refs = {
             name: env[name]["valueFrom"]["secretKeyRef"] for name in env if "valueFrom" in env[name]
         }
-        assert refs == {
+        expected: dict[str, dict[str, str | bool]] = {
             "LABELMESH_MONGO_URI": {"name": "mongo-creds", "key": "uri"},
             "LABELMESH_S3_ACCESS_KEY": {"name": "minio-creds", "key": "s3-access-key"},
             "LABELMESH_S3_SECRET_KEY": {"name": "minio-creds", "key": "s3-secret-key"},
         }
+        if svc == "access":
+            # Only the pepper must exist in the Secret; OIDC keys may be absent.
+            expected["LABELMESH_ACCESS_KEY_PEPPER"] = {"name": "access-creds", "key": "key-pepper"}
+            for name, key in ACCESS_SECRET_VARS.items():
+                if name != "LABELMESH_ACCESS_KEY_PEPPER":
+                    expected[name] = {"name": "access-creds", "key": key, "optional": True}
+        assert refs == expected, svc
 
 
 def test_one_existing_secret_leaves_the_other_credentials_in_the_chart_secret() -> None:
@@ -304,7 +370,7 @@ def test_replicas_come_from_values() -> None:
 
 def test_disabling_a_service_removes_its_deployment_and_service() -> None:
     docs = render({"services": {"review": {"enabled": False}, "audit": {"enabled": False}}})
-    expected = ["annotation", "inference", "ingest"]
+    expected = ["access", "annotation", "inference", "ingest"]
     assert sorted(of_kind(docs, "Deployment")) == expected
     assert sorted(of_kind(docs, "Service")) == expected
 
@@ -384,6 +450,307 @@ def test_autoscaling_takes_over_replicas() -> None:
     assert pdbs["annotation"]["spec"]["selector"]["matchLabels"] == selector
 
 
+def test_access_runs_on_its_own_ports() -> None:
+    docs = render()
+    deployment = of_kind(docs, "Deployment")["access"]
+    service = of_kind(docs, "Service")["access"]
+    assert deployment["metadata"]["name"] == service["metadata"]["name"] == "lm-labelmesh-access"
+    assert container(deployment)["command"] == ["python", "-m", "labelmesh.access"]
+    assert {p["name"]: p["containerPort"] for p in container(deployment)["ports"]} == {
+        "http": 8086,
+        "grpc": 50056,
+    }
+    assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == {
+        "http": 8086,
+        "grpc": 50056,
+    }
+    env = env_of(deployment)
+    assert env["LABELMESH_ACCESS_REST_PORT"]["value"] == "8086"
+    assert env["LABELMESH_ACCESS_GRPC_PORT"]["value"] == "50056"
+    assert "LABELMESH_ACCESS_BOOTSTRAP_KEY_FILE" not in env
+
+
+@pytest.mark.parametrize(
+    ("values", "target"),
+    [
+        ({}, ACCESS_TARGET),
+        ({"services": {"access": {"grpcPort": 50066}}}, "lm-labelmesh-access:50066"),
+        ({"fullnameOverride": "lmx"}, "lmx-access:50056"),
+    ],
+)
+def test_every_other_service_calls_the_access_service(values: dict[str, Any], target: str) -> None:
+    docs = render(values)
+    service = of_kind(docs, "Service")["access"]
+    grpc = {p["name"]: p["port"] for p in service["spec"]["ports"]}["grpc"]
+    assert f"{service['metadata']['name']}:{grpc}" == target
+    deployments = of_kind(docs, "Deployment")
+    assert sorted(deployments) == SERVICES
+    for svc, deployment in deployments.items():
+        env = env_of(deployment)
+        if svc == "access":
+            assert "LABELMESH_ACCESS_GRPC_TARGET" not in env
+        else:
+            assert env["LABELMESH_ACCESS_GRPC_TARGET"] == {
+                "name": "LABELMESH_ACCESS_GRPC_TARGET",
+                "value": target,
+            }, svc
+
+
+def test_access_elsewhere_needs_its_target() -> None:
+    off = {"services": {"access": {"enabled": False}}}
+    with pytest.raises(helm_python.HelmError, match=re.escape("access.grpcTarget is required")):
+        render(off)
+    docs = render(off | {"access": {"grpcTarget": "access.auth:50056"}})
+    assert "access" not in of_kind(docs, "Deployment")
+    assert ACCESS_SECRET not in {doc["metadata"]["name"] for doc in docs}
+    for deployment in of_kind(docs, "Deployment").values():
+        assert env_of(deployment)["LABELMESH_ACCESS_GRPC_TARGET"]["value"] == "access.auth:50056"
+
+
+def test_access_pepper_and_oidc_come_from_the_access_secret() -> None:
+    docs = render({"access": {"keyPepper": PEPPER, "oidc": OIDC}})
+    secret = of_kind(docs, "Secret")["access"]
+    assert secret["metadata"]["name"] == ACCESS_SECRET
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    decoded = {key: _b64(value) for key, value in secret["data"].items()}
+    assert decoded == {
+        "key-pepper": PEPPER,
+        "oidc-issuer": OIDC["issuer"],
+        "oidc-audience": OIDC["audience"],
+        "oidc-jwks-url": OIDC["jwksUrl"],
+        "oidc-subject-claim": OIDC["subjectClaim"],
+    }
+    env = env_of(of_kind(docs, "Deployment")["access"])
+    for name, key in ACCESS_SECRET_VARS.items():
+        assert "value" not in env[name], name
+        assert env[name]["valueFrom"]["secretKeyRef"] == {"name": ACCESS_SECRET, "key": key}
+    # Settings that are no secret stay in the pod spec.
+    assert env["LABELMESH_ACCESS_OIDC_LEEWAY_SECONDS"]["value"] == "30"
+
+
+def test_no_other_service_sees_the_access_secret() -> None:
+    docs = render({"access": {"keyPepper": PEPPER}})
+    for svc, deployment in of_kind(docs, "Deployment").items():
+        if svc == "access":
+            continue
+        refs = [
+            e["valueFrom"]["secretKeyRef"]["name"]
+            for e in env_of(deployment).values()
+            if "valueFrom" in e
+        ]
+        assert ACCESS_SECRET not in refs, svc
+        assert not any(name.startswith("LABELMESH_ACCESS_KEY") for name in env_of(deployment)), svc
+
+
+@pytest.mark.parametrize("pepper", [PEPPER, ""], ids=["set", "generated"])
+def test_the_pepper_is_never_rendered_in_clear(pepper: str) -> None:
+    # One render: a generated pepper differs between renders.
+    with helm_python.Chart.load(CHART) as chart:
+        rendered = chart.render(
+            {"access": {"keyPepper": pepper}}, name=RELEASE, namespace=NAMESPACE
+        )
+    secrets = {path: text for path, text in rendered.items() if path.endswith("access-secret.yaml")}
+    [secret] = [doc for text in secrets.values() for doc in yaml.safe_load_all(text) if doc]
+    stored = _b64(secret["data"]["key-pepper"])
+    if pepper:
+        assert stored == pepper
+    else:
+        assert re.fullmatch("[A-Za-z0-9]{48}", stored), stored
+    others = {path: text for path, text in rendered.items() if path not in secrets}
+    assert any(path.endswith("services.yaml") for path in others)
+    assert any(path.endswith("NOTES.txt") for path in others)
+    for path, text in others.items():
+        assert stored not in text, path
+
+
+def test_a_generated_pepper_does_not_roll_the_access_pods() -> None:
+    def access_pod(values: dict[str, Any]) -> dict[str, str]:
+        annotations: dict[str, str] = of_kind(render(values), "Deployment")["access"]["spec"][
+            "template"
+        ]["metadata"]["annotations"]
+        return annotations
+
+    first, second = access_pod({}), access_pod({})
+    assert first["checksum/access"] == second["checksum/access"]
+    changed = access_pod({"access": {"oidc": {"audience": "other"}}})
+    assert changed["checksum/access"] != first["checksum/access"]
+
+
+def test_an_existing_access_secret_replaces_the_generated_one() -> None:
+    values = {
+        "access": {
+            "existingSecret": "access-creds",
+            "existingSecretKeys": {"keyPepper": "pepper", "oidcJwksUrl": "jwks"},
+        }
+    }
+    docs = render(values)
+    assert "access" not in of_kind(docs, "Secret")
+    env = env_of(of_kind(docs, "Deployment")["access"])
+    assert env["LABELMESH_ACCESS_KEY_PEPPER"]["valueFrom"]["secretKeyRef"] == {
+        "name": "access-creds",
+        "key": "pepper",
+    }
+    assert env["LABELMESH_ACCESS_OIDC_JWKS_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "access-creds",
+        "key": "jwks",
+        "optional": True,
+    }
+    assert env["LABELMESH_ACCESS_OIDC_ISSUER"]["valueFrom"]["secretKeyRef"]["key"] == "oidc-issuer"
+
+
+def network_policies(values: dict[str, Any] | None = None) -> dict[str, Manifest]:
+    return of_kind(render(values), "NetworkPolicy")
+
+
+def selects(selector: Manifest, labels: dict[str, str]) -> bool:
+    assert set(selector) == {"matchLabels"}, selector
+    match: dict[str, str] = selector["matchLabels"]
+    return match.items() <= labels.items()
+
+
+def egress_ports(policy: Manifest) -> set[tuple[str, int | str]]:
+    return {
+        (port["protocol"], port["port"])
+        for rule in policy["spec"]["egress"]
+        for port in rule.get("ports", [])
+    }
+
+
+def test_the_network_policy_covers_every_pod_of_the_chart() -> None:
+    docs = render()
+    policy = of_kind(docs, "NetworkPolicy")["lm-labelmesh"]
+    assert sorted(policy["spec"]["policyTypes"]) == ["Egress", "Ingress"]
+    selector = policy["spec"]["podSelector"]
+    assert selector == {"matchLabels": CHART_PODS}
+    for deployment in of_kind(docs, "Deployment").values():
+        assert selects(selector, deployment["spec"]["template"]["metadata"]["labels"])
+    assert not selects(selector, {**CHART_PODS, "app.kubernetes.io/instance": "other"})
+
+
+def test_pods_accept_only_the_chart_pods_on_their_api_ports() -> None:
+    policy = network_policies()["lm-labelmesh"]
+    [rule] = policy["spec"]["ingress"]
+    assert rule["from"] == [{"podSelector": {"matchLabels": CHART_PODS}}]
+    assert rule["ports"] == [
+        {"port": "http", "protocol": "TCP"},
+        {"port": "grpc", "protocol": "TCP"},
+    ]
+    # The named ports are the ones every container declares.
+    for deployment in of_kind(render(), "Deployment").values():
+        assert {p["name"] for p in container(deployment)["ports"]} == {"http", "grpc"}
+
+
+def test_ingress_from_values_is_added() -> None:
+    values = SCENARIOS["oidc-and-ingress"]
+    [own, ingress_controller, prometheus] = network_policies(values)["lm-labelmesh"]["spec"][
+        "ingress"
+    ]
+    assert own["from"] == [{"podSelector": {"matchLabels": CHART_PODS}}]
+    allowed = values["networkPolicy"]["ingressFrom"]
+    assert ingress_controller == {
+        "from": allowed[0]["from"],
+        "ports": [{"port": "http", "protocol": "TCP"}],
+    }
+    assert prometheus["from"] == allowed[1]["from"]
+    assert prometheus["ports"] == [
+        {"port": "http", "protocol": "TCP"},
+        {"port": 8086, "protocol": "TCP"},
+    ]
+
+
+def test_egress_reaches_dns_infrastructure_and_the_chart_pods() -> None:
+    policy = network_policies()["lm-labelmesh"]
+    rules = policy["spec"]["egress"]
+    dns = [rule for rule in rules if {"port": 53, "protocol": "UDP"} in rule.get("ports", [])]
+    assert dns == [
+        {
+            "to": [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                    }
+                }
+            ],
+            "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+        }
+    ]
+    assert {
+        "to": [{"podSelector": {"matchLabels": CHART_PODS}}],
+        "ports": [
+            {"port": "http", "protocol": "TCP"},
+            {"port": "grpc", "protocol": "TCP"},
+        ],
+    } in rules
+    for port in (9092, 27017, 9000):
+        assert {"ports": [{"port": port, "protocol": "TCP"}]} in rules, port
+    # Every rule names its ports: nothing leaves on an arbitrary port.
+    assert all(rule.get("ports") for rule in rules)
+    assert egress_ports(policy) == {
+        ("TCP", "http"),
+        ("TCP", "grpc"),
+        ("UDP", 53),
+        ("TCP", 53),
+        ("TCP", 9092),
+        ("TCP", 27017),
+        ("TCP", 9000),
+    }
+
+
+def test_egress_to_infrastructure_comes_from_values() -> None:
+    values = {
+        "networkPolicy": {
+            "egressTo": {
+                "kafka": {"ports": [9093], "to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}]},
+                "minio": None,
+                "models": {"ports": [8000]},
+            }
+        }
+    }
+    rules = network_policies(values)["lm-labelmesh"]["spec"]["egress"]
+    assert {
+        "to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}],
+        "ports": [{"port": 9093, "protocol": "TCP"}],
+    } in rules
+    assert {"ports": [{"port": 8000, "protocol": "TCP"}]} in rules
+    assert {"ports": [{"port": 27017, "protocol": "TCP"}]} in rules
+    ports = egress_ports(network_policies(values)["lm-labelmesh"])
+    assert ("TCP", 9092) not in ports
+    assert ("TCP", 9000) not in ports
+
+
+def test_oidc_egress_only_when_oidc_is_configured() -> None:
+    assert sorted(network_policies()) == ["lm-labelmesh"]
+    policies = network_policies({"access": {"oidc": OIDC}})
+    oidc = policies["access"]
+    assert oidc["metadata"]["name"] == "lm-labelmesh-access-oidc"
+    assert oidc["spec"]["policyTypes"] == ["Egress"]
+    assert oidc["spec"]["podSelector"] == {
+        "matchLabels": CHART_PODS | {"app.kubernetes.io/component": "access"}
+    }
+    assert oidc["spec"]["egress"] == [
+        {
+            "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+            "ports": [{"port": 443, "protocol": "TCP"}],
+        }
+    ]
+    # The OIDC settings may hide in an existing Secret: then the switch is explicit.
+    explicit = {
+        "access": {"existingSecret": "access-creds"},
+        "networkPolicy": {"oidcEgress": {"enabled": True, "cidr": "203.0.113.0/24"}},
+    }
+    [peer] = network_policies(explicit)["access"]["spec"]["egress"][0]["to"]
+    assert peer == {"ipBlock": {"cidr": "203.0.113.0/24"}}
+    off = {"access": {"oidc": OIDC}, "networkPolicy": {"oidcEgress": {"enabled": False}}}
+    assert "access" not in network_policies(off)
+
+
+def test_network_policy_can_be_turned_off() -> None:
+    assert network_policies()
+    assert network_policies(SCENARIOS["no-network-policy"]) == {}
+    off = {"access": {"oidc": OIDC}, "networkPolicy": {"enabled": False}}
+    assert network_policies(off) == {}
+
+
 @pytest.mark.parametrize(
     ("values", "complaint"),
     [
@@ -391,6 +758,15 @@ def test_autoscaling_takes_over_replicas() -> None:
         ({"services": {"audit": {"replicas": -1}}}, "/services/audit/replicas"),
         ({"logLevel": "TRACE"}, "/logLevel"),
         ({"kafka": {"bootstrapServers": ""}}, "/kafka/bootstrapServers"),
+        ({"access": {"keyPepper": "short"}}, "/access/keyPepper"),
+        (
+            {"networkPolicy": {"oidcEgress": {"enabled": "yes"}}},
+            "/networkPolicy/oidcEgress/enabled",
+        ),
+        (
+            {"networkPolicy": {"egressTo": {"kafka": {"ports": [0]}}}},
+            "/networkPolicy/egressTo/kafka",
+        ),
     ],
 )
 def test_bad_values_are_rejected_naming_the_key(values: dict[str, Any], complaint: str) -> None:

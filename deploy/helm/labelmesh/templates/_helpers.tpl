@@ -65,3 +65,30 @@ app.kubernetes.io/component: {{ . }}
 {{- define "labelmesh.s3SecretKeyKey" -}}
 {{- if .Values.minio.existingSecret }}{{ .Values.minio.secretKeyKey }}{{ else }}s3-secret-key{{ end }}
 {{- end }}
+
+{{/* The access service's pepper and OIDC settings live in a Secret of their own, so that the generated pepper can be kept. */}}
+{{- define "labelmesh.accessSecretName" -}}
+{{- .Values.access.existingSecret | default (printf "%s-access" (include "labelmesh.fullname" .)) }}
+{{- end }}
+
+{{/* A key of the access Secret; call with (dict "root" $ "key" "keyPepper"). */}}
+{{- define "labelmesh.accessSecretKey" -}}
+{{- $defaults := dict "keyPepper" "key-pepper" "oidcIssuer" "oidc-issuer" "oidcAudience" "oidc-audience" "oidcJwksUrl" "oidc-jwks-url" "oidcSubjectClaim" "oidc-subject-claim" }}
+{{- if .root.Values.access.existingSecret }}
+{{- get .root.Values.access.existingSecretKeys .key | default (get $defaults .key) }}
+{{- else }}
+{{- get $defaults .key }}
+{{- end }}
+{{- end }}
+
+{{/* host:port of the access service's gRPC API, which every other service calls. */}}
+{{- define "labelmesh.accessGrpcTarget" -}}
+{{- $access := .Values.services.access | default dict }}
+{{- if .Values.access.grpcTarget }}
+{{- .Values.access.grpcTarget }}
+{{- else if $access.enabled }}
+{{- printf "%s-access:%d" (include "labelmesh.fullname" .) ($access.grpcPort | int) }}
+{{- else }}
+{{- fail "access.grpcTarget is required when services.access.enabled is false" }}
+{{- end }}
+{{- end }}
