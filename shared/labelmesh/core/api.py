@@ -18,12 +18,14 @@ from labelmesh.core.access import Principal
 from labelmesh.core.admission import Admission
 from labelmesh.core.admission_rest import ASGIApp, Message, Receive, RestAdmission, Scope, Send
 from labelmesh.core.authentication import Authenticator, bearer_credential, grpc_credential
+from labelmesh.core.config import DEFAULT_MAX_REQUEST_BYTES
 from labelmesh.core.envelopes import trace_id_from_traceparent
 from labelmesh.core.errors import (
     Conflict,
     Forbidden,
     InvalidField,
     NotFound,
+    RateLimited,
     Unauthenticated,
     Unavailable,
 )
@@ -68,16 +70,20 @@ def rest_app(
     readiness: dict[str, ReadinessCheck],
     authenticator: Authenticator,
     admission: Admission | None = None,
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
 ) -> FastAPI:
     """A FastAPI app with the service's routes, error mapping and probes; its
     routes authenticate with `authenticator`; with `admission`, every request
-    but the probes passes its admission control."""
+    but the probes passes its admission control. A body over
+    `max_request_bytes` is refused with 413. No CORS headers are sent: browsers
+    reach the services through the web front end's one origin."""
     app = FastAPI(title=title, version="0.1.0")
     app.state.authenticator = authenticator
     app.include_router(router)
     install_proto_openapi(app)
 
     app.add_middleware(TraceMiddleware)
+    app.add_middleware(BodyLimit, max_bytes=max_request_bytes)
 
     @app.exception_handler(InvalidField)
     async def invalid(_: Request, exc: InvalidField) -> JSONResponse:
@@ -101,6 +107,11 @@ def rest_app(
     async def forbidden(_: Request, exc: Forbidden) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=403)
 
+    @app.exception_handler(RateLimited)
+    async def rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
+        headers = {"Retry-After": str(exc.retry_after)}
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers=headers)
+
     @app.exception_handler(Unavailable)
     async def unavailable(_: Request, exc: Unavailable) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
@@ -123,6 +134,51 @@ def rest_app(
         # Added last, so outermost: a shed request costs no routing or tracing.
         app.add_middleware(RestAdmission, admission=admission, exempt=PROBE_PATHS)
     return app
+
+
+class BodyLimit:
+    """Refuse a request body over `max_bytes` with 413: by its Content-Length,
+    or, for a body streamed without one, once it has grown past the limit (such
+    a body is gathered first, then handed on)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                await self._refuse(send)
+                return
+            # The HTTP server holds the body to its declared length.
+            await self.app(scope, receive, send)
+            return
+        gathered: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            gathered.append(message)
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
+                await self._refuse(send)
+                return
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+
+        async def replay() -> Message:
+            return gathered.pop(0) if gathered else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = f'{{"detail": "the request body is larger than {self.max_bytes} bytes"}}'.encode()
+        headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 class TraceMiddleware:
@@ -174,6 +230,7 @@ _GRPC_CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
     (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
     (Forbidden, grpc.StatusCode.PERMISSION_DENIED),
     (Unavailable, grpc.StatusCode.UNAVAILABLE),
+    (RateLimited, grpc.StatusCode.RESOURCE_EXHAUSTED),
 ]
 _MAPPED = tuple(kind for kind, _ in _GRPC_CODES)
 
@@ -195,6 +252,8 @@ def grpc_errors(
             with log_context(trace_id=trace_id):
                 return await method(self, request, context)
         except _MAPPED as exc:
+            if isinstance(exc, RateLimited):
+                context.set_trailing_metadata([("retry-after", str(exc.retry_after))])
             await context.abort(grpc_status_of(exc), str(exc))
             raise  # abort raises; this keeps type checkers informed
 

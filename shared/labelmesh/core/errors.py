@@ -39,6 +39,15 @@ class Forbidden(LabelMeshError):
     and PERMISSION_DENIED."""
 
 
+class RateLimited(LabelMeshError):
+    """The caller's credential spent its request rate. Maps to HTTP 429 and
+    RESOURCE_EXHAUSTED, with the seconds to wait."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Unavailable(LabelMeshError):
     """A service this request depends on cannot be reached. Maps to HTTP 503 and UNAVAILABLE."""
 

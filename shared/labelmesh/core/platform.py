@@ -11,6 +11,7 @@ from labelmesh.core.config import CoreSettings
 from labelmesh.core.metrics import BusMetrics
 from labelmesh.core.mongo import MongoUnitOfWork, connect
 from labelmesh.core.outbox import OutboxRelay
+from labelmesh.core.rate_limit import RateLimitedAuthenticator, RateLimiter
 from labelmesh.core.topics import Topics
 
 
@@ -29,9 +30,14 @@ class Platform:
         )
         self.uow = MongoUnitOfWork(self.mongo, self.db, self.topics, on_commit=self.relay.wake)
         # The access service, which holds the keys, authenticates locally instead.
-        self.authenticator: Authenticator = RemoteAuthenticator(
-            settings.access_grpc_target, settings.auth_cache_seconds
+        self.authenticator: Authenticator = self.rate_limited(
+            RemoteAuthenticator(settings.access_grpc_target, settings.auth_cache_seconds)
         )
+
+    def rate_limited(self, authenticator: Authenticator) -> Authenticator:
+        """`authenticator`, with each caller held to the configured request rate."""
+        limiter = RateLimiter(self.settings.rate_limit_per_second, self.settings.rate_limit_burst)
+        return RateLimitedAuthenticator(authenticator, limiter)
 
     async def close(self) -> None:
         await self.mongo.close()

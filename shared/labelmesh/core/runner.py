@@ -86,6 +86,8 @@ class ServiceDefinition:
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     # Work in flight behind the consumer; fetching pauses while it is full.
     capacity: Capacity | None = None
+    # A larger request limit than LABELMESH_MAX_REQUEST_BYTES, for uploads.
+    max_request_bytes: int | None = None
 
     @property
     def name(self) -> str:
@@ -172,6 +174,7 @@ async def _serve(
 
     readiness = {"mongodb": mongo_ready, "consumer": consumer_ready, **service.readiness}
     admission = Admission.for_service(service.name, settings, platform.registry)
+    max_bytes = service.max_request_bytes or settings.max_request_bytes
     app = rest_app(
         f"LabelMesh {service.name}",
         service.router,
@@ -179,10 +182,14 @@ async def _serve(
         readiness,
         platform.authenticator,
         admission,
+        max_bytes,
     )
 
     health_servicer = health.aio.HealthServicer()
-    server = grpc.aio.server(interceptors=[GrpcAdmission(admission, GRPC_PROBE_PREFIXES)])
+    server = grpc.aio.server(
+        interceptors=[GrpcAdmission(admission, GRPC_PROBE_PREFIXES)],
+        options=[("grpc.max_receive_message_length", max_bytes)],
+    )
     names = [s.full_name for s in service.grpc_services]
     for s in service.grpc_services:
         s.add_to_server(s.servicer, server)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 from fastapi import APIRouter
 from prometheus_client import CollectorRegistry
@@ -25,8 +27,12 @@ def client() -> httpx.AsyncClient:
     async def me(caller: Caller) -> dict[str, str]:
         return {"subject": caller.subject}
 
+    @router.post("/echo")
+    async def echo(body: dict[str, str]) -> dict[str, int]:
+        return {"fields": len(body)}
+
     callers = StaticAuthenticator({"good-key": principal("dana")})
-    app = rest_app("test", router, CollectorRegistry(), {}, callers)
+    app = rest_app("test", router, CollectorRegistry(), {}, callers, max_request_bytes=1024)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
@@ -56,3 +62,22 @@ async def test_a_route_with_a_caller_answers_401_without_a_valid_credential() ->
         assert refused.headers["www-authenticate"].startswith("Bearer")
     assert "Authorization: Bearer" in missing.json()["detail"]
     assert "bad-key" not in unknown.text  # a refused credential is never repeated
+
+
+async def test_a_body_over_the_limit_is_refused_with_413_whether_declared_or_streamed() -> None:
+    async with client() as api:
+        assert (await api.post("/echo", json={"a": "b"})).json() == {"fields": 1}
+        declared = await api.post("/echo", json={"a": "b" * 2000})
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b'{"a": "'
+            for _ in range(10):
+                yield b"b" * 200
+            yield b'"}'
+
+        streamed = await api.post(
+            "/echo", content=chunks(), headers={"content-type": "application/json"}
+        )
+    for refused in (declared, streamed):
+        assert refused.status_code == 413, refused.text
+        assert "larger than 1024 bytes" in refused.json()["detail"]

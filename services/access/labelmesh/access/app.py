@@ -47,7 +47,7 @@ def build_app(settings: AccessSettings) -> AccessApp:
         settings.organization,
         oidc_verifier(settings),
     )
-    platform.authenticator = LocalAuthenticator(access)
+    platform.authenticator = platform.rate_limited(LocalAuthenticator(access))
 
     async def on_start() -> None:
         await repository.ensure_indexes()

@@ -55,6 +55,8 @@ def build_app(settings: IngestSettings) -> IngestApp:
         grpc_services=[grpc.grpc_service(secured, platform.authenticator)],
         events=events,
         on_start=on_start,
+        # One file at the largest accepted size, with room for a batch's other parts.
+        max_request_bytes=settings.max_item_bytes + settings.max_request_bytes,
     )
     return IngestApp(ingest, items, projects, events, service)
 
