@@ -46,7 +46,7 @@ def build_app(settings: AuditSettings) -> AuditApp:
         router=rest.router(audit),
         grpc_services=[grpc.grpc_service(audit)],
         events=events,
-        on_start=repository.ensure_indexes,
+        on_start=repository.prepare,
         background=[checkpointer.run],
     )
     return AuditApp(audit, repository, events, service, checkpointer)

@@ -4,11 +4,12 @@ project's log counters and its checkpoints."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, InsertOne, UpdateOne
+from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.asynchronous.database import AsyncDatabase
 
 from labelmesh.audit.domain import new_heads
@@ -128,6 +129,42 @@ def scope_filter(scope: Scope, start: datetime, stop: datetime) -> Document:
     return filter
 
 
+# Entries written before entries carried their project, backfilled per transaction.
+BACKFILL_BATCH = 1000
+
+
+def backfill_writes(
+    documents: Sequence[Document],
+) -> tuple[list[UpdateOne], list[UpdateOne], list[UpdateOne]]:
+    """The writes that give entries stored without project, item and epoch those
+    fields (from their envelope), their heads the project, and count them in
+    their project's log."""
+    entries, heads, projects = [], [], []
+    found: dict[str, list[datetime]] = {}
+    for document in documents:
+        envelope = Envelope.FromString(bytes(document["envelope"]))
+        fields = {"project_id": envelope.project_id, "item_id": envelope.item_id, "epoch": 0}
+        # Another replica backfilling the same entry makes this one miss.
+        entries.append(UpdateOne({"_id": document["_id"], "project_id": None}, {"$set": fields}))
+        heads.append(
+            UpdateOne({"_id": document["chain"]}, {"$set": {"project_id": envelope.project_id}})
+        )
+        found.setdefault(envelope.project_id, []).append(aware(document["occurred_at"]) or AT0)
+    for project_id, times in found.items():
+        update = {
+            "$inc": {"entries": len(times)},
+            "$min": {"earliest": min(times)},
+            "$max": {"latest": max(times)},
+            "$set": {"dirty": True},
+            "$setOnInsert": {"checkpoints": 0},
+        }
+        projects.append(UpdateOne({"_id": project_id}, update, upsert=True))
+    return entries, heads, projects
+
+
+AT0 = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class MongoAuditRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._entries = db[ENTRIES]
@@ -143,6 +180,31 @@ class MongoAuditRepository:
         await self._checkpoints.create_index(
             [("project_id", ASCENDING), ("sequence", ASCENDING)], unique=True
         )
+
+    async def prepare(self) -> None:
+        """At start: the indexes, and the fields entries written before them lack."""
+        await self.ensure_indexes()
+        await self.backfill()
+
+    async def backfill(self) -> int:
+        """Give entries stored before they carried project, item and epoch those
+        fields, and count them in their project's log; returns how many. Each
+        batch is one transaction, so a crash leaves no entry counted twice."""
+        legacy = self._entries.find(
+            {"project_id": None}, {"envelope": 1, "chain": 1, "occurred_at": 1}
+        )
+        done = 0
+        async for batch in _batches(legacy, BACKFILL_BATCH):
+            entries, heads, projects = backfill_writes(batch)
+            async with self._entries.database.client.start_session() as session:
+                async with await session.start_transaction():
+                    result = await self._entries.bulk_write(entries, session=session)
+                    if result.modified_count != len(entries):
+                        raise Conflict("another replica is backfilling the audit log; retry")
+                    await self._heads.bulk_write(heads, ordered=False, session=session)
+                    await self._projects.bulk_write(projects, session=session)
+            done += len(batch)
+        return done
 
     async def recorded(self, tx: Transaction, event_ids: Collection[str]) -> set[str]:
         found = await find_in(self._entries, "_id", event_ids, session_of(tx), {"_id": 1})
@@ -246,3 +308,14 @@ class MongoAuditRepository:
     async def checkpoints(self, project_id: str) -> list[Checkpoint]:
         found = self._checkpoints.find({"project_id": project_id}).sort("sequence", 1)
         return [checkpoint_of(d) for d in await found.to_list(None)]
+
+
+async def _batches(cursor: AsyncCursor[Document], size: int) -> AsyncIterator[list[Document]]:
+    batch: list[Document] = []
+    async for document in cursor:
+        batch.append(document)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
