@@ -48,7 +48,7 @@ class AuditRepository(Protocol):
 
     async def between(self, scope: Scope, start: datetime, stop: datetime) -> list[AuditEntry]:
         """The entries in `scope` with start <= occurred_at < stop, in time order
-        (occurred_at, then event id)."""
+        (occurred_at, then event id); their recorded bytes may be left out."""
         ...
 
     async def project_log(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from labelmesh.audit.domain import (
     FIRST_WINDOW,
@@ -30,7 +31,7 @@ from labelmesh.audit.domain import (
 )
 from labelmesh.audit.metrics import AuditMetrics
 from labelmesh.audit.ports import AuditRepository
-from labelmesh.audit.records import AuditEntry, AuditQuery, Checkpoint, Scope
+from labelmesh.audit.records import AuditEntry, AuditQuery, Checkpoint, ProjectLog, Scope
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
 from labelmesh.core.uow import Transaction, UnitOfWork
 from labelmesh.v1.events_pb2 import Envelope
@@ -39,6 +40,8 @@ SERVICE = "audit"
 DEFAULT_PAGE, MAX_PAGE = 100, 1000
 # Windows one page request reads at most before it answers with what it found.
 WINDOWS_PER_PAGE = 12
+# Batches a stream's time window aims to hold.
+STREAM_WINDOW_BATCHES = 4
 # Chains whose entries verification reads at a time.
 VERIFY_BATCH = 200
 
@@ -163,15 +166,9 @@ class Audit:
         log = await self.repository.project_log(query.project_id)
         if log is None:
             return Page([], "")
-        end = log.latest + MIN_WINDOW
-        if query.occurred_to is not None:
-            end = min(end, query.occurred_to)
+        start, end, guess = self._span(query, log, size)
         if cursor is None:
-            start = max(log.earliest, query.occurred_from or log.earliest)
-            span = max(end - start, MIN_WINDOW)
-            # The whole span's density, as a first guess at a page's window.
-            guess = span * (size / max(log.entries, 1))
-            cursor = Cursor(at=None, window=max(MIN_WINDOW, min(guess, FIRST_WINDOW * 60)))
+            cursor = Cursor(at=None, window=guess)
         else:
             start = cursor.at or log.earliest
         scopes = self._scopes(query)
@@ -210,15 +207,63 @@ class Audit:
         return list(heapq.merge(*parts, key=time_key))
 
     async def stream(self, query: AuditQuery, size: int) -> AsyncIterator[list[AuditEntry]]:
-        """Every entry `query` matches, page by page, none held longer than its page."""
-        token = ""
-        while True:
-            page = await self.page(query, size, token)
-            if page.entries:
-                yield page.entries
-            if not page.next_token:
-                return
-            token = page.next_token
+        """Every entry `query` matches, in batches of at most `size`, none held
+        longer than its window.
+
+        By project, it walks the time windows itself rather than page by page,
+        so that no window is read twice, and reads the next window while the
+        caller takes the current one's batches.
+        """
+        require_scope(query)
+        if query.item_id:
+            token = ""
+            while True:
+                page = await self.page(query, size, token)
+                if page.entries:
+                    yield page.entries
+                if not page.next_token:
+                    return
+                token = page.next_token
+        log = await self.repository.project_log(query.project_id)
+        if log is None:
+            return
+        # Windows of a few batches: fewer, larger reads, the server's cost per
+        # entry being lowest in bulk.
+        target = size * STREAM_WINDOW_BATCHES
+        start, end, window = self._span(query, log, target)
+        if start >= end:
+            return
+        scopes = self._scopes(query)
+        stop = min(start + window, end)
+        pending: asyncio.Future[list[AuditEntry]] | None = asyncio.ensure_future(
+            self._window(scopes, start, stop)
+        )
+        try:
+            while pending is not None:
+                read = await pending
+                window = next_window(stop - start, len(read), target)
+                start, pending = stop, None
+                if start < end:
+                    stop = min(start + window, end)
+                    pending = asyncio.ensure_future(self._window(scopes, start, stop))
+                for first in range(0, len(read), size):
+                    yield read[first : first + size]
+        finally:
+            if pending is not None:
+                pending.cancel()
+
+    def _span(
+        self, query: AuditQuery, log: ProjectLog, size: int
+    ) -> tuple[datetime, datetime, timedelta]:
+        """Where a project query starts and ends, and its first window's guess."""
+        end = log.latest + MIN_WINDOW
+        if query.occurred_to is not None:
+            end = min(end, query.occurred_to)
+        start = max(log.earliest, query.occurred_from or log.earliest)
+        span = max(end - start, MIN_WINDOW)
+        # The whole span's density, as a first guess at a page's window.
+        guess = span * (size / max(log.entries, 1))
+        return start, end, max(MIN_WINDOW, min(guess, FIRST_WINDOW * 60))
 
     async def annotation_history(self, item_id: str) -> list[History]:
         """Every version of the item's labels, per annotation slot; NotFound if
