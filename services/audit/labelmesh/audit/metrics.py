@@ -13,7 +13,7 @@ class AuditMetrics:
         )
         self.verifications = Counter(
             "labelmesh_audit_verifications_total",
-            "Chain verifications, by result (intact, broken).",
+            "Chain and project verifications, by result (intact, broken).",
             ["result"],
             registry=registry,
         )

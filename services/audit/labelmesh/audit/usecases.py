@@ -120,7 +120,7 @@ class Audit:
             self.metrics.entries.labels(entry.producer or "unknown").inc()
             count = self.uncheckpointed.get(entry.project_id, 0) + 1
             self.uncheckpointed[entry.project_id] = count
-            if count == self.checkpoint_entries:
+            if count % self.checkpoint_entries == 0:
                 self.on_checkpoint_due()
 
     async def item_trail(self, item_id: str) -> list[AuditEntry]:
