@@ -8,6 +8,7 @@ touches the data of `make run`. Prints progress and the figures.
 `--only models` runs the model benchmark alone, without broker or database;
 `--only database` the database's own costs per write;
 `--only scale --sizes 1000,100000` the scale scenario at the sizes given;
+`--only audit --audit-entries 100000` the audit log's queries and export at that size;
 `--only compare` (`make bench-compare`, not part of the default run) the same
 workloads against Label Studio and LabelMesh.
 """
@@ -37,9 +38,15 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("infra", "models", "database", "scale", "compare"),
+        choices=("infra", "models", "database", "scale", "audit", "compare"),
         help="run only the bus, path and review; the models; the database alone; "
-        "the scale scenario; or the comparison with Label Studio",
+        "the scale scenario; the audit log's queries; or the comparison with Label Studio",
+    )
+    parser.add_argument(
+        "--audit-entries",
+        type=int,
+        default=1_000_000,
+        help="entries loaded into the audit log before its queries are timed",
     )
     parser.add_argument(
         "--sizes",
@@ -75,6 +82,11 @@ def main() -> int:
 
         print()
         bench_scale(args.sizes)
+    if args.only in (None, "audit"):
+        from bench.audit import bench_audit
+
+        print()
+        bench_audit(args.audit_entries)
     return 0
 
 

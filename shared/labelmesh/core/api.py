@@ -232,7 +232,8 @@ _GRPC_CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
     (Unavailable, grpc.StatusCode.UNAVAILABLE),
     (RateLimited, grpc.StatusCode.RESOURCE_EXHAUSTED),
 ]
-_MAPPED = tuple(kind for kind, _ in _GRPC_CODES)
+# The errors a gRPC method's caller hears as a status of their own.
+GRPC_MAPPED_ERRORS = tuple(kind for kind, _ in _GRPC_CODES)
 
 
 def grpc_status_of(exc: Exception) -> grpc.StatusCode:
@@ -251,7 +252,7 @@ def grpc_errors(
         try:
             with log_context(trace_id=trace_id):
                 return await method(self, request, context)
-        except _MAPPED as exc:
+        except GRPC_MAPPED_ERRORS as exc:
             if isinstance(exc, RateLimited):
                 context.set_trailing_metadata([("retry-after", str(exc.retry_after))])
             await context.abort(grpc_status_of(exc), str(exc))

@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -83,6 +83,8 @@ class ServiceDefinition:
     # Consumes the topic families of its event table; None consumes nothing.
     events: EventSource | None = None
     on_start: Callable[[], Awaitable[None]] | None = None
+    # Loops that run beside the consumers until shutdown cancels them.
+    background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     # Work in flight behind the consumer; fetching pauses while it is full.
     capacity: Capacity | None = None
@@ -218,6 +220,8 @@ async def _serve(
     background = [asyncio.create_task(platform.relay.run(), name="outbox-relay")]
     for consumer in consumers:
         background.append(asyncio.create_task(consumer.run(), name=f"consumer {consumer.group_id}"))
+    for loop in service.background:
+        background.append(asyncio.create_task(loop(), name=getattr(loop, "__name__", "loop")))
     tasks = [rest_task, *background]
     log.info(
         "serving",

@@ -135,10 +135,7 @@ def message_subject(message: object, default: str) -> str:
     return default
 
 
-class SigningInterceptor(
-    grpc.aio.UnaryUnaryClientInterceptor,  # type: ignore[misc]
-    grpc.aio.UnaryStreamClientInterceptor,  # type: ignore[misc]
-):
+class _Signing:
     """Adds to each call the credential of the person its request names (else
     the default caller), as `session_signer` does for REST."""
 
@@ -153,19 +150,25 @@ class SigningInterceptor(
             metadata.append(("authorization", f"Bearer {credential}"))
         return details._replace(metadata=metadata)
 
+
+# grpc.aio files an interceptor under the first kind it is: one class per kind.
+class _SigningUnary(_Signing, grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
     async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(await self._signed(details, request), request)
 
+
+class _SigningStream(_Signing, grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
     async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(await self._signed(details, request), request)
 
 
-def session_interceptor(
+def session_interceptors(
     access: SessionAccess, default: str = ADMIN.subject, *roles: int
-) -> SigningInterceptor:
+) -> list[grpc.aio.ClientInterceptor]:
+    """Interceptors that sign unary and server-streaming calls with real keys."""
     held = roles or (Role.ROLE_ADMIN,)
 
     async def credential_for(subject: str) -> str:
         return await access.credential(subject, *held)
 
-    return SigningInterceptor(credential_for, default)
+    return [_SigningUnary(credential_for, default), _SigningStream(credential_for, default)]

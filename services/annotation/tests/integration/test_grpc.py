@@ -8,7 +8,7 @@ import grpc
 import pytest
 
 from labelmesh.annotation.app import AnnotationApp
-from labelmesh.testing.access import SessionAccess, session_interceptor
+from labelmesh.testing.access import SessionAccess, session_interceptors
 from labelmesh.testing.services import grpc_stub
 from labelmesh.testing.twins.annotation import LiveAnnotation
 from labelmesh.v1 import annotation_service_pb2 as pb
@@ -26,7 +26,7 @@ async def stub(
     async with grpc_stub(
         wired.service.grpc_services[0],
         pb_grpc.AnnotationServiceStub,
-        [session_interceptor(access_service)],
+        session_interceptors(access_service),
     ) as stub:
         yield stub
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from labelmesh.audit import handlers
 from labelmesh.audit.adapters.repository import MongoAuditRepository
 from labelmesh.audit.api import grpc, rest
+from labelmesh.audit.checkpoints import Checkpointer
 from labelmesh.audit.config import AuditSettings
 from labelmesh.audit.handlers import AuditFetch
 from labelmesh.audit.metrics import AuditMetrics
@@ -23,12 +24,16 @@ class AuditApp:
     repository: MongoAuditRepository
     events: Dispatcher[AuditFetch]
     service: ServiceDefinition
+    checkpointer: Checkpointer
 
 
 def build_app(settings: AuditSettings) -> AuditApp:
     platform = Platform(SERVICE, settings)
     repository = MongoAuditRepository(platform.db)
-    audit = Audit(repository, AuditMetrics(platform.registry))
+    audit = Audit(
+        repository, AuditMetrics(platform.registry), checkpoint_entries=settings.checkpoint_entries
+    )
+    checkpointer = Checkpointer(audit, platform.uow, settings.checkpoint_seconds)
     # An entry's id is its event's id: recording drops replays without claims.
     events = Dispatcher(
         handlers.TABLE,
@@ -43,9 +48,10 @@ def build_app(settings: AuditSettings) -> AuditApp:
         router=rest.router(secured),
         grpc_services=[grpc.grpc_service(secured, platform.authenticator)],
         events=events,
-        on_start=repository.ensure_indexes,
+        on_start=repository.prepare,
+        background=[checkpointer.run],
     )
-    return AuditApp(audit, repository, events, service)
+    return AuditApp(audit, repository, events, service, checkpointer)
 
 
 def build(settings: AuditSettings) -> ServiceDefinition:

@@ -1,6 +1,6 @@
 """Every metric of the audit service, declared once."""
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 
 class AuditMetrics:
@@ -13,7 +13,23 @@ class AuditMetrics:
         )
         self.verifications = Counter(
             "labelmesh_audit_verifications_total",
-            "Chain verifications, by result (intact, broken).",
+            "Chain and project verifications, by result (intact, broken).",
             ["result"],
+            registry=registry,
+        )
+        self.checkpoints = Counter(
+            "labelmesh_audit_checkpoints_total",
+            "Project checkpoints written.",
+            registry=registry,
+        )
+        self.exported = Counter(
+            "labelmesh_audit_exported_entries_total",
+            "Entries streamed out by exports and StreamAuditLog, by format (jsonl, csv, grpc).",
+            ["format"],
+            registry=registry,
+        )
+        self.query_seconds = Histogram(
+            "labelmesh_audit_query_duration_seconds",
+            "Time to answer one page of an audit query.",
             registry=registry,
         )

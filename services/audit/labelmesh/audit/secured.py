@@ -2,16 +2,20 @@
 
 The log is read by auditors, managers and admins of the project an entry
 belongs to. A project's organisation comes from its own ProjectCreated
-entry, so the audit service needs no copy of the projects.
+entry, so the audit service needs no copy of the projects. A query by item
+is authorised on the item's project; an item with no entries has nothing to
+hide.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
-from labelmesh.audit.domain import Verification
-from labelmesh.audit.records import AuditEntry
-from labelmesh.audit.usecases import Audit
+from labelmesh.audit.domain import History, ProjectVerification, Verification
+from labelmesh.audit.metrics import AuditMetrics
+from labelmesh.audit.records import AuditEntry, AuditQuery
+from labelmesh.audit.usecases import Audit, Page
 from labelmesh.core.access import DEFAULT_ORGANIZATION, Permission, Principal, ProjectGate
 from labelmesh.core.envelopes import decode
 
@@ -24,6 +28,10 @@ class SecuredAudit:
     def __post_init__(self) -> None:
         self.gate = ProjectGate(self._organization_of)
 
+    @property
+    def metrics(self) -> AuditMetrics:
+        return self.audit.metrics
+
     async def _organization_of(self, project_id: str) -> str | None:
         entries = await self.audit.repository.trail(f"project:{project_id}")
         for entry in entries:
@@ -32,14 +40,42 @@ class SecuredAudit:
                 return envelope.project_created.project.organization_id or DEFAULT_ORGANIZATION
         return None
 
-    async def _check_item(self, caller: Principal, entries: list[AuditEntry]) -> None:
-        await self.gate.check(caller, Permission.READ_AUDIT, decode(entries[0].envelope).project_id)
+    async def _check_entries(self, caller: Principal, entries: Sequence[AuditEntry]) -> None:
+        if entries:
+            project_id = entries[0].project_id or decode(entries[0].envelope).project_id
+            await self.gate.check(caller, Permission.READ_AUDIT, project_id)
+
+    async def _check_query(self, caller: Principal, query: AuditQuery) -> None:
+        if query.project_id:
+            await self.gate.check(caller, Permission.READ_AUDIT, query.project_id)
+        else:
+            await self._check_entries(caller, await self.audit.repository.trail(query.item_id))
 
     async def item_trail(self, caller: Principal, item_id: str) -> list[AuditEntry]:
         entries = await self.audit.item_trail(item_id)
-        await self._check_item(caller, entries)
+        await self._check_entries(caller, entries)
         return entries
 
     async def verify_item(self, caller: Principal, item_id: str) -> Verification:
-        await self._check_item(caller, await self.audit.item_trail(item_id))
+        await self.item_trail(caller, item_id)
         return await self.audit.verify_item(item_id)
+
+    async def page(self, caller: Principal, query: AuditQuery, size: int, token: str) -> Page:
+        await self._check_query(caller, query)
+        return await self.audit.page(query, size, token)
+
+    async def stream(
+        self, caller: Principal, query: AuditQuery, size: int
+    ) -> AsyncIterator[list[AuditEntry]]:
+        """The batches of `query`, once the caller may read them: a refusal comes
+        before the first byte of an export, never in its middle."""
+        await self._check_query(caller, query)
+        return self.audit.stream(query, size)
+
+    async def annotation_history(self, caller: Principal, item_id: str) -> list[History]:
+        await self.item_trail(caller, item_id)
+        return await self.audit.annotation_history(item_id)
+
+    async def verify_project(self, caller: Principal, project_id: str) -> ProjectVerification:
+        await self.gate.check(caller, Permission.READ_AUDIT, project_id)
+        return await self.audit.verify_project(project_id)

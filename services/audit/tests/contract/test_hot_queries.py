@@ -9,20 +9,24 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from labelmesh.audit.adapters.repository import (
     ENTRIES,
     HEADS,
+    PROJECTS,
     MongoAuditRepository,
     entry_document,
 )
-from labelmesh.audit.domain import extend_chains
-from labelmesh.audit.records import AuditEntry
+from labelmesh.audit.domain import Cursor, encode_cursor, extend_chains
+from labelmesh.audit.metrics import AuditMetrics
+from labelmesh.audit.records import AuditEntry, AuditQuery
+from labelmesh.audit.usecases import Audit
 from labelmesh.core.envelopes import new_envelope, user_actor
 from labelmesh.core.mongo import Document, MongoUnitOfWork, ensure_core_indexes
 from labelmesh.core.topics import Topics
@@ -153,4 +157,89 @@ async def test_appending_a_batch_writes_each_collection_in_bulk(audited: Audited
             for kind in ("insert", "update")
             if kind in command
         ]
-        assert writes == [("insert", ENTRIES), (head_write, HEADS)]
+        assert writes == [("insert", ENTRIES), (head_write, HEADS), ("update", PROJECTS)]
+
+
+# Query seeds: one entry a second, ten actors and five event types in turn.
+ACTORS, TYPES = 10, 5
+PAGE = 100
+
+
+def timed_entry(i: int) -> Document:
+    document = stored_entry(i)
+    document |= {
+        "project_id": "p",
+        "item_id": document["chain"],
+        "actor": f"KIND_USER:a{i % ACTORS}",
+        "event_type": f"labelmesh.v1.Type{i % TYPES}",
+        "occurred_at": AT + timedelta(seconds=i),
+        "epoch": 0,
+    }
+    return document
+
+
+async def seed_queried(audited: Audited, start: int, stop: int) -> None:
+    await seed(audited.db[ENTRIES], timed_entry, start, stop)
+    log = {
+        "entries": stop,
+        "checkpoints": 0,
+        "earliest": AT,
+        "latest": AT + timedelta(seconds=stop - 1),
+    }
+    await audited.db[PROJECTS].update_one({"_id": "p"}, {"$set": log}, upsert=True)
+
+
+async def test_every_query_shape_reads_about_a_page_however_large_the_log(
+    audited: Audited,
+) -> None:
+    audit = Audit(audited.repository, AuditMetrics(CollectorRegistry()))
+    types = ("labelmesh.v1.Type1", "labelmesh.v1.Type3")
+    shapes = {
+        "project": (AuditQuery(project_id="p"), ""),
+        "project+actor": (AuditQuery(project_id="p", actor="KIND_USER:a3"), ""),
+        "project+event_type": (AuditQuery(project_id="p", event_types=types[:1]), ""),
+        "project+event_types": (AuditQuery(project_id="p", event_types=types), ""),
+        "project+actor+event_type": (
+            AuditQuery(project_id="p", actor="KIND_USER:a3", event_types=("labelmesh.v1.Type3",)),
+            "",
+        ),
+        "project+time range": (
+            AuditQuery(
+                project_id="p",
+                occurred_from=AT + timedelta(seconds=500),
+                occurred_to=AT + timedelta(seconds=900),
+            ),
+            "",
+        ),
+        "deep cursor": (
+            AuditQuery(project_id="p"),
+            encode_cursor(Cursor(AT + timedelta(seconds=900), "event-900", timedelta(seconds=90))),
+        ),
+        "item": (AuditQuery(item_id="item-42"), ""),
+    }
+
+    async def measure() -> dict[str, tuple[int, Examined]]:
+        measured = {}
+        for name, (query, token) in shapes.items():
+            found: list[int] = []
+
+            async def run(
+                query: AuditQuery = query, token: str = token, found: list[int] = found
+            ) -> None:
+                found.append(len((await audit.page(query, PAGE, token)).entries))
+
+            read = await examined_by(audited, run)
+            measured[name] = (found[0], read)
+        return measured
+
+    await seed_queried(audited, 0, SMALL)
+    small = await measure()
+    await seed_queried(audited, SMALL, LARGE)
+    large = await measure()
+    for name in shapes:
+        (small_found, small_read), (large_found, large_read) = small[name], large[name]
+        assert large_found > 0, name
+        # A page reads its windows' documents: a few pages' worth, at any size.
+        assert large_read.docs <= 6 * PAGE, (name, large_read)
+        assert large_read.keys <= 6 * PAGE, (name, large_read)
+        assert small_found <= PAGE and small_read.docs <= 6 * PAGE, (name, small_read)

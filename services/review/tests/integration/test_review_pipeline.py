@@ -24,7 +24,7 @@ from labelmesh.review.config import ReviewSettings
 from labelmesh.testing.access import (
     SessionAccess,
     bearer,
-    session_interceptor,
+    session_interceptors,
     session_signer,
 )
 from labelmesh.testing.services import eventually, service_settings, serving
@@ -171,7 +171,7 @@ async def review(
             event_hooks={"request": [session_signer(access_service)]},
         ) as http,
         grpc.aio.insecure_channel(
-            f"127.0.0.1:{settings.grpc_port}", interceptors=[session_interceptor(access_service)]
+            f"127.0.0.1:{settings.grpc_port}", interceptors=session_interceptors(access_service)
         ) as channel,
     ):
         stub = ReviewServiceStub(channel)  # type: ignore[no-untyped-call]
