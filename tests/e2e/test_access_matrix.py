@@ -733,6 +733,19 @@ def test_every_rest_route_answers_each_caller_as_the_matrix_says(rest_world: Wor
                     )
     assert not wrong, "\n".join(wrong)
 
+    # Refusals reach the audit log, one record per caller and operation a minute.
+    with _admin(rest_world) as admin:
+        url = rest_world.url("audit", "/v1/audit/entries")
+        params = {"project_id": rest_world.project_id, "event_type": "AccessDenied"}
+
+        def denials() -> set[str] | None:
+            found = admin.get(url, params=params).json()["entries"]
+            actors = {entry["actor"] for entry in found}
+            return actors if f"KIND_USER:{rest_world.subject('annotator')}" in actors else None
+
+        actors = wait_for(denials, "the refusals in the audit log")
+    assert f"KIND_USER:{rest_world.subject('auditor')}" in actors
+
 
 def test_every_grpc_method_answers_each_caller_as_the_matrix_says(grpc_world: World) -> None:
     wrong = []

@@ -145,7 +145,7 @@ def acting_as(caller: Principal, named: str, field_name: str) -> str:
     """Who a request works as: the caller, whom its `field_name` may name or leave
     empty. Naming anyone else is refused: identity comes from the credential."""
     if named and named != caller.subject:
-        raise Forbidden(f"{field_name}: {caller.subject!r} may not act as {named!r}")
+        raise Forbidden(f"{field_name}: {caller.subject!r} may not act as {named!r}", caller.actor)
     return caller.subject
 
 
@@ -161,7 +161,11 @@ def authorize(principal: Principal, permission: Permission, project: ProjectRef)
     if not roles:
         raise NotFound("project", project.project_id)
     if not grants(roles, permission):
-        raise Forbidden(f"{_roles_text(roles)} may not {permission.value} here")
+        raise Forbidden(
+            f"{_roles_text(roles)} may not {permission.value} here",
+            principal.actor,
+            project.project_id,
+        )
 
 
 # A check made where the project is known only once a resource is read.
@@ -182,7 +186,7 @@ def authorize_organization(principal: Principal, permission: Permission) -> None
     roles = principal.organization_wide()
     if not grants(roles, permission):
         held = _roles_text(roles) if roles else "a caller without organisation-wide roles"
-        raise Forbidden(f"{held} may not {permission.value}")
+        raise Forbidden(f"{held} may not {permission.value}", principal.actor)
 
 
 def _roles_text(roles: Iterable[int]) -> str:

@@ -19,6 +19,7 @@ from labelmesh.core.admission import Admission
 from labelmesh.core.admission_rest import ASGIApp, Message, Receive, RestAdmission, Scope, Send
 from labelmesh.core.authentication import Authenticator, bearer_credential, grpc_credential
 from labelmesh.core.config import DEFAULT_MAX_REQUEST_BYTES
+from labelmesh.core.denials import record_denied
 from labelmesh.core.envelopes import trace_id_from_traceparent
 from labelmesh.core.errors import (
     Conflict,
@@ -104,7 +105,9 @@ def rest_app(
         return JSONResponse({"detail": str(exc)}, status_code=401, headers=headers)
 
     @app.exception_handler(Forbidden)
-    async def forbidden(_: Request, exc: Forbidden) -> JSONResponse:
+    async def forbidden(request: Request, exc: Forbidden) -> JSONResponse:
+        route = request.scope.get("route")
+        record_denied(exc, f"{request.method} {getattr(route, 'path', request.url.path)}")
         return JSONResponse({"detail": str(exc)}, status_code=403)
 
     @app.exception_handler(RateLimited)
@@ -253,6 +256,8 @@ def grpc_errors(
             with log_context(trace_id=trace_id):
                 return await method(self, request, context)
         except GRPC_MAPPED_ERRORS as exc:
+            if isinstance(exc, Forbidden):
+                record_denied(exc, method.__qualname__.replace("Servicer.", "Service/"))
             if isinstance(exc, RateLimited):
                 context.set_trailing_metadata([("retry-after", str(exc.retry_after))])
             await context.abort(grpc_status_of(exc), str(exc))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from labelmesh.v1.events_pb2 import Actor
+
 
 class LabelMeshError(Exception):
     """Base of every error LabelMesh raises on purpose."""
@@ -36,7 +38,13 @@ class Unauthenticated(LabelMeshError):
 
 class Forbidden(LabelMeshError):
     """The caller may see the resource but not do this to it. Maps to HTTP 403
-    and PERMISSION_DENIED."""
+    and PERMISSION_DENIED. `actor` and `project_id` say who was refused where,
+    for the audit log."""
+
+    def __init__(self, message: str, actor: Actor | None = None, project_id: str = "") -> None:
+        super().__init__(message)
+        self.actor = actor
+        self.project_id = project_id
 
 
 class RateLimited(LabelMeshError):

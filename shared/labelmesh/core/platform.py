@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry
 from labelmesh.core.authentication import Authenticator, RemoteAuthenticator
 from labelmesh.core.bus import EventPublisher
 from labelmesh.core.config import CoreSettings
+from labelmesh.core.denials import DenialRecorder
 from labelmesh.core.metrics import BusMetrics
 from labelmesh.core.mongo import MongoUnitOfWork, connect
 from labelmesh.core.outbox import OutboxRelay
@@ -29,6 +30,7 @@ class Platform:
             self.db, self.publisher, self.metrics, settings.outbox_poll_seconds
         )
         self.uow = MongoUnitOfWork(self.mongo, self.db, self.topics, on_commit=self.relay.wake)
+        self.denials = DenialRecorder(self.uow, service)
         # The access service, which holds the keys, authenticates locally instead.
         self.authenticator: Authenticator = self.rate_limited(
             RemoteAuthenticator(settings.access_grpc_target, settings.auth_cache_seconds)

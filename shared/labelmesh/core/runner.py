@@ -23,6 +23,7 @@ from google.protobuf.descriptor import FileDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from labelmesh.core import denials
 from labelmesh.core import logging as lm_logging
 from labelmesh.core.admission import Admission, tasks_without_request_deadlines
 from labelmesh.core.admission_grpc import GrpcAdmission
@@ -131,6 +132,8 @@ async def _serve(
     service: ServiceDefinition, stop: asyncio.Event, started: asyncio.Event | None
 ) -> None:
     platform, settings = service.platform, service.settings
+    # Set before the servers start: every request task of this service inherits it.
+    denials.CURRENT.set(platform.denials)
     await _retry_until_deadline(
         "Kafka",
         lambda: ensure_topics(

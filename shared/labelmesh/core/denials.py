@@ -1,0 +1,93 @@
+"""Refused requests, recorded as AccessDenied events for the audit log.
+
+Each (caller, operation) pair is recorded at most once per window: the first
+refusal at once, later ones counted into the next record's `sampled_count`,
+so that a client retrying in a loop cannot flood the log. Recording runs
+beside the request (its own transaction), never in its way.
+
+The service's recorder rides in a context variable that `serve` sets before
+it starts its servers, so every request task of the service sees its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+
+from labelmesh.core.envelopes import new_envelope
+from labelmesh.core.errors import Forbidden
+from labelmesh.core.uow import Transaction, UnitOfWork
+from labelmesh.v1.events_pb2 import AccessDenied
+
+log = logging.getLogger(__name__)
+WINDOW_SECONDS = 60.0
+
+
+class DenialRecorder:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        service: str,
+        window_seconds: float = WINDOW_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.uow = uow
+        self.service = service
+        self.window_seconds = window_seconds
+        self._clock = clock
+        self._last: dict[tuple[str, str], float] = {}
+        self._unrecorded: dict[tuple[str, str], int] = {}
+        self._writing: set[asyncio.Task[None]] = set()
+
+    def record(self, refusal: Forbidden, operation: str) -> None:
+        """Note one refusal; write an AccessDenied event if its window allows."""
+        if refusal.actor is None:
+            return
+        key = (f"{refusal.actor.kind}:{refusal.actor.id}", operation)
+        now = self._clock()
+        count = self._unrecorded.get(key, 0) + 1
+        if now - self._last.get(key, -self.window_seconds) < self.window_seconds:
+            self._unrecorded[key] = count
+            return
+        self._last[key], self._unrecorded[key] = now, 0
+        event = new_envelope(
+            AccessDenied(
+                service=self.service,
+                operation=operation,
+                reason=str(refusal),
+                sampled_count=count,
+            ),
+            producer=self.service,
+            actor=refusal.actor,
+            project_id=refusal.project_id,
+        )
+
+        async def write(tx: Transaction) -> None:
+            tx.emit(event)
+
+        task = asyncio.get_running_loop().create_task(self._write(write))
+        self._writing.add(task)
+        task.add_done_callback(self._writing.discard)
+
+    async def drain(self) -> None:
+        """Wait for the records being written."""
+        await asyncio.gather(*self._writing)
+
+    async def _write(self, write: Callable[[Transaction], Awaitable[None]]) -> None:
+        try:
+            await self.uow.run(write)
+        except Exception:
+            log.exception("an AccessDenied event could not be written")
+
+
+CURRENT: ContextVar[DenialRecorder | None] = ContextVar("denial_recorder", default=None)
+
+
+def record_denied(refusal: Forbidden, operation: str) -> None:
+    """Record a refusal with the running service's recorder (none outside a service)."""
+    recorder = CURRENT.get()
+    if recorder is not None:
+        recorder.record(refusal, operation)
