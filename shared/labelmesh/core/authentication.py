@@ -95,10 +95,18 @@ class RemoteAuthenticator:
     the credential expires sooner). Concurrent requests with one new
     credential share one call."""
 
-    def __init__(self, target: str, ttl_seconds: float, timeout_seconds: float = 2.0) -> None:
+    def __init__(
+        self,
+        target: str,
+        ttl_seconds: float,
+        timeout_seconds: float = 2.0,
+        trusted_ca: bytes | None = None,
+    ) -> None:
         self.target = target
         self.ttl_seconds = ttl_seconds
         self.timeout_seconds = timeout_seconds
+        # With a CA certificate the channel is TLS, verified against it.
+        self.trusted_ca = trusted_ca
         self._channel: grpc.aio.Channel | None = None
         self._answers: dict[bytes, tuple[float, Principal]] = {}
         self._asking: dict[bytes, asyncio.Future[Principal]] = {}
@@ -128,7 +136,13 @@ class RemoteAuthenticator:
 
     async def _ask(self, credential: str) -> tuple[float, Principal]:
         if self._channel is None:
-            self._channel = grpc.aio.insecure_channel(self.target)
+            self._channel = (
+                grpc.aio.insecure_channel(self.target)
+                if self.trusted_ca is None
+                else grpc.aio.secure_channel(
+                    self.target, grpc.ssl_channel_credentials(self.trusted_ca)
+                )
+            )
         stub = pb_grpc.AccessServiceStub(self._channel)  # type: ignore[no-untyped-call]
         try:
             response = await stub.WhoAmI(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 S = TypeVar("S", bound=BaseSettings)
@@ -60,6 +60,19 @@ class CoreSettings(BaseSettings):
     rate_limit_burst: int = Field(default=200, ge=1)
     # The largest request body REST accepts; gRPC messages are held to the same.
     max_request_bytes: int = Field(default=DEFAULT_MAX_REQUEST_BYTES, ge=1024)
+    # TLS: with a certificate and its key, REST serves HTTPS and gRPC serves TLS;
+    # with a CA file, calls to other services (the access service) verify them.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_ca_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _certificate_with_key(self) -> CoreSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError(
+                "LABELMESH_TLS_CERT_FILE and LABELMESH_TLS_KEY_FILE: set both or neither"
+            )
+        return self
 
 
 class ServiceSettings(CoreSettings):

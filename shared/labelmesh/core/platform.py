@@ -33,7 +33,11 @@ class Platform:
         self.denials = DenialRecorder(self.uow, service)
         # The access service, which holds the keys, authenticates locally instead.
         self.authenticator: Authenticator = self.rate_limited(
-            RemoteAuthenticator(settings.access_grpc_target, settings.auth_cache_seconds)
+            RemoteAuthenticator(
+                settings.access_grpc_target,
+                settings.auth_cache_seconds,
+                trusted_ca=settings.tls_ca_file.read_bytes() if settings.tls_ca_file else None,
+            )
         )
 
     def rate_limited(self, authenticator: Authenticator) -> Authenticator:

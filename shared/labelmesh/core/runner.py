@@ -202,7 +202,12 @@ async def _serve(
     reflection.enable_server_reflection(
         [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
-    server.add_insecure_port(f"{settings.bind_host}:{settings.grpc_port}")
+    address = f"{settings.bind_host}:{settings.grpc_port}"
+    if settings.tls_cert_file and settings.tls_key_file:
+        pair = (settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes())
+        server.add_secure_port(address, grpc.ssl_server_credentials([pair]))
+    else:
+        server.add_insecure_port(address)
     await server.start()
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -215,6 +220,8 @@ async def _serve(
             port=settings.rest_port,
             log_config=None,
             lifespan="off",
+            ssl_certfile=settings.tls_cert_file,
+            ssl_keyfile=settings.tls_key_file,
             # uvicorn takes whole seconds; in-flight requests are cancelled after it.
             timeout_graceful_shutdown=max(1, int(grace / 2)),
         )
