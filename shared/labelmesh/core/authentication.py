@@ -99,7 +99,7 @@ class RemoteAuthenticator:
         self,
         target: str,
         ttl_seconds: float,
-        timeout_seconds: float = 2.0,
+        timeout_seconds: float = 5.0,
         trusted_ca: bytes | None = None,
     ) -> None:
         self.target = target
