@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from labelmesh.devstack.services import ServiceAddress
+from labelmesh.devstack.services import SERVICE_NAMES, ServiceAddress
 
 pytestmark = pytest.mark.e2e
 REF_PREFIX = "#/components/schemas/"
@@ -64,7 +64,7 @@ def all_refs(node: Any) -> set[str]:
     return set()
 
 
-@pytest.mark.parametrize("service", ["ingest", "inference", "annotation", "review", "audit"])
+@pytest.mark.parametrize("service", SERVICE_NAMES)
 def test_every_body_has_a_real_schema(
     service: str, stack: dict[str, ServiceAddress], client: httpx.Client
 ) -> None:

@@ -56,8 +56,8 @@ class CoreSettings(BaseSettings):
     access_grpc_target: str = "127.0.0.1:50056"
     auth_cache_seconds: float = Field(default=5.0, ge=0, le=60)
     # Requests per second each credential may make to one replica, and the burst.
-    rate_limit_per_second: float = Field(default=100.0, gt=0)
-    rate_limit_burst: int = Field(default=200, ge=1)
+    rate_limit_per_second: float = Field(default=1000.0, gt=0)
+    rate_limit_burst: int = Field(default=2000, ge=1)
     # The largest request body REST accepts; gRPC messages are held to the same.
     max_request_bytes: int = Field(default=DEFAULT_MAX_REQUEST_BYTES, ge=1024)
     # TLS: with a certificate and its key, REST serves HTTPS and gRPC serves TLS;

@@ -96,7 +96,19 @@ def router(audit: SecuredAudit) -> APIRouter:
             page = await audit.page(caller, query, page_size(page_size_), page_token)
         return ProtoJSON(page_response(page.entries, page.next_token))
 
-    @api.get("/audit/export", response_class=StreamingResponse)
+    @api.get(
+        "/audit/export",
+        response_class=StreamingResponse,
+        responses={
+            200: {
+                "description": "Every matching entry: JSONL, a line each, or CSV with a header",
+                "content": {
+                    media_type: {"schema": {"type": "string"}}
+                    for media_type in MEDIA_TYPES.values()
+                },
+            }
+        },
+    )
     async def export_entries(
         filters: Annotated[Filters, Depends()],
         caller: Caller,
