@@ -145,12 +145,9 @@ def _member(admin: httpx.Client, world: World, project_id: str, subject: str, ro
 def build_world(transport: str, stack: dict[str, ServiceAddress], keys: StackKeys) -> World:
     world = World(transport, stack, keys)
     with _admin(world) as admin:
+        # Who reviews comes from the memberships below, which review keeps a view of.
         policy = {
-            "stages": [{"name": "peer", "role": "reviewer", "coverage": "REVIEW_COVERAGE_ALL"}],
-            "members": [
-                {"user": world.subject("reviewer"), "roles": ["reviewer"]},
-                {"user": world.subject("expert"), "roles": ["expert"]},
-            ],
+            "stages": [{"name": "peer", "role": "reviewer", "coverage": "REVIEW_COVERAGE_ALL"}]
         }
         created = admin.post(
             world.url("annotation", "/v1/projects"),

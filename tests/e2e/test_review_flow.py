@@ -53,11 +53,22 @@ def test_overlap_stage_and_adjudication_end_in_the_audit_trail(api: RestApi) -> 
             "stages": [
                 {"name": "expert check", "role": "expert", "coverage": "REVIEW_COVERAGE_ALL"}
             ],
-            "members": [{"user": "eve", "roles": ["expert"]}],
         },
     )
     project_id = project["project_id"]
     assert project["review_policy"]["overlap"] == 2
+    # eve becomes the project's expert in the access service; review's policy shows it.
+    expert = {"project_id": project_id, "subject": "eve", "roles": ["ROLE_EXPERT"]}
+    granted = client.put(f"{api.stack['access'].rest}/v1/memberships", json=expert)
+    assert granted.status_code == 200, granted.text
+    policy_url = f"{review.rest}/v1/projects/{project_id}/review-policy"
+    wait_for(
+        lambda: any(
+            m["user"] == "eve" and "expert" in m["roles"]
+            for m in client.get(policy_url).json()["policy"].get("members", [])
+        ),
+        "eve among the review policy's members",
+    )
     agreed_id, disputed_id = api.upload_texts(project_id, [AGREED, DISPUTED])
 
     answers = {

@@ -93,6 +93,14 @@ def role_name(role: int) -> str:
     return str(Role.Name(cast(Role, role)))
 
 
+def short_role_name(role: int) -> str:
+    """The role as review stages and policy members name it, for example "expert"."""
+    return role_name(role).removeprefix("ROLE_").lower()
+
+
+SHORT_ROLE_NAMES = frozenset(short_role_name(role) for role in GRANTS)
+
+
 def role_values(roles: Iterable[int]) -> list[Role]:
     """Roles, sorted, as the generated messages' repeated Role fields type them."""
     return cast(list[Role], sorted(roles))

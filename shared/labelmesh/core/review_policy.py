@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from labelmesh.core.access import SHORT_ROLE_NAMES
 from labelmesh.core.errors import InvalidField
 from labelmesh.v1.events_pb2 import ReviewCoverage, ReviewPolicy
 
@@ -16,6 +17,10 @@ MAX_STAGES = 10
 DEFAULT_MIN_GOLD_ANSWERS = 10
 DEFAULT_MAX_REVIEW_LOOPS = 2
 DEFAULT_ADJUDICATOR_ROLE = "expert"
+MEMBERS_ARE_A_VIEW = (
+    "read-only: the project's memberships; give roles and teams with the access"
+    " service's SetMembership (PUT /v1/memberships)"
+)
 
 
 def overlap(policy: ReviewPolicy) -> int:
@@ -60,14 +65,21 @@ def validate(policy: ReviewPolicy, at: str = "review_policy") -> None:
         _take_name(names, stage.name, f"{where}.name", "is used by an earlier stage")
         if bool(stage.role) == bool(stage.team):
             raise InvalidField(f"{where}.role", "set exactly one of role and team")
+        if stage.role and stage.role not in SHORT_ROLE_NAMES:
+            raise InvalidField(f"{where}.role", _not_a_role(stage.role))
         if stage.coverage == ReviewCoverage.REVIEW_COVERAGE_FRACTION:
             if math.isnan(stage.fraction) or not 0.0 < stage.fraction <= 1.0:
                 raise InvalidField(f"{where}.fraction", f"must be in (0, 1], not {stage.fraction}")
         elif stage.fraction:
             raise InvalidField(f"{where}.fraction", "only for REVIEW_COVERAGE_FRACTION")
-    users: set[str] = set()
-    for index, member in enumerate(policy.members):
-        _take_name(users, member.user, f"{at}.members[{index}].user", "is listed twice")
+    if policy.adjudicator_role and policy.adjudicator_role not in SHORT_ROLE_NAMES:
+        raise InvalidField(f"{at}.adjudicator_role", _not_a_role(policy.adjudicator_role))
+    if policy.members:
+        raise InvalidField(f"{at}.members", MEMBERS_ARE_A_VIEW)
+
+
+def _not_a_role(name: str) -> str:
+    return f"{name!r} is not a role; one of {', '.join(sorted(SHORT_ROLE_NAMES))}"
 
 
 def _take_name(taken: set[str], value: str, where: str, when_taken: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +18,8 @@ KEY_PATTERN = re.compile(r"lm_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 # Subjects and names people type: letters, digits and a little punctuation.
 SUBJECT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:+-]{0,199}")
 VALID_ROLES = frozenset(Role.values()) - {Role.ROLE_UNSPECIFIED}
+TEAM_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+MAX_TEAMS = 20
 
 
 @dataclass(frozen=True)
@@ -101,3 +103,15 @@ def invalid_roles(roles: Iterable[int]) -> str | None:
     """Why `roles` cannot be held, or None."""
     unknown = sorted(set(roles) - VALID_ROLES)
     return f"unknown role number(s) {unknown}" if unknown else None
+
+
+def invalid_teams(teams: Sequence[str], roles: Sequence[int]) -> str | None:
+    """Why `teams` cannot be held with `roles`, or None."""
+    if teams and not roles:
+        return "a membership without roles holds no teams"
+    if len(teams) > MAX_TEAMS:
+        return f"at most {MAX_TEAMS} teams"
+    for index, team in enumerate(teams):
+        if not TEAM_PATTERN.fullmatch(team):
+            return f"teams[{index}]: {team!r} is not 1-64 letters, digits, '.', '_' or '-'"
+    return None

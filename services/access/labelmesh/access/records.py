@@ -31,6 +31,7 @@ class MembershipRecord:
     project_id: str
     subject: str
     roles: tuple[int, ...]
+    teams: tuple[str, ...] = ()
 
     @property
     def membership_id(self) -> str:

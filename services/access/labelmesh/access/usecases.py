@@ -15,6 +15,7 @@ from labelmesh.access.domain import (
     actor_of,
     invalid_roles,
     invalid_subject,
+    invalid_teams,
     key_refusal,
     looks_like_key,
     new_key,
@@ -193,29 +194,45 @@ class Access:
         return [k for k in keys if key_refusal(k, now) is None]
 
     async def set_membership(
-        self, caller: Principal, project_id: str, subject: str, roles: Sequence[int]
+        self,
+        caller: Principal,
+        project_id: str,
+        subject: str,
+        roles: Sequence[int],
+        teams: Sequence[str] = (),
     ) -> MembershipRecord:
-        """Set `subject`'s roles in the caller's organisation (no project) or
-        one of its projects; no roles removes the membership."""
+        """Set `subject`'s roles and review teams in the caller's organisation
+        (no project) or one of its projects; no roles removes the membership."""
         self._may_manage(caller, project_id)
         _check_subject("subject", subject)
         problem = invalid_roles(roles)
         if problem:
             raise InvalidField("roles", problem)
+        problem = invalid_teams(teams, roles)
+        if problem:
+            raise InvalidField("teams", problem)
         membership = MembershipRecord(
-            caller.organization_id, project_id, subject, tuple(sorted(set(roles)))
+            caller.organization_id,
+            project_id,
+            subject,
+            tuple(sorted(set(roles))),
+            tuple(sorted(set(teams))),
         )
 
         async def work(tx: Transaction) -> None:
             before = await self.repository.membership(
                 tx, membership.organization_id, project_id, subject
             )
-            previous = before.roles if before else ()
-            if previous == membership.roles:
+            previous = before or MembershipRecord(
+                membership.organization_id, project_id, subject, ()
+            )
+            if (previous.roles, previous.teams) == (membership.roles, membership.teams):
                 return
             await self.repository.save_membership(tx, membership)
             changed = MembershipChanged(
-                membership=membership_message(membership), previous_roles=role_values(previous)
+                membership=membership_message(membership),
+                previous_roles=role_values(previous.roles),
+                previous_teams=previous.teams,
             )
             tx.emit(self._event(changed, caller, project_id))
 

@@ -31,4 +31,5 @@ def membership_message(membership: MembershipRecord) -> Membership:
         project_id=membership.project_id,
         subject=membership.subject,
         roles=role_values(membership.roles),
+        teams=membership.teams,
     )

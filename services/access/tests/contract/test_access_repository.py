@@ -71,7 +71,7 @@ async def test_keys_round_trip_and_an_id_is_taken_once(backend: Backend) -> None
 async def test_memberships_are_set_replaced_removed_and_listed(backend: Backend) -> None:
     repository = await repository_of(backend)
     wide = MembershipRecord("acme", "", "ana", (Role.ROLE_REVIEWER,))
-    in_p1 = MembershipRecord("acme", "p1", "ana", (Role.ROLE_ANNOTATOR,))
+    in_p1 = MembershipRecord("acme", "p1", "ana", (Role.ROLE_REVIEWER,), ("qa-berlin",))
     bob = MembershipRecord("acme", "p2", "bob", (Role.ROLE_MANAGER,))
     elsewhere = MembershipRecord("other", "p1", "ana", (Role.ROLE_ADMIN,))
     async with backend.uow.begin() as tx:

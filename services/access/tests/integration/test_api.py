@@ -203,6 +203,40 @@ async def test_a_key_is_shown_once_works_and_stops_working_when_revoked_everywhe
     assert any(isinstance(e.membership_changed, MembershipChanged) for e in events)
 
 
+async def test_a_membership_holds_review_teams_and_a_change_of_team_is_an_event(
+    app: AccessApp, admin_key: str, rest: httpx.AsyncClient
+) -> None:
+    admin = bearer(admin_key)
+
+    async def put(**body: object) -> httpx.Response:
+        return await rest.put("/v1/memberships", json={"subject": "tom", **body}, headers=admin)
+
+    reviewer = {"project_id": "p9", "roles": ["ROLE_REVIEWER"]}
+    assert (await put(**reviewer, teams=["qa-berlin"])).status_code == 200
+    moved = await put(**reviewer, teams=["qa-lisbon", "qa-berlin"])
+    assert moved.json()["membership"]["teams"] == ["qa-berlin", "qa-lisbon"]
+    for teams, problem in [(["no spaces"], "'no spaces' is not"), (["x"] * 21, "at most 20")]:
+        refused = await put(**reviewer, teams=teams)
+        assert refused.status_code == 422 and problem in refused.text, refused.text
+    roleless = await put(project_id="p9", roles=[], teams=["qa-berlin"])
+    assert roleless.json()["detail"][0]["field"] == "teams", roleless.text
+    assert "without roles" in roleless.json()["detail"][0]["msg"]
+
+    changes = [
+        e.membership_changed
+        for e in await stored_events(app.service.platform.db)
+        if e.HasField("membership_changed") and e.membership_changed.membership.subject == "tom"
+    ]
+    assert [(list(c.previous_teams), list(c.membership.teams)) for c in changes] == [
+        ([], ["qa-berlin"]),
+        (["qa-berlin"], ["qa-berlin", "qa-lisbon"]),
+    ]
+    listed = (await rest.get("/v1/memberships", params={"project_id": "p9"}, headers=admin)).json()
+    assert [m["teams"] for m in listed["memberships"] if m["subject"] == "tom"] == [
+        ["qa-berlin", "qa-lisbon"]
+    ]
+
+
 async def test_an_expired_key_and_bad_requests_are_refused_over_grpc(
     app: AccessApp, admin_key: str
 ) -> None:

@@ -2,7 +2,7 @@ import pytest
 
 from labelmesh.annotation.domain import NewProject, create_project, validate_labels
 from labelmesh.core.errors import InvalidField
-from labelmesh.v1.events_pb2 import DataType, ReviewPolicy, ReviewStage
+from labelmesh.v1.events_pb2 import DataType, ProjectMember, ReviewPolicy, ReviewStage
 from labelmesh.v1.geometry_pb2 import (
     BoundingBox,
     Classification,
@@ -65,8 +65,17 @@ def test_bad_projects_name_the_field(overrides: dict[str, object], field: str) -
         (ReviewPolicy(gold_ratio=1.0), "review_policy.gold_ratio"),
         (ReviewPolicy(gold_ratio=-0.1), "review_policy.gold_ratio"),
         (ReviewPolicy(consensus_threshold=float("nan")), "review_policy.consensus_threshold"),
-        (ReviewPolicy(stages=[ReviewStage(name=" ", role="qa")]), "review_policy.stages[0].name"),
+        (
+            ReviewPolicy(stages=[ReviewStage(name=" ", role="expert")]),
+            "review_policy.stages[0].name",
+        ),
         (ReviewPolicy(stages=[ReviewStage(name="qa")]), "review_policy.stages[0].role"),
+        (
+            ReviewPolicy(stages=[ReviewStage(name="qa", role="lead")]),
+            "review_policy.stages[0].role",
+        ),
+        (ReviewPolicy(adjudicator_role="lead"), "review_policy.adjudicator_role"),
+        (ReviewPolicy(members=[ProjectMember(user="eve")]), "review_policy.members"),
     ],
 )
 def test_bad_review_policies_name_the_field(policy: ReviewPolicy, field: str) -> None:

@@ -1,16 +1,18 @@
-"""A project as the review pipeline sees it: its spec, its policy in force, and
-the vote weight of each of its annotators."""
+"""A project as the review pipeline sees it: its spec, its policy in force, its
+members, and the vote weight of each of its annotators."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
 
+from labelmesh.core.access import DEFAULT_ORGANIZATION
 from labelmesh.core.errors import NotFound
 from labelmesh.review.consensus.votes import quality_weight
+from labelmesh.review.members import project_members
 from labelmesh.review.pipeline import Context
 from labelmesh.review.ports import ReviewStore
-from labelmesh.v1.events_pb2 import ProjectSpec, ReviewPolicy
+from labelmesh.v1.events_pb2 import ProjectMember, ProjectSpec, ReviewPolicy
 
 # Before any gold answer an annotator is taken to be right PRIOR_ACCURACY of the time, a
 # belief worth PRIOR_ANSWERS answers; gold answers move them from there.
@@ -39,6 +41,25 @@ class ProjectContexts:
         await self.project(project_id)
         return await self.store.policies.current(project_id) or ReviewPolicy()
 
+    async def policy_with_members(self, project_id: str) -> ReviewPolicy:
+        """The policy in force, its `members` filled in from the memberships."""
+        policy = ReviewPolicy()
+        policy.CopyFrom(await self.policy(project_id))
+        policy.members.extend(await self.members(project_id))
+        return policy
+
+    async def members(self, project_id: str) -> list[ProjectMember]:
+        """Everyone with a role in the project or its organisation, by user."""
+        organization = _organization(await self.project(project_id))
+        return project_members(await self.store.members.in_project(organization, project_id))
+
+    async def member(self, project_id: str, subject: str) -> ProjectMember | None:
+        """The subject's roles and teams in the project; None without any."""
+        organization = _organization(await self.project(project_id))
+        records = await self.store.members.of_subject(organization, project_id, subject)
+        found = project_members(records)
+        return found[0] if found else None
+
     async def context(self, project_id: str) -> Context:
         """What the pipeline needs of a project: policy, thresholds and vote weights."""
         # Three independent reads: asked together, they cost about one round trip.
@@ -65,3 +86,7 @@ class ProjectContexts:
             frozenset(flagged),
             default_weight=vote_weight(0, 0, classes),
         )
+
+
+def _organization(project: ProjectSpec) -> str:
+    return project.organization_id or DEFAULT_ORGANIZATION

@@ -46,5 +46,5 @@ class ReviewApi:
         return ItemStatus(reviews, item.state, final, item.project_id)
 
     async def policy(self, project_id: str) -> ReviewPolicy:
-        """The project's policy in force."""
-        return await self.contexts.policy(project_id)
+        """The project's policy in force, with its members."""
+        return await self.contexts.policy_with_members(project_id)

@@ -1,8 +1,9 @@
 """The events the review service consumes, and the step each one takes.
 
-Projects are kept as they are created. Annotations (submitted by people, or
-auto-accepted from a model) are gathered by the fetch and taken in together at
-its end, in arrival order, as one pass over their items.
+Projects are kept as they are created, and memberships as they change.
+Annotations (submitted by people, or auto-accepted from a model) are gathered
+by the fetch and taken in together at its end, in arrival order, as one pass
+over their items.
 """
 
 from __future__ import annotations
@@ -21,10 +22,14 @@ from labelmesh.review.pipeline import Context
 from labelmesh.review.quality import Quality
 from labelmesh.review.tally import Tally
 from labelmesh.v1.events_pb2 import (
+    AccessDenied,
     AnnotationAutoAccepted,
     AnnotationSubmitted,
+    ApiKeyCreated,
+    ApiKeyRevoked,
     AutoAnnotationConfigured,
     Envelope,
+    MembershipChanged,
     PredictionCreated,
     PredictionFailed,
     ProjectCreated,
@@ -51,6 +56,11 @@ class ReviewFetch:
     async def project_created(self, tx: Transaction, _: Envelope, event: ProjectCreated) -> None:
         await self.quality.remember_project(tx, event.project)
 
+    async def membership_changed(
+        self, tx: Transaction, envelope: Envelope, _: MembershipChanged
+    ) -> None:
+        await self.quality.remember_membership(tx, envelope)
+
     async def annotation_submitted(
         self, tx: Transaction, envelope: Envelope, event: AnnotationSubmitted
     ) -> None:
@@ -73,6 +83,7 @@ TABLE = EventTable[ReviewFetch](
         on(ProjectCreated, ReviewFetch.project_created),
         on(AnnotationSubmitted, ReviewFetch.annotation_submitted),
         on(AnnotationAutoAccepted, ReviewFetch.annotation_auto_accepted),
+        on(MembershipChanged, ReviewFetch.membership_changed),
     ],
     ignored=[
         # projects: the policy is review's own; auto-annotation is inference's
@@ -85,6 +96,10 @@ TABLE = EventTable[ReviewFetch](
         SuggestionAccepted,
         SuggestionRejected,
         TaskCreated,
+        # access: only who holds which role matters to review
+        ApiKeyCreated,
+        ApiKeyRevoked,
+        AccessDenied,
     ],
 )
 

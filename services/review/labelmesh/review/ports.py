@@ -20,6 +20,7 @@ from labelmesh.review.records import (
     AnnotatorRecord,
     GoldAnswer,
     ItemDecision,
+    MemberRecord,
     ReviewerDecision,
     ReviewTask,
     Settlement,
@@ -154,6 +155,25 @@ class GoldRepository(Protocol):
         ...
 
 
+class MemberRepository(Protocol):
+    """Review's copy of the memberships."""
+
+    async def apply(self, tx: Transaction, member: MemberRecord) -> bool:
+        """Store the membership as of `member.changed_at`; False, storing nothing,
+        if a later state is already stored."""
+        ...
+
+    async def in_project(self, organization_id: str, project_id: str) -> list[MemberRecord]:
+        """The project's memberships and its organisation's, removed ones too."""
+        ...
+
+    async def of_subject(
+        self, organization_id: str, project_id: str, subject: str
+    ) -> list[MemberRecord]:
+        """The subject's membership in the project and in its organisation, as stored."""
+        ...
+
+
 @dataclass(frozen=True)
 class ReviewStore:
     """Every repository of the review service."""
@@ -168,3 +188,4 @@ class ReviewStore:
     annotations: AnnotationRepository
     annotators: AnnotatorRepository
     gold: GoldRepository
+    members: MemberRepository

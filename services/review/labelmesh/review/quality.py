@@ -15,10 +15,12 @@ from labelmesh.core.uow import Transaction, UnitOfWork
 from labelmesh.review import reports
 from labelmesh.review.contexts import ProjectContexts
 from labelmesh.review.domain import check_labels
+from labelmesh.review.members import member_record, same_members
 from labelmesh.review.ports import ReviewStore
 from labelmesh.review.recorder import review_envelope
 from labelmesh.review.records import GoldAnswer, Window
 from labelmesh.v1.events_pb2 import (
+    Envelope,
     GoldStandardSet,
     ProjectSpec,
     ReviewPolicy,
@@ -61,12 +63,22 @@ class Quality:
             policy.version = max(1, policy.version)
             await self.store.policies.save(tx, project.project_id, policy)
 
+    async def remember_membership(self, tx: Transaction, envelope: Envelope) -> None:
+        """Keep a membership as it is now; an older state arriving late is dropped."""
+        at = envelope.occurred_at.ToDatetime(tzinfo=UTC)
+        member = member_record(envelope.membership_changed.membership, at)
+        await self.store.members.apply(tx, member)
+
     async def configure_policy(
         self, project_id: str, policy: ReviewPolicy, user: str
     ) -> ReviewPolicy:
-        """Replace the policy; the new version applies to rounds that start from now on."""
-        review_policy.validate(policy, "policy")
+        """Replace the policy; the new version applies to rounds that start from now on.
+        Its members are the memberships': a policy read, changed and written back
+        may carry them unchanged."""
         await self.contexts.project(project_id)
+        if policy.members and same_members(policy.members, await self.contexts.members(project_id)):
+            policy = _without_members(policy)
+        review_policy.validate(policy, "policy")
 
         async def write(tx: Transaction) -> ReviewPolicy:
             current = await self.store.policies.current(project_id)
@@ -154,3 +166,10 @@ def _gold_problem(
     except InvalidField as exc:
         return exc.field, exc.reason
     return None
+
+
+def _without_members(policy: ReviewPolicy) -> ReviewPolicy:
+    stripped = ReviewPolicy()
+    stripped.CopyFrom(policy)
+    del stripped.members[:]
+    return stripped

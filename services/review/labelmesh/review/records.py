@@ -3,8 +3,9 @@
 An item's own state is `pipeline.ItemState` (the pipeline works on it); the
 records here are everything else the service keeps: the reviewers' tasks, the
 history of decisions, scores, the review's copy of each annotation, the gold
-tally per annotator and the known answers. The closed sets here are stored as
-their string values; `enums` maps them to the proto enums.
+tally per annotator, the known answers and the copy of the memberships. The
+closed sets here are stored as their string values; `enums` maps them to the
+proto enums.
 """
 
 from __future__ import annotations
@@ -212,3 +213,32 @@ class GoldAnswer:
     labels: list[Label]
     set_by: str
     set_at: datetime
+
+
+@dataclass(frozen=True)
+class MemberRecord:
+    """Review's copy of one membership (`project_id` empty: organisation-wide), as of
+    the MembershipChanged that set it. Roles by short name ("expert"); a removed
+    membership stays as a record with no roles, so that a late older event cannot
+    bring it back."""
+
+    organization_id: str
+    project_id: str
+    subject: str
+    roles: tuple[str, ...]
+    teams: tuple[str, ...]
+    changed_at: datetime
+
+    @property
+    def member_id(self) -> str:
+        return member_id(self.organization_id, self.project_id, self.subject)
+
+
+def member_id(organization_id: str, project_id: str, subject: str) -> str:
+    return f"{organization_id}/{project_id}/{subject}"
+
+
+def member_ids(organization_id: str, project_id: str, subject: str) -> list[str]:
+    """The ids of the subject's memberships in the organisation and in the project."""
+    scopes = dict.fromkeys(("", project_id))
+    return [member_id(organization_id, scope, subject) for scope in scopes]

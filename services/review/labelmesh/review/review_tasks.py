@@ -3,6 +3,7 @@ sending items back by hand."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from labelmesh.review.records import (
     TaskKind,
 )
 from labelmesh.review.tally import Tally
-from labelmesh.v1.events_pb2 import ProjectMember, ReviewPolicy
+from labelmesh.v1.events_pb2 import ProjectMember
 from labelmesh.v1.geometry_pb2 import Label
 
 MAX_REASON = 2000
@@ -43,11 +44,9 @@ class ReviewTasks:
         """The reviewer's current task, or the oldest open one their roles or teams allow."""
         if not reviewer:
             raise InvalidField("reviewer", "must not be empty")
-        member = _member(await self.contexts.policy(project_id), reviewer)
+        member = await self.contexts.member(project_id, reviewer)
         if member is None:
-            raise InvalidField(
-                "reviewer", f"{reviewer!r} is not a member of this project's review policy"
-            )
+            raise InvalidField("reviewer", f"{reviewer!r} holds no role in this project")
         task = await self.store.tasks.assigned_to(project_id, reviewer)
         if task is None:
             task = await self.store.tasks.claim(
@@ -89,8 +88,11 @@ class ReviewTasks:
             check_labels(labels, set((await self.contexts.project(task.project_id)).classes))
         elif not approve and not reason:
             raise InvalidField("reason", "a rejection needs a reason")
-        ctx = await self.contexts.context(task.project_id)
-        _check_may_decide(task, ctx.policy, reviewer)
+        ctx, member = await asyncio.gather(
+            self.contexts.context(task.project_id),
+            self.contexts.member(task.project_id, reviewer),
+        )
+        _check_may_decide(task, member, reviewer)
 
         async def write(tx: Transaction) -> tuple[Outcome, Tally] | None:
             """The outcome and what it counts; None if the item moved on."""
@@ -161,13 +163,8 @@ class ReviewTasks:
         return outcome
 
 
-def _member(policy: ReviewPolicy, user: str) -> ProjectMember | None:
-    return next((m for m in policy.members if m.user == user), None)
-
-
-def _check_may_decide(task: ReviewTask, policy: ReviewPolicy, reviewer: str) -> None:
+def _check_may_decide(task: ReviewTask, member: ProjectMember | None, reviewer: str) -> None:
     """Only a member with the task's role or team decides it, never on their own work."""
-    member = _member(policy, reviewer)
     allowed = member is not None and (
         (task.role and task.role in member.roles) or (task.team and task.team in member.teams)
     )

@@ -28,7 +28,7 @@ from labelmesh.testing.access import (
     session_signer,
 )
 from labelmesh.testing.services import eventually, service_settings, serving
-from labelmesh.testing.twins.review import POLICY, PROJECT, ReviewOnTwins, cls
+from labelmesh.testing.twins.review import EXPERTS, POLICY, PROJECT, ReviewOnTwins, cls
 from labelmesh.v1 import review_service_pb2 as pb
 from labelmesh.v1.events_pb2 import (
     COMPLETION_SOURCE_ADJUDICATION,
@@ -182,17 +182,23 @@ async def review(
                 producer="annotation",
                 actor=user_actor("olga"),
                 project_id=PROJECT,
-            )
+            ),
+            *[ReviewOnTwins.membership_changed(expert, Role.ROLE_EXPERT) for expert in EXPERTS],
         )
 
-        async def project_known() -> bool:
+        async def project_and_experts_known() -> bool:
             try:
                 response = await http.get(f"/v1/projects/{PROJECT}/review-policy")
             except httpx.TransportError:  # the REST server is still binding its port
                 return False
-            return response.status_code == 200
+            if response.status_code != 200:
+                return False
+            members = response.json()["policy"].get("members", [])
+            return [(m["user"], m["roles"]) for m in members] == [
+                (expert, ["expert"]) for expert in EXPERTS
+            ]
 
-        await eventually(project_known, what="project p1")
+        await eventually(project_and_experts_known, what="project p1 and its experts")
         yield running
 
 

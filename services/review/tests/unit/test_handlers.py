@@ -5,15 +5,17 @@ from __future__ import annotations
 import pytest
 
 from labelmesh.core.errors import RetryLater
-from labelmesh.core.topics import ANNOTATIONS, PREDICTIONS, PROJECTS
+from labelmesh.core.topics import ACCESS, ANNOTATIONS, PREDICTIONS, PROJECTS
 from labelmesh.review.handlers import TABLE
 from labelmesh.review.records import Window
 from labelmesh.testing.twins.review import POLICY, PROJECT, ReviewOnTwins
 from labelmesh.v1.events_pb2 import COMPLETION_SOURCE_CONSENSUS, COMPLETION_SOURCE_MODEL
 
 
-def test_the_table_consumes_projects_predictions_and_annotations() -> None:
-    assert TABLE.families == sorted([PROJECTS, PREDICTIONS, ANNOTATIONS])
+def test_the_table_consumes_projects_predictions_annotations_and_memberships() -> None:
+    assert TABLE.families == sorted([PROJECTS, PREDICTIONS, ANNOTATIONS, ACCESS])
+    assert TABLE.handles("labelmesh.v1.MembershipChanged")
+    assert not TABLE.handles("labelmesh.v1.ApiKeyCreated")
     assert not TABLE.handles("labelmesh.v1.ReviewPolicyConfigured")
     assert not TABLE.handles("labelmesh.v1.PredictionCreated")
     assert TABLE.handles("labelmesh.v1.AnnotationAutoAccepted")

@@ -208,7 +208,7 @@ def test_vote_weights_come_from_the_context() -> None:
 
 
 def test_low_consensus_goes_to_adjudication() -> None:
-    item, ctx = new_item(), context(policy(adjudicator_role="lead"))
+    item, ctx = new_item(), context(policy(adjudicator_role="manager"))
     fx = annotate(item, ctx, SPLIT)
     requested = only(fx, AdjudicationRequested)
     assert [(c.annotator, classes(c.labels)) for c in requested.candidates] == [
@@ -218,12 +218,12 @@ def test_low_consensus_goes_to_adjudication() -> None:
     ]
     assert requested.agreement == pytest.approx(1 / 3)
     assert requested.reason == "consensus 0.33 is below 0.60"
-    assert (requested.role, requested.round) == ("lead", 0)
+    assert (requested.role, requested.round) == ("manager", 0)
     assert classes(requested.consensus) == ["ant"]  # the tie's winner, offered as a start
     [task] = fx.tasks
     assert (task.kind, task.role, task.review_task_id, task.annotators) == (
         "adjudication",
-        "lead",
+        "manager",
         requested.adjudication_id,
         ["ann", "bob", "cyd"],
     )

@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from prometheus_client import CollectorRegistry
 
+from labelmesh.core.access import DEFAULT_ORGANIZATION
 from labelmesh.core.envelopes import model_actor, new_envelope, user_actor
 from labelmesh.core.errors import Conflict
 from labelmesh.core.uow import Transaction
@@ -29,25 +30,29 @@ from labelmesh.review.records import (
     AnnotatorRecord,
     GoldAnswer,
     ItemDecision,
+    MemberRecord,
     ReviewerDecision,
     ReviewTask,
     Settlement,
     StoredScore,
     TaskStatus,
     Window,
+    member_ids,
 )
 from labelmesh.testing.memory import InMemoryProjectDirectory, InMemoryUnitOfWork, MemoryState
 from labelmesh.v1.events_pb2 import (
     AnnotationAutoAccepted,
     AnnotationSubmitted,
     Envelope,
+    Membership,
+    MembershipChanged,
     ProjectCreated,
-    ProjectMember,
     ProjectSpec,
     ReviewCoverage,
     ReviewDecided,
     ReviewPolicy,
     ReviewStage,
+    Role,
 )
 from labelmesh.v1.geometry_pb2 import Classification, Label
 
@@ -293,6 +298,33 @@ class InMemoryGoldRepository:
         self.gold[answer.item_id] = answer
 
 
+class InMemoryMemberRepository:
+    def __init__(self, state: MemoryState) -> None:
+        self.members: dict[str, MemberRecord] = state.table("review.members")
+
+    async def apply(self, tx: Transaction, member: MemberRecord) -> bool:
+        stored = self.members.get(member.member_id)
+        if stored is not None and stored.changed_at > member.changed_at:
+            return False
+        self.members[member.member_id] = member
+        return True
+
+    async def in_project(self, organization_id: str, project_id: str) -> list[MemberRecord]:
+        scopes = list(dict.fromkeys(("", project_id)))
+        chosen = [
+            m
+            for m in self.members.values()
+            if m.organization_id == organization_id and m.project_id in scopes
+        ]
+        return sorted(chosen, key=lambda m: (scopes.index(m.project_id), m.subject))
+
+    async def of_subject(
+        self, organization_id: str, project_id: str, subject: str
+    ) -> list[MemberRecord]:
+        ids = member_ids(organization_id, project_id, subject)
+        return [self.members[i] for i in ids if i in self.members]
+
+
 def in_memory_review_store(state: MemoryState) -> ReviewStore:
     """Every review repository as a twin over one state."""
     return ReviewStore(
@@ -306,6 +338,7 @@ def in_memory_review_store(state: MemoryState) -> ReviewStore:
         annotations=InMemoryAnnotationRepository(state),
         annotators=InMemoryAnnotatorRepository(state),
         gold=InMemoryGoldRepository(state),
+        members=InMemoryMemberRepository(state),
     )
 
 
@@ -320,11 +353,9 @@ POLICY = ReviewPolicy(
             name="expert check", role="expert", coverage=ReviewCoverage.REVIEW_COVERAGE_FLAGGED
         )
     ],
-    members=[
-        ProjectMember(user="alice", roles=["expert"]),
-        ProjectMember(user="bob", roles=["expert"]),
-    ],
 )
+# Experts in project p1: they review the flagged items and adjudicate.
+EXPERTS = ("alice", "bob")
 
 
 def cls(name: str) -> Label:
@@ -394,9 +425,39 @@ class ReviewOnTwins:
             item_id=item_id,
         )
 
+    @staticmethod
+    def membership_changed(
+        subject: str,
+        *roles: Role,
+        project_id: str = PROJECT,
+        teams: Sequence[str] = (),
+        at: datetime | None = None,
+    ) -> Envelope:
+        """What the access service says when `subject`'s roles in `project_id`
+        (the organisation's, for "") change; no roles removes the membership."""
+        membership = Membership(
+            organization_id=DEFAULT_ORGANIZATION,
+            project_id=project_id,
+            subject=subject,
+            roles=roles,
+            teams=teams,
+        )
+        envelope = new_envelope(
+            MembershipChanged(membership=membership),
+            producer="access",
+            actor=user_actor("admin"),
+            project_id=project_id,
+        )
+        if at is not None:
+            envelope.occurred_at.FromDatetime(at)
+        return envelope
+
     async def with_items(self, *votes: tuple[str, tuple[str, str, str]]) -> None:
-        """Project p1, and three annotations per item (ann, ben, cyd)."""
-        await self.deliver(self.project_created())
+        """Project p1 and its experts, and three annotations per item (ann, ben, cyd)."""
+        await self.deliver(
+            self.project_created(),
+            *[self.membership_changed(expert, Role.ROLE_EXPERT) for expert in EXPERTS],
+        )
         for item_id, labels in votes:
             await self.deliver(
                 *[

@@ -27,7 +27,13 @@ def key_of(document: Document) -> StoredKey:
 
 
 def membership_of(document: Document) -> MembershipRecord:
-    return from_document(MembershipRecord, document, None, roles=tuple(document["roles"]))
+    return from_document(
+        MembershipRecord,
+        document,
+        None,
+        roles=tuple(document["roles"]),
+        teams=tuple(document.get("teams", ())),
+    )
 
 
 def membership_document(membership: MembershipRecord) -> Document:

@@ -71,7 +71,7 @@ class AccessServicer(pb_grpc.AccessServiceServicer):
     ) -> pb.SetMembershipResponse:
         caller = await grpc_principal(self.authenticator, context)
         membership = await self.access.set_membership(
-            caller, request.project_id, request.subject, list(request.roles)
+            caller, request.project_id, request.subject, list(request.roles), list(request.teams)
         )
         return pb.SetMembershipResponse(membership=membership_message(membership))
 

@@ -40,6 +40,7 @@ class MembershipRequest(BaseModel):
     project_id: str = Field(default="", max_length=MAX_ID)
     subject: str = Field(min_length=1, max_length=MAX_ID)
     roles: list[RoleName] = Field(max_length=7)
+    teams: list[str] = Field(default_factory=list, max_length=20, examples=[["qa-berlin"]])
 
 
 def router(access: Access) -> APIRouter:
@@ -79,7 +80,9 @@ def router(access: Access) -> APIRouter:
     async def set_membership(request: MembershipRequest, caller: Caller) -> ProtoJSON:
         """Empty `roles` removes the membership."""
         roles = [Role.Value(name) for name in request.roles]
-        membership = await access.set_membership(caller, request.project_id, request.subject, roles)
+        membership = await access.set_membership(
+            caller, request.project_id, request.subject, roles, request.teams
+        )
         return ProtoJSON(pb.SetMembershipResponse(membership=membership_message(membership)))
 
     @api.get("/memberships", **proto_io(response=pb.ListMembershipsResponse))

@@ -3,7 +3,8 @@
 Collections: `items` (pipeline.ItemState), `review_tasks`, `decisions` (every
 ReviewDecided), `reviewer_decisions`, `scores`, `annotations` (review's copy of
 each), `annotators` (gold tally and flag), `gold` (known answers), `policies`
-(every version kept) and `projects` (the project directory).
+(every version kept), `members` (the copy of the memberships) and `projects`
+(the project directory).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from labelmesh.review.adapters.decisions import (
     MongoReviewerDecisionRepository,
 )
 from labelmesh.review.adapters.items import MongoItemRepository
+from labelmesh.review.adapters.members import MongoMemberRepository
 from labelmesh.review.adapters.policies import MongoPolicyRepository
 from labelmesh.review.adapters.review_tasks import MongoReviewTaskRepository
 from labelmesh.review.adapters.scores import MongoAnnotationRepository, MongoScoreRepository
@@ -40,6 +42,7 @@ class MongoReviewStore(ReviewStore):
             annotations=MongoAnnotationRepository(db),
             annotators=MongoAnnotatorRepository(db),
             gold=MongoGoldRepository(db),
+            members=MongoMemberRepository(db),
         )
 
 
@@ -53,5 +56,6 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
         MongoScoreRepository(db),
         MongoAnnotationRepository(db),
         MongoGoldRepository(db),
+        MongoMemberRepository(db),
     ):
         await repository.ensure_indexes()
