@@ -62,13 +62,13 @@ def test_overlap_stage_and_adjudication_end_in_the_audit_trail(api: RestApi) -> 
     granted = client.put(f"{api.stack['access'].rest}/v1/memberships", json=expert)
     assert granted.status_code == 200, granted.text
     policy_url = f"{review.rest}/v1/projects/{project_id}/review-policy"
-    wait_for(
-        lambda: any(
-            m["user"] == "eve" and "expert" in m["roles"]
-            for m in client.get(policy_url).json()["policy"].get("members", [])
-        ),
-        "eve among the review policy's members",
-    )
+
+    def eve_is_a_member() -> bool:
+        response = client.get(policy_url)  # 404 until review knows the project
+        members = response.json()["policy"].get("members", []) if response.is_success else []
+        return any(m["user"] == "eve" and "expert" in m["roles"] for m in members)
+
+    wait_for(eve_is_a_member, "eve among the review policy's members")
     agreed_id, disputed_id = api.upload_texts(project_id, [AGREED, DISPUTED])
 
     answers = {

@@ -149,12 +149,12 @@ class Principal:
         return f"{Actor.Kind.Name(self.actor.kind)}:{self.actor.id}"
 
 
-def acting_as(caller: Principal, named: str, field_name: str) -> str:
+def acting_as(caller: Principal, named: str, field_name: str) -> Actor:
     """Who a request works as: the caller, whom its `field_name` may name or leave
     empty. Naming anyone else is refused: identity comes from the credential."""
     if named and named != caller.subject:
         raise Forbidden(f"{field_name}: {caller.subject!r} may not act as {named!r}", caller.actor)
-    return caller.subject
+    return caller.actor
 
 
 def grants(roles: Iterable[int], permission: Permission) -> bool:

@@ -122,5 +122,14 @@ def user_actor(user: str) -> Actor:
     return Actor(kind=Actor.KIND_USER, id=user)
 
 
+# Who a use case acts for: the authenticated actor the secured layer passes (a
+# service account acts as its API key), or a person named by user id.
+Acting = Actor | str
+
+
+def acting_actor(who: Acting) -> Actor:
+    return who if isinstance(who, Actor) else user_actor(who)
+
+
 def model_actor(model_id: str, version: str) -> Actor:
     return Actor(kind=Actor.KIND_MODEL, id=f"{model_id}@{version}")

@@ -12,6 +12,9 @@ from labelmesh.core.errors import Unauthenticated
 from labelmesh.testing.access import SessionAccess, StaticAuthenticator, principal
 from labelmesh.v1.events_pb2 import Role
 
+# Other tests on the session's access service give their subjects roles of their own.
+SUBJECT = "authenticator-contract-ana"
+
 
 @pytest.fixture(params=["static", pytest.param("access service", marks=pytest.mark.integration)])
 async def known(
@@ -22,12 +25,12 @@ async def known(
         credential = "ana-key"
         yield (
             StaticAuthenticator(
-                {credential: principal("ana", Role.ROLE_REVIEWER, project_id="p1")}
+                {credential: principal(SUBJECT, Role.ROLE_REVIEWER, project_id="p1")}
             ),
             credential,
         )
         return
-    credential = await access_service.credential("ana", Role.ROLE_REVIEWER, project_id="p1")
+    credential = await access_service.credential(SUBJECT, Role.ROLE_REVIEWER, project_id="p1")
     remote = RemoteAuthenticator(access_service.target, ttl_seconds=5)
     yield remote, credential
     await remote.close()
@@ -38,7 +41,7 @@ async def test_a_known_credential_is_its_subject_with_its_roles(
 ) -> None:
     authenticator, credential = known
     ana = await authenticator.authenticate(credential)
-    assert (ana.subject, ana.actor.id) == ("ana", "ana")
+    assert (ana.subject, ana.actor.id) == (SUBJECT, SUBJECT)
     assert ana.project_roles == {"p1": {Role.ROLE_REVIEWER}}
     assert ana.organization_roles == frozenset()
     assert await authenticator.authenticate(credential) == ana

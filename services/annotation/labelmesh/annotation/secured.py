@@ -50,16 +50,16 @@ class SecuredAnnotation:
     ) -> TaskView | None:
         await self.gate.check(caller, Permission.ANNOTATE, project_id)
         return await self.annotation.next_task(
-            project_id, acting_as(caller, annotator, "annotator")
+            project_id, acting_as(caller, annotator, "annotator").id
         )
 
     async def get_task(self, caller: Principal, task_id: str) -> TaskView:
-        view = await self.annotation.get_task(task_id, caller.subject)
+        view, whole = await self.annotation.task_views(task_id, caller.subject)
         holds = caller.subject in view.assignees or caller.subject == view.assignee
         if holds and await self.gate.allows(caller, Permission.ANNOTATE, view.project_id):
             return view
         if await self.gate.allows(caller, Permission.READ_LABELS, view.project_id):
-            return await self.annotation.get_task(task_id)
+            return whole
         raise NotFound("task", task_id)
 
     async def submit(

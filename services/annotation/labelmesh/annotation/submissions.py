@@ -27,11 +27,12 @@ from labelmesh.annotation.records import (
 )
 from labelmesh.annotation.task_changes import dismissed, handed_in
 from labelmesh.core.access import ProjectCheck, ref_of
-from labelmesh.core.envelopes import new_envelope, user_actor
+from labelmesh.core.envelopes import Acting, acting_actor, new_envelope
 from labelmesh.core.errors import Conflict, Forbidden, InvalidField, NotFound
 from labelmesh.core.grouping import GroupCommit
 from labelmesh.core.uow import Transaction
 from labelmesh.v1.events_pb2 import (
+    Actor,
     AnnotationSubmitted,
     Envelope,
     SuggestionAccepted,
@@ -85,7 +86,7 @@ class HandIn:
     """
 
     task_id: str
-    annotator: str
+    actor: Actor
     labels: tuple[Label, ...]
     source: AnnotationSource
     judged: tuple[SuggestionAccepted | SuggestionRejected, ...]
@@ -93,6 +94,10 @@ class HandIn:
     checked: Workable | None = None
     # The caller's authorisation on the task's project, once the task is read.
     check: ProjectCheck | None = None
+
+    @property
+    def annotator(self) -> str:
+        return str(self.actor.id)
 
     def stored(self, work: Workable, round_: int) -> StoredAnnotation:
         task = work.view
@@ -136,7 +141,7 @@ class HandIn:
             new_envelope(
                 payload,
                 producer=SERVICE,
-                actor=user_actor(self.annotator),
+                actor=self.actor,
                 project_id=view.project_id,
                 item_id=view.item_id,
             )
@@ -175,16 +180,17 @@ class Submissions:
     async def submit(
         self,
         task_id: str,
-        annotator: str,
+        annotator: Acting,
         labels: Sequence[Label],
         check: ProjectCheck | None = None,
     ) -> str:
         """Validate and store an annotation; returns its id. Nothing is stored if invalid."""
-        if not annotator:
+        actor = acting_actor(annotator)
+        if not actor.id:
             raise InvalidField("annotator", "must not be empty")
         handing = HandIn(
             task_id,
-            annotator,
+            actor,
             tuple(labels),
             AnnotationSource.HUMAN,
             (),
@@ -197,7 +203,7 @@ class Submissions:
         self,
         task_id: str,
         suggestion_ids: Sequence[str],
-        annotator: str,
+        annotator: Acting,
         check: ProjectCheck | None = None,
     ) -> str:
         """Turn model suggestions into the task's annotation, in one step.
@@ -205,7 +211,8 @@ class Submissions:
         Each accepted label keeps its source (model, version, original score)
         and records who accepted it. Suggestions left out count as rejected.
         """
-        work = await self.workable(task_id, annotator, check)
+        actor = acting_actor(annotator)
+        work = await self.workable(task_id, actor.id, check)
         offered = {label.source.suggestion_id: label for label in work.view.suggestion}
         offered.pop("", None)
         if not offered:
@@ -220,14 +227,14 @@ class Submissions:
         for suggestion_id in chosen:
             label = Label()
             label.CopyFrom(offered[suggestion_id])
-            label.source.accepted_by = annotator
+            label.source.accepted_by = actor.id
             accepted.append(label)
         judged: list[SuggestionAccepted | SuggestionRejected] = [
             SuggestionRejected(
                 suggestion_id=suggestion_id,
                 task_id=task_id,
                 label=label,
-                rejected_by=annotator,
+                rejected_by=actor.id,
                 reason="not accepted",
             )
             for suggestion_id, label in offered.items()
@@ -235,7 +242,7 @@ class Submissions:
         ]
         handing = HandIn(
             task_id,
-            annotator,
+            actor,
             tuple(accepted),
             AnnotationSource.SUGGESTION,
             tuple(judged),
@@ -252,12 +259,13 @@ class Submissions:
         self,
         task_id: str,
         suggestion_id: str,
-        annotator: str,
+        annotator: Acting,
         reason: str,
         check: ProjectCheck | None = None,
     ) -> None:
         """Take a suggestion off the task for this annotator; the task stays theirs."""
-        task = (await self.workable(task_id, annotator, check)).view
+        actor = acting_actor(annotator)
+        task = (await self.workable(task_id, actor.id, check)).view
         rejected = next(
             (s for s in task.suggestion if s.source.suggestion_id == suggestion_id), None
         )
@@ -268,18 +276,18 @@ class Submissions:
                 suggestion_id=suggestion_id,
                 task_id=task_id,
                 label=rejected,
-                rejected_by=annotator,
+                rejected_by=actor.id,
                 reason=reason.strip(),
             ),
             producer=SERVICE,
-            actor=user_actor(annotator),
+            actor=actor,
             project_id=task.project_id,
             item_id=task.item_id,
         )
 
         async def write(tx: Transaction) -> None:
             before = (await self.stores.tasks.by_ids(tx, [task_id])).get(task_id)
-            after = dismissed(before, annotator, suggestion_id) if before else None
+            after = dismissed(before, actor.id, suggestion_id) if before else None
             if before is None or after is None:
                 raise Conflict(f"task {task_id!r} was submitted meanwhile")
             await self.stores.tasks.save(tx, [Changed(before, after)])

@@ -10,10 +10,10 @@ from labelmesh.annotation.domain import NewProject, create_project
 from labelmesh.annotation.metrics import AnnotationMetrics
 from labelmesh.annotation.ports import AnnotationStores
 from labelmesh.annotation.queue import TaskView, task_view
-from labelmesh.annotation.records import StoredAnnotation
+from labelmesh.annotation.records import StoredAnnotation, Task
 from labelmesh.annotation.submissions import Submissions
 from labelmesh.core.access import DEFAULT_ORGANIZATION, ProjectCheck
-from labelmesh.core.envelopes import new_envelope
+from labelmesh.core.envelopes import Acting, new_envelope
 from labelmesh.core.errors import InvalidField, NotFound
 from labelmesh.core.uow import Transaction
 from labelmesh.v1.events_pb2 import Actor, ProjectCreated, ProjectSpec
@@ -69,10 +69,18 @@ class Annotation:
 
     async def get_task(self, task_id: str, viewer: str = "") -> TaskView:
         """The task; `viewer` is the annotator asking, if known."""
+        return task_view(await self._task(task_id), viewer)
+
+    async def task_views(self, task_id: str, viewer: str) -> tuple[TaskView, TaskView]:
+        """The task as `viewer` sees it, and as one who may read every label does."""
+        task = await self._task(task_id)
+        return task_view(task, viewer), task_view(task)
+
+    async def _task(self, task_id: str) -> Task:
         task = await self.stores.tasks.get(task_id)
         if task is None:
             raise NotFound("task", task_id)
-        return task_view(task, viewer)
+        return task
 
     async def queue_stats(self, project_id: str) -> dict[str, int]:
         """The project's regular tasks by status, and its gold tasks."""
@@ -82,7 +90,7 @@ class Annotation:
     async def submit(
         self,
         task_id: str,
-        annotator: str,
+        annotator: Acting,
         labels: Sequence[Label],
         check: ProjectCheck | None = None,
     ) -> str:
@@ -96,7 +104,7 @@ class Annotation:
         self,
         task_id: str,
         suggestion_ids: Sequence[str],
-        annotator: str,
+        annotator: Acting,
         check: ProjectCheck | None = None,
     ) -> str:
         """The chosen suggestions (all when none is named) become the annotation."""
@@ -106,7 +114,7 @@ class Annotation:
         self,
         task_id: str,
         suggestion_id: str,
-        annotator: str,
+        annotator: Acting,
         reason: str,
         check: ProjectCheck | None = None,
     ) -> None:

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from labelmesh.core.envelopes import new_envelope, user_actor
+from labelmesh.core.envelopes import Acting, acting_actor, new_envelope
 from labelmesh.core.errors import InvalidField, NotFound, RetryLater
 from labelmesh.core.uow import UnitOfWork
 from labelmesh.inference.auto_annotation import AutoAnnotation, label_maps, model_ids
@@ -83,7 +83,7 @@ class Assist:
         item_ids: Sequence[str],
         model_id: str,
         min_confidence: float,
-        user: str,
+        user: Acting,
     ) -> tuple[ModelRef, list[ItemSuggestions]]:
         """AI Assist: a model's suggestions for stored items, recorded so that
         the annotation service shows them on the items' tasks."""
@@ -119,7 +119,7 @@ class Assist:
         by_item = dict(zip([i for i in unique_ids if i in found], results, strict=True))
 
         model = ref(runner.spec)
-        actor = user_actor(user)
+        actor = acting_actor(user)
         answers: list[ItemSuggestions] = []
         events: list[Envelope] = []
         for item_id in item_ids:

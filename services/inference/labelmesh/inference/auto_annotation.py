@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from labelmesh.core.envelopes import new_envelope, user_actor
+from labelmesh.core.envelopes import Acting, acting_actor, new_envelope
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
 from labelmesh.core.labels import data_type_name
 from labelmesh.core.projects import ProjectDirectory
@@ -51,7 +51,7 @@ class AutoAnnotation:
         project_id: str,
         models: Sequence[ModelBinding],
         rules: AutoAnnotationRules,
-        user: str,
+        user: Acting,
     ) -> AutoAnnotationSetup:
         """Replace a project's models and rules as a new version, announced to the audit log."""
         project = await self.project(project_id)
@@ -67,7 +67,7 @@ class AutoAnnotation:
         configured = new_envelope(
             AutoAnnotationConfigured(models=models, rules=new_rules),
             producer=SERVICE,
-            actor=user_actor(user),
+            actor=acting_actor(user),
             project_id=project_id,
         )
         async with self.uow.begin() as tx:

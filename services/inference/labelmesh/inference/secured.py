@@ -51,7 +51,7 @@ class SecuredInference:
     ) -> tuple[ModelRef, list[ItemSuggestions]]:
         await self.gate.check(caller, Permission.ASSIST, project_id)
         return await self.cases.assist.assist(
-            project_id, item_ids, model_id, min_confidence, caller.subject
+            project_id, item_ids, model_id, min_confidence, caller.actor
         )
 
     async def prediction(self, caller: Principal, item_id: str) -> PredictionCreated:
@@ -72,4 +72,4 @@ class SecuredInference:
         rules: AutoAnnotationRules,
     ) -> AutoAnnotationSetup:
         await self.gate.check(caller, Permission.CONFIGURE_PROJECT, project_id)
-        return await self.cases.auto_annotation.configure(project_id, models, rules, caller.subject)
+        return await self.cases.auto_annotation.configure(project_id, models, rules, caller.actor)

@@ -45,6 +45,11 @@ class ReviewApi:
         final = item.labels if item.state == ReviewState.COMPLETED else []
         return ItemStatus(reviews, item.state, final, item.project_id)
 
+    async def item_project(self, item_id: str) -> str | None:
+        """The project of an item under review, or None if review does not know it."""
+        item = await self.store.items.get(item_id)
+        return item.project_id if item else None
+
     async def policy(self, project_id: str) -> ReviewPolicy:
         """The project's policy in force, with its members."""
         return await self.contexts.policy_with_members(project_id)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from labelmesh.core import review_policy
-from labelmesh.core.envelopes import user_actor
+from labelmesh.core.envelopes import Acting, acting_actor
 from labelmesh.core.errors import Conflict, InvalidField
 from labelmesh.core.uow import Transaction, UnitOfWork
 from labelmesh.review import reports
@@ -70,7 +70,7 @@ class Quality:
         await self.store.members.apply(tx, member)
 
     async def configure_policy(
-        self, project_id: str, policy: ReviewPolicy, user: str
+        self, project_id: str, policy: ReviewPolicy, user: Acting
     ) -> ReviewPolicy:
         """Replace the policy; the new version applies to rounds that start from now on.
         Its members are the memberships': a policy read, changed and written back
@@ -88,15 +88,16 @@ class Quality:
             if not await self.store.policies.save(tx, project_id, new):
                 raise Conflict(f"the review policy of {project_id!r} changed meanwhile")
             configured = ReviewPolicyConfigured(policy=new)
-            tx.emit(review_envelope(configured, user_actor(user), project_id))
+            tx.emit(review_envelope(configured, acting_actor(user), project_id))
             return new
 
         return await self.uow.run(write)
 
     async def set_gold(
-        self, project_id: str, items: Sequence[tuple[str, Sequence[Label]]], user: str
+        self, project_id: str, items: Sequence[tuple[str, Sequence[Label]]], user: Acting
     ) -> list[GoldResult]:
         """Give items known answers. Each item succeeds or fails on its own."""
+        actor = acting_actor(user)
         if not items:
             raise InvalidField("items", "at least one item is required")
         if len(items) > MAX_GOLD_BATCH:
@@ -116,10 +117,10 @@ class Quality:
         async def write(tx: Transaction) -> None:
             at = datetime.now(UTC)
             for item_id, labels in accepted:
-                answer = GoldAnswer(item_id, project_id, list(labels), user, at)
+                answer = GoldAnswer(item_id, project_id, list(labels), actor.id, at)
                 await self.store.gold.save(tx, answer)
                 event = GoldStandardSet(labels=labels)
-                tx.emit(review_envelope(event, user_actor(user), project_id, item_id))
+                tx.emit(review_envelope(event, actor, project_id, item_id))
 
         if accepted:
             await self.uow.run(write)

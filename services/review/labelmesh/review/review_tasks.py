@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from labelmesh.core.envelopes import user_actor
+from labelmesh.core.envelopes import Acting, acting_actor
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
 from labelmesh.core.uow import Transaction, UnitOfWork
 from labelmesh.review import pipeline
@@ -63,12 +63,14 @@ class ReviewTasks:
     async def decide(
         self,
         task_id: str,
-        reviewer: str,
+        deciding: Acting,
         approve: bool,
         reason: str,
         labels: Sequence[Label],
     ) -> Outcome:
         """Decide a task; returns where the item went."""
+        actor = acting_actor(deciding)
+        reviewer = actor.id
         reason = reason.strip()
         if not reviewer:
             raise InvalidField("reviewer", "must not be empty")
@@ -121,7 +123,7 @@ class ReviewTasks:
                 ),
             )
             tally = Tally(self.metrics)
-            step = Step(item, fx, Cause(actor=user_actor(reviewer)))
+            step = Step(item, fx, Cause(actor=actor))
             await self.recorder.record(tx, [step], tally)
             await self.store.items.save(tx, [item])
             return _outcome(item, fx), tally
@@ -134,8 +136,11 @@ class ReviewTasks:
         tally.committed()
         return outcome
 
-    async def flag_item(self, item_id: str, reason: str, annotation_id: str, user: str) -> Outcome:
+    async def flag_item(
+        self, item_id: str, reason: str, annotation_id: str, flagging: Acting
+    ) -> Outcome:
         """Send an item back through review by hand; returns where it went."""
+        actor = acting_actor(flagging)
         reason = reason.strip()
         if not reason:
             raise InvalidField("reason", "say why the item is flagged")
@@ -151,9 +156,9 @@ class ReviewTasks:
         async def write(tx: Transaction) -> tuple[Outcome, Tally]:
             current = await self.store.items.get(item_id, tx)
             assert current is not None
-            fx, outcome = pipeline.flag_item(current, reason, user, annotation_id, ctx)
+            fx, outcome = pipeline.flag_item(current, reason, actor.id, annotation_id, ctx)
             tally = Tally(self.metrics)
-            step = Step(current, fx, Cause(actor=user_actor(user)))
+            step = Step(current, fx, Cause(actor=actor))
             await self.recorder.record(tx, [step], tally)
             await self.store.items.save(tx, [current])
             return outcome, tally

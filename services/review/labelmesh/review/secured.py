@@ -60,7 +60,9 @@ class SecuredReview:
         self, caller: Principal, project_id: str, reviewer: str = ""
     ) -> ReviewTask | None:
         await self.gate.check(caller, Permission.REVIEW, project_id)
-        return await self.api.tasks.next_task(project_id, acting_as(caller, reviewer, "reviewer"))
+        return await self.api.tasks.next_task(
+            project_id, acting_as(caller, reviewer, "reviewer").id
+        )
 
     async def get_task(self, caller: Principal, task_id: str) -> ReviewTask:
         task = await self.api.tasks.get_task(task_id)
@@ -90,10 +92,10 @@ class SecuredReview:
     async def flag_item(
         self, caller: Principal, item_id: str, reason: str, annotation_id: str, user: str = ""
     ) -> Outcome:
-        status = await self.api.item_status(item_id)
-        if not status.project_id:
+        project_id = await self.api.item_project(item_id)
+        if project_id is None:
             raise NotFound("item", item_id)
-        await self.gate.check(caller, Permission.FLAG, status.project_id)
+        await self.gate.check(caller, Permission.FLAG, project_id)
         who = acting_as(caller, user, "user")
         return await self.api.tasks.flag_item(item_id, reason, annotation_id, who)
 
