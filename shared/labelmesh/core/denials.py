@@ -2,8 +2,9 @@
 
 Each (caller, operation) pair is recorded at most once per window: the first
 refusal at once, later ones counted into the next record's `sampled_count`,
-so that a client retrying in a loop cannot flood the log. Recording runs
-beside the request (its own transaction), never in its way.
+so that a client retrying in a loop cannot flood the log. Windows that ended
+are swept once a window, so memory holds only the callers refused lately.
+Recording runs beside the request (its own transaction), never in its way.
 
 The service's recorder rides in a context variable that `serve` sets before
 it starts its servers, so every request task of the service sees its own.
@@ -16,6 +17,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 from labelmesh.core.envelopes import new_envelope
 from labelmesh.core.errors import Forbidden
@@ -24,6 +26,15 @@ from labelmesh.v1.events_pb2 import AccessDenied
 
 log = logging.getLogger(__name__)
 WINDOW_SECONDS = 60.0
+
+
+@dataclass
+class _Window:
+    """One caller's refusals of one operation since the last record of them."""
+
+    opened_at: float
+    held_back: int = 0
+    latest: Forbidden | None = None
 
 
 class DenialRecorder:
@@ -38,8 +49,8 @@ class DenialRecorder:
         self.service = service
         self.window_seconds = window_seconds
         self._clock = clock
-        self._last: dict[tuple[str, str], float] = {}
-        self._unrecorded: dict[tuple[str, str], int] = {}
+        self._windows: dict[tuple[str, str], _Window] = {}
+        self._swept_at = clock()
         self._writing: set[asyncio.Task[None]] = set()
 
     def record(self, refusal: Forbidden, operation: str) -> None:
@@ -48,11 +59,35 @@ class DenialRecorder:
             return
         key = (f"{refusal.actor.kind}:{refusal.actor.id}", operation)
         now = self._clock()
-        count = self._unrecorded.get(key, 0) + 1
-        if now - self._last.get(key, -self.window_seconds) < self.window_seconds:
-            self._unrecorded[key] = count
+        window = self._windows.get(key)
+        if window is not None and now - window.opened_at < self.window_seconds:
+            window.held_back += 1
+            window.latest = refusal
+        else:
+            self._windows[key] = _Window(now)
+            self._write(refusal, operation, 1 + (window.held_back if window else 0))
+        self._sweep(now)
+
+    @property
+    def open_windows(self) -> int:
+        """How many (caller, operation) pairs the recorder holds."""
+        return len(self._windows)
+
+    def _sweep(self, now: float) -> None:
+        """Once a window, forget the windows that ended, writing what they held
+        back: the recorder holds only callers refused in the last window, and a
+        caller who stops retrying still has every refusal counted."""
+        if now - self._swept_at < self.window_seconds:
             return
-        self._last[key], self._unrecorded[key] = now, 0
+        self._swept_at = now
+        for key, window in list(self._windows.items()):
+            if now - window.opened_at >= self.window_seconds:
+                del self._windows[key]
+                if window.latest is not None:
+                    self._write(window.latest, key[1], window.held_back)
+
+    def _write(self, refusal: Forbidden, operation: str, count: int) -> None:
+        assert refusal.actor is not None
         event = new_envelope(
             AccessDenied(
                 service=self.service,
@@ -68,7 +103,7 @@ class DenialRecorder:
         async def write(tx: Transaction) -> None:
             tx.emit(event)
 
-        task = asyncio.get_running_loop().create_task(self._write(write))
+        task = asyncio.get_running_loop().create_task(self._run(write))
         self._writing.add(task)
         task.add_done_callback(self._writing.discard)
 
@@ -76,7 +111,7 @@ class DenialRecorder:
         """Wait for the records being written."""
         await asyncio.gather(*self._writing)
 
-    async def _write(self, write: Callable[[Transaction], Awaitable[None]]) -> None:
+    async def _run(self, write: Callable[[Transaction], Awaitable[None]]) -> None:
         try:
             await self.uow.run(write)
         except Exception:

@@ -36,3 +36,24 @@ async def test_the_first_refusal_is_recorded_and_repeats_are_counted_into_the_ne
     ]
     assert denied[0].service == "review" and "may not flag" in denied[0].reason
     assert (envelopes[2].actor.id, envelopes[2].project_id) == ("ana", "p1")
+
+
+async def test_ended_windows_are_forgotten_and_what_they_held_back_is_written() -> None:
+    uow, clock = InMemoryUnitOfWork(MemoryState()), Clock()
+    recorder = DenialRecorder(uow, "review", window_seconds=60, clock=clock)
+    ana = Forbidden("ROLE_ANNOTATOR may not flag items here", user_actor("ana"), "p1")
+    for _ in range(3):  # ana retries twice, then stops
+        recorder.record(ana, "POST /v1/items/{item_id}/flag")
+    for n in range(1000):  # callers refused once each
+        recorder.record(Forbidden("no", user_actor(f"bot-{n}")), "GET /x")
+    clock.now += 61
+    recorder.record(Forbidden("no", user_actor("late")), "GET /x")
+    await recorder.drain()
+
+    assert recorder.open_windows == 1  # only the caller refused in the last window
+    flagged = [
+        e.access_denied.sampled_count
+        for e in uow.emitted("access_denied")
+        if e.access_denied.operation.startswith("POST")
+    ]
+    assert flagged == [1, 2]  # the first at once, the two retries when their window ended
