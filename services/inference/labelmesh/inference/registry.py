@@ -92,13 +92,21 @@ class ModelRegistry:
         model = self._remote_model(registration)
         if registration.model.id in self._built_in:
             raise Conflict(f"{registration.model.id!r} is a built-in model")
-        runner = self.pool.add(model, registration.remote.timeout_seconds or None)
+        # Into the pool only once it answered and is saved: a failed registration
+        # leaves the model as it was, registered before or not at all.
+        runner = self.pool.runner_for(model, registration.remote.timeout_seconds or None)
         try:
             await runner.load()
         except Exception as exc:
+            runner.close()
             raise InvalidField("remote.url", f"the model server did not answer: {exc}") from None
-        async with self.uow.begin() as tx:
-            await self.registrations.save(tx, registration)
+        try:
+            async with self.uow.begin() as tx:
+                await self.registrations.save(tx, registration)
+        except BaseException:
+            runner.close()
+            raise
+        self.pool.put(runner)
         self._remote[registration.model.id] = registration.SerializeToString()
         return await self._describe(model.spec, registration.remote)
 

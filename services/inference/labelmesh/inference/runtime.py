@@ -175,14 +175,21 @@ class ModelPool:
         metrics.in_flight.set_function(lambda: capacity.used)
 
     def add(self, model: Model, timeout_seconds: float | None = None) -> ModelRunner:
-        previous = self._runners.get(model.spec.id)
-        if previous is not None:
-            previous.close()
+        return self.put(self.runner_for(model, timeout_seconds))
+
+    def runner_for(self, model: Model, timeout_seconds: float | None = None) -> ModelRunner:
+        """A runner of `model` on this pool's capacity, not yet in the pool."""
         batching = self.batching
         if timeout_seconds:
             batching = replace(batching, timeout_seconds=timeout_seconds)
-        runner = ModelRunner(model, self.metrics, self.capacity, batching)
-        self._runners[model.spec.id] = runner
+        return ModelRunner(model, self.metrics, self.capacity, batching)
+
+    def put(self, runner: ModelRunner) -> ModelRunner:
+        """Add `runner`, closing the one it replaces."""
+        previous = self._runners.get(runner.spec.id)
+        if previous is not None:
+            previous.close()
+        self._runners[runner.spec.id] = runner
         return runner
 
     def get(self, model_id: str) -> ModelRunner | None:

@@ -65,6 +65,13 @@ async def test_register_stores_a_model_that_answers_and_refuses_the_others(
     assert down.value.field == "remote.url"
     assert "did not answer" in down.value.reason
     assert await h.repositories.registrations.get("other") is None
+    assert registry.pool.get("other") is None
+    # A re-registration that does not answer leaves the working one in place.
+    working = registry.pool.get("team-topics")
+    with pytest.raises(InvalidField):
+        await registry.register(registration("team-topics", url="http://down:8080"))
+    assert registry.pool.get("team-topics") is working
+    assert await h.repositories.registrations.get("team-topics") == stored
 
     wrong = registration("other")
     wrong.task = "astrology"
