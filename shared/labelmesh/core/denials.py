@@ -4,7 +4,7 @@ Each (caller, operation) pair is recorded at most once per window: the first
 refusal at once, later ones counted into the next record's `sampled_count`,
 so that a client retrying in a loop cannot flood the log. Windows that ended
 are swept once a window, so memory holds only the callers refused lately.
-Recording runs beside the request (its own transaction), never in its way.
+Records are side events (`labelmesh.core.side_events`): never in the request's way.
 
 The service's recorder rides in a context variable that `serve` sets before
 it starts its servers, so every request task of the service sees its own.
@@ -12,19 +12,17 @@ it starts its servers, so every request task of the service sees its own.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
 from labelmesh.core.envelopes import new_envelope
 from labelmesh.core.errors import Forbidden
-from labelmesh.core.uow import Transaction, UnitOfWork
+from labelmesh.core.side_events import SideEvents
+from labelmesh.core.uow import UnitOfWork
 from labelmesh.v1.events_pb2 import AccessDenied
 
-log = logging.getLogger(__name__)
 WINDOW_SECONDS = 60.0
 
 
@@ -51,7 +49,7 @@ class DenialRecorder:
         self._clock = clock
         self._windows: dict[tuple[str, str], _Window] = {}
         self._swept_at = clock()
-        self._writing: set[asyncio.Task[None]] = set()
+        self._events = SideEvents(uow)
 
     def record(self, refusal: Forbidden, operation: str) -> None:
         """Note one refusal; write an AccessDenied event if its window allows."""
@@ -99,23 +97,11 @@ class DenialRecorder:
             actor=refusal.actor,
             project_id=refusal.project_id,
         )
-
-        async def write(tx: Transaction) -> None:
-            tx.emit(event)
-
-        task = asyncio.get_running_loop().create_task(self._run(write))
-        self._writing.add(task)
-        task.add_done_callback(self._writing.discard)
+        self._events.emit(event)
 
     async def drain(self) -> None:
         """Wait for the records being written."""
-        await asyncio.gather(*self._writing)
-
-    async def _run(self, write: Callable[[Transaction], Awaitable[None]]) -> None:
-        try:
-            await self.uow.run(write)
-        except Exception:
-            log.exception("an AccessDenied event could not be written")
+        await self._events.drain()
 
 
 CURRENT: ContextVar[DenialRecorder | None] = ContextVar("denial_recorder", default=None)

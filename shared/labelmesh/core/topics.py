@@ -42,6 +42,7 @@ FAMILY_OF_EVENT = {
     "ApiKeyRevoked": ACCESS,
     "MembershipChanged": ACCESS,
     "AccessDenied": ACCESS,
+    "AuditLogExported": ACCESS,
 }
 
 

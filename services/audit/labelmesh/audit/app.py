@@ -16,6 +16,7 @@ from labelmesh.audit.usecases import SERVICE, Audit
 from labelmesh.core.dispatch import Dispatcher
 from labelmesh.core.platform import Platform
 from labelmesh.core.runner import ServiceDefinition
+from labelmesh.core.side_events import SideEvents
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def build_app(settings: AuditSettings) -> AuditApp:
         handlers.fetch_starter(audit),
         claims_events=False,
     )
-    secured = SecuredAudit(audit)
+    secured = SecuredAudit(audit, SideEvents(platform.uow))
     service = ServiceDefinition(
         platform=platform,
         router=rest.router(secured),

@@ -132,7 +132,11 @@ class Audit:
 
     async def verify_item(self, item_id: str) -> Verification:
         """Recompute the item's chain; NotFound if nothing was recorded for it."""
-        result = verify([link_of(e) for e in await self.item_trail(item_id)])
+        return self.verify_trail(await self.item_trail(item_id))
+
+    def verify_trail(self, trail: Sequence[AuditEntry]) -> Verification:
+        """Recompute the chain of an item's trail, as read."""
+        result = verify([link_of(e) for e in trail])
         self.metrics.verifications.labels("intact" if result.intact else "broken").inc()
         return result
 
@@ -268,8 +272,7 @@ class Audit:
     async def annotation_history(self, item_id: str) -> list[History]:
         """Every version of the item's labels, per annotation slot; NotFound if
         nothing was recorded for the item."""
-        trail = await self.item_trail(item_id)
-        return label_history([(e, Envelope.FromString(e.envelope)) for e in trail])
+        return trail_history(await self.item_trail(item_id))
 
     # Checkpoints -----------------------------------------------------------
 
@@ -330,3 +333,8 @@ class Audit:
         )
         self.metrics.verifications.labels("intact" if result.intact else "broken").inc()
         return result
+
+
+def trail_history(trail: Sequence[AuditEntry]) -> list[History]:
+    """Every version of the labels in an item's trail, per annotation slot."""
+    return label_history([(e, Envelope.FromString(e.envelope)) for e in trail])

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import httpx
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from labelmesh.audit.adapters.repository import ENTRIES
 from labelmesh.audit.app import AuditApp, build_app
@@ -259,21 +260,70 @@ async def test_bad_filters_name_their_field(
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-async def test_exports_stream_jsonl_and_csv(
-    app: AuditApp, rest: httpx.AsyncClient, project: dict[str, str]
+async def export_records(app: AuditApp, project_id: str, count: int) -> list[Envelope]:
+    """The project's first `count` AuditLogExported events, once the log holds them."""
+    entries = app.service.platform.db[ENTRIES]
+    wanted = {"project_id": project_id, "event_type": "labelmesh.v1.AuditLogExported"}
+
+    async def found() -> bool:
+        return await entries.count_documents(wanted) >= count
+
+    await eventually(found, what=f"{count} export records")
+    documents = await entries.find(wanted).sort("occurred_at", 1).to_list()
+    return [Envelope.FromString(bytes(d["envelope"])) for d in documents[:count]]
+
+
+async def test_exports_stream_jsonl_and_csv_and_each_is_in_the_log(
+    app: AuditApp, rest: httpx.AsyncClient, stub: pb_grpc.AuditServiceStub, project: dict[str, str]
 ) -> None:
     events = project_events(7, "xp")
     await app.events.handle(events)
+    since = T0 + timedelta(seconds=1)
     jsonl = await rest.get("/v1/audit/export", params={"project_id": "xp"})
     assert jsonl.headers["content-type"].startswith("application/x-ndjson")
     lines = [json.loads(line) for line in jsonl.text.splitlines()]
     exported_ids = [*(e.event_id for e in events), project["xp"]]
     assert [line["event_id"] for line in lines] == exported_ids
+
+    # Each export is recorded, and later exports hold the records of earlier ones.
+    [after_jsonl] = await export_records(app, "xp", 1)
+    exported_ids.append(after_jsonl.event_id)
     exported = await rest.get("/v1/audit/export", params={"project_id": "xp", "format": "csv"})
     assert exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert [r["event_id"] for r in rows] == exported_ids
     assert rows[0]["project_id"] == "xp" and rows[0]["actor"] == "KIND_USER:bob"
+    await export_records(app, "xp", 2)
+    streamed = stub.StreamAuditLog(
+        pb.StreamAuditLogRequest(
+            filter=pb.AuditFilter(
+                project_id="xp", actor="KIND_USER:alice", occurred_from=Timestamp(seconds=0)
+            ),
+            page_size=2,
+        )
+    )
+    # alice's four events, and the project's creation
+    assert len([e async for batch in streamed for e in batch.entries]) == 5
+    windowed = await rest.get(
+        "/v1/audit/export",
+        params={"project_id": "xp", "event_type": "ItemIngested", "from": since.isoformat()},
+    )
+    assert len(windowed.text.splitlines()) == 3
+
+    records = await export_records(app, "xp", 4)
+    assert {r.actor.id for r in records} == {"auditor"}
+    assert [(r.audit_log_exported.format, r.audit_log_exported.entries) for r in records] == [
+        ("jsonl", 8),
+        ("csv", 9),
+        ("grpc", 5),
+        ("jsonl", 3),
+    ]
+    assert all(r.audit_log_exported.complete for r in records)
+    filtered = [r.audit_log_exported for r in records[2:]]
+    assert filtered[0].actor == "KIND_USER:alice" and filtered[0].HasField("occurred_from")
+    assert list(filtered[1].event_types) == ["labelmesh.v1.ItemIngested"]
+    assert filtered[1].occurred_from.ToDatetime(tzinfo=UTC) == since
+    assert not filtered[1].HasField("occurred_to")
 
 
 async def test_annotation_history_over_rest_and_grpc(

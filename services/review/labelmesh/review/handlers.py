@@ -27,6 +27,7 @@ from labelmesh.v1.events_pb2 import (
     AnnotationSubmitted,
     ApiKeyCreated,
     ApiKeyRevoked,
+    AuditLogExported,
     AutoAnnotationConfigured,
     Envelope,
     MembershipChanged,
@@ -100,6 +101,7 @@ TABLE = EventTable[ReviewFetch](
         ApiKeyCreated,
         ApiKeyRevoked,
         AccessDenied,
+        AuditLogExported,
     ],
 )
 

@@ -62,7 +62,7 @@ class AuditServicer(pb_grpc.AuditServiceServicer):
             caller = await grpc_principal(self.authenticator, context)
             query = query_of(request.filter)
             size = page_size(request.page_size, MAX_PAGE)
-            async for entries in await self.audit.stream(caller, query, size):
+            async for entries in await self.audit.export(caller, query, size, "grpc"):
                 self.audit.metrics.exported.labels("grpc").inc(len(entries))
                 yield pb.StreamAuditLogResponse(entries=page_response(entries, "").entries)
         except GRPC_MAPPED_ERRORS as exc:

@@ -115,7 +115,7 @@ def router(audit: SecuredAudit) -> APIRouter:
         format: Literal["jsonl", "csv"] = "jsonl",
     ) -> StreamingResponse:
         query = filters.query()
-        batches = await audit.stream(caller, query, MAX_PAGE)
+        batches = await audit.export(caller, query, MAX_PAGE, format)
 
         async def lines() -> AsyncIterator[str]:
             if format == "csv":
