@@ -161,6 +161,19 @@ def decode_cursor(token: str) -> Cursor:
     return cursor
 
 
+# A batch of at least this many of a project's entries measures its rate.
+BURST_ENTRIES = 100
+
+
+def burst_rate(times: Sequence[datetime]) -> float:
+    """Entries per second of a batch of one project's entries, by when they
+    occurred; 0 when the batch is too small to tell."""
+    if len(times) < BURST_ENTRIES:
+        return 0.0
+    seconds = (max(times) - min(times)) / timedelta(seconds=1)
+    return len(times) / max(seconds, MIN_WINDOW / timedelta(seconds=1))
+
+
 def next_window(window: timedelta, found: int, wanted: int) -> timedelta:
     """The window to read next, given that `window` held `found` entries and a page
     wants `wanted`: scaled towards `wanted` entries per window, at most doubled."""

@@ -56,6 +56,8 @@ class ProjectLog:
     # The earliest and latest occurred_at of the project's entries.
     earliest: datetime
     latest: datetime
+    # Entries per second in the densest burst recorded (0 before the first).
+    peak_rate: float = 0.0
 
 
 @dataclass(frozen=True)

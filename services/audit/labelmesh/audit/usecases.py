@@ -265,8 +265,13 @@ class Audit:
             end = min(end, query.occurred_to)
         start = max(log.earliest, query.occurred_from or log.earliest)
         span = max(end - start, MIN_WINDOW)
-        # The whole span's density, as a first guess at a page's window.
+        # The whole span's density, as a first guess at a page's window; no
+        # denser than the project's densest burst, since a window's read cannot be
+        # limited (the server reads every document in the range). A window that
+        # comes back short grows from there.
         guess = span * (size / max(log.entries, 1))
+        if log.peak_rate:
+            guess = min(guess, timedelta(seconds=size / log.peak_rate))
         return start, end, max(MIN_WINDOW, min(guess, FIRST_WINDOW * 60))
 
     async def annotation_history(self, item_id: str) -> list[History]:

@@ -31,7 +31,7 @@ from labelmesh.core.envelopes import new_envelope, user_actor
 from labelmesh.core.mongo import Document, MongoUnitOfWork, ensure_core_indexes
 from labelmesh.core.topics import Topics
 from labelmesh.testing.hot_queries import LARGE, SMALL, Examined, SentCommands, examined, seed
-from labelmesh.v1.events_pb2 import ItemIngested, TaskCreated
+from labelmesh.v1.events_pb2 import Envelope, ItemIngested, TaskCreated
 
 pytestmark = pytest.mark.integration
 
@@ -243,3 +243,50 @@ async def test_every_query_shape_reads_about_a_page_however_large_the_log(
         assert large_read.docs <= 6 * PAGE, (name, large_read)
         assert large_read.keys <= 6 * PAGE, (name, large_read)
         assert small_found <= PAGE and small_read.docs <= 6 * PAGE, (name, small_read)
+
+
+async def test_a_page_reads_about_a_page_when_a_dense_burst_sits_in_a_long_quiet_log(
+    audited: Audited,
+) -> None:
+    """A project created long ago, a burst of 3,000 entries in 30 s, and one entry
+    now: the log's average density says a window of days, and the first page's
+    window must come from the burst's rate instead."""
+
+    def at(moment: datetime, count: int, step: timedelta) -> list[Envelope]:
+        batch = [
+            new_envelope(
+                ItemIngested(text="t"),
+                producer="x",
+                actor=user_actor("a"),
+                project_id="b",
+                item_id=f"item-{moment.timestamp()}-{n}",
+            )
+            for n in range(count)
+        ]
+        for n, envelope in enumerate(batch):
+            envelope.occurred_at.FromDatetime(moment + n * step)
+        return batch
+
+    burst = AT - timedelta(days=30)
+    for batch in (
+        at(AT - timedelta(days=300), 1, timedelta(0)),
+        *(at(burst + timedelta(seconds=s), 1000, timedelta(milliseconds=10)) for s in (0, 10, 20)),
+        at(AT, 1, timedelta(0)),
+    ):
+        async with audited.uow.begin() as tx:
+            await audited.repository.append(tx, {}, extend_chains({}, batch))
+    log = await audited.repository.project_log("b")
+    assert log is not None and log.peak_rate == pytest.approx(1000 / 9.99)
+
+    audit = Audit(audited.repository, AuditMetrics(CollectorRegistry()))
+    for query in (
+        AuditQuery(project_id="b", occurred_from=burst),
+        AuditQuery(project_id="b", occurred_from=burst + timedelta(seconds=15)),
+    ):
+        found: list[int] = []
+
+        async def run(query: AuditQuery = query, found: list[int] = found) -> None:
+            found.append(len((await audit.page(query, PAGE)).entries))
+
+        read = await examined_by(audited, run)
+        assert found == [PAGE] and read.docs <= 6 * PAGE, (query, read)

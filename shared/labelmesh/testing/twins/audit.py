@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from labelmesh.audit.domain import new_heads, time_key
+from labelmesh.audit.domain import burst_rate, new_heads, time_key
 from labelmesh.audit.records import AuditEntry, ChainHead, Checkpoint, ProjectLog, Scope
 from labelmesh.core.errors import Conflict
 from labelmesh.core.uow import Transaction
@@ -64,6 +64,10 @@ class InMemoryAuditRepository:
         for entry in entries:
             self.head_projects[entry.chain] = entry.project_id
             self._count(entry)
+        for project_id in {e.project_id for e in entries}:
+            rate = burst_rate([e.occurred_at for e in entries if e.project_id == project_id])
+            log = self.projects[project_id]
+            self.projects[project_id] = replace(log, peak_rate=max(log.peak_rate, rate))
 
     def _count(self, entry: AuditEntry) -> None:
         at = _millis(entry.occurred_at)

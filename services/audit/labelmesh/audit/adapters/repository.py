@@ -12,7 +12,7 @@ from pymongo import ASCENDING, InsertOne, UpdateOne
 from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.asynchronous.database import AsyncDatabase
 
-from labelmesh.audit.domain import new_heads
+from labelmesh.audit.domain import burst_rate, new_heads
 from labelmesh.audit.records import AuditEntry, ChainHead, Checkpoint, ProjectLog, Scope
 from labelmesh.core.documents import aware, from_document, to_document
 from labelmesh.core.errors import Conflict
@@ -71,6 +71,7 @@ def project_of(document: Document) -> ProjectLog:
         checkpointed_entries=document.get("checkpointed_entries", 0),
         earliest=aware(document["earliest"]) or document["earliest"],
         latest=aware(document["latest"]) or document["latest"],
+        peak_rate=document.get("peak_rate", 0.0),
     )
 
 
@@ -106,14 +107,15 @@ def project_writes(entries: Sequence[AuditEntry]) -> list[UpdateOne]:
     counts = Counter(e.project_id for e in entries)
     writes = []
     for project_id, count in counts.items():
-        mine = [e for e in entries if e.project_id == project_id]
+        times = [e.occurred_at for e in entries if e.project_id == project_id]
         update = {
             "$inc": {"entries": count},
-            "$min": {"earliest": min(e.occurred_at for e in mine)},
-            "$max": {"latest": max(e.occurred_at for e in mine)},
+            "$min": {"earliest": min(times)},
+            "$max": {"latest": max(times), "peak_rate": burst_rate(times)},
             "$set": {"dirty": True},
         }
-        filter = {"_id": project_id, "checkpoints": mine[0].epoch}
+        epoch = next(e.epoch for e in entries if e.project_id == project_id)
+        filter = {"_id": project_id, "checkpoints": epoch}
         writes.append(UpdateOne(filter, update, upsert=True))
     return writes
 
