@@ -89,19 +89,29 @@ def event_type_name(name: str) -> str:
     return full
 
 
+def _moment_of(audit_filter: pb.AuditFilter, field: str) -> datetime | None:
+    if not audit_filter.HasField(field):
+        return None
+    try:
+        moment: datetime = getattr(audit_filter, field).ToDatetime(tzinfo=UTC)
+    except ValueError as exc:
+        raise InvalidField(field, str(exc)) from None
+    return moment
+
+
 def query_of(audit_filter: pb.AuditFilter) -> AuditQuery:
     """The query a request's filter asks; a bad value raises InvalidField naming it."""
     if len(audit_filter.event_types) > MAX_EVENT_TYPES:
         raise InvalidField("event_types", f"at most {MAX_EVENT_TYPES} event types")
-    start = audit_filter.occurred_from if audit_filter.HasField("occurred_from") else None
-    stop = audit_filter.occurred_to if audit_filter.HasField("occurred_to") else None
+    start = _moment_of(audit_filter, "occurred_from")
+    stop = _moment_of(audit_filter, "occurred_to")
     query = AuditQuery(
         project_id=audit_filter.project_id,
         actor=audit_filter.actor,
         event_types=tuple(event_type_name(t) for t in audit_filter.event_types),
         item_id=audit_filter.item_id,
-        occurred_from=start.ToDatetime(tzinfo=UTC) if start is not None else None,
-        occurred_to=stop.ToDatetime(tzinfo=UTC) if stop is not None else None,
+        occurred_from=start,
+        occurred_to=stop,
     )
     if query.occurred_from and query.occurred_to and query.occurred_to <= query.occurred_from:
         raise InvalidField("occurred_to", "must be after occurred_from")

@@ -243,6 +243,8 @@ async def test_bad_filters_name_their_field(
         ({}, "project_id"),
         ({"project_id": "p", "event_type": "Nope"}, "event_type"),
         ({"project_id": "p", "from": "yesterday"}, "from"),
+        ({"project_id": "p", "from": "0001-01-01T00:00:00+05:00"}, "from"),
+        ({"project_id": "p", "to": "9999-12-31T23:59:59-05:00"}, "to"),
         ({"project_id": "p", "from": "2026-01-02", "to": "2026-01-01"}, "to"),
         ({"project_id": "p", "page_size": "5000"}, "page_size"),
         ({"project_id": "p", "page_token": "garbage"}, "page_token"),
@@ -254,6 +256,12 @@ async def test_bad_filters_name_their_field(
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await stub.QueryAuditLog(pb.QueryAuditLogRequest(page_size=5000))
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    beyond = pb.AuditFilter(project_id="p")
+    beyond.occurred_to.seconds = 2**40
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.QueryAuditLog(pb.QueryAuditLogRequest(filter=beyond))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "occurred_to" in (refused.value.details() or "")
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         async for _ in stub.StreamAuditLog(pb.StreamAuditLogRequest()):
             pass

@@ -38,9 +38,13 @@ def _moment(name: str, text: str | None) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(text)
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     except ValueError:
         raise InvalidField(name, f"must be an ISO 8601 time, not {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        raise InvalidField(
+            name, f"must fall within the years 1 to 9999 in UTC, not {text!r}"
+        ) from None
 
 
 class Filters:
