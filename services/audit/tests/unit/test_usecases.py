@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from labelmesh.audit import handlers
 from labelmesh.audit.metrics import AuditMetrics
-from labelmesh.audit.records import AuditQuery
+from labelmesh.audit.records import AuditEntry, AuditQuery, Scope
 from labelmesh.audit.usecases import SERVICE, Audit, page_size
 from labelmesh.core.dispatch import Dispatcher
 from labelmesh.core.envelopes import new_envelope, user_actor
@@ -283,6 +284,38 @@ async def test_streaming_yields_every_entry_a_page_at_a_time(service: Service) -
     batches = [b async for b in service.audit.stream(AuditQuery(project_id="p"), 10)]
     assert all(len(b) <= 10 for b in batches)
     assert [e.event_id for b in batches for e in b] == [e.event_id for e in events]
+
+
+async def test_streaming_reads_windows_ahead_in_order_across_bursts(service: Service) -> None:
+    burst = [timed(f"b{n}", 1 + n / 100) for n in range(60)]
+    sparse = [timed(f"s{n}", 10 + n * 25) for n in range(40)]
+    await service.events.handle(burst + sparse)
+    stream = service.audit.stream(AuditQuery(project_id="p"), 2)
+    read = [e.event_id for b in [b async for b in stream] for e in b]
+    assert read == [e.event_id for e in burst + sparse]
+
+
+async def test_closing_a_stream_early_cancels_the_windows_read_ahead(service: Service) -> None:
+    await service.events.handle([timed(f"i{n}", n) for n in range(50)])
+    repository = service.audit.repository
+    read_first = repository.between
+    never = asyncio.Event()
+
+    async def only_the_first_window(
+        scope: Scope, start: datetime, stop: datetime
+    ) -> list[AuditEntry]:
+        if start > T0:
+            await never.wait()
+        return await read_first(scope, start, stop)
+
+    repository.between = only_the_first_window  # type: ignore[method-assign]
+    stream = service.audit.stream(AuditQuery(project_id="p"), 2)
+    first = await anext(stream)
+    assert len(first) == 2
+    await stream.aclose()
+    await asyncio.sleep(0)
+    reads = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "Audit._window"]
+    assert reads == []
 
 
 async def test_checkpoints_chain_and_are_written_only_for_new_entries(service: Service) -> None:
