@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SERVICES := access ingest inference annotation review audit
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: setup protos run test test-unit test-integration test-e2e test-contract bench bench-compare lint fmt helm-check clean
+.PHONY: setup protos run test test-unit test-integration test-e2e test-contract fuzz bench bench-compare lint fmt helm-check clean
 
 BUF := .tools/node_modules/.bin/buf
 # EfficientNet-Lite0's weights ship as a torch checkpoint; it is exported once to
@@ -93,6 +93,10 @@ test-contract: setup
 # The services driven through their public APIs.
 test-e2e: setup
 	$(PYTEST) -q -m e2e
+
+# Fuzz every REST operation with fresh random requests, many per operation.
+fuzz: setup
+	LABELMESH_FUZZ=explore $(PYTEST) -q tests/e2e/test_fuzz.py
 
 # Print throughput figures of the bus, the whole path, review and models, and the scale table.
 bench: setup

@@ -2,10 +2,15 @@
 with an organisation admin's credential, and no answer may be a server error.
 
 Changing memberships and revoking keys are left out: on the stack the other
-end-to-end tests share, a generated request could take away their roles."""
+end-to-end tests share, a generated request could take away their roles.
+
+In `make test` the examples are derived from each test's name, so that the same
+code always meets the same requests and a red run can be repeated; `make fuzz`
+draws new ones, many more of them, and prints how to replay a failure."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -17,8 +22,9 @@ from labelmesh.devstack.keys import StackKeys
 from labelmesh.devstack.services import SERVICE_NAMES, ServiceAddress
 
 pytestmark = pytest.mark.e2e
-# Bounded, so that the whole run stays within a few minutes.
-EXAMPLES_PER_OPERATION = 4
+EXPLORING = os.environ.get("LABELMESH_FUZZ") == "explore"
+# Bounded in `make test`, so that the whole run stays within a few minutes.
+EXAMPLES_PER_OPERATION = 50 if EXPLORING else 4
 
 
 @pytest.fixture(params=SERVICE_NAMES)
@@ -34,6 +40,8 @@ schema = schemathesis.pytest.from_fixture("service_schema")
 @schema.parametrize()
 @settings(
     max_examples=EXAMPLES_PER_OPERATION,
+    derandomize=not EXPLORING,
+    print_blob=True,
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
