@@ -244,28 +244,29 @@ class Audit:
         # Read ahead, oldest first: while the service decodes one window and the
         # caller takes another's batches, the server is already reading the
         # next, so it never waits on the service (one ahead: 19k entries/s,
-        # three: 27k, measured on SecantusDB).
-        pending: deque[asyncio.Future[list[AuditEntry]]] = deque()
-        spans: deque[timedelta] = deque()
+        # three: 27k, measured on SecantusDB). Each read with the span it covers.
+        pending: deque[tuple[timedelta, asyncio.Future[list[AuditEntry]]]] = deque()
 
         def read_ahead() -> None:
             nonlocal start
             while start < end and len(pending) < STREAM_READ_AHEAD:
                 stop = min(start + window, end)
-                pending.append(asyncio.ensure_future(self._window(scopes, start, stop)))
-                spans.append(stop - start)
+                pending.append(
+                    (stop - start, asyncio.ensure_future(self._window(scopes, start, stop)))
+                )
                 start = stop
 
         try:
             read_ahead()
             while pending:
-                read = await pending.popleft()
-                window = next_window(spans.popleft(), len(read), target)
+                span, reading = pending.popleft()
+                read = await reading
+                window = next_window(span, len(read), target)
                 read_ahead()
                 for first in range(0, len(read), size):
                     yield read[first : first + size]
         finally:
-            for unread in pending:
+            for _, unread in pending:
                 unread.cancel()
 
     def _span(
