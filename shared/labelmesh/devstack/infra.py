@@ -71,12 +71,16 @@ class Infrastructure:
 
 
 @contextlib.contextmanager
-def running_infrastructure(root: Path, cache_size: str | None = None) -> Iterator[Infrastructure]:
-    """A broker and an in-memory database of their own, on free ports, for the
-    duration of the block; their logs go to `root`."""
+def running_infrastructure(
+    root: Path, cache_size: str | None = None, on_disk: bool = False
+) -> Iterator[Infrastructure]:
+    """A broker and a database of their own, on free ports, for the duration of
+    the block; their logs go to `root`. The database keeps its data in memory,
+    or under `root` when `on_disk` (for data larger than memory)."""
     kafka_port, mongo_port = free_port(), free_port()
     broker = tansu_broker(kafka_port, root / "tansu.log")
-    database = secantus_server(mongo_port, None, root / "secantusdb.log", cache_size)
+    data_dir = root / "secantusdb" if on_disk else None
+    database = secantus_server(mongo_port, data_dir, root / "secantusdb.log", cache_size)
     try:
         start_and_wait(broker, kafka_port)
         start_and_wait(database, mongo_port)
