@@ -3,7 +3,7 @@
 # What differs between services lives in its deps-<name> and image-<name>
 # stages; BuildKit builds only the stages the chosen service needs.
 ARG PYTHON_IMAGE=python:3.11-slim
-# Required: access, ingest, inference, annotation, review or audit.
+# Required: access, ingest, inference, annotation, review, audit or dataset.
 ARG SERVICE
 
 # EfficientNet-Lite0's weights ship as a torch checkpoint: export them to ONNX
@@ -48,6 +48,8 @@ FROM deps AS deps-annotation
 FROM deps AS deps-review
 
 FROM deps AS deps-audit
+
+FROM deps AS deps-dataset
 
 FROM deps-${SERVICE} AS build
 ARG SERVICE
@@ -96,5 +98,9 @@ CMD ["python", "-m", "labelmesh.review"]
 FROM runtime AS image-audit
 EXPOSE 8085 50055
 CMD ["python", "-m", "labelmesh.audit"]
+
+FROM runtime AS image-dataset
+EXPOSE 8087 50057
+CMD ["python", "-m", "labelmesh.dataset"]
 
 FROM image-${SERVICE}

@@ -2,7 +2,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-SERVICES := access ingest inference annotation review audit
+SERVICES := access ingest inference annotation review audit dataset
 PYTEST := $(BIN)/python -m pytest
 
 .PHONY: setup protos run test test-unit test-integration test-e2e test-contract fuzz bench bench-compare lint fmt helm-check clean

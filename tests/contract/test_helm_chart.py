@@ -24,6 +24,7 @@ PORTS = {
     "annotation": (8083, 50053),
     "review": (8084, 50054),
     "audit": (8085, 50055),
+    "dataset": (8087, 50057),
 }
 SERVICES = sorted(PORTS)
 CHART_SECRET = "lm-labelmesh"
@@ -370,7 +371,7 @@ def test_replicas_come_from_values() -> None:
 
 def test_disabling_a_service_removes_its_deployment_and_service() -> None:
     docs = render({"services": {"review": {"enabled": False}, "audit": {"enabled": False}}})
-    expected = ["access", "annotation", "inference", "ingest"]
+    expected = sorted(set(SERVICES) - {"review", "audit"})
     assert sorted(of_kind(docs, "Deployment")) == expected
     assert sorted(of_kind(docs, "Service")) == expected
 

@@ -31,6 +31,8 @@ from labelmesh.v1 import annotation_service_pb2 as annotation_pb
 from labelmesh.v1 import annotation_service_pb2_grpc as annotation_grpc
 from labelmesh.v1 import audit_service_pb2 as audit_pb
 from labelmesh.v1 import audit_service_pb2_grpc as audit_grpc
+from labelmesh.v1 import dataset_service_pb2 as dataset_pb
+from labelmesh.v1 import dataset_service_pb2_grpc as dataset_grpc
 from labelmesh.v1 import inference_service_pb2 as inference_pb
 from labelmesh.v1 import inference_service_pb2_grpc as inference_grpc
 from labelmesh.v1 import ingest_service_pb2 as ingest_pb
@@ -60,6 +62,7 @@ REVIEWERS = frozenset({"admin", "reviewer", "expert"})
 FLAGGERS = frozenset({"admin", "manager", "reviewer", "expert"})
 REPORT_READERS = frozenset({"admin", "manager", "expert", "auditor"})
 AUDIT_READERS = frozenset({"admin", "manager", "auditor"})
+DATASET_MAKERS = frozenset({"admin", "manager", "integration"})
 ORG_ADMIN, OUTSIDER = "org-admin", "outsider"
 UNAUTHENTICATED = ("anonymous", "expired", "revoked")
 CALLERS = (*ROLES, ORG_ADMIN, OUTSIDER, *UNAUTHENTICATED)
@@ -115,6 +118,7 @@ class World:
     review_task: str = ""  # held by the reviewer
     spare_key: str = ""  # a key id to revoke
     model_id: str = ""
+    version_id: str = ""  # a dataset version of the project
     credentials: dict[str, str] = field(default_factory=dict)
 
     def subject(self, role: str) -> str:
@@ -222,6 +226,16 @@ def build_world(transport: str, stack: dict[str, ServiceAddress], keys: StackKey
     with _admin(world) as admin:
         trail = world.url("audit", f"/v1/items/{world.submitted_item}/trail")
         wait_for(lambda: admin.get(trail).status_code == 200, "the item's audit trail")
+        versions = world.url("dataset", f"/v1/projects/{world.project_id}/dataset-versions")
+        made = wait_for(
+            lambda: (
+                r
+                if (r := admin.post(versions, json={"name": "matrix"})).status_code in (200, 201)
+                else None
+            ),
+            "the dataset service to know the project",
+        )
+        world.version_id = made.json()["version"]["version_id"]
     time.sleep(max(0.0, datetime.fromisoformat(soon).timestamp() - time.time() + 0.5))
     return world
 
@@ -245,6 +259,7 @@ def _rest(method: str, path: str, **kwargs: Any) -> RestCall:
             r=w.review_task,
             k=w.spare_key,
             m=w.model_id,
+            v=w.version_id,
         ),
         {key: value(w) if callable(value) else value for key, value in kwargs.items()},
     )
@@ -455,6 +470,26 @@ REST: dict[str, tuple[Rule, RestCall]] = {
         project(AUDIT_READERS),
         _rest("GET", "/v1/projects/{p}/audit/verify"),
     ),
+    "dataset POST /v1/projects/{project_id}/dataset-versions": (
+        project(DATASET_MAKERS),
+        _rest("POST", "/v1/projects/{p}/dataset-versions", json={"name": "matrix"}),
+    ),
+    "dataset GET /v1/projects/{project_id}/dataset-versions": (
+        project(LABEL_READERS),
+        _rest("GET", "/v1/projects/{p}/dataset-versions"),
+    ),
+    "dataset GET /v1/dataset-versions/{version_id}": (
+        project(LABEL_READERS),
+        _rest("GET", "/v1/dataset-versions/{v}"),
+    ),
+    "dataset GET /v1/dataset-versions/{version_id}/items": (
+        project(LABEL_READERS),
+        _rest("GET", "/v1/dataset-versions/{v}/items"),
+    ),
+    "dataset GET /v1/dataset-versions/{version_id}/diff/{other_id}": (
+        project(LABEL_READERS),
+        _rest("GET", "/v1/dataset-versions/{v}/diff/{v}"),
+    ),
 }
 
 # gRPC: the service it belongs to, its stub, and the request, by full method name.
@@ -466,6 +501,7 @@ STUBS: dict[str, tuple[str, Callable[[grpc.Channel], Any]]] = {
     "labelmesh.v1.AnnotationService": ("annotation", annotation_grpc.AnnotationServiceStub),
     "labelmesh.v1.ReviewService": ("review", review_grpc.ReviewServiceStub),
     "labelmesh.v1.AuditService": ("audit", audit_grpc.AuditServiceStub),
+    "labelmesh.v1.DatasetService": ("dataset", dataset_grpc.DatasetServiceStub),
 }
 
 
@@ -668,8 +704,30 @@ GRPC: dict[str, tuple[Rule, Callable[[World], Any]]] = {
         project(AUDIT_READERS),
         lambda w: audit_pb.VerifyProjectRequest(project_id=w.project_id),
     ),
+    "labelmesh.v1.DatasetService/CreateDatasetVersion": (
+        project(DATASET_MAKERS),
+        lambda w: dataset_pb.CreateDatasetVersionRequest(project_id=w.project_id, name="matrix"),
+    ),
+    "labelmesh.v1.DatasetService/GetDatasetVersion": (
+        project(LABEL_READERS),
+        lambda w: dataset_pb.GetDatasetVersionRequest(version_id=w.version_id),
+    ),
+    "labelmesh.v1.DatasetService/ListDatasetVersions": (
+        project(LABEL_READERS),
+        lambda w: dataset_pb.ListDatasetVersionsRequest(project_id=w.project_id),
+    ),
+    "labelmesh.v1.DatasetService/ListDatasetVersionItems": (
+        project(LABEL_READERS),
+        lambda w: dataset_pb.ListDatasetVersionItemsRequest(version_id=w.version_id),
+    ),
+    "labelmesh.v1.DatasetService/DiffDatasetVersions": (
+        project(LABEL_READERS),
+        lambda w: dataset_pb.DiffDatasetVersionsRequest(
+            from_version_id=w.version_id, to_version_id=w.version_id
+        ),
+    ),
 }
-SERVICE_FILES = (access_pb, ingest_pb, inference_pb, annotation_pb, review_pb, audit_pb)
+SERVICE_FILES = (access_pb, ingest_pb, inference_pb, annotation_pb, review_pb, audit_pb, dataset_pb)
 PROBES = {"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/docs/oauth2-redirect"}
 
 

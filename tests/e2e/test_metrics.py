@@ -59,6 +59,7 @@ def test_metrics_count_an_item_through_the_path(api: RestApi) -> None:
         ("annotation", "labelmesh_annotation_annotations_total", {"source": "model"}),
         ("review", "labelmesh_review_decisions_total", {"stage": "auto-annotation"}),
         ("audit", "labelmesh_audit_entries_total", {}),
+        ("dataset", "labelmesh_dataset_projected_events_total", {}),
     ]
 
     def zero_counts() -> list[tuple[str, str, dict[str, str]]]:

@@ -196,6 +196,7 @@ SERVICES = {
     "annotation": "labelmesh.v1.AnnotationService",
     "review": "labelmesh.v1.ReviewService",
     "audit": "labelmesh.v1.AuditService",
+    "dataset": "labelmesh.v1.DatasetService",
 }
 
 

@@ -42,6 +42,7 @@ class Permission(enum.Enum):
     READ_GOLD = "read gold answers"
     READ_AUDIT = "read the audit log"
     MANAGE_MODELS = "register models"
+    MANAGE_DATASETS = "make dataset versions and exports"
     MANAGE_ACCESS = "manage keys and memberships"
 
 
@@ -61,6 +62,7 @@ GRANTS: Mapping[int, frozenset[Permission]] = {
             P.READ_REPORTS,
             P.READ_GOLD,
             P.READ_AUDIT,
+            P.MANAGE_DATASETS,
         }
     ),
     Role.ROLE_ANNOTATOR: frozenset({P.READ_PROJECT, P.READ_ITEMS, P.ANNOTATE, P.ASSIST}),
@@ -83,7 +85,7 @@ GRANTS: Mapping[int, frozenset[Permission]] = {
         {P.READ_PROJECT, P.READ_ITEMS, P.READ_LABELS, P.READ_REPORTS, P.READ_AUDIT}
     ),
     Role.ROLE_INTEGRATION: frozenset(
-        {P.READ_PROJECT, P.IMPORT_ITEMS, P.READ_ITEMS, P.ASSIST, P.READ_LABELS}
+        {P.READ_PROJECT, P.IMPORT_ITEMS, P.READ_ITEMS, P.ASSIST, P.READ_LABELS, P.MANAGE_DATASETS}
     ),
 }
 

@@ -14,6 +14,19 @@ from labelmesh.v1.events_pb2 import DataType
 from labelmesh.v1.geometry_pb2 import Label
 
 M = TypeVar("M", bound=Message)
+# Geometry kinds whose message has a class name in its `label` field.
+NAMED_KINDS = frozenset(
+    {"classification", "bounding_box", "polygon", "mask", "keypoints", "text_span", "time_segment"}
+)
+
+
+def class_of(label: Label) -> str | None:
+    """The label's class; None for geometry without one (a transcription)."""
+    kind = label.WhichOneof("kind")
+    if kind not in NAMED_KINDS:
+        return None
+    name: str = getattr(label, kind).label
+    return name
 
 
 def message_to_json(message: Message) -> dict[str, Any]:

@@ -11,9 +11,10 @@ PREDICTIONS = "predictions"
 ANNOTATIONS = "annotations"
 REVIEWS = "reviews"
 ACCESS = "access"
+DATASETS = "datasets"
 DEAD_LETTER = "dead-letter"
 
-FAMILIES = (PROJECTS, ITEMS, PREDICTIONS, ANNOTATIONS, REVIEWS, ACCESS)
+FAMILIES = (PROJECTS, ITEMS, PREDICTIONS, ANNOTATIONS, REVIEWS, ACCESS, DATASETS)
 
 # Event family of every payload, by the payload's message name.
 FAMILY_OF_EVENT = {
@@ -43,6 +44,7 @@ FAMILY_OF_EVENT = {
     "MembershipChanged": ACCESS,
     "AccessDenied": ACCESS,
     "AuditLogExported": ACCESS,
+    "DatasetVersionCreated": DATASETS,
 }
 
 

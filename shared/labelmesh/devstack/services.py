@@ -15,7 +15,7 @@ from pathlib import Path
 from labelmesh.devstack.processes import ManagedProcess, free_port, stop_all
 
 # Access first: every other service asks it who its callers are.
-SERVICE_NAMES = ("access", "ingest", "inference", "annotation", "review", "audit")
+SERVICE_NAMES = ("access", "ingest", "inference", "annotation", "review", "audit", "dataset")
 DEFAULT_PORTS = {
     "access": (8086, 50056),
     "ingest": (8081, 50051),
@@ -23,6 +23,7 @@ DEFAULT_PORTS = {
     "annotation": (8083, 50053),
     "review": (8084, 50054),
     "audit": (8085, 50055),
+    "dataset": (8087, 50057),
 }
 READY_DEADLINE_SECONDS = 120.0
 # A service shuts itself down within LABELMESH_SHUTDOWN_GRACE_SECONDS (4 s by

@@ -8,23 +8,12 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from labelmesh.core.labels import class_of
 from labelmesh.inference.models.base import ModelSpec
 from labelmesh.v1.events_pb2 import AutoAnnotationRules, AutoAnnotationStatus, ProjectSpec
 from labelmesh.v1.geometry_pb2 import Label, LabelSource
 
-# Geometry kinds whose message has a class name in its `label` field.
-NAMED_KINDS = frozenset(
-    {"classification", "bounding_box", "polygon", "mask", "keypoints", "text_span", "time_segment"}
-)
 CONFIDENCE_BUCKETS = 10
-
-
-def class_of(label: Label) -> str | None:
-    kind = label.WhichOneof("kind")
-    if kind not in NAMED_KINDS:
-        return None
-    name: str = getattr(label, kind).label
-    return name
 
 
 def map_to_project(

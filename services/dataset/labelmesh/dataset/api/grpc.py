@@ -1,0 +1,92 @@
+"""gRPC adapter of the dataset service: translates messages into use-case calls."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from labelmesh.core.api import GRPC_MAPPED_ERRORS, grpc_errors, grpc_principal, grpc_status_of
+from labelmesh.core.authentication import Authenticator
+from labelmesh.core.runner import GrpcService
+from labelmesh.dataset import views
+from labelmesh.dataset.secured import SecuredDatasets
+from labelmesh.v1 import dataset_service_pb2 as pb
+from labelmesh.v1 import dataset_service_pb2_grpc as pb_grpc
+
+# Changes per message of DiffDatasetVersions.
+DIFF_BATCH = 500
+
+
+class DatasetServicer(pb_grpc.DatasetServiceServicer):
+    def __init__(self, datasets: SecuredDatasets, authenticator: Authenticator) -> None:
+        self.datasets = datasets
+        self.authenticator = authenticator
+
+    @grpc_errors
+    async def CreateDatasetVersion(
+        self, request: pb.CreateDatasetVersionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateDatasetVersionResponse:
+        caller = await grpc_principal(self.authenticator, context)
+        version, is_new = await self.datasets.create_version(
+            caller, request.project_id, request.name, request.filter
+        )
+        return views.created(version, is_new)
+
+    @grpc_errors
+    async def GetDatasetVersion(
+        self, request: pb.GetDatasetVersionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetDatasetVersionResponse:
+        caller = await grpc_principal(self.authenticator, context)
+        stored = await self.datasets.version(caller, request.version_id)
+        return pb.GetDatasetVersionResponse(version=stored.version)
+
+    @grpc_errors
+    async def ListDatasetVersions(
+        self, request: pb.ListDatasetVersionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListDatasetVersionsResponse:
+        caller = await grpc_principal(self.authenticator, context)
+        versions, token = await self.datasets.list_versions(
+            caller, request.project_id, request.page_size, request.page_token
+        )
+        return views.versions_page(versions, token)
+
+    @grpc_errors
+    async def ListDatasetVersionItems(
+        self, request: pb.ListDatasetVersionItemsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListDatasetVersionItemsResponse:
+        caller = await grpc_principal(self.authenticator, context)
+        items, token = await self.datasets.items_page(
+            caller, request.version_id, request.page_size, request.page_token
+        )
+        return views.items_page(items, token)
+
+    async def DiffDatasetVersions(
+        self, request: pb.DiffDatasetVersionsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.DiffDatasetVersionsResponse]:
+        # An async generator cannot use grpc_errors: errors are translated here.
+        try:
+            caller = await grpc_principal(self.authenticator, context)
+            summary = pb.DiffSummary()
+            changes = await self.datasets.diff(
+                caller, request.from_version_id, request.to_version_id, summary
+            )
+            batch = pb.DiffDatasetVersionsResponse()
+            async for change in changes:
+                batch.changes.append(change)
+                if len(batch.changes) >= DIFF_BATCH:
+                    yield batch
+                    batch = pb.DiffDatasetVersionsResponse()
+            batch.summary.CopyFrom(summary)
+            yield batch
+        except GRPC_MAPPED_ERRORS as exc:
+            await context.abort(grpc_status_of(exc), str(exc))
+
+
+def grpc_service(datasets: SecuredDatasets, authenticator: Authenticator) -> GrpcService:
+    return GrpcService.of(
+        DatasetServicer(datasets, authenticator),
+        pb_grpc.add_DatasetServiceServicer_to_server,
+        pb.DESCRIPTOR,
+        "DatasetService",
+    )

@@ -1,0 +1,86 @@
+"""What the dataset service stores: the typed records its repositories take and return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from labelmesh.v1.events_pb2 import DatasetVersion
+
+
+class ItemStatus(StrEnum):
+    """Where an accepted item stands (AcceptedStatus)."""
+
+    ACCEPTED = "accepted"
+    IN_REREVIEW = "in_rereview"
+
+
+@dataclass(frozen=True)
+class AnnotationTrace:
+    """Who or what made one annotation of an item, and who approved it."""
+
+    annotation_id: str
+    annotator: str = ""
+    round: int = 0
+    reviewers: tuple[str, ...] = ()
+    model_id: str = ""
+    model_version: str = ""
+    rule_version: int = 0
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """An item's final labels, as its last ItemCompleted gave them.
+
+    `labels` are serialized `Label` messages; `source` is a CompletionSource value.
+    """
+
+    annotation_id: str
+    labels: tuple[bytes, ...]
+    source: int
+    policy_version: int
+    accepted_at: datetime
+    event_id: str
+    adjudicator: str = ""
+
+
+@dataclass(frozen=True)
+class ProjectedItem:
+    """One item of the projection: what ingest said of it, every annotation's
+    trace, and its accepted labels once it has them."""
+
+    item_id: str
+    project_id: str
+    data_type: int = 0
+    media_key: str = ""
+    sha256: str = ""
+    content_type: str = ""
+    filename: str = ""
+    text: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, AnnotationTrace] = field(default_factory=dict)
+    acceptance: Acceptance | None = None
+    status: ItemStatus | None = None
+    flagged_at: datetime | None = None
+    # The last adjudication's decider, until the completion it caused takes it.
+    adjudicator: str = ""
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """A dataset version, and where its manifest is kept: `chunks` chunks of
+    serialized DatasetItem messages under `manifest_id`, in item id order."""
+
+    version: DatasetVersion
+    manifest_id: str
+    chunks: int
+
+
+@dataclass(frozen=True)
+class ManifestChunk:
+    """One chunk of a manifest: serialized DatasetItem messages, in item id order."""
+
+    manifest_id: str
+    index: int
+    items: tuple[bytes, ...]

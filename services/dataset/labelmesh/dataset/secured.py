@@ -1,0 +1,56 @@
+"""What the dataset APIs call: each use case behind its caller's authorisation.
+
+Versions hold every accepted label, so reading them takes the right to read
+every annotator's labels; making them takes MANAGE_DATASETS. A version of a
+project the caller cannot see is not found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from labelmesh.core.access import Permission, Principal, ProjectGate
+from labelmesh.dataset.records import StoredVersion
+from labelmesh.dataset.usecases import Datasets, VersionWork
+from labelmesh.v1.dataset_service_pb2 import DatasetItem, DiffSummary, ItemChange
+from labelmesh.v1.events_pb2 import DatasetFilter, DatasetVersion
+
+
+@dataclass(frozen=True)
+class SecuredDatasets:
+    datasets: Datasets
+    gate: ProjectGate
+
+    async def create_version(
+        self, caller: Principal, project_id: str, name: str, filter: DatasetFilter
+    ) -> tuple[DatasetVersion, bool]:
+        await self.gate.check(caller, Permission.MANAGE_DATASETS, project_id)
+        work = VersionWork(project_id, name, filter, caller.actor, caller.label)
+        return await self.datasets.create_version(work)
+
+    async def version(self, caller: Principal, version_id: str) -> StoredVersion:
+        stored = await self.datasets.version(version_id)
+        await self.gate.check(caller, Permission.READ_LABELS, stored.version.project_id)
+        return stored
+
+    async def list_versions(
+        self, caller: Principal, project_id: str, page_size: int, token: str
+    ) -> tuple[list[DatasetVersion], str]:
+        await self.gate.check(caller, Permission.READ_LABELS, project_id)
+        return await self.datasets.list_versions(project_id, page_size, token)
+
+    async def items_page(
+        self, caller: Principal, version_id: str, page_size: int, token: str
+    ) -> tuple[list[DatasetItem], str]:
+        return await self.datasets.items_page(
+            await self.version(caller, version_id), page_size, token
+        )
+
+    async def diff(
+        self, caller: Principal, from_id: str, to_id: str, summary: DiffSummary
+    ) -> AsyncIterator[ItemChange]:
+        """Both versions are checked before the first change is read."""
+        before = await self.version(caller, from_id)
+        after = await self.version(caller, to_id)
+        return self.datasets.diff(before, after, summary)

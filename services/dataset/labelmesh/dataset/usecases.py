@@ -1,0 +1,267 @@
+"""What the dataset APIs do, shared by REST and gRPC."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from labelmesh.core.envelopes import new_envelope
+from labelmesh.core.errors import Conflict, InvalidField, NotFound
+from labelmesh.core.projects import ProjectDirectory
+from labelmesh.core.uow import Transaction, UnitOfWork
+from labelmesh.dataset.domain import (
+    Manifest,
+    check_filter,
+    dataset_item,
+    item_change,
+    order_key,
+    summarize,
+    version_settings,
+)
+from labelmesh.dataset.metrics import DatasetMetrics
+from labelmesh.dataset.ports import ItemProjection, VersionRepository
+from labelmesh.dataset.records import ManifestChunk, ProjectedItem, StoredVersion
+from labelmesh.v1.dataset_service_pb2 import DatasetItem, DiffSummary, ItemChange
+from labelmesh.v1.events_pb2 import (
+    Actor,
+    DatasetFilter,
+    DatasetVersion,
+    DatasetVersionCreated,
+    ProjectSpec,
+)
+
+SERVICE = "dataset"
+# Items per manifest chunk, and items read from the projection at a time.
+CHUNK_ITEMS = 1000
+READ_BATCH = 1000
+MAX_NAME = 200
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class VersionWork:
+    """Who makes a version, of what."""
+
+    project_id: str
+    name: str
+    filter: DatasetFilter
+    actor: Actor
+    actor_label: str
+
+
+@dataclass(eq=False)
+class Datasets:
+    items: ItemProjection
+    versions: VersionRepository
+    projects: ProjectDirectory
+    uow: UnitOfWork
+    metrics: DatasetMetrics
+
+    async def project(self, project_id: str) -> ProjectSpec:
+        project = await self.projects.get(project_id)
+        if project is None:
+            raise NotFound("project", project_id)
+        return project
+
+    async def create_version(self, work: VersionWork) -> tuple[DatasetVersion, bool]:
+        """Snapshot the project's accepted labels that `work.filter` takes.
+
+        The manifest is written chunk by chunk as the projection is read, so
+        memory holds one chunk whatever the project's size; then the version
+        and its DatasetVersionCreated event are written in one transaction.
+        The same labels under the same settings hash to the same id: the
+        version made before is returned, and the new chunks are dropped.
+        """
+        project = await self.project(work.project_id)
+        check_filter(work.filter, project)
+        if len(work.name) > MAX_NAME:
+            raise InvalidField("name", f"at most {MAX_NAME} characters")
+        settings = version_settings(
+            project,
+            work.filter,
+            project.review_policy.version,
+            project.auto_annotation.version,
+        )
+        manifest = Manifest(settings)
+        manifest_id = uuid.uuid4().hex
+        try:
+            chunks = await self._write_manifest(work, manifest, manifest_id)
+            version = self._version(settings, manifest, work)
+            stored = StoredVersion(version, manifest_id, chunks)
+
+            async def write(tx: Transaction) -> bool:
+                added = await self.versions.add(tx, stored)
+                if added:
+                    tx.emit(
+                        new_envelope(
+                            DatasetVersionCreated(version=version),
+                            producer=SERVICE,
+                            actor=work.actor,
+                            project_id=work.project_id,
+                        )
+                    )
+                return added
+
+            try:
+                created = await self.uow.run(write)
+            except Conflict:
+                created = False  # made at the same moment elsewhere
+        except BaseException:
+            await self.versions.drop_manifest(manifest_id)
+            raise
+        if not created:
+            await self.versions.drop_manifest(manifest_id)
+            return (await self.version(version.version_id)).version, False
+        self.metrics.versions.inc()
+        self.metrics.version_items.inc(manifest.items)
+        return version, True
+
+    async def _write_manifest(self, work: VersionWork, manifest: Manifest, manifest_id: str) -> int:
+        chunk: list[bytes] = []
+        written = 0
+        async for batch in self.items.accepted(work.project_id, READ_BATCH):
+            # Filtering and serializing a batch is CPU work: off the event loop.
+            chunk += await asyncio.to_thread(_take, batch, work.filter, manifest)
+            while len(chunk) >= CHUNK_ITEMS:
+                await self.versions.put_chunks(
+                    [ManifestChunk(manifest_id, written, tuple(chunk[:CHUNK_ITEMS]))]
+                )
+                chunk = chunk[CHUNK_ITEMS:]
+                written += 1
+        if chunk:
+            await self.versions.put_chunks([ManifestChunk(manifest_id, written, tuple(chunk))])
+            written += 1
+        return written
+
+    def _version(
+        self, settings: DatasetVersion, manifest: Manifest, work: VersionWork
+    ) -> DatasetVersion:
+        version = DatasetVersion()
+        version.CopyFrom(settings)
+        version.version_id = manifest.hexdigest()
+        version.name = work.name
+        version.item_count = manifest.items
+        version.label_count = manifest.labels
+        version.class_counts.update(manifest.class_counts)
+        # To the millisecond, as MongoDB keeps it, so that page tokens match.
+        now = datetime.now(UTC)
+        version.created_at.FromDatetime(now.replace(microsecond=now.microsecond // 1000 * 1000))
+        version.created_by = work.actor_label
+        return version
+
+    async def version(self, version_id: str) -> StoredVersion:
+        stored = await self.versions.get(version_id)
+        if stored is None:
+            raise NotFound("dataset version", version_id)
+        return stored
+
+    async def list_versions(
+        self, project_id: str, page_size: int, token: str
+    ) -> tuple[list[DatasetVersion], str]:
+        """A page of the project's versions, newest first, and the next page's token."""
+        await self.project(project_id)
+        size = _page_size(page_size, 50)
+        before = _decode_version_token(token) if token else None
+        found = await self.versions.newest(project_id, size + 1, before)
+        page = [s.version for s in found[:size]]
+        last = page[-1] if page else None
+        more = len(found) > size and last is not None
+        next_token = _encode_version_token(last) if more and last else ""
+        return page, next_token
+
+    async def items_page(
+        self, stored: StoredVersion, page_size: int, token: str
+    ) -> tuple[list[DatasetItem], str]:
+        """A page of a version's items in its order, and the next page's token."""
+        size = _page_size(page_size, 100)
+        chunk, offset = _decode_items_token(token) if token else (0, 0)
+        items: list[DatasetItem] = []
+        while len(items) < size and chunk < stored.chunks:
+            found = await self.versions.chunk(stored.manifest_id, chunk)
+            if found is None:
+                raise NotFound("manifest chunk", f"{stored.version.version_id}:{chunk}")
+            taken = found.items[offset : offset + size - len(items)]
+            items += [DatasetItem.FromString(raw) for raw in taken]
+            offset += len(taken)
+            if offset >= len(found.items):
+                chunk, offset = chunk + 1, 0
+        next_token = _encode_items_token(chunk, offset) if chunk < stored.chunks else ""
+        return items, next_token
+
+    async def manifest(self, stored: StoredVersion) -> AsyncIterator[DatasetItem]:
+        """Every item of a version, in its order, one chunk in memory at a time."""
+        for index in range(stored.chunks):
+            found = await self.versions.chunk(stored.manifest_id, index)
+            if found is None:
+                raise NotFound("manifest chunk", f"{stored.version.version_id}:{index}")
+            for raw in found.items:
+                yield DatasetItem.FromString(raw)
+
+    async def diff(
+        self, before: StoredVersion, after: StoredVersion, summary: DiffSummary
+    ) -> AsyncIterator[ItemChange]:
+        """What changed from `before` to `after`, in version order, both read as
+        they stream; `summary` counts the changes as they are yielded."""
+        if before.version.project_id != after.version.project_id:
+            raise InvalidField("to_version_id", "belongs to another project than from_version_id")
+        old, new = self.manifest(before), self.manifest(after)
+        left, right = await anext(old, None), await anext(new, None)
+        while left is not None or right is not None:
+            if right is None or (
+                left is not None and order_key(left.item_id) < order_key(right.item_id)
+            ):
+                change, left = item_change(left, None), await anext(old, None)
+            elif left is None or order_key(right.item_id) < order_key(left.item_id):
+                change, right = item_change(None, right), await anext(new, None)
+            else:
+                change = item_change(left, right)
+                left, right = await anext(old, None), await anext(new, None)
+            if change is not None:
+                summarize([change], summary)
+                yield change
+
+
+def _take(batch: list[ProjectedItem], filter: DatasetFilter, manifest: Manifest) -> list[bytes]:
+    taken = []
+    for item in batch:
+        found = dataset_item(item, filter)
+        if found is not None:
+            taken.append(manifest.add(found))
+    return taken
+
+
+def _page_size(asked: int, default: int) -> int:
+    if asked < 0:
+        raise InvalidField("page_size", "must not be negative")
+    return min(asked or default, MAX_PAGE)
+
+
+def _encode_version_token(version: DatasetVersion) -> str:
+    at = version.created_at.ToDatetime(UTC).isoformat()
+    return base64.urlsafe_b64encode(f"{at}|{version.version_id}".encode()).decode()
+
+
+def _decode_version_token(token: str) -> tuple[datetime, str]:
+    try:
+        at, version_id = base64.urlsafe_b64decode(token.encode()).decode().split("|")
+        return datetime.fromisoformat(at), version_id
+    except ValueError:
+        raise InvalidField("page_token", "not a token this service gave") from None
+
+
+def _encode_items_token(chunk: int, offset: int) -> str:
+    return f"{chunk}.{offset}"
+
+
+def _decode_items_token(token: str) -> tuple[int, int]:
+    try:
+        chunk, offset = (int(part) for part in token.split("."))
+    except ValueError:
+        raise InvalidField("page_token", "not a token this service gave") from None
+    if chunk < 0 or offset < 0:
+        raise InvalidField("page_token", "not a token this service gave")
+    return chunk, offset

@@ -1,0 +1,44 @@
+"""The dataset service's event table on the in-memory twins."""
+
+from __future__ import annotations
+
+from labelmesh.core.topics import ANNOTATIONS, ITEMS, PREDICTIONS, PROJECTS, REVIEWS
+from labelmesh.dataset import handlers
+from labelmesh.testing.twins.dataset import DatasetWorld, cls, event
+from labelmesh.v1.events_pb2 import (
+    AutoAnnotationConfigured,
+    AutoAnnotationRules,
+    CompletionSource,
+    ItemCompleted,
+)
+
+
+def test_the_service_consumes_the_families_that_carry_labels() -> None:
+    assert handlers.TABLE.families == sorted([ANNOTATIONS, ITEMS, PREDICTIONS, PROJECTS, REVIEWS])
+
+
+async def test_a_replayed_fetch_changes_nothing(world: DatasetWorld) -> None:
+    await world.project()
+    completed = event(
+        ItemCompleted(
+            annotation_id="a1",
+            labels=[cls("cat")],
+            completion_source=CompletionSource.COMPLETION_SOURCE_HUMAN,
+        ),
+        "i1",
+    )
+    await world.hear([completed])
+    first = world.items.items["i1"]
+    await world.hear([completed])
+    assert world.items.items["i1"] is first
+
+
+async def test_rules_configured_in_the_fetch_that_created_the_project_are_kept(
+    world: DatasetWorld,
+) -> None:
+    rules = AutoAnnotationConfigured(rules=AutoAnnotationRules(version=2))
+    stale = AutoAnnotationConfigured(rules=AutoAnnotationRules(version=1))
+    await world.project()
+    await world.hear([event(rules), event(stale)])
+    project = await world.projects.get("p1")
+    assert project is not None and project.auto_annotation.version == 2

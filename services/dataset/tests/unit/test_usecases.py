@@ -1,0 +1,158 @@
+"""Versions, their pages and diffs, on the in-memory twins."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from labelmesh.core.errors import InvalidField, NotFound
+from labelmesh.dataset import usecases
+from labelmesh.dataset.domain import order_key
+from labelmesh.testing.twins.dataset import T0, DatasetWorld, box, cls, event
+from labelmesh.v1.dataset_service_pb2 import DiffSummary, ItemChangeKind
+from labelmesh.v1.events_pb2 import DatasetFilter, ReviewPolicy, ReviewPolicyConfigured
+
+
+async def test_a_version_snapshots_accepted_items_with_counts_and_one_event(
+    world: DatasetWorld,
+) -> None:
+    await world.project()
+    await world.accepted("i1", [box("cat"), box("dog")])
+    await world.accepted("i2", [box("cat")])
+    version, created = await world.version(name="first")
+    assert created and version.item_count == 2 and version.label_count == 3
+    assert dict(version.class_counts) == {"cat": 2, "dog": 1}
+    assert version.created_by == "KIND_USER:lead" and version.name == "first"
+    assert list(version.classes) == ["cat", "dog", "bird"] and version.schema_sha256
+    (made,) = world.uow.emitted("dataset_version_created")
+    assert made.dataset_version_created.version.version_id == version.version_id
+    assert made.project_id == "p1"
+
+
+async def test_the_same_labels_give_back_the_version_made_before_and_leave_no_chunks(
+    world: DatasetWorld,
+) -> None:
+    await world.project()
+    await world.accepted("i1", [box("cat")])
+    first, _ = await world.version()
+    chunks = dict(world.versions.chunks)
+    again, created = await world.version(name="another name")
+    assert not created and again.version_id == first.version_id and again.name == "v"
+    assert world.versions.chunks == chunks
+    assert len(world.uow.emitted("dataset_version_created")) == 1
+    await world.accepted("i2", [box("dog")])
+    changed, created = await world.version()
+    assert created and changed.version_id != first.version_id
+
+
+async def test_a_failed_write_leaves_no_manifest_behind(
+    world: DatasetWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await world.project()
+    await world.accepted("i1", [box("cat")])
+
+    async def broken(*_: object) -> bool:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(world.versions, "add", broken)
+    with pytest.raises(RuntimeError):
+        await world.version()
+    assert world.versions.chunks == {}
+    assert world.uow.emitted("dataset_version_created") == []
+
+
+async def test_a_version_records_the_policy_in_force(world: DatasetWorld) -> None:
+    await world.project()
+    await world.accepted("i1", [box("cat")])
+    policy = ReviewPolicyConfigured(policy=ReviewPolicy(version=3))
+    await world.hear([event(policy)])
+    version, _ = await world.version()
+    assert version.policy_version == 3
+
+
+async def test_a_version_of_an_unknown_project_or_with_a_bad_filter_is_refused(
+    world: DatasetWorld,
+) -> None:
+    with pytest.raises(NotFound):
+        await world.version(project="nowhere")
+    await world.project()
+    with pytest.raises(InvalidField) as refused:
+        await world.version(DatasetFilter(classes=["zebra"]))
+    assert refused.value.field == "filter.classes[0]"
+
+
+async def test_items_come_in_pages_across_chunks_in_version_order(
+    world: DatasetWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(usecases, "CHUNK_ITEMS", 4)
+    await world.project()
+    ids = [f"item-{n:02d}" for n in range(11)]
+    for item in ids:
+        await world.accepted(item, [cls("cat")])
+    version, _ = await world.version()
+    stored = await world.datasets.version(version.version_id)
+    assert stored.chunks == 3
+    seen, token = [], ""
+    while True:
+        page, token = await world.datasets.items_page(stored, 3, token)
+        seen += [item.item_id for item in page]
+        if not token:
+            break
+    assert seen == sorted(ids, key=order_key)
+    assert all(item.lineage.annotators == ["ann-1"] for item in page)
+    with pytest.raises(InvalidField):
+        await world.datasets.items_page(stored, 10, "not-a-token")
+
+
+async def test_versions_are_listed_newest_first_in_pages(world: DatasetWorld) -> None:
+    await world.project()
+    made = []
+    for n in range(5):
+        await world.accepted(f"i{n}", [cls("cat")], at=T0 + timedelta(minutes=n))
+        made.append((await world.version())[0])
+    # Newest first; versions made in the same millisecond by id, highest first.
+    made.sort(key=lambda v: (v.created_at.ToDatetime(), v.version_id))
+    seen, token = [], ""
+    while True:
+        page, token = await world.datasets.list_versions("p1", 2, token)
+        seen += [v.version_id for v in page]
+        if not token:
+            break
+    assert seen == [v.version_id for v in made[::-1]]
+
+
+async def test_a_diff_lists_items_added_removed_and_relabelled_with_counts(
+    world: DatasetWorld,
+) -> None:
+    await world.project()
+    await world.accepted("keep", [box("cat")])
+    await world.accepted("relabel", [box("cat"), box("dog")])
+    await world.accepted("drop", [box("bird")], metadata={"split": "old"})
+    before, _ = await world.version(DatasetFilter())
+    await world.accepted("relabel", [box("cat"), box("bird")], at=T0 + timedelta(hours=1))
+    await world.accepted("new", [box("dog")])
+    after, _ = await world.version(DatasetFilter(classes=["cat", "dog"]))
+    old = await world.datasets.version(before.version_id)
+    new = await world.datasets.version(after.version_id)
+    summary = DiffSummary()
+    changes = {c.item_id: c async for c in world.datasets.diff(old, new, summary)}
+    assert changes["new"].kind == ItemChangeKind.ITEM_CHANGE_KIND_ADDED
+    assert changes["drop"].kind == ItemChangeKind.ITEM_CHANGE_KIND_REMOVED
+    relabelled = changes["relabel"]
+    assert relabelled.kind == ItemChangeKind.ITEM_CHANGE_KIND_CHANGED
+    assert [label.bounding_box.label for label in relabelled.labels_removed] == ["dog"]
+    assert "keep" not in changes
+    assert (summary.items_added, summary.items_removed, summary.items_changed) == (1, 1, 1)
+    assert (summary.labels_added, summary.labels_removed) == (1, 2)
+
+
+async def test_versions_of_two_projects_cannot_be_diffed(world: DatasetWorld) -> None:
+    for project in ("p1", "p2"):
+        await world.project(project)
+        await world.accepted(f"{project}-item", [cls("cat")], project=project)
+    one = await world.datasets.version((await world.version(project="p1"))[0].version_id)
+    two = await world.datasets.version((await world.version(project="p2"))[0].version_id)
+    with pytest.raises(InvalidField) as refused:
+        _ = [c async for c in world.datasets.diff(one, two, DiffSummary())]
+    assert refused.value.field == "to_version_id"

@@ -1,0 +1,96 @@
+"""Dataset versions of labels the running services accepted: over REST and
+gRPC, with lineage back to the audit log, diffs, and refused filters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+import pytest
+
+from labelmesh.devstack.keys import StackKeys
+from labelmesh.testing.services import wait_for
+from labelmesh.v1 import dataset_service_pb2 as pb
+from labelmesh.v1 import dataset_service_pb2_grpc as pb_grpc
+
+from .rest_api import RestApi
+
+pytestmark = pytest.mark.e2e
+
+
+def version_of(api: RestApi, project_id: str, items: int, **body: Any) -> dict[str, Any]:
+    """A version once it holds `items` items (the projection follows the events)."""
+    url = f"{api.stack['dataset'].rest}/v1/projects/{project_id}/dataset-versions"
+
+    def made() -> dict[str, Any] | None:
+        response = api.client.post(url, json={"name": "e2e", **body})
+        assert response.status_code in (200, 201), response.text
+        version: dict[str, Any] = response.json()["version"]
+        return version if int(version["item_count"]) == items else None
+
+    return wait_for(made, f"a version of {items} items")
+
+
+def test_a_version_traces_each_label_and_diffs_against_the_next(
+    api: RestApi, keys: StackKeys
+) -> None:
+    rest = api.stack["dataset"].rest
+    project = api.new_text_project(
+        name="d", classes=["sports", "politics"], auto_accept_threshold=0
+    )
+    project_id = project["project_id"]
+    item_ids = api.upload_texts(project_id, ["the match ended 2-1", "parliament voted", "a goal"])
+    first = version_of(api, project_id, 3)
+    listed = api.client.get(f"{rest}/v1/dataset-versions/{first['version_id']}/items").json()
+    items = {item["item_id"]: item for item in listed["items"]}
+    assert set(items) == set(item_ids)
+    for item_id, item in items.items():
+        lineage = item["lineage"]
+        assert lineage["audit_chain"] == item_id
+        assert lineage["completion_source"] == "COMPLETION_SOURCE_MODEL"
+        assert lineage["models"] and item["labels"]
+        trail = api.client.get(f"{api.stack['audit'].rest}/v1/items/{item_id}/trail").json()
+        assert lineage["completion_event_id"] in {e["event_id"] for e in trail["entries"]}
+
+    [added] = api.upload_texts(project_id, ["the cup final"])
+    second = version_of(api, project_id, 4)
+    diff = api.client.get(
+        f"{rest}/v1/dataset-versions/{first['version_id']}/diff/{second['version_id']}"
+    ).json()
+    assert [(c["item_id"], c["kind"]) for c in diff["changes"]] == [
+        (added, "ITEM_CHANGE_KIND_ADDED")
+    ]
+    assert diff["summary"]["items_added"] == "1"
+
+    with grpc.insecure_channel(api.stack["dataset"].grpc) as channel:
+        stub = pb_grpc.DatasetServiceStub(channel)
+        request = pb.DiffDatasetVersionsRequest(
+            from_version_id=second["version_id"], to_version_id=first["version_id"]
+        )
+        streamed = list(
+            stub.DiffDatasetVersions(
+                request, metadata=[("authorization", f"Bearer {keys.admin_key}")]
+            )
+        )
+    assert streamed[-1].summary.items_removed == 1
+    assert [c.item_id for m in streamed for c in m.changes] == [added]
+
+    entries = api.client.get(
+        f"{api.stack['audit'].rest}/v1/audit/entries",
+        params={"project_id": project_id, "event_type": "DatasetVersionCreated"},
+    )
+    made = {e["event_id"] for e in entries.json()["entries"]}
+    assert len(made) >= 2
+
+
+def test_a_filter_naming_an_unknown_class_is_refused_by_field(api: RestApi) -> None:
+    project = api.new_text_project(name="d2", classes=["a"])
+    url = f"{api.stack['dataset'].rest}/v1/projects/{project['project_id']}/dataset-versions"
+
+    def refused() -> dict[str, Any] | None:
+        response = api.client.post(url, json={"filter": {"classes": ["a", "zebra"]}})
+        return response.json() if response.status_code == 422 else None
+
+    detail = wait_for(refused, "the dataset service to know the project")["detail"][0]
+    assert detail["field"] == "filter.classes[1]"
+    assert "not a class of the project" in detail["msg"]
