@@ -91,25 +91,7 @@ class Datasets:
         try:
             chunks = await self._write_manifest(work, manifest, manifest_id)
             version = self._version(settings, manifest, work)
-            stored = StoredVersion(version, manifest_id, chunks)
-
-            async def write(tx: Transaction) -> bool:
-                added = await self.versions.add(tx, stored)
-                if added:
-                    tx.emit(
-                        new_envelope(
-                            DatasetVersionCreated(version=version),
-                            producer=SERVICE,
-                            actor=work.actor,
-                            project_id=work.project_id,
-                        )
-                    )
-                return added
-
-            try:
-                created = await self.uow.run(write)
-            except Conflict:
-                created = False  # made at the same moment elsewhere
+            created = await self._store(StoredVersion(version, manifest_id, chunks), work)
         except BaseException:
             await self.versions.drop_manifest(manifest_id)
             raise
@@ -119,6 +101,26 @@ class Datasets:
         self.metrics.versions.inc()
         self.metrics.version_items.inc(manifest.items)
         return version, True
+
+    async def _store(self, stored: StoredVersion, work: VersionWork) -> bool:
+        """Store the version and its event; False if it was made before, or at
+        the same moment elsewhere."""
+
+        async def write(tx: Transaction) -> bool:
+            added = await self.versions.add(tx, stored)
+            if added:
+                created = DatasetVersionCreated(version=stored.version)
+                tx.emit(
+                    new_envelope(
+                        created, producer=SERVICE, actor=work.actor, project_id=work.project_id
+                    )
+                )
+            return added
+
+        try:
+            return await self.uow.run(write)
+        except Conflict:
+            return False
 
     async def _write_manifest(self, work: VersionWork, manifest: Manifest, manifest_id: str) -> int:
         chunk: list[bytes] = []
