@@ -52,6 +52,12 @@ def test_a_version_traces_each_label_and_diffs_against_the_next(
         trail = api.client.get(f"{api.stack['audit'].rest}/v1/items/{item_id}/trail").json()
         assert lineage["completion_event_id"] in {e["event_id"] for e in trail["entries"]}
 
+    split = {"ratios": {"train": 0.5, "test": 0.5}, "seed": "7"}
+    halves = version_of(api, project_id, 3, split=split)
+    assert sum(int(n) for n in halves["split_counts"].values()) == 3
+    split_items = api.client.get(f"{rest}/v1/dataset-versions/{halves['version_id']}/items")
+    assert {item["split"] for item in split_items.json()["items"]} <= {"train", "test"}
+
     [added] = api.upload_texts(project_id, ["the cup final"])
     second = version_of(api, project_id, 4)
     diff = api.client.get(

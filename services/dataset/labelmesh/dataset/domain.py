@@ -251,6 +251,7 @@ class Manifest:
         self.items = 0
         self.labels = 0
         self.class_counts: dict[str, int] = {}
+        self.split_counts: dict[str, int] = {}
 
     def add(self, item: DatasetItem) -> bytes:
         """Count and hash one item; returns its stored form."""
@@ -262,6 +263,8 @@ class Manifest:
         for label in item.labels:
             name = class_of(label) or ""
             self.class_counts[name] = self.class_counts.get(name, 0) + 1
+        if item.split:
+            self.split_counts[item.split] = self.split_counts.get(item.split, 0) + 1
         return raw
 
     def hexdigest(self) -> str:

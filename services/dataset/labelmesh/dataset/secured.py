@@ -13,8 +13,13 @@ from dataclasses import dataclass
 from labelmesh.core.access import Permission, Principal, ProjectGate
 from labelmesh.dataset.records import StoredVersion
 from labelmesh.dataset.usecases import Datasets, VersionWork
-from labelmesh.v1.dataset_service_pb2 import DatasetItem, DiffSummary, ItemChange
-from labelmesh.v1.events_pb2 import DatasetFilter, DatasetVersion
+from labelmesh.v1.dataset_service_pb2 import (
+    CreateDatasetVersionRequest,
+    DatasetItem,
+    DiffSummary,
+    ItemChange,
+)
+from labelmesh.v1.events_pb2 import DatasetVersion
 
 
 @dataclass(frozen=True)
@@ -23,10 +28,17 @@ class SecuredDatasets:
     gate: ProjectGate
 
     async def create_version(
-        self, caller: Principal, project_id: str, name: str, filter: DatasetFilter
+        self, caller: Principal, request: CreateDatasetVersionRequest
     ) -> tuple[DatasetVersion, bool]:
-        await self.gate.check(caller, Permission.MANAGE_DATASETS, project_id)
-        work = VersionWork(project_id, name, filter, caller.actor, caller.label)
+        await self.gate.check(caller, Permission.MANAGE_DATASETS, request.project_id)
+        work = VersionWork(
+            request.project_id,
+            request.name,
+            request.filter,
+            caller.actor,
+            caller.label,
+            request.split,
+        )
         return await self.datasets.create_version(work)
 
     async def version(self, caller: Principal, version_id: str) -> StoredVersion:

@@ -6,11 +6,12 @@ import asyncio
 import base64
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from labelmesh.core.envelopes import new_envelope
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
+from labelmesh.core.labels import class_of
 from labelmesh.core.projects import ProjectDirectory
 from labelmesh.core.uow import Transaction, UnitOfWork
 from labelmesh.dataset.domain import (
@@ -25,6 +26,7 @@ from labelmesh.dataset.domain import (
 from labelmesh.dataset.metrics import DatasetMetrics
 from labelmesh.dataset.ports import ItemProjection, VersionRepository
 from labelmesh.dataset.records import ManifestChunk, ProjectedItem, StoredVersion
+from labelmesh.dataset.splits import assign, check_ratios, units_of
 from labelmesh.v1.dataset_service_pb2 import DatasetItem, DiffSummary, ItemChange
 from labelmesh.v1.events_pb2 import (
     Actor,
@@ -32,6 +34,7 @@ from labelmesh.v1.events_pb2 import (
     DatasetVersion,
     DatasetVersionCreated,
     ProjectSpec,
+    SplitSpec,
 )
 
 SERVICE = "dataset"
@@ -51,6 +54,12 @@ class VersionWork:
     filter: DatasetFilter
     actor: Actor
     actor_label: str
+    split: SplitSpec = field(default_factory=SplitSpec)
+
+    @property
+    def splits(self) -> bool:
+        """Whether the request asks for a split at all."""
+        return bool(self.split.ratios) or self.split.ByteSize() > 0
 
 
 @dataclass(eq=False)
@@ -80,16 +89,21 @@ class Datasets:
         check_filter(work.filter, project)
         if len(work.name) > MAX_NAME:
             raise InvalidField("name", f"at most {MAX_NAME} characters")
+        if work.splits:
+            check_ratios(dict(work.split.ratios))
+        splits = await self._splits(work) if work.splits else {}
         settings = version_settings(
             project,
             work.filter,
             project.review_policy.version,
             project.auto_annotation.version,
         )
+        if work.splits:
+            settings.split.CopyFrom(work.split)
         manifest = Manifest(settings)
         manifest_id = uuid.uuid4().hex
         try:
-            chunks = await self._write_manifest(work, manifest, manifest_id)
+            chunks = await self._write_manifest(work, manifest, manifest_id, splits)
             version = self._version(settings, manifest, work)
             created = await self._store(StoredVersion(version, manifest_id, chunks), work)
         except BaseException:
@@ -122,12 +136,32 @@ class Datasets:
         except Conflict:
             return False
 
-    async def _write_manifest(self, work: VersionWork, manifest: Manifest, manifest_id: str) -> int:
+    async def _splits(self, work: VersionWork) -> dict[str, str]:
+        """Each item's split. A first pass over the projection gathers what
+        stratifying needs: each item's group and classes, a few bytes each."""
+        placed: dict[str, str] = {}
+        if work.split.parent_version_id:
+            parent = await self.versions.get(work.split.parent_version_id)
+            if parent is None or parent.version.project_id != work.project_id:
+                raise InvalidField("split.parent_version_id", "not a version of this project")
+            async for item in self.manifest(parent):
+                if item.split:
+                    placed[item.item_id] = item.split
+        keys: list[tuple[str, str, list[str]]] = []
+        async for batch in self.items.accepted(work.project_id, READ_BATCH):
+            keys += await asyncio.to_thread(_split_keys, batch, work.filter, work.split.group_by)
+        units = units_of(keys)
+        spec = work.split
+        return await asyncio.to_thread(assign, units, dict(spec.ratios), spec.seed, placed)
+
+    async def _write_manifest(
+        self, work: VersionWork, manifest: Manifest, manifest_id: str, splits: dict[str, str]
+    ) -> int:
         chunk: list[bytes] = []
         written = 0
         async for batch in self.items.accepted(work.project_id, READ_BATCH):
             # Filtering and serializing a batch is CPU work: off the event loop.
-            chunk += await asyncio.to_thread(_take, batch, work.filter, manifest)
+            chunk += await asyncio.to_thread(_take, batch, work.filter, manifest, splits)
             while len(chunk) >= CHUNK_ITEMS:
                 await self.versions.put_chunks(
                     [ManifestChunk(manifest_id, written, tuple(chunk[:CHUNK_ITEMS]))]
@@ -149,6 +183,7 @@ class Datasets:
         version.item_count = manifest.items
         version.label_count = manifest.labels
         version.class_counts.update(manifest.class_counts)
+        version.split_counts.update(manifest.split_counts)
         # To the millisecond, as MongoDB keeps it, so that page tokens match.
         now = datetime.now(UTC)
         version.created_at.FromDatetime(now.replace(microsecond=now.microsecond // 1000 * 1000))
@@ -227,13 +262,28 @@ class Datasets:
                 yield change
 
 
-def _take(batch: list[ProjectedItem], filter: DatasetFilter, manifest: Manifest) -> list[bytes]:
+def _take(
+    batch: list[ProjectedItem], filter: DatasetFilter, manifest: Manifest, splits: dict[str, str]
+) -> list[bytes]:
     taken = []
     for item in batch:
         found = dataset_item(item, filter)
         if found is not None:
+            found.split = splits.get(item.item_id, "")
             taken.append(manifest.add(found))
     return taken
+
+
+def _split_keys(
+    batch: list[ProjectedItem], filter: DatasetFilter, group_by: str
+) -> list[tuple[str, str, list[str]]]:
+    keys = []
+    for item in batch:
+        found = dataset_item(item, filter)
+        if found is not None:
+            group = item.metadata.get(group_by, "") if group_by else ""
+            keys.append((item.item_id, group, [class_of(label) or "" for label in found.labels]))
+    return keys
 
 
 def _page_size(asked: int, default: int) -> int:

@@ -11,7 +11,7 @@ from labelmesh.dataset import usecases
 from labelmesh.dataset.domain import order_key
 from labelmesh.testing.twins.dataset import T0, DatasetWorld, box, cls, event
 from labelmesh.v1.dataset_service_pb2 import DiffSummary, ItemChangeKind
-from labelmesh.v1.events_pb2 import DatasetFilter, ReviewPolicy, ReviewPolicyConfigured
+from labelmesh.v1.events_pb2 import DatasetFilter, ReviewPolicy, ReviewPolicyConfigured, SplitSpec
 
 
 async def test_a_version_snapshots_accepted_items_with_counts_and_one_event(
@@ -156,3 +156,59 @@ async def test_versions_of_two_projects_cannot_be_diffed(world: DatasetWorld) ->
     with pytest.raises(InvalidField) as refused:
         _ = [c async for c in world.datasets.diff(one, two, DiffSummary())]
     assert refused.value.field == "to_version_id"
+
+
+async def items_of(world: DatasetWorld, version_id: str) -> dict[str, str]:
+    stored = await world.datasets.version(version_id)
+    return {item.item_id: item.split async for item in world.datasets.manifest(stored)}
+
+
+async def test_a_split_version_places_every_item_and_keeps_groups_together(
+    world: DatasetWorld,
+) -> None:
+    await world.project()
+    for n in range(40):
+        await world.accepted(
+            f"i{n:02d}", [cls("cat" if n % 4 else "dog")], metadata={"video": f"v{n // 4}"}
+        )
+    split = SplitSpec(ratios={"train": 0.5, "test": 0.5}, seed=3, group_by="video")
+    version, _ = await world.version(split=split)
+    assert dict(version.split_counts) == {"train": 20, "test": 20}
+    assert version.split == split
+    splits = await items_of(world, version.version_id)
+    for group in range(10):
+        assert len({splits[f"i{n:02d}"] for n in range(group * 4, group * 4 + 4)}) == 1
+    unsplit, _ = await world.version()
+    assert unsplit.version_id != version.version_id and not unsplit.split_counts
+
+
+async def test_items_keep_their_split_from_the_parent_version(world: DatasetWorld) -> None:
+    await world.project()
+    for n in range(30):
+        await world.accepted(f"old{n}", [cls("cat")])
+    ratios = {"train": 0.6, "validation": 0.2, "test": 0.2}
+    first, _ = await world.version(split=SplitSpec(ratios=ratios, seed=1))
+    for n in range(30):
+        await world.accepted(f"new{n}", [cls("cat")])
+    child_spec = SplitSpec(ratios=ratios, seed=1, parent_version_id=first.version_id)
+    second, _ = await world.version(split=child_spec)
+    before, after = (
+        await items_of(world, first.version_id),
+        await items_of(world, second.version_id),
+    )
+    assert {i: after[i] for i in before} == before
+    assert dict(second.split_counts) == {"train": 36, "validation": 12, "test": 12}
+
+
+async def test_a_split_with_bad_ratios_or_a_foreign_parent_is_refused(world: DatasetWorld) -> None:
+    for project in ("p1", "p2"):
+        await world.project(project)
+        await world.accepted(f"{project}-i", [cls("cat")], project=project)
+    elsewhere, _ = await world.version(project="p2")
+    with pytest.raises(InvalidField) as refused:
+        await world.version(split=SplitSpec(ratios={"train": 0.9}))
+    assert refused.value.field == "split.ratios"
+    foreign = SplitSpec(ratios={"train": 1.0}, parent_version_id=elsewhere.version_id)
+    with pytest.raises(InvalidField) as refused:
+        await world.version(split=foreign)
+    assert refused.value.field == "split.parent_version_id"

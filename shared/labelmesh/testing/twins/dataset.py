@@ -33,6 +33,7 @@ from labelmesh.v1.events_pb2 import (
     ProjectSpec,
     ReviewDecided,
     ReviewDecision,
+    SplitSpec,
 )
 from labelmesh.v1.geometry_pb2 import BoundingBox, Classification, Label, LabelSource
 
@@ -207,9 +208,18 @@ class DatasetWorld:
         )
 
     async def version(
-        self, filter: DatasetFilter | None = None, project: str = "p1", name: str = "v"
+        self,
+        filter: DatasetFilter | None = None,
+        project: str = "p1",
+        name: str = "v",
+        split: SplitSpec | None = None,
     ) -> tuple[DatasetVersion, bool]:
         work = VersionWork(
-            project, name, filter or DatasetFilter(), user_actor("lead"), "KIND_USER:lead"
+            project,
+            name,
+            filter or DatasetFilter(),
+            user_actor("lead"),
+            "KIND_USER:lead",
+            split or SplitSpec(),
         )
         return await self.datasets.create_version(work)

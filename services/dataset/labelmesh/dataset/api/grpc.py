@@ -28,9 +28,7 @@ class DatasetServicer(pb_grpc.DatasetServiceServicer):
         self, request: pb.CreateDatasetVersionRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateDatasetVersionResponse:
         caller = await grpc_principal(self.authenticator, context)
-        version, is_new = await self.datasets.create_version(
-            caller, request.project_id, request.name, request.filter
-        )
+        version, is_new = await self.datasets.create_version(caller, request)
         return views.created(version, is_new)
 
     @grpc_errors

@@ -35,7 +35,8 @@ def router(datasets: SecuredDatasets) -> APIRouter:
         made before when the same labels under the same settings had one."""
         if body.project_id and body.project_id != project_id:
             raise InvalidField("body.project_id", "differs from the project in the path")
-        version, is_new = await datasets.create_version(caller, project_id, body.name, body.filter)
+        body.project_id = project_id
+        version, is_new = await datasets.create_version(caller, body)
         return ProtoJSON(views.created(version, is_new), 201 if is_new else 200)
 
     @api.get(
