@@ -482,6 +482,10 @@ REST: dict[str, tuple[Rule, RestCall]] = {
         project(LABEL_READERS),
         _rest("GET", "/v1/dataset-versions/{v}"),
     ),
+    "dataset GET /v1/dataset-versions/{version_id}/balance.png": (
+        project(LABEL_READERS),
+        _rest("GET", "/v1/dataset-versions/{v}/balance.png"),
+    ),
     "dataset GET /v1/dataset-versions/{version_id}/items": (
         project(LABEL_READERS),
         _rest("GET", "/v1/dataset-versions/{v}/items"),
@@ -715,6 +719,10 @@ GRPC: dict[str, tuple[Rule, Callable[[World], Any]]] = {
     "labelmesh.v1.DatasetService/ListDatasetVersions": (
         project(LABEL_READERS),
         lambda w: dataset_pb.ListDatasetVersionsRequest(project_id=w.project_id),
+    ),
+    "labelmesh.v1.DatasetService/GetBalanceChart": (
+        project(LABEL_READERS),
+        lambda w: dataset_pb.GetBalanceChartRequest(version_id=w.version_id),
     ),
     "labelmesh.v1.DatasetService/ListDatasetVersionItems": (
         project(LABEL_READERS),

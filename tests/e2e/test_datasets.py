@@ -3,10 +3,12 @@ gRPC, with lineage back to the audit log, diffs, and refused filters."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import grpc
 import pytest
+from PIL import Image
 
 from labelmesh.devstack.keys import StackKeys
 from labelmesh.testing.services import wait_for
@@ -57,6 +59,10 @@ def test_a_version_traces_each_label_and_diffs_against_the_next(
     assert sum(int(n) for n in halves["split_counts"].values()) == 3
     split_items = api.client.get(f"{rest}/v1/dataset-versions/{halves['version_id']}/items")
     assert {item["split"] for item in split_items.json()["items"]} <= {"train", "test"}
+    assert [b["split"] for b in halves["balance"]] == ["test", "train"]
+    chart = api.client.get(f"{rest}/v1/dataset-versions/{halves['version_id']}/balance.png")
+    assert chart.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(chart.content)).format == "PNG"
 
     [added] = api.upload_texts(project_id, ["the cup final"])
     second = version_of(api, project_id, 4)

@@ -36,6 +36,7 @@ from labelmesh.v1.events_pb2 import (
     ProjectSpec,
     ReviewDecided,
     ReviewDecision,
+    SplitBalance,
 )
 from labelmesh.v1.geometry_pb2 import Label
 
@@ -252,6 +253,7 @@ class Manifest:
         self.labels = 0
         self.class_counts: dict[str, int] = {}
         self.split_counts: dict[str, int] = {}
+        self.split_classes: dict[str, dict[str, int]] = {}
 
     def add(self, item: DatasetItem) -> bytes:
         """Count and hash one item; returns its stored form."""
@@ -260,15 +262,36 @@ class Manifest:
         self._hash.update(raw)
         self.items += 1
         self.labels += len(item.labels)
+        in_split = self.split_classes.setdefault(item.split, {})
         for label in item.labels:
             name = class_of(label) or ""
             self.class_counts[name] = self.class_counts.get(name, 0) + 1
+            in_split[name] = in_split.get(name, 0) + 1
         if item.split:
             self.split_counts[item.split] = self.split_counts.get(item.split, 0) + 1
         return raw
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest()
+
+    def balance(self, classes: Sequence[str], splits: Sequence[str]) -> list[SplitBalance]:
+        """Class counts per split (`splits` in order; none: the whole version)."""
+        return [
+            balance_of(name, self.split_classes.get(name, {}), classes) for name in splits or [""]
+        ]
+
+
+def balance_of(split: str, counts: dict[str, int], classes: Sequence[str]) -> SplitBalance:
+    """One split's class counts, every class of the schema included, and how
+    far its largest class outnumbers its smallest present one."""
+    full = {name: counts.get(name, 0) for name in classes} | counts
+    present = [n for n in full.values() if n]
+    return SplitBalance(
+        split=split,
+        class_counts=full,
+        imbalance_ratio=max(present) / min(present) if present else 0.0,
+        missing_classes=[name for name in classes if not full[name]],
+    )
 
 
 def version_settings(

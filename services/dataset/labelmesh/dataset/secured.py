@@ -7,10 +7,12 @@ project the caller cannot see is not found.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from labelmesh.core.access import Permission, Principal, ProjectGate
+from labelmesh.dataset.charts import balance_png
 from labelmesh.dataset.records import StoredVersion
 from labelmesh.dataset.usecases import Datasets, VersionWork
 from labelmesh.v1.dataset_service_pb2 import (
@@ -45,6 +47,11 @@ class SecuredDatasets:
         stored = await self.datasets.version(version_id)
         await self.gate.check(caller, Permission.READ_LABELS, stored.version.project_id)
         return stored
+
+    async def balance_chart(self, caller: Principal, version_id: str) -> bytes:
+        stored = await self.version(caller, version_id)
+        # Drawing is CPU work: off the event loop.
+        return await asyncio.to_thread(balance_png, stored.version)
 
     async def list_versions(
         self, caller: Principal, project_id: str, page_size: int, token: str

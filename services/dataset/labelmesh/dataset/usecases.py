@@ -184,6 +184,7 @@ class Datasets:
         version.label_count = manifest.labels
         version.class_counts.update(manifest.class_counts)
         version.split_counts.update(manifest.split_counts)
+        version.balance.extend(manifest.balance(settings.classes, sorted(work.split.ratios)))
         # To the millisecond, as MongoDB keeps it, so that page tokens match.
         now = datetime.now(UTC)
         version.created_at.FromDatetime(now.replace(microsecond=now.microsecond // 1000 * 1000))

@@ -9,6 +9,7 @@ import pytest
 from labelmesh.core.errors import InvalidField
 from labelmesh.dataset.domain import (
     Manifest,
+    balance_of,
     check_filter,
     dataset_item,
     item_change,
@@ -259,3 +260,10 @@ def test_item_changes_list_labels_added_and_removed() -> None:
     assert added is not None and added.kind == ItemChangeKind.ITEM_CHANGE_KIND_ADDED
     removed = item_change(old, None)
     assert removed is not None and len(removed.labels_removed) == 2
+
+
+def test_balance_counts_every_class_and_the_imbalance_of_those_present() -> None:
+    found = balance_of("train", {"cat": 8, "dog": 2}, CLASSES)
+    assert dict(found.class_counts) == {"cat": 8, "dog": 2, "bird": 0}
+    assert found.imbalance_ratio == 4.0 and list(found.missing_classes) == ["bird"]
+    assert balance_of("test", {}, CLASSES).imbalance_ratio == 0.0

@@ -212,3 +212,22 @@ async def test_a_split_with_bad_ratios_or_a_foreign_parent_is_refused(world: Dat
     with pytest.raises(InvalidField) as refused:
         await world.version(split=foreign)
     assert refused.value.field == "split.parent_version_id"
+
+
+async def test_a_version_counts_classes_per_split(world: DatasetWorld) -> None:
+    await world.project()
+    for n in range(20):
+        await world.accepted(f"i{n:02d}", [cls("cat" if n % 5 else "dog")])
+    whole, _ = await world.version()
+    [all_items] = whole.balance
+    assert all_items.split == "" and dict(all_items.class_counts) == {
+        "cat": 16,
+        "dog": 4,
+        "bird": 0,
+    }
+    split, _ = await world.version(split=SplitSpec(ratios={"train": 0.75, "test": 0.25}))
+    assert [b.split for b in split.balance] == ["test", "train"]
+    test, train = split.balance
+    assert dict(train.class_counts) == {"cat": 12, "dog": 3, "bird": 0}
+    assert dict(test.class_counts) == {"cat": 4, "dog": 1, "bird": 0}
+    assert train.imbalance_ratio == 4.0

@@ -50,6 +50,15 @@ class DatasetServicer(pb_grpc.DatasetServiceServicer):
         return views.versions_page(versions, token)
 
     @grpc_errors
+    async def GetBalanceChart(
+        self, request: pb.GetBalanceChartRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetBalanceChartResponse:
+        caller = await grpc_principal(self.authenticator, context)
+        return pb.GetBalanceChartResponse(
+            png=await self.datasets.balance_chart(caller, request.version_id)
+        )
+
+    @grpc_errors
     async def ListDatasetVersionItems(
         self, request: pb.ListDatasetVersionItemsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListDatasetVersionItemsResponse:

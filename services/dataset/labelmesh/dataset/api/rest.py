@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 
 from labelmesh.core.api import Caller
 from labelmesh.core.errors import InvalidField
@@ -53,6 +54,16 @@ def router(datasets: SecuredDatasets) -> APIRouter:
     async def get_version(version_id: str, caller: Caller) -> ProtoJSON:
         stored = await datasets.version(caller, version_id)
         return ProtoJSON(pb.GetDatasetVersionResponse(version=stored.version))
+
+    @api.get(
+        "/dataset-versions/{version_id}/balance.png",
+        response_class=Response,
+        responses={
+            200: {"description": "Labels per class and split", "content": {"image/png": {}}}
+        },
+    )
+    async def balance_chart(version_id: str, caller: Caller) -> Response:
+        return Response(await datasets.balance_chart(caller, version_id), media_type="image/png")
 
     @api.get(
         "/dataset-versions/{version_id}/items",
