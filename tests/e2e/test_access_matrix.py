@@ -486,6 +486,10 @@ REST: dict[str, tuple[Rule, RestCall]] = {
         project(LABEL_READERS),
         _rest("GET", "/v1/dataset-versions/{v}/balance.png"),
     ),
+    "dataset GET /v1/dataset-versions/{version_id}/export.jsonl": (
+        project(LABEL_READERS),
+        _rest("GET", "/v1/dataset-versions/{v}/export.jsonl"),
+    ),
     "dataset GET /v1/dataset-versions/{version_id}/items": (
         project(LABEL_READERS),
         _rest("GET", "/v1/dataset-versions/{v}/items"),
@@ -723,6 +727,10 @@ GRPC: dict[str, tuple[Rule, Callable[[World], Any]]] = {
     "labelmesh.v1.DatasetService/GetBalanceChart": (
         project(LABEL_READERS),
         lambda w: dataset_pb.GetBalanceChartRequest(version_id=w.version_id),
+    ),
+    "labelmesh.v1.DatasetService/StreamDatasetVersion": (
+        project(LABEL_READERS),
+        lambda w: dataset_pb.StreamDatasetVersionRequest(version_id=w.version_id),
     ),
     "labelmesh.v1.DatasetService/ListDatasetVersionItems": (
         project(LABEL_READERS),

@@ -4,10 +4,12 @@ gRPC, with lineage back to the audit log, diffs, and refused filters."""
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 import grpc
 import pytest
+from google.protobuf import json_format
 from PIL import Image
 
 from labelmesh.devstack.keys import StackKeys
@@ -64,6 +66,14 @@ def test_a_version_traces_each_label_and_diffs_against_the_next(
     assert chart.headers["content-type"] == "image/png"
     assert Image.open(io.BytesIO(chart.content)).format == "PNG"
 
+    exported = api.client.get(f"{rest}/v1/dataset-versions/{first['version_id']}/export.jsonl")
+    assert exported.headers["content-type"].startswith("application/x-ndjson")
+    lines = [
+        json_format.ParseDict(json.loads(line), pb.DatasetItem())
+        for line in exported.text.splitlines()
+    ]
+    assert {item.item_id for item in lines} == set(item_ids)
+
     [added] = api.upload_texts(project_id, ["the cup final"])
     second = version_of(api, project_id, 4)
     diff = api.client.get(
@@ -84,6 +94,11 @@ def test_a_version_traces_each_label_and_diffs_against_the_next(
                 request, metadata=[("authorization", f"Bearer {keys.admin_key}")]
             )
         )
+        whole = stub.StreamDatasetVersion(
+            pb.StreamDatasetVersionRequest(version_id=second["version_id"]),
+            metadata=[("authorization", f"Bearer {keys.admin_key}")],
+        )
+        assert sorted(i.item_id for m in whole for i in m.items) == sorted([*item_ids, added])
     assert streamed[-1].summary.items_removed == 1
     assert [c.item_id for m in streamed for c in m.changes] == [added]
 

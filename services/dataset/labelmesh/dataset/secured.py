@@ -53,6 +53,13 @@ class SecuredDatasets:
         # Drawing is CPU work: off the event loop.
         return await asyncio.to_thread(balance_png, stored.version)
 
+    async def stream(
+        self, caller: Principal, version_id: str
+    ) -> tuple[StoredVersion, AsyncIterator[list[DatasetItem]]]:
+        """The version, checked before its first item is read, and its items."""
+        stored = await self.version(caller, version_id)
+        return stored, self.datasets.chunks(stored)
+
     async def list_versions(
         self, caller: Principal, project_id: str, page_size: int, token: str
     ) -> tuple[list[DatasetVersion], str]:

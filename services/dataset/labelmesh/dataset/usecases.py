@@ -230,14 +230,19 @@ class Datasets:
         next_token = _encode_items_token(chunk, offset) if chunk < stored.chunks else ""
         return items, next_token
 
-    async def manifest(self, stored: StoredVersion) -> AsyncIterator[DatasetItem]:
-        """Every item of a version, in its order, one chunk in memory at a time."""
+    async def chunks(self, stored: StoredVersion) -> AsyncIterator[list[DatasetItem]]:
+        """A version's items, in its order, a stored chunk at a time."""
         for index in range(stored.chunks):
             found = await self.versions.chunk(stored.manifest_id, index)
             if found is None:
                 raise NotFound("manifest chunk", f"{stored.version.version_id}:{index}")
-            for raw in found.items:
-                yield DatasetItem.FromString(raw)
+            yield [DatasetItem.FromString(raw) for raw in found.items]
+
+    async def manifest(self, stored: StoredVersion) -> AsyncIterator[DatasetItem]:
+        """Every item of a version, in its order, one chunk in memory at a time."""
+        async for chunk in self.chunks(stored):
+            for item in chunk:
+                yield item
 
     async def diff(
         self, before: StoredVersion, after: StoredVersion, summary: DiffSummary

@@ -68,6 +68,18 @@ class DatasetServicer(pb_grpc.DatasetServiceServicer):
         )
         return views.items_page(items, token)
 
+    async def StreamDatasetVersion(
+        self, request: pb.StreamDatasetVersionRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.StreamDatasetVersionResponse]:
+        # An async generator cannot use grpc_errors: errors are translated here.
+        try:
+            caller = await grpc_principal(self.authenticator, context)
+            _, chunks = await self.datasets.stream(caller, request.version_id)
+            async for chunk in chunks:
+                yield pb.StreamDatasetVersionResponse(items=chunk)
+        except GRPC_MAPPED_ERRORS as exc:
+            await context.abort(grpc_status_of(exc), str(exc))
+
     async def DiffDatasetVersions(
         self, request: pb.DiffDatasetVersionsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.DiffDatasetVersionsResponse]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from labelmesh.core.api import Caller
 from labelmesh.core.errors import InvalidField
@@ -64,6 +66,34 @@ def router(datasets: SecuredDatasets) -> APIRouter:
     )
     async def balance_chart(version_id: str, caller: Caller) -> Response:
         return Response(await datasets.balance_chart(caller, version_id), media_type="image/png")
+
+    @api.get(
+        "/dataset-versions/{version_id}/export.jsonl",
+        response_class=StreamingResponse,
+        responses={
+            200: {
+                "description": "Every item of the version, one proto-JSON object per line",
+                "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+            }
+        },
+    )
+    async def export_jsonl(version_id: str, caller: Caller) -> StreamingResponse:
+        """Stream the version as JSONL, a stored chunk at a time: memory stays
+        flat whatever its size."""
+        stored, chunks = await datasets.stream(caller, version_id)
+
+        async def lines() -> AsyncIterator[str]:
+            async for chunk in chunks:
+                # Converting a chunk to JSON is CPU work: off the event loop.
+                yield await asyncio.to_thread(views.jsonl, chunk)
+
+        name = stored.version.name or "dataset"
+        filename = f"{name}-{stored.version.version_id[:12]}.jsonl"
+        return StreamingResponse(
+            lines(),
+            media_type="application/x-ndjson",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
 
     @api.get(
         "/dataset-versions/{version_id}/items",
