@@ -65,6 +65,18 @@ def test_a_version_traces_each_label_and_diffs_against_the_next(
     chart = api.client.get(f"{rest}/v1/dataset-versions/{halves['version_id']}/balance.png")
     assert chart.headers["content-type"] == "image/png"
     assert Image.open(io.BytesIO(chart.content)).format == "PNG"
+    weighted = api.client.post(
+        f"{rest}/v1/projects/{project_id}/dataset-versions",
+        json={
+            "derived_from": halves["version_id"],
+            "rebalance": {"method": "REBALANCE_METHOD_WEIGHTS"},
+        },
+    )
+    assert weighted.status_code == 201, weighted.text
+    derived = weighted.json()["version"]
+    assert derived["derived_from"] == halves["version_id"]
+    derived_items = api.client.get(f"{rest}/v1/dataset-versions/{derived['version_id']}/items")
+    assert all(item["sampling_weight"] > 0 for item in derived_items.json()["items"])
 
     exported = api.client.get(f"{rest}/v1/dataset-versions/{first['version_id']}/export.jsonl")
     assert exported.headers["content-type"].startswith("application/x-ndjson")

@@ -40,6 +40,8 @@ class SecuredDatasets:
             caller.actor,
             caller.label,
             request.split,
+            request.derived_from,
+            request.rebalance,
         )
         return await self.datasets.create_version(work)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -25,6 +25,7 @@ from labelmesh.dataset.domain import (
 )
 from labelmesh.dataset.metrics import DatasetMetrics
 from labelmesh.dataset.ports import ItemProjection, VersionRepository
+from labelmesh.dataset.rebalance import Rebalancer
 from labelmesh.dataset.records import ManifestChunk, ProjectedItem, StoredVersion
 from labelmesh.dataset.splits import assign, check_ratios, units_of
 from labelmesh.v1.dataset_service_pb2 import DatasetItem, DiffSummary, ItemChange
@@ -34,6 +35,8 @@ from labelmesh.v1.events_pb2 import (
     DatasetVersion,
     DatasetVersionCreated,
     ProjectSpec,
+    Rebalance,
+    RebalanceMethod,
     SplitSpec,
 )
 
@@ -43,6 +46,8 @@ CHUNK_ITEMS = 1000
 READ_BATCH = 1000
 MAX_NAME = 200
 MAX_PAGE = 1000
+# Writes a version's items, in its order, through the manifest that hashes them.
+Taker = Callable[[Manifest], AsyncIterator[list[bytes]]]
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ class VersionWork:
     actor: Actor
     actor_label: str
     split: SplitSpec = field(default_factory=SplitSpec)
+    derived_from: str = ""
+    rebalance: Rebalance = field(default_factory=Rebalance)
 
     @property
     def splits(self) -> bool:
@@ -86,24 +93,16 @@ class Datasets:
         version made before is returned, and the new chunks are dropped.
         """
         project = await self.project(work.project_id)
-        check_filter(work.filter, project)
         if len(work.name) > MAX_NAME:
             raise InvalidField("name", f"at most {MAX_NAME} characters")
-        if work.splits:
-            check_ratios(dict(work.split.ratios))
-        splits = await self._splits(work) if work.splits else {}
-        settings = version_settings(
-            project,
-            work.filter,
-            project.review_policy.version,
-            project.auto_annotation.version,
-        )
-        if work.splits:
-            settings.split.CopyFrom(work.split)
+        if work.derived_from:
+            settings, taken = await self._derived(work)
+        else:
+            settings, taken = await self._from_labels(work, project)
         manifest = Manifest(settings)
         manifest_id = uuid.uuid4().hex
         try:
-            chunks = await self._write_manifest(work, manifest, manifest_id, splits)
+            chunks = await self._write_manifest(manifest_id, taken(manifest))
             version = self._version(settings, manifest, work)
             created = await self._store(StoredVersion(version, manifest_id, chunks), work)
         except BaseException:
@@ -154,14 +153,70 @@ class Datasets:
         spec = work.split
         return await asyncio.to_thread(assign, units, dict(spec.ratios), spec.seed, placed)
 
-    async def _write_manifest(
-        self, work: VersionWork, manifest: Manifest, manifest_id: str, splits: dict[str, str]
-    ) -> int:
+    async def _from_labels(
+        self, work: VersionWork, project: ProjectSpec
+    ) -> tuple[DatasetVersion, Taker]:
+        """The settings of a version of the projection, and its items."""
+        check_filter(work.filter, project)
+        if work.rebalance.ByteSize():
+            raise InvalidField("rebalance", "needs derived_from: a version to rebalance")
+        if work.splits:
+            check_ratios(dict(work.split.ratios))
+        splits = await self._splits(work) if work.splits else {}
+        settings = version_settings(
+            project, work.filter, project.review_policy.version, project.auto_annotation.version
+        )
+        if work.splits:
+            settings.split.CopyFrom(work.split)
+
+        async def taken(manifest: Manifest) -> AsyncIterator[list[bytes]]:
+            async for batch in self.items.accepted(work.project_id, READ_BATCH):
+                # Filtering and serializing a batch is CPU work: off the event loop.
+                yield await asyncio.to_thread(_take, batch, work.filter, manifest, splits)
+
+        return settings, taken
+
+    async def _derived(self, work: VersionWork) -> tuple[DatasetVersion, Taker]:
+        """The settings of a rebalanced version of a parent, and its items: a
+        first pass over the parent counts its classes, a second rebalances."""
+        parent = await self.versions.get(work.derived_from)
+        if parent is None or parent.version.project_id != work.project_id:
+            raise InvalidField("derived_from", "not a version of this project")
+        if work.filter.ByteSize() or work.splits:
+            raise InvalidField("filter", "a derived version keeps its parent's filter and split")
+        if work.rebalance.method == RebalanceMethod.REBALANCE_METHOD_UNSPECIFIED:
+            raise InvalidField("rebalance.method", "must be UNDERSAMPLE or WEIGHTS")
+        settings = DatasetVersion(
+            project_id=work.project_id,
+            filter=parent.version.filter,
+            classes=parent.version.classes,
+            schema_sha256=parent.version.schema_sha256,
+            policy_version=parent.version.policy_version,
+            rule_version=parent.version.rule_version,
+            split=parent.version.split,
+            derived_from=parent.version.version_id,
+            rebalance=work.rebalance,
+        )
+        rebalancer = Rebalancer(parent.version, work.rebalance)
+        async for chunk in self.chunks(parent):
+            await asyncio.to_thread(rebalancer.count, chunk)
+        rebalancer.finish()
+
+        def rebalanced(chunk: list[DatasetItem], manifest: Manifest) -> list[bytes]:
+            kept = (rebalancer.apply(item) for item in chunk)
+            return [manifest.add(item) for item in kept if item is not None]
+
+        async def taken(manifest: Manifest) -> AsyncIterator[list[bytes]]:
+            async for chunk in self.chunks(parent):
+                yield await asyncio.to_thread(rebalanced, chunk, manifest)
+
+        return settings, taken
+
+    async def _write_manifest(self, manifest_id: str, taken: AsyncIterator[list[bytes]]) -> int:
         chunk: list[bytes] = []
         written = 0
-        async for batch in self.items.accepted(work.project_id, READ_BATCH):
-            # Filtering and serializing a batch is CPU work: off the event loop.
-            chunk += await asyncio.to_thread(_take, batch, work.filter, manifest, splits)
+        async for batch in taken:
+            chunk += batch
             while len(chunk) >= CHUNK_ITEMS:
                 await self.versions.put_chunks(
                     [ManifestChunk(manifest_id, written, tuple(chunk[:CHUNK_ITEMS]))]
@@ -184,7 +239,7 @@ class Datasets:
         version.label_count = manifest.labels
         version.class_counts.update(manifest.class_counts)
         version.split_counts.update(manifest.split_counts)
-        version.balance.extend(manifest.balance(settings.classes, sorted(work.split.ratios)))
+        version.balance.extend(manifest.balance(settings.classes, sorted(settings.split.ratios)))
         # To the millisecond, as MongoDB keeps it, so that page tokens match.
         now = datetime.now(UTC)
         version.created_at.FromDatetime(now.replace(microsecond=now.microsecond // 1000 * 1000))

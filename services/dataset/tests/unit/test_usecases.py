@@ -11,7 +11,15 @@ from labelmesh.dataset import usecases
 from labelmesh.dataset.domain import order_key
 from labelmesh.testing.twins.dataset import T0, DatasetWorld, box, cls, event
 from labelmesh.v1.dataset_service_pb2 import DiffSummary, ItemChangeKind
-from labelmesh.v1.events_pb2 import DatasetFilter, ReviewPolicy, ReviewPolicyConfigured, SplitSpec
+from labelmesh.v1.events_pb2 import (
+    DatasetFilter,
+    DatasetVersion,
+    Rebalance,
+    RebalanceMethod,
+    ReviewPolicy,
+    ReviewPolicyConfigured,
+    SplitSpec,
+)
 
 
 async def test_a_version_snapshots_accepted_items_with_counts_and_one_event(
@@ -231,3 +239,65 @@ async def test_a_version_counts_classes_per_split(world: DatasetWorld) -> None:
     assert dict(train.class_counts) == {"cat": 12, "dog": 3, "bird": 0}
     assert dict(test.class_counts) == {"cat": 4, "dog": 1, "bird": 0}
     assert train.imbalance_ratio == 4.0
+
+
+async def skewed(world: DatasetWorld) -> DatasetVersion:
+    """A split version with four cats to each dog in every split."""
+    await world.project()
+    for n in range(40):
+        await world.accepted(f"i{n:02d}", [cls("dog" if n % 5 == 0 else "cat")])
+    ratios = {"train": 0.5, "test": 0.5}
+    return (await world.version(split=SplitSpec(ratios=ratios, seed=2)))[0]
+
+
+async def test_undersampling_keeps_as_many_of_each_class_as_the_rarest_has(
+    world: DatasetWorld,
+) -> None:
+    parent = await skewed(world)
+    undersample = Rebalance(method=RebalanceMethod.REBALANCE_METHOD_UNDERSAMPLE, seed=1)
+    derived, _ = await world.version(derived_from=parent.version_id, rebalance=undersample)
+    assert derived.derived_from == parent.version_id and derived.rebalance == undersample
+    assert derived.split == parent.split
+    for split in derived.balance:
+        assert dict(split.class_counts) == {"cat": 4, "dog": 4, "bird": 0}
+        assert split.imbalance_ratio == 1.0
+    kept = await items_of(world, derived.version_id)
+    assert kept.items() <= (await items_of(world, parent.version_id)).items()
+    again, created = await world.version(derived_from=parent.version_id, rebalance=undersample)
+    assert not created and again.version_id == derived.version_id
+
+
+async def test_weights_make_each_class_weigh_the_same_in_its_split(world: DatasetWorld) -> None:
+    parent = await skewed(world)
+    weights = Rebalance(method=RebalanceMethod.REBALANCE_METHOD_WEIGHTS)
+    derived, _ = await world.version(derived_from=parent.version_id, rebalance=weights)
+    assert derived.item_count == parent.item_count
+    stored = await world.datasets.version(derived.version_id)
+    weight: dict[tuple[str, str], float] = {}
+    async for item in world.datasets.manifest(stored):
+        key = (item.split, item.labels[0].classification.label)
+        weight[key] = weight.get(key, 0.0) + item.sampling_weight
+    for split in ("train", "test"):
+        assert weight[(split, "cat")] == pytest.approx(weight[(split, "dog")]) == 10.0
+
+
+async def test_a_rebalance_needs_a_parent_of_the_project_and_a_method(world: DatasetWorld) -> None:
+    parent = await skewed(world)
+    weights = Rebalance(method=RebalanceMethod.REBALANCE_METHOD_WEIGHTS)
+    cases = [
+        ({"rebalance": weights}, "rebalance"),
+        ({"derived_from": "nothing", "rebalance": weights}, "derived_from"),
+        ({"derived_from": parent.version_id}, "rebalance.method"),
+        (
+            {
+                "derived_from": parent.version_id,
+                "rebalance": weights,
+                "filter": DatasetFilter(classes=["cat"]),
+            },
+            "filter",
+        ),
+    ]
+    for fields, field in cases:
+        with pytest.raises(InvalidField) as refused:
+            await world.version(**fields)  # type: ignore[arg-type]
+        assert refused.value.field == field

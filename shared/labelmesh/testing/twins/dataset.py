@@ -31,6 +31,7 @@ from labelmesh.v1.events_pb2 import (
     ItemIngested,
     ProjectCreated,
     ProjectSpec,
+    Rebalance,
     ReviewDecided,
     ReviewDecision,
     SplitSpec,
@@ -213,6 +214,8 @@ class DatasetWorld:
         project: str = "p1",
         name: str = "v",
         split: SplitSpec | None = None,
+        derived_from: str = "",
+        rebalance: Rebalance | None = None,
     ) -> tuple[DatasetVersion, bool]:
         work = VersionWork(
             project,
@@ -221,5 +224,7 @@ class DatasetWorld:
             user_actor("lead"),
             "KIND_USER:lead",
             split or SplitSpec(),
+            derived_from,
+            rebalance or Rebalance(),
         )
         return await self.datasets.create_version(work)
