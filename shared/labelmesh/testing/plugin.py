@@ -14,14 +14,18 @@ from pathlib import Path
 
 import pytest
 from moto.server import ThreadedMotoServer
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from labelmesh.access.app import build_app as build_access
 from labelmesh.access.config import AccessSettings
 from labelmesh.core.config import CoreSettings
+from labelmesh.core.mongo import Document
 from labelmesh.devstack.infra import secantus_server, start_and_wait, tansu_broker
 from labelmesh.devstack.processes import free_port
 from labelmesh.testing.access import SessionAccess
 from labelmesh.testing.backends import backend  # noqa: F401  (a fixture for the contract suites)
+from labelmesh.testing.hot_queries import SentCommands
 from labelmesh.testing.services import serving
 
 MOTO_START_DEADLINE_SECONDS = 10.0
@@ -56,6 +60,24 @@ def mongo_uri(infra_logs: Path) -> Iterator[str]:
 def unique_name() -> str:
     """A fresh name for this test's topics and database."""
     return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def sent_commands() -> SentCommands:
+    """What `watched_db`'s client sends, for the hot-query contract tests."""
+    return SentCommands()
+
+
+@pytest.fixture
+async def watched_db(
+    mongo_uri: str, unique_name: str, sent_commands: SentCommands
+) -> AsyncIterator[AsyncDatabase[Document]]:
+    """A fresh database whose client records every command in `sent_commands`."""
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        mongo_uri, tz_aware=True, event_listeners=[sent_commands]
+    )
+    yield client[unique_name]
+    await client.close()
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,7 @@ explain what each reads, at 1,000 and at 100,000 items of ten projects.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from labelmesh.core.mongo import Document
@@ -23,22 +20,6 @@ pytestmark = pytest.mark.integration
 PROJECTS = 10
 
 
-@pytest.fixture
-def sent() -> SentCommands:
-    return SentCommands()
-
-
-@pytest.fixture
-async def db(
-    mongo_uri: str, unique_name: str, sent: SentCommands
-) -> AsyncIterator[AsyncDatabase[Document]]:
-    client: AsyncMongoClient[Document] = AsyncMongoClient(
-        mongo_uri, tz_aware=True, event_listeners=[sent]
-    )
-    yield client[unique_name]
-    await client.close()
-
-
 def item(n: int) -> Document:
     # In each project every other item is accepted; the rest wait for labels.
     acceptance = Acceptance("a", (b"",), 1, 1, T0, "e") if n // PROJECTS % 2 == 0 else None
@@ -46,15 +27,15 @@ def item(n: int) -> Document:
 
 
 async def test_a_version_reads_only_the_accepted_items_of_its_project(
-    db: AsyncDatabase[Document], sent: SentCommands
+    watched_db: AsyncDatabase[Document], sent_commands: SentCommands
 ) -> None:
-    projection = MongoItemProjection(db)
+    projection = MongoItemProjection(watched_db)
     await projection.ensure_indexes()
 
     async def measure() -> tuple[int, Examined]:
-        sent.sent.clear()
+        sent_commands.sent.clear()
         returned = sum([len(b) async for b in projection.accepted("p0", 1000)])
-        finds = sent.named("find")
+        finds = sent_commands.named("find")
         each = [await examined(projection.items, find["filter"]) for find in finds]
         return returned, Examined(sum(e.keys for e in each), sum(e.docs for e in each))
 

@@ -8,11 +8,9 @@ explain how many documents it reads, at 1,000 and at 100,000 documents.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -27,22 +25,6 @@ from labelmesh.v1.events_pb2 import DataType, ProjectSpec
 pytestmark = pytest.mark.integration
 PROJECTS = 10
 AT = datetime(2026, 11, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def sent() -> SentCommands:
-    return SentCommands()
-
-
-@pytest.fixture
-async def db(
-    mongo_uri: str, unique_name: str, sent: SentCommands
-) -> AsyncIterator[AsyncDatabase[Document]]:
-    client: AsyncMongoClient[Document] = AsyncMongoClient(
-        mongo_uri, tz_aware=True, event_listeners=[sent]
-    )
-    yield client[unique_name]
-    await client.close()
 
 
 def sha_of(n: int) -> str:
@@ -71,9 +53,11 @@ def project(n: int) -> Document:
     return {"_id": f"p{n}", "spec": ProjectSpec(project_id=f"p{n}").SerializeToString()}
 
 
-async def examined_by_all(collection: AsyncCollection[Document], sent: SentCommands) -> Examined:
+async def examined_by_all(
+    collection: AsyncCollection[Document], sent_commands: SentCommands
+) -> Examined:
     """What the server reads to answer every find the adapter sent."""
-    finds = sent.named("find")
+    finds = sent_commands.named("find")
     assert finds, "the adapter sent no query"
     each = [await examined(collection, find["filter"]) for find in finds]
     return Examined(sum(e.keys for e in each), sum(e.docs for e in each))
@@ -85,31 +69,31 @@ def assert_flat(small: Examined, large: Examined, at_most: int) -> None:
 
 
 async def test_the_dedup_check_reads_only_the_items_it_asks_for(
-    db: AsyncDatabase[Document], sent: SentCommands
+    watched_db: AsyncDatabase[Document], sent_commands: SentCommands
 ) -> None:
-    items = MongoItemRepository(db)
+    items = MongoItemRepository(watched_db)
     # Half of these were stored before (items 0, 10, 20, ... are project p0's), half are new.
     hashes = [sha_of(n * PROJECTS) for n in range(20)] + [sha_of(-n) for n in range(1, 21)]
 
     async def measure() -> Examined:
-        sent.sent.clear()
+        sent_commands.sent.clear()
         found = await items.ids_by_hash("p0", hashes)
         assert len(found) == 20
-        return await examined_by_all(items.items, sent)
+        return await examined_by_all(items.items, sent_commands)
 
     small, large = await growth([(items.items, text_item)], measure)
     assert_flat(small, large, at_most=len(hashes))
 
 
 async def test_the_project_lookup_is_a_point_lookup(
-    db: AsyncDatabase[Document], sent: SentCommands
+    watched_db: AsyncDatabase[Document], sent_commands: SentCommands
 ) -> None:
-    projects = MongoProjectDirectory(db)
+    projects = MongoProjectDirectory(watched_db)
 
     async def measure() -> Examined:
-        sent.sent.clear()
+        sent_commands.sent.clear()
         assert await projects.get("p7") == ProjectSpec(project_id="p7")
-        return await examined_by_all(projects.collection, sent)
+        return await examined_by_all(projects.collection, sent_commands)
 
     small, large = await growth([(projects.collection, project)], measure)
     assert_flat(small, large, at_most=1)
