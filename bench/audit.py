@@ -4,8 +4,9 @@ streamed JSONL export over REST from the audit service running as a process
 of its own (`python -m labelmesh.audit`), read over HTTP.
 
 The targets are stated for 10 million entries. The database keeps them on
-disk: in memory they would take about 2.4 KB each. The table says which size
-was measured.
+disk: in memory they would take about 2.4 KB each. At 10 M, SecantusDB's index
+builds hold every key in memory and take hours on 2 cores (services/audit/
+README.md). The table says which size was measured.
 """
 
 from __future__ import annotations
