@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from google.protobuf.message import Message
 
+from labelmesh.core.enums import proto_values
 from labelmesh.core.errors import InvalidField
 from labelmesh.core.labels import class_of
 from labelmesh.dataset.records import Acceptance, AnnotationTrace, ItemStatus, ProjectedItem
@@ -45,10 +46,7 @@ from labelmesh.v1.geometry_pb2 import Label
 # (bucket, item id) order, which never changes for an item.
 BUCKETS = 256
 
-STATUS_VALUES = {
-    ItemStatus.ACCEPTED: AcceptedStatus.ACCEPTED_STATUS_ACCEPTED,
-    ItemStatus.IN_REREVIEW: AcceptedStatus.ACCEPTED_STATUS_IN_REREVIEW,
-}
+STATUS_VALUES = proto_values(ItemStatus, AcceptedStatus)
 
 
 def bucket_of(item_id: str) -> int:
