@@ -150,8 +150,8 @@ class GoldRepository(Protocol):
 
     async def answers(self, tx: Transaction, item_ids: Iterable[str]) -> dict[str, list[Label]]: ...
 
-    async def save(self, tx: Transaction, answer: GoldAnswer) -> None:
-        """Store an item's answer, replacing an earlier one."""
+    async def save(self, tx: Transaction, answers: Sequence[GoldAnswer]) -> None:
+        """Store items' answers, each replacing an earlier one, in one write."""
         ...
 
 

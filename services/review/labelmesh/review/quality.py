@@ -116,9 +116,9 @@ class Quality:
 
         async def write(tx: Transaction) -> None:
             at = datetime.now(UTC)
+            answers = [GoldAnswer(i, project_id, list(labels), actor.id, at) for i, labels in accepted]
+            await self.store.gold.save(tx, answers)
             for item_id, labels in accepted:
-                answer = GoldAnswer(item_id, project_id, list(labels), actor.id, at)
-                await self.store.gold.save(tx, answer)
                 event = GoldStandardSet(labels=labels)
                 tx.emit(review_envelope(event, actor, project_id, item_id))
 

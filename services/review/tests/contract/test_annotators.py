@@ -42,9 +42,15 @@ async def test_a_rolled_back_count_leaves_the_tally(backend: Backend) -> None:
 async def test_gold_answers_round_trip_and_replace(backend: Backend) -> None:
     repository = review_store(backend).gold
     async with backend.uow.begin() as tx:
-        await repository.save(tx, GoldAnswer("g1", "p1", [cls("cat")], "olga", T0))
-        await repository.save(tx, GoldAnswer("g2", "p1", [cls("dog")], "olga", T0))
-        await repository.save(tx, GoldAnswer("g1", "p1", [cls("bee")], "olga", T0))
+        await repository.save(tx, [])
+        await repository.save(
+            tx,
+            [
+                GoldAnswer("g1", "p1", [cls("cat")], "olga", T0),
+                GoldAnswer("g2", "p1", [cls("dog")], "olga", T0),
+            ],
+        )
+        await repository.save(tx, [GoldAnswer("g1", "p1", [cls("bee")], "olga", T0)])
     async with backend.uow.begin() as tx:
         answers = await repository.answers(tx, ["g1", "g2", "g1", "nope"])
     assert answers == {"g1": [cls("bee")], "g2": [cls("dog")]}

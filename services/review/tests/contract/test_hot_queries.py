@@ -103,7 +103,7 @@ def assert_flat(small: Examined, large: Examined) -> None:
 async def test_a_fetchs_items_and_gold_answers_are_read_by_id(review: Review) -> None:
     async with review.uow.begin() as tx:
         await review.store.items.save(tx, [ItemState("i1", "p1"), ItemState("i2", "p1")])
-        await review.store.gold.save(tx, GoldAnswer("g1", "p1", [cls("cat")], "olga", now()))
+        await review.store.gold.save(tx, [GoldAnswer("g1", "p1", [cls("cat")], "olga", now())])
 
     async def load(tx: Transaction) -> None:
         await review.store.items.load(tx, ["i1", "i2", "g1", "not-yet"])

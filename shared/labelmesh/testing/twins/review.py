@@ -294,8 +294,8 @@ class InMemoryGoldRepository:
         wanted = set(item_ids)
         return {i: list(a.labels) for i, a in self.gold.items() if i in wanted}
 
-    async def save(self, tx: Transaction, answer: GoldAnswer) -> None:
-        self.gold[answer.item_id] = answer
+    async def save(self, tx: Transaction, answers: Sequence[GoldAnswer]) -> None:
+        self.gold.update((answer.item_id, answer) for answer in answers)
 
 
 class InMemoryMemberRepository:

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from labelmesh.core.labels import labels_to_json
@@ -93,16 +93,21 @@ class MongoGoldRepository:
         documents = await find_in(self.gold, "_id", item_ids, session_of(tx))
         return {d["_id"]: labels_of(d["labels"]) for d in documents}
 
-    async def save(self, tx: Transaction, answer: GoldAnswer) -> None:
-        await self.gold.replace_one(
-            {"_id": answer.item_id},
-            {
-                "_id": answer.item_id,
-                "project_id": answer.project_id,
-                "labels": labels_to_json(answer.labels),
-                "set_by": answer.set_by,
-                "set_at": answer.set_at,
-            },
-            upsert=True,
-            session=session_of(tx),
-        )
+    async def save(self, tx: Transaction, answers: Sequence[GoldAnswer]) -> None:
+        if not answers:
+            return
+        replacements = [
+            ReplaceOne(
+                {"_id": answer.item_id},
+                {
+                    "_id": answer.item_id,
+                    "project_id": answer.project_id,
+                    "labels": labels_to_json(answer.labels),
+                    "set_by": answer.set_by,
+                    "set_at": answer.set_at,
+                },
+                upsert=True,
+            )
+            for answer in answers
+        ]
+        await self.gold.bulk_write(replacements, session=session_of(tx))
