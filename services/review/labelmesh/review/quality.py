@@ -116,7 +116,7 @@ class Quality:
 
         async def write(tx: Transaction) -> None:
             at = datetime.now(UTC)
-            answers = [GoldAnswer(i, project_id, list(labels), actor.id, at) for i, labels in accepted]
+            answers = [GoldAnswer(i, project_id, list(ls), actor.id, at) for i, ls in accepted]
             await self.store.gold.save(tx, answers)
             for item_id, labels in accepted:
                 event = GoldStandardSet(labels=labels)
