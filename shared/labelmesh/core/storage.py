@@ -11,6 +11,7 @@ import asyncio
 import io
 import os
 import secrets
+import shutil
 from pathlib import Path
 from typing import Protocol
 
@@ -22,6 +23,10 @@ from minio.error import S3Error
 from labelmesh.core.config import CoreSettings
 
 MAX_KEY_BYTES = 1024
+# Bytes read at a time when copying a file into the store.
+COPY_BYTES = 1024 * 1024
+# Part size of S3 multipart uploads from a file.
+PART_BYTES = 16 * 1024 * 1024
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchObject"})
 _BUCKET_TAKEN_CODES = frozenset({"BucketAlreadyOwnedByYou", "BucketAlreadyExists"})
 
@@ -49,8 +54,20 @@ class ObjectStore(Protocol):
         """Return the object's bytes, or raise `ObjectNotFound`."""
         ...
 
+    async def put_file(self, key: str, path: Path, content_type: str) -> None:
+        """Store the file at `path` under `key`, reading it a part at a time."""
+        ...
+
     async def exists(self, key: str) -> bool:
         """Tell whether an object is stored under `key`."""
+        ...
+
+    async def size(self, key: str) -> int:
+        """The object's size in bytes, or raise `ObjectNotFound`."""
+        ...
+
+    async def read_range(self, key: str, start: int, length: int) -> bytes:
+        """At most `length` bytes of the object from byte `start`, or raise `ObjectNotFound`."""
         ...
 
     async def delete(self, key: str) -> None:
@@ -127,9 +144,27 @@ class LocalDiskStore:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ObjectNotFound(key) from None
 
+    async def put_file(self, key: str, path: Path, content_type: str) -> None:
+        target = self._path(key)
+        await asyncio.to_thread(_copy_atomically, path, target)
+
     async def exists(self, key: str) -> bool:
         path = self._path(key)
         return await asyncio.to_thread(path.is_file)
+
+    async def size(self, key: str) -> int:
+        path = self._path(key)
+        try:
+            return (await asyncio.to_thread(path.stat)).st_size
+        except (FileNotFoundError, NotADirectoryError):
+            raise ObjectNotFound(key) from None
+
+    async def read_range(self, key: str, start: int, length: int) -> bytes:
+        path = self._path(key)
+        try:
+            return await asyncio.to_thread(_read_range, path, start, length)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise ObjectNotFound(key) from None
 
     async def delete(self, key: str) -> None:
         path = self._path(key)
@@ -159,6 +194,27 @@ def _write_atomically(path: Path, data: bytes) -> None:
         temp.unlink(missing_ok=True)
         raise
     _fsync_directory(path.parent)
+
+
+def _copy_atomically(source: Path, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{secrets.token_hex(8)}.part")
+    try:
+        with source.open("rb") as reading, temp.open("xb") as file:
+            shutil.copyfileobj(reading, file, COPY_BYTES)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _read_range(path: Path, start: int, length: int) -> bytes:
+    with path.open("rb") as file:
+        file.seek(start)
+        return file.read(length)
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -237,6 +293,17 @@ class S3ObjectStore:
                 raise ObjectNotFound(key) from None
             raise
 
+    async def put_file(self, key: str, path: Path, content_type: str) -> None:
+        validate_key(key)
+        await asyncio.to_thread(
+            self._client.fput_object,
+            self._bucket,
+            key,
+            str(path),
+            content_type=content_type,
+            part_size=PART_BYTES,
+        )
+
     async def exists(self, key: str) -> bool:
         validate_key(key)
         try:
@@ -247,6 +314,29 @@ class S3ObjectStore:
             raise
         return True
 
+    async def size(self, key: str) -> int:
+        validate_key(key)
+        try:
+            stat = await asyncio.to_thread(self._client.stat_object, self._bucket, key)
+        except S3Error as exc:
+            if exc.code in _NOT_FOUND_CODES:
+                raise ObjectNotFound(key) from None
+            raise
+        return stat.size or 0
+
+    async def read_range(self, key: str, start: int, length: int) -> bytes:
+        validate_key(key)
+        if length <= 0:
+            return b""
+        try:
+            return await asyncio.to_thread(self._read, key, start, length)
+        except S3Error as exc:
+            if exc.code in _NOT_FOUND_CODES:
+                raise ObjectNotFound(key) from None
+            if exc.code == "InvalidRange":  # starts at or past the end
+                return b""
+            raise
+
     async def delete(self, key: str) -> None:
         validate_key(key)
         await asyncio.to_thread(self._client.remove_object, self._bucket, key)
@@ -254,8 +344,8 @@ class S3ObjectStore:
     async def close(self) -> None:
         self._http.clear()
 
-    def _read(self, key: str) -> bytes:
-        response = self._client.get_object(self._bucket, key)
+    def _read(self, key: str, start: int = 0, length: int = 0) -> bytes:
+        response = self._client.get_object(self._bucket, key, offset=start, length=length)
         try:
             return response.read()
         finally:

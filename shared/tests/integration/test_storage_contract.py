@@ -26,6 +26,8 @@ OPERATIONS: dict[str, Operation] = {
     "get": lambda store, key: store.get(key),
     "exists": lambda store, key: store.exists(key),
     "delete": lambda store, key: store.delete(key),
+    "size": lambda store, key: store.size(key),
+    "read_range": lambda store, key: store.read_range(key, 0, 1),
 }
 
 
@@ -73,6 +75,31 @@ class ObjectStoreContract:
         await store.delete(KEY)
         await store.delete(KEY)
         assert not await store.exists(KEY)
+
+    async def test_a_file_is_stored_and_read_back_in_ranges(
+        self, store: ObjectStore, tmp_path: Path
+    ) -> None:
+        # Over two S3 parts, so the upload from the file is multipart.
+        data = random.Random(3).randbytes(2 * 16 * 1024 * 1024 + 5)
+        source = tmp_path / "archive.zip"
+        source.write_bytes(data)
+        await store.put_file(KEY, source, "application/zip")
+        assert await store.size(KEY) == len(data)
+        assert await store.read_range(KEY, 0, 10) == data[:10]
+        assert (
+            await store.read_range(KEY, 16 * 1024 * 1024 - 3, 7) == data[16 * 1024 * 1024 - 3 :][:7]
+        )
+        assert await store.read_range(KEY, len(data) - 4, 100) == data[-4:]
+        assert await store.read_range(KEY, len(data), 10) == b""
+        assert await store.get(KEY) == data
+
+    async def test_size_and_ranges_of_a_missing_key_raise_object_not_found(
+        self, store: ObjectStore
+    ) -> None:
+        with pytest.raises(ObjectNotFound):
+            await store.size(KEY)
+        with pytest.raises(ObjectNotFound):
+            await store.read_range(KEY, 0, 1)
 
     async def test_overwrite_replaces_whole_object(self, store: ObjectStore) -> None:
         await store.put(KEY, b"a much longer first version", "text/plain")
