@@ -119,6 +119,7 @@ class World:
     spare_key: str = ""  # a key id to revoke
     model_id: str = ""
     version_id: str = ""  # a dataset version of the project
+    export_job: str = ""  # a finished JSONL export of the version
     credentials: dict[str, str] = field(default_factory=dict)
 
     def subject(self, role: str) -> str:
@@ -236,6 +237,15 @@ def build_world(transport: str, stack: dict[str, ServiceAddress], keys: StackKey
             "the dataset service to know the project",
         )
         world.version_id = made.json()["version"]["version_id"]
+        exports = world.url("dataset", f"/v1/dataset-versions/{world.version_id}/exports")
+        asked = admin.post(exports, json={"format": "EXPORT_FORMAT_JSONL"})
+        assert asked.status_code in (200, 202), asked.text
+        world.export_job = asked.json()["job"]["job_id"]
+        job = world.url("dataset", f"/v1/exports/{world.export_job}")
+        wait_for(
+            lambda: admin.get(job).json()["job"]["state"] == "EXPORT_STATE_SUCCEEDED",
+            "the export to finish",
+        )
     time.sleep(max(0.0, datetime.fromisoformat(soon).timestamp() - time.time() + 0.5))
     return world
 
@@ -260,6 +270,7 @@ def _rest(method: str, path: str, **kwargs: Any) -> RestCall:
             k=w.spare_key,
             m=w.model_id,
             v=w.version_id,
+            e=w.export_job,
         ),
         {key: value(w) if callable(value) else value for key, value in kwargs.items()},
     )
@@ -497,6 +508,15 @@ REST: dict[str, tuple[Rule, RestCall]] = {
     "dataset GET /v1/dataset-versions/{version_id}/diff/{other_id}": (
         project(LABEL_READERS),
         _rest("GET", "/v1/dataset-versions/{v}/diff/{v}"),
+    ),
+    "dataset POST /v1/dataset-versions/{version_id}/exports": (
+        project(LABEL_READERS),
+        _rest("POST", "/v1/dataset-versions/{v}/exports", json={"format": "EXPORT_FORMAT_JSONL"}),
+    ),
+    "dataset GET /v1/exports/{job_id}": (project(LABEL_READERS), _rest("GET", "/v1/exports/{e}")),
+    "dataset GET /v1/exports/{job_id}/download": (
+        project(LABEL_READERS),
+        _rest("GET", "/v1/exports/{e}/download"),
     ),
 }
 
@@ -741,6 +761,20 @@ GRPC: dict[str, tuple[Rule, Callable[[World], Any]]] = {
         lambda w: dataset_pb.DiffDatasetVersionsRequest(
             from_version_id=w.version_id, to_version_id=w.version_id
         ),
+    ),
+    "labelmesh.v1.DatasetService/StartExport": (
+        project(LABEL_READERS),
+        lambda w: dataset_pb.StartExportRequest(
+            version_id=w.version_id, format=dataset_pb.EXPORT_FORMAT_JSONL
+        ),
+    ),
+    "labelmesh.v1.DatasetService/GetExport": (
+        project(LABEL_READERS),
+        lambda w: dataset_pb.GetExportRequest(job_id=w.export_job),
+    ),
+    "labelmesh.v1.DatasetService/DownloadExport": (
+        project(LABEL_READERS),
+        lambda w: dataset_pb.DownloadExportRequest(job_id=w.export_job),
     ),
 }
 SERVICE_FILES = (access_pb, ingest_pb, inference_pb, annotation_pb, review_pb, audit_pb, dataset_pb)

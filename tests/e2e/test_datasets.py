@@ -3,11 +3,15 @@ gRPC, with lineage back to the audit log, diffs, and refused filters."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import grpc
+import pyarrow.parquet as pq
 import pytest
 from google.protobuf import json_format
 from PIL import Image
@@ -133,3 +137,77 @@ def test_a_filter_naming_an_unknown_class_is_refused_by_field(api: RestApi) -> N
     detail = wait_for(refused, "the dataset service to know the project")["detail"][0]
     assert detail["field"] == "filter.classes[1]"
     assert "not a class of the project" in detail["msg"]
+
+
+def finished_export(api: RestApi, version_id: str, **body: Any) -> dict[str, Any]:
+    """Ask for an export and wait until its job has written the archive."""
+    rest = api.stack["dataset"].rest
+    asked = api.client.post(f"{rest}/v1/dataset-versions/{version_id}/exports", json=body)
+    assert asked.status_code == 202, asked.text
+    job_id = asked.json()["job"]["job_id"]
+
+    def done() -> dict[str, Any] | None:
+        job: dict[str, Any] = api.client.get(f"{rest}/v1/exports/{job_id}").json()["job"]
+        assert job["state"] != "EXPORT_STATE_FAILED", job
+        return job if job["state"] == "EXPORT_STATE_SUCCEEDED" else None
+
+    return wait_for(done, "the export to finish")
+
+
+def test_an_export_job_writes_an_archive_that_downloads_in_resumable_parts(
+    api: RestApi, keys: StackKeys, tmp_path: Path
+) -> None:
+    rest = api.stack["dataset"].rest
+    project = api.new_text_project(
+        name="x", classes=["sports", "politics"], auto_accept_threshold=0
+    )
+    project_id = project["project_id"]
+    texts = [f"the match {n} ended in a goal" for n in range(6)]
+    item_ids = api.upload_texts(project_id, texts)
+    version = version_of(api, project_id, len(texts))
+    job = finished_export(api, version["version_id"], format="EXPORT_FORMAT_PARQUET")
+    assert job["items_done"] == str(len(texts)) and job["filename"].endswith("-parquet.zip")
+    download = f"{rest}/v1/exports/{job['job_id']}/download"
+
+    whole = api.client.get(download)
+    assert whole.status_code == 200 and whole.headers["accept-ranges"] == "bytes"
+    assert hashlib.sha256(whole.content).hexdigest() == job["sha256"]
+    size = int(job["size_bytes"])
+    assert len(whole.content) == size
+    # A download cut off after 100 bytes resumes from there.
+    rest_of_it = api.client.get(download, headers={"Range": "bytes=100-"})
+    assert rest_of_it.status_code == 206
+    assert rest_of_it.headers["content-range"] == f"bytes 100-{size - 1}/{size}"
+    assert whole.content[:100] + rest_of_it.content == whole.content
+    tail = api.client.get(download, headers={"Range": "bytes=-10"})
+    assert tail.status_code == 206 and tail.content == whole.content[-10:]
+    past = api.client.get(download, headers={"Range": f"bytes={size}-"})
+    assert past.status_code == 416 and past.headers["content-range"] == f"bytes */{size}"
+
+    archive = tmp_path / "export.zip"
+    archive.write_bytes(whole.content)
+    with zipfile.ZipFile(archive) as zipped:
+        [name] = zipped.namelist()
+        table = pq.read_table(io.BytesIO(zipped.read(name)))
+    assert sorted(table.column("item_id").to_pylist()) == sorted(item_ids)
+    assert all(labels for labels in table.column("labels").to_pylist())
+
+    again = api.client.post(
+        f"{rest}/v1/dataset-versions/{version['version_id']}/exports",
+        json={"format": "EXPORT_FORMAT_PARQUET"},
+    )
+    assert again.status_code == 200 and again.json()["job"]["job_id"] == job["job_id"]
+
+    with grpc.insecure_channel(api.stack["dataset"].grpc) as channel:
+        stub = pb_grpc.DatasetServiceStub(channel)
+        metadata = [("authorization", f"Bearer {keys.admin_key}")]
+        resumed = stub.DownloadExport(
+            pb.DownloadExportRequest(job_id=job["job_id"], offset=100), metadata=metadata
+        )
+        assert b"".join(m.data for m in resumed) == whole.content[100:]
+        refused = api.client.post(
+            f"{rest}/v1/dataset-versions/{version['version_id']}/exports",
+            json={"format": "EXPORT_FORMAT_COCO"},
+        )
+        assert refused.status_code == 422
+        assert refused.json()["detail"][0]["field"] == "format"

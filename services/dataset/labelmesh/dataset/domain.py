@@ -26,9 +26,11 @@ from labelmesh.v1.events_pb2 import (
     AdjudicationDecided,
     AnnotationAutoAccepted,
     AnnotationSubmitted,
+    Augmentation,
     CompletionSource,
     DatasetFilter,
     DatasetVersion,
+    DataType,
     Envelope,
     ItemCompleted,
     ItemFlagged,
@@ -303,7 +305,31 @@ def version_settings(
         schema_sha256=schema_sha256(project.classes),
         policy_version=policy_version,
         rule_version=rule_version,
+        skeletons=project.skeletons,
     )
+
+
+MAX_COPIES = 10
+MAX_SCALE = 4.0
+
+
+def check_augmentation(recipe: Augmentation, data_type: int) -> None:
+    """Raise InvalidField naming the first setting of `recipe` out of its range."""
+    if data_type != DataType.DATA_TYPE_IMAGE:
+        raise InvalidField("augmentation", "only image projects are augmented")
+    if not 1 <= recipe.copies <= MAX_COPIES:
+        raise InvalidField("augmentation.copies", f"must be 1 to {MAX_COPIES}")
+    for name in ("horizontal_flip", "vertical_flip", "rotate90", "color_jitter"):
+        if not 0.0 <= getattr(recipe, name) <= 1.0:
+            raise InvalidField(f"augmentation.{name}", "must be 0 to 1")
+    if not 0.0 <= recipe.crop_min_scale <= 1.0:
+        raise InvalidField("augmentation.crop_min_scale", "must be 0 (no crop) or above 0 to 1")
+    scaled = recipe.scale_min or recipe.scale_max
+    if scaled and not 0.0 < recipe.scale_min <= recipe.scale_max <= MAX_SCALE:
+        raise InvalidField(
+            "augmentation.scale_min",
+            f"must be above 0 and at most scale_max, which is at most {MAX_SCALE}",
+        )
 
 
 def item_change(before: DatasetItem | None, after: DatasetItem | None) -> ItemChange | None:

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from labelmesh.core.uow import Transaction
 from labelmesh.dataset.records import ManifestChunk, ProjectedItem, StoredVersion
+from labelmesh.v1.dataset_service_pb2 import ExportJob
 
 
 class ItemProjection(Protocol):
@@ -51,3 +52,31 @@ class VersionRepository(Protocol):
         ...
 
     async def chunk(self, manifest_id: str, index: int) -> ManifestChunk | None: ...
+
+
+class ExportJobRepository(Protocol):
+    """Export jobs. A job is claimed by one worker at a time under a lease the
+    worker renews as it goes; a job whose lease ran out is claimed again."""
+
+    async def add(self, job: ExportJob) -> ExportJob | None:
+        """Store a new job; the stored one instead (and nothing written) if its id is taken."""
+        ...
+
+    async def get(self, job_id: str) -> ExportJob | None: ...
+
+    async def requeue(self, job: ExportJob) -> bool:
+        """Put a failed job back in the queue as `job`; False if it is no longer failed."""
+        ...
+
+    async def claim(self, worker: str, now: datetime, lease_until: datetime) -> ExportJob | None:
+        """Take the oldest job that is queued, or running under a lease that ran out."""
+        ...
+
+    async def save(self, job: ExportJob, worker: str, lease_until: datetime) -> bool:
+        """Store the claimed job's progress or outcome and renew its lease;
+        False (and nothing written) if `worker` no longer holds it."""
+        ...
+
+    async def waiting(self) -> int:
+        """How many jobs are queued."""
+        ...

@@ -12,14 +12,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from labelmesh.core.access import Permission, Principal, ProjectGate
+from labelmesh.core.errors import Conflict
 from labelmesh.dataset.charts import balance_png
+from labelmesh.dataset.export_jobs import ExportAsk, Exports
 from labelmesh.dataset.records import StoredVersion
 from labelmesh.dataset.usecases import Datasets, VersionWork
 from labelmesh.v1.dataset_service_pb2 import (
     CreateDatasetVersionRequest,
     DatasetItem,
     DiffSummary,
+    ExportJob,
+    ExportState,
     ItemChange,
+    StartExportRequest,
 )
 from labelmesh.v1.events_pb2 import DatasetVersion
 
@@ -27,6 +32,7 @@ from labelmesh.v1.events_pb2 import DatasetVersion
 @dataclass(frozen=True)
 class SecuredDatasets:
     datasets: Datasets
+    exports: Exports
     gate: ProjectGate
 
     async def create_version(
@@ -42,6 +48,7 @@ class SecuredDatasets:
             request.split,
             request.derived_from,
             request.rebalance,
+            request.augmentation,
         )
         return await self.datasets.create_version(work)
 
@@ -82,3 +89,26 @@ class SecuredDatasets:
         before = await self.version(caller, from_id)
         after = await self.version(caller, to_id)
         return self.datasets.diff(before, after, summary)
+
+    async def start_export(
+        self, caller: Principal, request: StartExportRequest
+    ) -> tuple[ExportJob, bool]:
+        stored = await self.version(caller, request.version_id)
+        return await self.exports.start(stored, ExportAsk(request, caller.label))
+
+    async def export_job(self, caller: Principal, job_id: str) -> ExportJob:
+        job = await self.exports.job(job_id)
+        await self.gate.check(caller, Permission.READ_LABELS, job.project_id)
+        return job
+
+    async def finished_export(self, caller: Principal, job_id: str) -> ExportJob:
+        """The job, which must have written its archive."""
+        job = await self.export_job(caller, job_id)
+        if job.state != ExportState.EXPORT_STATE_SUCCEEDED:
+            state = ExportState.Name(job.state).removeprefix("EXPORT_STATE_").lower()
+            raise Conflict(f"export {job_id} is {state}; its archive is not written yet")
+        return job
+
+    async def read_export(self, job: ExportJob, start: int, length: int) -> bytes:
+        """Bytes of a finished job the caller was given by finished_export."""
+        return await self.exports.read(job, start, length)

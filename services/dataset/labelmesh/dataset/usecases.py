@@ -16,6 +16,7 @@ from labelmesh.core.projects import ProjectDirectory
 from labelmesh.core.uow import Transaction, UnitOfWork
 from labelmesh.dataset.domain import (
     Manifest,
+    check_augmentation,
     check_filter,
     dataset_item,
     item_change,
@@ -31,6 +32,7 @@ from labelmesh.dataset.splits import assign, check_ratios, units_of
 from labelmesh.v1.dataset_service_pb2 import DatasetItem, DiffSummary, ItemChange
 from labelmesh.v1.events_pb2 import (
     Actor,
+    Augmentation,
     DatasetFilter,
     DatasetVersion,
     DatasetVersionCreated,
@@ -62,6 +64,7 @@ class VersionWork:
     split: SplitSpec = field(default_factory=SplitSpec)
     derived_from: str = ""
     rebalance: Rebalance = field(default_factory=Rebalance)
+    augmentation: Augmentation = field(default_factory=Augmentation)
 
     @property
     def splits(self) -> bool:
@@ -95,6 +98,8 @@ class Datasets:
         project = await self.project(work.project_id)
         if len(work.name) > MAX_NAME:
             raise InvalidField("name", f"at most {MAX_NAME} characters")
+        if work.augmentation.ByteSize():
+            check_augmentation(work.augmentation, project.data_type)
         if work.derived_from:
             settings, taken = await self._derived(work)
         else:
@@ -168,6 +173,7 @@ class Datasets:
         )
         if work.splits:
             settings.split.CopyFrom(work.split)
+        settings.augmentation.CopyFrom(work.augmentation)
 
         async def taken(manifest: Manifest) -> AsyncIterator[list[bytes]]:
             async for batch in self.items.accepted(work.project_id, READ_BATCH):
@@ -196,6 +202,10 @@ class Datasets:
             split=parent.version.split,
             derived_from=parent.version.version_id,
             rebalance=work.rebalance,
+            skeletons=parent.version.skeletons,
+            augmentation=work.augmentation
+            if work.augmentation.ByteSize()
+            else parent.version.augmentation,
         )
         rebalancer = Rebalancer(parent.version, work.rebalance)
         async for chunk in self.chunks(parent):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
-from labelmesh.core.labels import message_to_json
+from labelmesh.core.proto_json import to_json
 from labelmesh.dataset.domain import order_key
 from labelmesh.v1 import dataset_service_pb2 as pb
 from labelmesh.v1.events_pb2 import DatasetVersion
@@ -26,7 +26,11 @@ def items_page(items: list[pb.DatasetItem], token: str) -> pb.ListDatasetVersion
 
 def jsonl(items: list[pb.DatasetItem]) -> str:
     """Items as JSONL, the canonical export: one item's proto-JSON per line."""
-    return "".join(json.dumps(message_to_json(i), separators=(",", ":")) + "\n" for i in items)
+    return "".join(jsonl_line(item) for item in items)
+
+
+def jsonl_line(item: pb.DatasetItem) -> str:
+    return json.dumps(to_json(item), separators=(",", ":")) + "\n"
 
 
 async def diff_page(

@@ -20,6 +20,7 @@ from labelmesh.dataset.metrics import DatasetMetrics
 from labelmesh.dataset.records import ManifestChunk, ProjectedItem, StoredVersion
 from labelmesh.dataset.usecases import Datasets, VersionWork
 from labelmesh.testing.memory import InMemoryProjectDirectory, InMemoryUnitOfWork, MemoryState
+from labelmesh.v1.dataset_service_pb2 import ExportJob, ExportState
 from labelmesh.v1.events_pb2 import (
     AnnotationSubmitted,
     CompletionSource,
@@ -228,3 +229,66 @@ class DatasetWorld:
             rebalance or Rebalance(),
         )
         return await self.datasets.create_version(work)
+
+
+class InMemoryExportJobRepository:
+    def __init__(self, state: MemoryState) -> None:
+        # Job id -> (job, worker, lease until).
+        self.jobs: dict[str, tuple[ExportJob, str, datetime]] = state.table("dataset.export_jobs")
+
+    async def add(self, job: ExportJob) -> ExportJob | None:
+        if job.job_id in self.jobs:
+            return _copy(self.jobs[job.job_id][0])
+        self.jobs[job.job_id] = (_copy(job), "", _EPOCH)
+        return None
+
+    async def get(self, job_id: str) -> ExportJob | None:
+        held = self.jobs.get(job_id)
+        return _copy(held[0]) if held else None
+
+    async def requeue(self, job: ExportJob) -> bool:
+        held = self.jobs.get(job.job_id)
+        if held is None or held[0].state != ExportState.EXPORT_STATE_FAILED:
+            return False
+        self.jobs[job.job_id] = (_copy(job), "", _EPOCH)
+        return True
+
+    async def claim(self, worker: str, now: datetime, lease_until: datetime) -> ExportJob | None:
+        def claimable(state: int) -> list[ExportJob]:
+            return sorted(
+                (
+                    job
+                    for job, _, lease in self.jobs.values()
+                    if job.state == state
+                    and (state == ExportState.EXPORT_STATE_QUEUED or lease < now)
+                ),
+                key=lambda job: job.created_at.ToDatetime(UTC),
+            )
+
+        for state in (ExportState.EXPORT_STATE_QUEUED, ExportState.EXPORT_STATE_RUNNING):
+            if found := claimable(state):
+                job = found[0]
+                self.jobs[job.job_id] = (job, worker, lease_until)
+                return _copy(job)
+        return None
+
+    async def save(self, job: ExportJob, worker: str, lease_until: datetime) -> bool:
+        held = self.jobs.get(job.job_id)
+        if held is None or held[1] != worker:
+            return False
+        self.jobs[job.job_id] = (_copy(job), worker, lease_until)
+        return True
+
+    async def waiting(self) -> int:
+        return sum(
+            1 for job, _, _ in self.jobs.values() if job.state == ExportState.EXPORT_STATE_QUEUED
+        )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _copy(job: ExportJob) -> ExportJob:
+    copied = ExportJob()
+    copied.CopyFrom(job)
+    return copied

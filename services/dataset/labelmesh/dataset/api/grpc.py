@@ -8,6 +8,7 @@ import grpc
 
 from labelmesh.core.api import GRPC_MAPPED_ERRORS, grpc_errors, grpc_principal, grpc_status_of
 from labelmesh.core.authentication import Authenticator
+from labelmesh.core.errors import InvalidField
 from labelmesh.core.runner import GrpcService
 from labelmesh.dataset import views
 from labelmesh.dataset.secured import SecuredDatasets
@@ -16,6 +17,8 @@ from labelmesh.v1 import dataset_service_pb2_grpc as pb_grpc
 
 # Changes per message of DiffDatasetVersions.
 DIFF_BATCH = 500
+# Archive bytes per message of DownloadExport, under gRPC's 4 MB message limit.
+DOWNLOAD_BYTES = 1024 * 1024
 
 
 class DatasetServicer(pb_grpc.DatasetServiceServicer):
@@ -98,6 +101,42 @@ class DatasetServicer(pb_grpc.DatasetServiceServicer):
                     batch = pb.DiffDatasetVersionsResponse()
             batch.summary.CopyFrom(summary)
             yield batch
+        except GRPC_MAPPED_ERRORS as exc:
+            await context.abort(grpc_status_of(exc), str(exc))
+
+    @grpc_errors
+    async def StartExport(
+        self, request: pb.StartExportRequest, context: grpc.aio.ServicerContext
+    ) -> pb.StartExportResponse:
+        caller = await grpc_principal(self.authenticator, context)
+        job, is_new = await self.datasets.start_export(caller, request)
+        return pb.StartExportResponse(job=job, created=is_new)
+
+    @grpc_errors
+    async def GetExport(
+        self, request: pb.GetExportRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetExportResponse:
+        caller = await grpc_principal(self.authenticator, context)
+        return pb.GetExportResponse(job=await self.datasets.export_job(caller, request.job_id))
+
+    async def DownloadExport(
+        self, request: pb.DownloadExportRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.DownloadExportResponse]:
+        # An async generator cannot use grpc_errors: errors are translated here.
+        try:
+            caller = await grpc_principal(self.authenticator, context)
+            job = await self.datasets.finished_export(caller, request.job_id)
+            if request.offset > job.size_bytes:
+                raise InvalidField(
+                    "offset", f"past the end of the archive of {job.size_bytes} bytes"
+                )
+            at = request.offset
+            while at < job.size_bytes:
+                data = await self.datasets.read_export(job, at, DOWNLOAD_BYTES)
+                if not data:
+                    break
+                yield pb.DownloadExportResponse(offset=at, data=data, size_bytes=job.size_bytes)
+                at += len(data)
         except GRPC_MAPPED_ERRORS as exc:
             await context.abort(grpc_status_of(exc), str(exc))
 

@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import Response, StreamingResponse
 
 from labelmesh.core.api import Caller
 from labelmesh.core.errors import InvalidField
 from labelmesh.core.rest_proto import ProtoJSON, proto_body, proto_io
 from labelmesh.dataset import views
+from labelmesh.dataset.api.ranges import byte_range
+from labelmesh.dataset.exports.archive import archive_content_type
 from labelmesh.dataset.secured import SecuredDatasets
 from labelmesh.dataset.usecases import MAX_PAGE
 from labelmesh.v1 import dataset_service_pb2 as pb
 
 PageSize = Annotated[int, Query(ge=0, le=MAX_PAGE)]
+# Bytes read from the object store per piece of a download.
+DOWNLOAD_BYTES = 1024 * 1024
+ARCHIVE_TYPES: dict[str, Any] = {
+    "application/zip": {"schema": {"type": "string", "format": "binary"}},
+    "application/x-tar": {"schema": {"type": "string", "format": "binary"}},
+}
 
 
 def router(datasets: SecuredDatasets) -> APIRouter:
@@ -121,5 +129,72 @@ def router(datasets: SecuredDatasets) -> APIRouter:
         summary = pb.DiffSummary()
         changes = await datasets.diff(caller, version_id, other_id, summary)
         return ProtoJSON(await views.diff_page(changes, summary, page_size or 100, page_token))
+
+    @api.post(
+        "/dataset-versions/{version_id}/exports",
+        **proto_io(pb.StartExportRequest, pb.StartExportResponse, 202),
+    )
+    async def start_export(
+        version_id: str,
+        caller: Caller,
+        body: Annotated[pb.StartExportRequest, Depends(proto_body(pb.StartExportRequest))],
+    ) -> ProtoJSON:
+        """Queue an export of the version; 200 with the job asked for before
+        when the same export was (only a failed one is run again)."""
+        if body.version_id and body.version_id != version_id:
+            raise InvalidField("body.version_id", "differs from the version in the path")
+        body.version_id = version_id
+        job, is_new = await datasets.start_export(caller, body)
+        return ProtoJSON(pb.StartExportResponse(job=job, created=is_new), 202 if is_new else 200)
+
+    @api.get("/exports/{job_id}", **proto_io(response=pb.GetExportResponse))
+    async def get_export(job_id: str, caller: Caller) -> ProtoJSON:
+        return ProtoJSON(pb.GetExportResponse(job=await datasets.export_job(caller, job_id)))
+
+    @api.get(
+        "/exports/{job_id}/download",
+        response_class=StreamingResponse,
+        responses={
+            200: {"description": "The archive", "content": ARCHIVE_TYPES},
+            206: {
+                "description": "The part of the archive the Range header asked for",
+                "content": ARCHIVE_TYPES,
+            },
+            409: {"description": "The export has not finished"},
+            416: {"description": "The range lies outside the archive"},
+        },
+    )
+    async def download_export(
+        job_id: str, caller: Caller, range: Annotated[str | None, Header()] = None
+    ) -> StreamingResponse:
+        """The archive of a finished export, whole or from a byte range, so an
+        interrupted download resumes where it stopped."""
+        job = await datasets.finished_export(caller, job_id)
+        wanted = byte_range(range, job.size_bytes)
+        start, end = wanted or (0, job.size_bytes - 1)
+
+        async def body() -> AsyncIterator[bytes]:
+            at = start
+            while at <= end:
+                data = await datasets.read_export(job, at, min(DOWNLOAD_BYTES, end + 1 - at))
+                if not data:
+                    return
+                yield data
+                at += len(data)
+
+        headers = {
+            "Accept-Ranges": "bytes",
+            "Content-Length": str(max(end + 1 - start, 0)),
+            "Content-Disposition": f'attachment; filename="{job.filename}"',
+            "ETag": f'"{job.sha256}"',
+        }
+        if wanted:
+            headers["Content-Range"] = f"bytes {start}-{end}/{job.size_bytes}"
+        return StreamingResponse(
+            body(),
+            status_code=206 if wanted else 200,
+            media_type=archive_content_type(job.archive),
+            headers=headers,
+        )
 
     return api

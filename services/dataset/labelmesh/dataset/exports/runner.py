@@ -1,0 +1,98 @@
+"""Writing one export: a version's items, a chunk at a time, through its
+format's writer into an archive on local disk.
+
+The event loop reads chunks and images; parsing, augmenting and writing run
+in a worker thread, one chunk at a time, so memory holds one chunk's items
+and images whatever the version's size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import PIL.Image
+
+from labelmesh.dataset.exports import augment
+from labelmesh.dataset.exports.archive import archive_suffix, open_archive
+from labelmesh.dataset.exports.base import ExportContext, ExportFailed, FormatWriter, Image
+from labelmesh.dataset.exports.formats import FormatSpec
+from labelmesh.v1.dataset_service_pb2 import DatasetItem
+from labelmesh.v1.events_pb2 import DatasetVersion, DataType
+
+# Reads the media bytes of a chunk's image items, None for other items.
+MediaReader = Callable[[Sequence[DatasetItem]], Awaitable[list[bytes | None]]]
+Progress = Callable[[int], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ExportRun:
+    version: DatasetVersion
+    spec: FormatSpec
+    archive: int
+    include_media: bool
+    workdir: Path
+
+
+async def write_export(
+    run: ExportRun,
+    chunks: AsyncIterator[list[DatasetItem]],
+    read_media: MediaReader,
+    progress: Progress,
+) -> Path:
+    """Write the archive of `run` and return its path; `progress` hears the
+    number of items written after each chunk."""
+    path = run.workdir / f"export{archive_suffix(run.archive)}"
+    staging = run.workdir / "staging"
+    staging.mkdir()
+    archive = open_archive(run.archive, path)
+    try:
+        context = ExportContext(run.version, archive, staging, run.include_media)
+        writer = await asyncio.to_thread(run.spec.writer, context)
+        done = 0
+        async for chunk in chunks:
+            media = await read_media(chunk) if run.spec.reads_images else [None] * len(chunk)
+            await asyncio.to_thread(_add_chunk, writer, run.version, chunk, media)
+            done += len(chunk)
+            await progress(done)
+        await asyncio.to_thread(writer.finish)
+    finally:
+        await asyncio.to_thread(archive.close)
+    return path
+
+
+def _add_chunk(
+    writer: FormatWriter,
+    version: DatasetVersion,
+    chunk: Sequence[DatasetItem],
+    media: Sequence[bytes | None],
+) -> None:
+    for item, data in zip(chunk, media, strict=True):
+        for variant, image in _variants(version, item, data):
+            writer.add(variant, image)
+
+
+def _variants(
+    version: DatasetVersion, item: DatasetItem, data: bytes | None
+) -> Iterator[tuple[DatasetItem, Image | None]]:
+    """The item as stored, then its augmented copies when the version has a recipe."""
+    if data is None or item.data_type != DataType.DATA_TYPE_IMAGE:
+        yield item, None
+        return
+    try:
+        image = image_of(data)
+    except (PIL.UnidentifiedImageError, OSError) as error:
+        raise ExportFailed(f"item {item.item_id}: its media is not a readable image") from error
+    yield item, image
+    if version.augmentation.copies:
+        yield from augment.copies(item, image, version.augmentation)
+
+
+def image_of(data: bytes) -> Image:
+    """The image's size, read from its header alone."""
+    with PIL.Image.open(io.BytesIO(data)) as opened:
+        width, height = opened.size
+    return Image(data, width, height)
