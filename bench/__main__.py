@@ -9,6 +9,7 @@ touches the data of `make run`. Prints progress and the figures.
 `--only database` the database's own costs per write;
 `--only scale --sizes 1000,100000` the scale scenario at the sizes given;
 `--only audit --audit-entries 100000` the audit log's queries and export at that size;
+`--only datasets --dataset-items 100000` versions and exports of that many items;
 `--only compare` (`make bench-compare`, not part of the default run) the same
 workloads against Label Studio and LabelMesh.
 """
@@ -38,15 +39,22 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("infra", "models", "database", "scale", "audit", "compare"),
+        choices=("infra", "models", "database", "scale", "audit", "datasets", "compare"),
         help="run only the bus, path and review; the models; the database alone; "
-        "the scale scenario; the audit log's queries; or the comparison with Label Studio",
+        "the scale scenario; the audit log's queries; dataset versions and exports; "
+        "or the comparison with Label Studio",
     )
     parser.add_argument(
         "--audit-entries",
         type=int,
         default=1_000_000,
         help="entries loaded into the audit log before its queries are timed",
+    )
+    parser.add_argument(
+        "--dataset-items",
+        type=int,
+        default=1_000_000,
+        help="accepted items (one annotation each) seeded before versions and exports are timed",
     )
     parser.add_argument(
         "--sizes",
@@ -87,6 +95,11 @@ def main() -> int:
 
         print()
         bench_audit(args.audit_entries)
+    if args.only in (None, "datasets"):
+        from bench.datasets import bench_datasets
+
+        print()
+        bench_datasets(args.dataset_items)
     return 0
 
 
