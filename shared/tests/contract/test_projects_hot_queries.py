@@ -1,7 +1,7 @@
 """A service's project lookup stays a point lookup as its project directory grows.
 
 The directory's own lookup runs, its find command is recorded, and SecantusDB
-explains it at 1,000 and at 100,000 projects: the documents examined must not
+explains it at 1,000 and at 20,000 projects: the documents examined must not
 grow with the collection.
 """
 

@@ -1,5 +1,5 @@
 """Every query annotation makes on a request or event hot path reads the same
-few documents whether the database holds 1,000 tasks or 100,000 (SecantusDB's
+few documents whether the database holds 1,000 tasks or 20,000 (SecantusDB's
 own explain counts them)."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The audit log's hot queries stay answered by an index as it grows.
 
 Each test runs the repository's own queries, records the find commands it
-sends, and has SecantusDB explain them at 1,000 and at 100,000 documents: the
+sends, and has SecantusDB explain them at 1,000 and at 20,000 documents: the
 documents examined must not grow with the collection.
 """
 

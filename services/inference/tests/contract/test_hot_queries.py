@@ -2,7 +2,7 @@
 collections grow.
 
 Each test runs a repository's own queries, records the find commands it
-sends, and has SecantusDB explain them at 1,000 and at 100,000 documents: the
+sends, and has SecantusDB explain them at 1,000 and at 20,000 documents: the
 documents examined must not grow with the collection.
 """
 

@@ -2,7 +2,7 @@
 the dedup check of every upload and the project lookup that precedes it.
 
 Each test captures the query the adapter really sends, then asks SecantusDB's
-explain how many documents it reads, at 1,000 and at 100,000 documents.
+explain how many documents it reads, at 1,000 and at 20,000 documents.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Every query an AnnotationSubmitted takes through the review service, and a
 reviewer's current task, stays answered by an index as its collection grows from
-1,000 to 100,000 documents (SecantusDB's explain, executionStats).
+1,000 to 20,000 documents (SecantusDB's explain, executionStats).
 
 Each test runs the repository's own method, records the finds it sends, and has
 the server explain those same finds at both sizes.
