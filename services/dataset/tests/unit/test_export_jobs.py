@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from labelmesh.testing.twins.dataset import DatasetWorld, InMemoryExportJobRepos
 from labelmesh.v1.dataset_service_pb2 import (
     ArchiveFormat,
     ExportFormat,
+    ExportJob,
     ExportState,
     StartExportRequest,
 )
@@ -148,3 +150,28 @@ async def test_past_the_queue_limit_new_exports_are_refused(
         stored, setup.ask(version, ExportFormat.EXPORT_FORMAT_JSONL)
     )
     assert not created
+
+
+class TakenOverJobs(InMemoryExportJobRepository):
+    """Hands a job to the worker, while another worker already holds it."""
+
+    async def claim(self, worker: str, now: datetime, lease_until: datetime) -> ExportJob | None:
+        job = await super().claim(worker, now, lease_until)
+        if job is not None:
+            self.jobs[job.job_id] = (self.jobs[job.job_id][0], "another-worker", lease_until)
+        return job
+
+
+async def test_a_worker_that_lost_its_lease_stops_without_writing(
+    world: DatasetWorld, tmp_path: Path
+) -> None:
+    setup = Setup(world, tmp_path)
+    setup.jobs = TakenOverJobs(MemoryState())
+    setup.exports.jobs = setup.jobs
+    version = await setup.version(items=2)
+    stored = await setup.world.datasets.version(version.version_id)
+    job, _ = await setup.exports.start(stored, setup.ask(version, ExportFormat.EXPORT_FORMAT_JSONL))
+    assert await setup.worker.run_next()
+    after = await setup.exports.job(job.job_id)
+    assert after.state == ExportState.EXPORT_STATE_QUEUED and after.error == ""
+    assert not await setup.store.exists(archive_key(after))
