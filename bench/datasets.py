@@ -120,6 +120,12 @@ async def _seed_and_version(mongo_uri: str, count: int) -> tuple[str, float]:
     spec = ProjectSpec(project_id=PROJECT, data_type=DataType.DATA_TYPE_IMAGE, classes=CLASSES)
     async with uow.begin() as tx:
         await projects.save(tx, spec)
+    items = MongoItemProjection(db)
+    versions = MongoVersionRepository(db)
+    # Indexes first: SecantusDB's index build over a million documents after
+    # the load fails with an internal error.
+    await items.ensure_indexes()
+    await versions.ensure_indexes()
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -133,11 +139,6 @@ async def _seed_and_version(mongo_uri: str, count: int) -> tuple[str, float]:
             batch = [item_document(_item(n)) for n in range(first, min(count, first + LOAD_BATCH))]
             await db[ITEMS].insert_many(batch, ordered=False)
             progress.update(bar, completed=first + len(batch))
-    items = MongoItemProjection(db)
-    versions = MongoVersionRepository(db)
-    with console.status(f"datasets: indexing {count:,} items ..."):
-        await items.ensure_indexes()
-        await versions.ensure_indexes()
     datasets = Datasets(items, versions, projects, uow, DatasetMetrics(CollectorRegistry()))
     work = VersionWork(PROJECT, "bench", DatasetFilter(), user_actor("bench"), "bench")
     with console.status(f"datasets: making a version of {count:,} items ..."):
