@@ -9,7 +9,7 @@ made the first time; only a failed job is run again.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -30,6 +30,9 @@ from labelmesh.v1.dataset_service_pb2 import (
 
 # Seconds a caller refused for a full queue is told to wait.
 QUEUE_FULL_RETRY_SECONDS = 30
+# Archive bytes read from the object store at a time when a download is served,
+# under gRPC's 4 MB message limit.
+PIECE_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -97,9 +100,18 @@ class Exports:
             raise NotFound("export", job_id)
         return job
 
-    async def read(self, job: ExportJob, start: int, length: int) -> bytes:
-        """Bytes of a finished job's archive."""
-        return await self.store.read_range(archive_key(job), start, length)
+    async def pieces(
+        self, job: ExportJob, start: int, stop: int
+    ) -> AsyncIterator[tuple[int, bytes]]:
+        """A finished job's archive from byte `start` to `stop` (exclusive), read
+        from the object store PIECE_BYTES at a time, each with where it starts."""
+        at = start
+        while at < stop:
+            data = await self.store.read_range(archive_key(job), at, min(PIECE_BYTES, stop - at))
+            if not data:
+                return
+            yield at, data
+            at += len(data)
 
 
 def export_job_id(version_id: str, export_format: int, archive: int, include_media: bool) -> str:

@@ -109,6 +109,8 @@ class SecuredDatasets:
             raise Conflict(f"export {job_id} is {state}; its archive is not written yet")
         return job
 
-    async def read_export(self, job: ExportJob, start: int, length: int) -> bytes:
+    def export_pieces(
+        self, job: ExportJob, start: int, stop: int
+    ) -> AsyncIterator[tuple[int, bytes]]:
         """Bytes of a finished job the caller was given by finished_export."""
-        return await self.exports.read(job, start, length)
+        return self.exports.pieces(job, start, stop)

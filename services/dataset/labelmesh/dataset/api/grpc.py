@@ -17,8 +17,6 @@ from labelmesh.v1 import dataset_service_pb2_grpc as pb_grpc
 
 # Changes per message of DiffDatasetVersions.
 DIFF_BATCH = 500
-# Archive bytes per message of DownloadExport, under gRPC's 4 MB message limit.
-DOWNLOAD_BYTES = 1024 * 1024
 
 
 class DatasetServicer(pb_grpc.DatasetServiceServicer):
@@ -130,13 +128,9 @@ class DatasetServicer(pb_grpc.DatasetServiceServicer):
                 raise InvalidField(
                     "offset", f"past the end of the archive of {job.size_bytes} bytes"
                 )
-            at = request.offset
-            while at < job.size_bytes:
-                data = await self.datasets.read_export(job, at, DOWNLOAD_BYTES)
-                if not data:
-                    break
+            pieces = self.datasets.export_pieces(job, request.offset, job.size_bytes)
+            async for at, data in pieces:
                 yield pb.DownloadExportResponse(offset=at, data=data, size_bytes=job.size_bytes)
-                at += len(data)
         except GRPC_MAPPED_ERRORS as exc:
             await context.abort(grpc_status_of(exc), str(exc))
 

@@ -20,8 +20,6 @@ from labelmesh.dataset.usecases import MAX_PAGE
 from labelmesh.v1 import dataset_service_pb2 as pb
 
 PageSize = Annotated[int, Query(ge=0, le=MAX_PAGE)]
-# Bytes read from the object store per piece of a download.
-DOWNLOAD_BYTES = 1024 * 1024
 ARCHIVE_TYPES: dict[str, Any] = {
     "application/zip": {"schema": {"type": "string", "format": "binary"}},
     "application/x-tar": {"schema": {"type": "string", "format": "binary"}},
@@ -174,13 +172,8 @@ def router(datasets: SecuredDatasets) -> APIRouter:
         start, end = wanted or (0, job.size_bytes - 1)
 
         async def body() -> AsyncIterator[bytes]:
-            at = start
-            while at <= end:
-                data = await datasets.read_export(job, at, min(DOWNLOAD_BYTES, end + 1 - at))
-                if not data:
-                    return
+            async for _, data in datasets.export_pieces(job, start, end + 1):
                 yield data
-                at += len(data)
 
         headers = {
             "Accept-Ranges": "bytes",
