@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from labelmesh.core.mongo import Document
@@ -25,9 +26,9 @@ def to_document(record: DataclassInstance, id_field: str | None, /, **stored: An
     the fields kept in another form than the record's (enum values, labels as JSON) and
     any field the record does not have."""
     document: Document = {} if id_field is None else {"_id": getattr(record, id_field)}
-    for f in dataclasses.fields(record):
-        if f.name != id_field:
-            document[f.name] = getattr(record, f.name)
+    for name in _field_names(type(record)):
+        if name != id_field:
+            document[name] = getattr(record, name)
     document.update(stored)
     return document
 
@@ -36,10 +37,15 @@ def from_document(kind: type[R], document: Document, id_field: str | None, /, **
     """The record `to_document` stored, `id_field` (if any) from `_id`. `read` gives the
     fields read back in another form (enums, labels, aware datetimes, defaults)."""
     values = {
-        f.name: document[f.name]
-        for f in dataclasses.fields(kind)
-        if f.name != id_field and f.name not in read
+        name: document[name] for name in _field_names(kind) if name != id_field and name not in read
     }
     if id_field is not None:
         values[id_field] = document["_id"]
     return kind(**values, **read)
+
+
+@cache
+def _field_names(kind: type[DataclassInstance]) -> tuple[str, ...]:
+    # dataclasses.fields() rebuilds its answer on every call; projections
+    # decode a document per item, millions of them in a version.
+    return tuple(f.name for f in dataclasses.fields(kind))

@@ -3,6 +3,7 @@ versions, and the versions' manifest chunks."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -95,18 +96,34 @@ class MongoItemProjection:
             await self.items.bulk_write(writes, ordered=False, session=session_of(tx))
 
     async def accepted(self, project_id: str, batch: int) -> AsyncIterator[list[ProjectedItem]]:
-        # One equality lookup per bucket; the few documents it returns are put
-        # in order here, which SecantusDB would do the same way, in Python.
+        # One equality lookup per bucket, the next one already under way while
+        # the caller works on this one: the database and this process then
+        # work at the same time. The few documents a lookup returns are put
+        # in order here, as SecantusDB would do it, in Python.
         pending: list[ProjectedItem] = []
-        for bucket in range(BUCKETS):
-            query = {"project_id": project_id, "accepted": True, "bucket": bucket}
-            found = [item_of(d) for d in await self.items.find(query).to_list(None)]
-            pending += sorted(found, key=lambda i: order_key(i.item_id))
-            while len(pending) >= batch:
-                yield pending[:batch]
-                pending = pending[batch:]
+        ahead = asyncio.ensure_future(self._bucket(project_id, 0))
+        try:
+            for bucket in range(BUCKETS):
+                found = await ahead
+                if bucket + 1 < BUCKETS:
+                    ahead = asyncio.ensure_future(self._bucket(project_id, bucket + 1))
+                pending += found
+                while len(pending) >= batch:
+                    yield pending[:batch]
+                    pending = pending[batch:]
+        finally:
+            ahead.cancel()
         if pending:
             yield pending
+
+    async def _bucket(self, project_id: str, bucket: int) -> list[ProjectedItem]:
+        query = {"project_id": project_id, "accepted": True, "bucket": bucket}
+        documents = await self.items.find(query).to_list(None)
+        return await asyncio.to_thread(_in_order, documents)
+
+
+def _in_order(documents: list[Document]) -> list[ProjectedItem]:
+    return sorted((item_of(d) for d in documents), key=lambda i: order_key(i.item_id))
 
 
 def version_document(stored: StoredVersion) -> Document:
