@@ -183,7 +183,7 @@ async def _export(
         stored.version, FORMATS[export_format], ArchiveFormat.ARCHIVE_FORMAT_ZIP, False, workdir
     )
     started = time.perf_counter()
-    await write_export(run, datasets.chunks(stored), read_media, progress)
+    await write_export(run, datasets.manifest_chunks(stored), read_media, progress)
     seconds = time.perf_counter() - started
     await client.close()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -127,12 +127,14 @@ def _is_map(field: FieldDescriptor) -> bool:
 
 
 def _number(value: float) -> Any:
-    # As json_format: non-finite numbers as strings, whole ones as integers.
+    # As json_format: whole numbers as integers, non-finite ones as strings.
+    if value.is_integer():
+        return int(value)
+    if value - value == 0:  # only finite numbers
+        return value
     if value != value:
         return "NaN"
-    if value in (float("inf"), float("-inf")):
-        return "Infinity" if value > 0 else "-Infinity"
-    return int(value) if value.is_integer() else value
+    return "Infinity" if value > 0 else "-Infinity"
 
 
 def _same(value: Any) -> Any:

@@ -17,8 +17,10 @@ import numpy as np
 import PIL.Image
 from numpy.typing import NDArray
 
+from labelmesh.dataset.domain import jsonl_line
 from labelmesh.dataset.exports.formats import FORMATS
 from labelmesh.dataset.exports.runner import ExportRun, write_export
+from labelmesh.dataset.records import ManifestChunk
 from labelmesh.v1.dataset_service_pb2 import ArchiveFormat, DatasetItem
 from labelmesh.v1.events_pb2 import DatasetVersion, DataType, KeypointSkeleton, SkeletonEdge
 from labelmesh.v1.geometry_pb2 import (
@@ -251,9 +253,11 @@ def export_sample(
     workdir.mkdir(parents=True, exist_ok=True)
     run = ExportRun(sample.version, FORMATS[export_format], archive, include_media, workdir)
 
-    async def chunks() -> AsyncIterator[list[DatasetItem]]:
+    async def chunks() -> AsyncIterator[ManifestChunk]:
         for start in range(0, len(sample.items), chunk):
-            yield sample.items[start : start + chunk]
+            items = sample.items[start : start + chunk]
+            raw = tuple(item.SerializeToString() for item in items)
+            yield ManifestChunk("sample", start // chunk, raw, tuple(map(jsonl_line, items)))
 
     async def read_media(items: Sequence[DatasetItem]) -> list[bytes | None]:
         return [sample.media.get(i.item_id) for i in items]

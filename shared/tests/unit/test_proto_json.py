@@ -32,6 +32,12 @@ def _odd_numbers() -> Label:
     )
 
 
+def _at(seconds: int, nanos: int) -> DatasetVersion:
+    version = DatasetVersion()
+    version.created_at.seconds, version.created_at.nanos = seconds, nanos
+    return version
+
+
 def _version() -> DatasetVersion:
     version = image_sample().version
     version.item_count = 2**40
@@ -47,6 +53,12 @@ MESSAGES: list[Message] = [
     _lineaged(),
     _odd_numbers(),
     _version(),
+    # Timestamps before the epoch, and with whole seconds, milli-, micro- and nanoseconds.
+    _at(-86_401, 0),
+    _at(1_796_318_419, 5_000_000),
+    _at(1_796_318_419, 5_000),
+    _at(1_796_318_419, 5),
+    _at(253_402_300_799, 999_999_999),
     DatasetItem(),
     ExportJob(job_id="j", state=3, size_bytes=12),
     DownloadExportResponse(offset=5, data=b"\x00\xffbytes", size_bytes=9),

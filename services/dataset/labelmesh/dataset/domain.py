@@ -8,11 +8,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import orjson
 from google.protobuf.message import Message
 
 from labelmesh.core.enums import proto_values
 from labelmesh.core.errors import InvalidField
 from labelmesh.core.labels import class_of
+from labelmesh.core.proto_json import to_json
 from labelmesh.dataset.records import Acceptance, AnnotationTrace, ItemStatus, ProjectedItem
 from labelmesh.v1.dataset_service_pb2 import (
     DatasetItem,
@@ -255,8 +257,9 @@ class Manifest:
         self.split_counts: dict[str, int] = {}
         self.split_classes: dict[str, dict[str, int]] = {}
 
-    def add(self, item: DatasetItem) -> bytes:
-        """Count and hash one item; returns its stored form."""
+    def add(self, item: DatasetItem) -> tuple[bytes, bytes]:
+        """Count and hash one item; returns its stored forms, the message and
+        its JSONL line."""
         raw: bytes = item.SerializeToString(deterministic=True)
         self._hash.update(len(raw).to_bytes(8, "big"))
         self._hash.update(raw)
@@ -269,7 +272,7 @@ class Manifest:
             in_split[name] = in_split.get(name, 0) + 1
         if item.split:
             self.split_counts[item.split] = self.split_counts.get(item.split, 0) + 1
-        return raw
+        return raw, jsonl_line(item)
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest()
@@ -279,6 +282,11 @@ class Manifest:
         return [
             balance_of(name, self.split_classes.get(name, {}), classes) for name in splits or [""]
         ]
+
+
+def jsonl_line(item: DatasetItem) -> bytes:
+    """The item's canonical form: its proto-JSON on one line."""
+    return orjson.dumps(to_json(item), option=orjson.OPT_APPEND_NEWLINE)
 
 
 def balance_of(split: str, counts: dict[str, int], classes: Sequence[str]) -> SplitBalance:

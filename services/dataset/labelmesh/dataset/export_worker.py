@@ -102,7 +102,7 @@ class ExportWorker:
             async def progress(done: int) -> None:
                 job.items_done = done
 
-            chunks = self.exports.datasets.chunks(stored)
+            chunks = self.exports.datasets.manifest_chunks(stored)
             path = await write_export(run, chunks, self._read_media, progress)
             job.size_bytes, job.sha256 = await asyncio.to_thread(_size_and_sha256, path)
             await self.exports.store.put_file(

@@ -79,8 +79,11 @@ class StoredVersion:
 
 @dataclass(frozen=True)
 class ManifestChunk:
-    """One chunk of a manifest: serialized DatasetItem messages, in item id order."""
+    """One chunk of a manifest, in item id order: each item as a serialized
+    DatasetItem message, and as its canonical JSONL line, kept so that a JSONL
+    export copies what the version made once."""
 
     manifest_id: str
     index: int
     items: tuple[bytes, ...]
+    lines: tuple[bytes, ...]

@@ -69,6 +69,13 @@ class SecuredDatasets:
         stored = await self.version(caller, version_id)
         return stored, self.datasets.chunks(stored)
 
+    async def stream_jsonl(
+        self, caller: Principal, version_id: str
+    ) -> tuple[StoredVersion, AsyncIterator[bytes]]:
+        """The version, checked before its first line is read, and its JSONL."""
+        stored = await self.version(caller, version_id)
+        return stored, self.datasets.jsonl(stored)
+
     async def list_versions(
         self, caller: Principal, project_id: str, page_size: int, token: str
     ) -> tuple[list[DatasetVersion], str]:

@@ -48,8 +48,10 @@ CHUNK_ITEMS = 1000
 READ_BATCH = 1000
 MAX_NAME = 200
 MAX_PAGE = 1000
+# An item's stored forms: its serialized message and its JSONL line.
+Stored = tuple[bytes, bytes]
 # Writes a version's items, in its order, through the manifest that hashes them.
-Taker = Callable[[Manifest], AsyncIterator[list[bytes]]]
+Taker = Callable[[Manifest], AsyncIterator[list[Stored]]]
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ class Datasets:
             settings.split.CopyFrom(work.split)
         settings.augmentation.CopyFrom(work.augmentation)
 
-        async def taken(manifest: Manifest) -> AsyncIterator[list[bytes]]:
+        async def taken(manifest: Manifest) -> AsyncIterator[list[Stored]]:
             async for batch in self.items.accepted(work.project_id, READ_BATCH):
                 # Filtering and serializing a batch is CPU work: off the event loop.
                 yield await asyncio.to_thread(_take, batch, work.filter, manifest, splits)
@@ -212,29 +214,29 @@ class Datasets:
             await asyncio.to_thread(rebalancer.count, chunk)
         rebalancer.finish()
 
-        def rebalanced(chunk: list[DatasetItem], manifest: Manifest) -> list[bytes]:
+        def rebalanced(chunk: list[DatasetItem], manifest: Manifest) -> list[Stored]:
             kept = (rebalancer.apply(item) for item in chunk)
             return [manifest.add(item) for item in kept if item is not None]
 
-        async def taken(manifest: Manifest) -> AsyncIterator[list[bytes]]:
+        async def taken(manifest: Manifest) -> AsyncIterator[list[Stored]]:
             async for chunk in self.chunks(parent):
                 yield await asyncio.to_thread(rebalanced, chunk, manifest)
 
         return settings, taken
 
-    async def _write_manifest(self, manifest_id: str, taken: AsyncIterator[list[bytes]]) -> int:
-        chunk: list[bytes] = []
+    async def _write_manifest(self, manifest_id: str, taken: AsyncIterator[list[Stored]]) -> int:
+        chunk: list[Stored] = []
         written = 0
         async for batch in taken:
             chunk += batch
             while len(chunk) >= CHUNK_ITEMS:
                 await self.versions.put_chunks(
-                    [ManifestChunk(manifest_id, written, tuple(chunk[:CHUNK_ITEMS]))]
+                    [_manifest_chunk(manifest_id, written, chunk[:CHUNK_ITEMS])]
                 )
                 chunk = chunk[CHUNK_ITEMS:]
                 written += 1
         if chunk:
-            await self.versions.put_chunks([ManifestChunk(manifest_id, written, tuple(chunk))])
+            await self.versions.put_chunks([_manifest_chunk(manifest_id, written, chunk)])
             written += 1
         return written
 
@@ -295,13 +297,23 @@ class Datasets:
         next_token = _encode_items_token(chunk, offset) if chunk < stored.chunks else ""
         return items, next_token
 
-    async def chunks(self, stored: StoredVersion) -> AsyncIterator[list[DatasetItem]]:
-        """A version's items, in its order, a stored chunk at a time."""
+    async def manifest_chunks(self, stored: StoredVersion) -> AsyncIterator[ManifestChunk]:
+        """A version's stored chunks, in its order."""
         for index in range(stored.chunks):
             found = await self.versions.chunk(stored.manifest_id, index)
             if found is None:
                 raise NotFound("manifest chunk", f"{stored.version.version_id}:{index}")
+            yield found
+
+    async def chunks(self, stored: StoredVersion) -> AsyncIterator[list[DatasetItem]]:
+        """A version's items, in its order, a stored chunk at a time."""
+        async for found in self.manifest_chunks(stored):
             yield [DatasetItem.FromString(raw) for raw in found.items]
+
+    async def jsonl(self, stored: StoredVersion) -> AsyncIterator[bytes]:
+        """A version as JSONL, a stored chunk's lines at a time."""
+        async for found in self.manifest_chunks(stored):
+            yield b"".join(found.lines)
 
     async def manifest(self, stored: StoredVersion) -> AsyncIterator[DatasetItem]:
         """Every item of a version, in its order, one chunk in memory at a time."""
@@ -333,9 +345,15 @@ class Datasets:
                 yield change
 
 
+def _manifest_chunk(manifest_id: str, index: int, stored: list[Stored]) -> ManifestChunk:
+    return ManifestChunk(
+        manifest_id, index, tuple(raw for raw, _ in stored), tuple(line for _, line in stored)
+    )
+
+
 def _take(
     batch: list[ProjectedItem], filter: DatasetFilter, manifest: Manifest, splits: dict[str, str]
-) -> list[bytes]:
+) -> list[Stored]:
     taken = []
     for item in batch:
         found = dataset_item(item, filter)

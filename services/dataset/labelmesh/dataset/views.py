@@ -3,10 +3,8 @@ REST returns the same messages as proto-JSON."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 
-from labelmesh.core.proto_json import to_json
 from labelmesh.dataset.domain import order_key
 from labelmesh.v1 import dataset_service_pb2 as pb
 from labelmesh.v1.events_pb2 import DatasetVersion
@@ -22,15 +20,6 @@ def versions_page(versions: list[DatasetVersion], token: str) -> pb.ListDatasetV
 
 def items_page(items: list[pb.DatasetItem], token: str) -> pb.ListDatasetVersionItemsResponse:
     return pb.ListDatasetVersionItemsResponse(items=items, next_page_token=token)
-
-
-def jsonl(items: list[pb.DatasetItem]) -> str:
-    """Items as JSONL, the canonical export: one item's proto-JSON per line."""
-    return "".join(jsonl_line(item) for item in items)
-
-
-def jsonl_line(item: pb.DatasetItem) -> str:
-    return json.dumps(to_json(item), separators=(",", ":")) + "\n"
 
 
 async def diff_page(

@@ -71,12 +71,12 @@ async def test_manifest_chunks_read_back_and_are_dropped_together(backend: Backe
     versions = await versions_of(backend)
     await versions.put_chunks(
         [
-            ManifestChunk("m1", 0, (b"one", b"two")),
-            ManifestChunk("m1", 1, (b"three",)),
-            ManifestChunk("m2", 0, (b"other",)),
+            ManifestChunk("m1", 0, (b"one", b"two"), (b"1\n", b"2\n")),
+            ManifestChunk("m1", 1, (b"three",), (b"3\n",)),
+            ManifestChunk("m2", 0, (b"other",), (b"o\n",)),
         ]
     )
-    assert await versions.chunk("m1", 1) == ManifestChunk("m1", 1, (b"three",))
+    assert await versions.chunk("m1", 1) == ManifestChunk("m1", 1, (b"three",), (b"3\n",))
     await versions.drop_manifest("m1")
     assert await versions.chunk("m1", 0) is None
-    assert await versions.chunk("m2", 0) == ManifestChunk("m2", 0, (b"other",))
+    assert await versions.chunk("m2", 0) == ManifestChunk("m2", 0, (b"other",), (b"o\n",))

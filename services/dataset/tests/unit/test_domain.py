@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
+from google.protobuf import json_format
 
 from labelmesh.core.errors import InvalidField
 from labelmesh.dataset.domain import (
@@ -13,13 +15,14 @@ from labelmesh.dataset.domain import (
     check_filter,
     dataset_item,
     item_change,
+    jsonl_line,
     lineage,
     projected,
     version_settings,
 )
 from labelmesh.dataset.records import ItemStatus, ProjectedItem
 from labelmesh.testing.twins.dataset import CLASSES, T0, box, cls, event
-from labelmesh.v1.dataset_service_pb2 import ItemChangeKind
+from labelmesh.v1.dataset_service_pb2 import DatasetItem, ItemChangeKind, LabelLineage
 from labelmesh.v1.events_pb2 import (
     AcceptedStatus,
     AdjudicationDecided,
@@ -245,6 +248,25 @@ def test_the_manifest_hash_follows_items_labels_and_settings() -> None:
     assert digest(cat) == digest(cat)
     assert digest(cat) != digest(relabelled)
     assert digest(cat) != digest(cat, policy=2)
+
+
+def test_each_stored_jsonl_line_parses_back_into_its_item() -> None:
+    items = [
+        DatasetItem(item_id="i1", labels=[box("cat", confidence=0.9, model="yolo")], split="train"),
+        DatasetItem(
+            item_id="i2",
+            text="un but marqué",
+            metadata={"site": "a"},
+            labels=[cls("dog")],
+            lineage=LabelLineage(annotation_id="a2", annotators=["ann"], audit_chain="i2"),
+        ),
+    ]
+    manifest = Manifest(version_settings(PROJECT, DatasetFilter(), 1, 1))
+    stored = [manifest.add(item) for item in items]
+    assert [line for _, line in stored] == [jsonl_line(item) for item in items]
+    lines = b"".join(line for _, line in stored).decode().splitlines()
+    assert [json_format.ParseDict(json.loads(line), DatasetItem()) for line in lines] == items
+    assert [DatasetItem.FromString(raw) for raw, _ in stored] == items
 
 
 def test_item_changes_list_labels_added_and_removed() -> None:

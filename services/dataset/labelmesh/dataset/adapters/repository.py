@@ -190,7 +190,12 @@ class MongoVersionRepository:
         document = await self.chunks.find_one({"_id": f"{manifest_id}:{index}"})
         if document is None:
             return None
-        return ManifestChunk(manifest_id, index, tuple(bytes(b) for b in document["items"]))
+        return ManifestChunk(
+            manifest_id,
+            index,
+            tuple(bytes(b) for b in document["items"]),
+            tuple(bytes(b) for b in document["lines"]),
+        )
 
 
 def _key(stored: StoredVersion) -> tuple[datetime, str]:
@@ -202,4 +207,5 @@ def _chunk_document(chunk: ManifestChunk) -> Document:
         "_id": f"{chunk.manifest_id}:{chunk.index}",
         "manifest_id": chunk.manifest_id,
         "items": list(chunk.items),
+        "lines": list(chunk.lines),
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -86,17 +85,11 @@ def router(datasets: SecuredDatasets) -> APIRouter:
     async def export_jsonl(version_id: str, caller: Caller) -> StreamingResponse:
         """Stream the version as JSONL, a stored chunk at a time: memory stays
         flat whatever its size."""
-        stored, chunks = await datasets.stream(caller, version_id)
-
-        async def lines() -> AsyncIterator[str]:
-            async for chunk in chunks:
-                # Converting a chunk to JSON is CPU work: off the event loop.
-                yield await asyncio.to_thread(views.jsonl, chunk)
-
+        stored, lines = await datasets.stream_jsonl(caller, version_id)
         name = stored.version.name or "dataset"
         filename = f"{name}-{stored.version.version_id[:12]}.jsonl"
         return StreamingResponse(
-            lines(),
+            lines,
             media_type="application/x-ndjson",
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )

@@ -1,19 +1,21 @@
 """What every format writer is given and must do.
 
 A writer is made once per export with its `ExportContext`, is handed the
-version's items in order through `add`, and writes its last files in
-`finish`. It runs in a worker thread, never on the event loop. Writers that
-keep a file open across items (a COCO annotation list, a TFRecord) build it
-under `context.workdir` and add it to the archive at the end, so memory holds
-one chunk of items whatever the version's size.
+version's items in order through `add` (or a `LineWriter` their stored JSONL
+lines through `add_lines`), and writes its last files in `finish`. It runs
+in a worker thread, never on the event loop. Writers that keep a file open
+across items (a COCO annotation list, a TFRecord) build it under
+`context.workdir` and add it to the archive at the end, so memory holds one
+chunk of items whatever the version's size.
 """
 
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from labelmesh.dataset.exports.archive import Archive
 from labelmesh.v1.dataset_service_pb2 import DatasetItem
@@ -65,6 +67,19 @@ class FormatWriter(Protocol):
 
     def finish(self) -> None:
         """Write what is left once every item has been added."""
+        ...
+
+
+@runtime_checkable
+class LineWriter(Protocol):
+    """The writer of a format made of the lines a version stores, copied as they are."""
+
+    def add_lines(self, lines: Sequence[bytes]) -> None:
+        """Write one chunk's lines, each ending in a newline."""
+        ...
+
+    def finish(self) -> None:
+        """Write what is left once every line has been added."""
         ...
 
 

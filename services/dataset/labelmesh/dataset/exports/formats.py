@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 
 from labelmesh.core.errors import InvalidField
-from labelmesh.dataset.exports.base import ExportContext, FormatWriter
+from labelmesh.dataset.exports.base import ExportContext, FormatWriter, LineWriter
 from labelmesh.v1.dataset_service_pb2 import ExportFormat
 from labelmesh.v1.events_pb2 import DataType
 
@@ -32,9 +32,9 @@ class FormatSpec:
     # Arguments the Writer takes besides the context, such as a YOLO task.
     options: tuple[tuple[str, str], ...] = ()
 
-    def writer(self, context: ExportContext) -> FormatWriter:
+    def writer(self, context: ExportContext) -> FormatWriter | LineWriter:
         module = importlib.import_module(f"labelmesh.dataset.exports.{self.module}")
-        writer: FormatWriter = module.Writer(context, **dict(self.options))
+        writer: FormatWriter | LineWriter = module.Writer(context, **dict(self.options))
         return writer
 
 

@@ -1,10 +1,11 @@
-"""JSONL, the canonical export: one item per line, with its lineage."""
+"""JSONL, the canonical export: one item per line, with its lineage. The
+lines are the ones the version stored when it was made."""
 
 from __future__ import annotations
 
-from labelmesh.dataset.exports.base import ExportContext, Image
-from labelmesh.dataset.views import jsonl_line
-from labelmesh.v1.dataset_service_pb2 import DatasetItem
+from collections.abc import Sequence
+
+from labelmesh.dataset.exports.base import ExportContext
 
 FILENAME = "dataset.jsonl"
 
@@ -13,10 +14,10 @@ class Writer:
     def __init__(self, context: ExportContext) -> None:
         self._context = context
         self._path = context.workdir / FILENAME
-        self._file = self._path.open("w", encoding="utf-8")
+        self._file = self._path.open("wb")
 
-    def add(self, item: DatasetItem, image: Image | None) -> None:
-        self._file.write(jsonl_line(item))
+    def add_lines(self, lines: Sequence[bytes]) -> None:
+        self._file.writelines(lines)
 
     def finish(self) -> None:
         self._file.close()

@@ -1,9 +1,10 @@
-"""Writing one export: a version's items, a chunk at a time, through its
+"""Writing one export: a version's stored chunks, one at a time, through its
 format's writer into an archive on local disk.
 
-The event loop reads chunks and images; parsing, augmenting and writing run
-in a worker thread, one chunk at a time, so memory holds one chunk's items
-and images whatever the version's size.
+The event loop reads chunks and images; augmenting and writing run in a
+worker thread, one chunk at a time, so memory holds one chunk's items and
+images whatever the version's size. A format made of the stored JSONL lines
+is given them as they are.
 """
 
 from __future__ import annotations
@@ -18,8 +19,15 @@ import PIL.Image
 
 from labelmesh.dataset.exports import augment
 from labelmesh.dataset.exports.archive import archive_suffix, open_archive
-from labelmesh.dataset.exports.base import ExportContext, ExportFailed, FormatWriter, Image
+from labelmesh.dataset.exports.base import (
+    ExportContext,
+    ExportFailed,
+    FormatWriter,
+    Image,
+    LineWriter,
+)
 from labelmesh.dataset.exports.formats import FormatSpec
+from labelmesh.dataset.records import ManifestChunk
 from labelmesh.v1.dataset_service_pb2 import DatasetItem
 from labelmesh.v1.events_pb2 import DatasetVersion, DataType
 
@@ -39,7 +47,7 @@ class ExportRun:
 
 async def write_export(
     run: ExportRun,
-    chunks: AsyncIterator[list[DatasetItem]],
+    chunks: AsyncIterator[ManifestChunk],
     read_media: MediaReader,
     progress: Progress,
 ) -> Path:
@@ -54,9 +62,13 @@ async def write_export(
         writer = await asyncio.to_thread(run.spec.writer, context)
         done = 0
         async for chunk in chunks:
-            media = await read_media(chunk) if run.spec.reads_images else [None] * len(chunk)
-            await asyncio.to_thread(_add_chunk, writer, run.version, chunk, media)
-            done += len(chunk)
+            if isinstance(writer, LineWriter):
+                await asyncio.to_thread(writer.add_lines, chunk.lines)
+            else:
+                items = [DatasetItem.FromString(raw) for raw in chunk.items]
+                media = await read_media(items) if run.spec.reads_images else [None] * len(items)
+                await asyncio.to_thread(_add_chunk, writer, run.version, items, media)
+            done += len(chunk.items)
             await progress(done)
         await asyncio.to_thread(writer.finish)
     finally:
