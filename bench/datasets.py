@@ -4,8 +4,9 @@ as COCO, each export in a process of its own so its peak memory is its own.
 
 The exports run the service's own path (manifest chunks from the database,
 the format's writer, a zip archive on disk) without the upload to the object
-store. COCO reads each item's image: the bench serves one small PNG from
-memory, so the figure is the writer's, not the object store's. Targets:
+store. The items carry the pixel size that ingest records, so COCO reads no
+image, as in the service; an export that must read one gets a small PNG from
+memory, so a figure is the writer's, not the object store's. Targets:
 versions of 1 M items in under 60 s; JSONL at 50,000 annotations/s (Label
 Studio exports 47,600/s on this machine), COCO at 20,000/s, and under 300 MB
 per export whatever the size.
@@ -53,6 +54,7 @@ PROJECT = "bench-datasets"
 DATABASE = "bench"
 CLASSES = ["cat", "dog", "bird", "car", "person"]
 LOAD_BATCH = 10_000
+IMAGE_SIZE = (64, 48)
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 VERSION_TARGET_SECONDS = 60.0
 RATE_TARGETS = {"JSONL": 50_000.0, "COCO": 20_000.0}
@@ -105,6 +107,8 @@ def _item(n: int) -> ProjectedItem:
         media_key=f"projects/{PROJECT}/items/{item_id}/0",
         content_type="image/png",
         filename=f"{item_id}.png",
+        width=IMAGE_SIZE[0],
+        height=IMAGE_SIZE[1],
         annotations={trace.annotation_id: trace},
         acceptance=acceptance,
         status=ItemStatus.ACCEPTED,
@@ -170,7 +174,7 @@ async def _export(
         DatasetMetrics(CollectorRegistry()),
     )
     stored = await datasets.version(version_id)
-    image = png(64, 48)
+    image = png(*IMAGE_SIZE)
 
     async def read_media(items: Sequence[DatasetItem]) -> list[bytes | None]:
         return [image] * len(items)

@@ -15,6 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 from google.protobuf import json_format
 from PIL import Image
+from pycocotools.coco import COCO
+from skimage.data import astronaut
 
 from labelmesh.devstack.keys import StackKeys
 from labelmesh.testing.services import wait_for
@@ -211,3 +213,46 @@ def test_an_export_job_writes_an_archive_that_downloads_in_resumable_parts(
         )
         assert refused.status_code == 422
         assert refused.json()["detail"][0]["field"] == "format"
+
+
+def test_an_image_exports_as_coco_with_the_size_ingest_read_from_it(
+    api: RestApi, tmp_path: Path
+) -> None:
+    created = api.client.post(
+        f"{api.stack['annotation'].rest}/v1/projects",
+        json={
+            "name": "faces",
+            "data_type": "IMAGE",
+            "classes": ["face"],
+            "models": [{"model_id": "mediapipe-face-detection"}],
+            "auto_annotation": {"default_min_confidence": 0.3, "floor": 0.3},
+        },
+    )
+    assert created.status_code == 201, created.text
+    project_id = created.json()["project"]["project_id"]
+    picture = io.BytesIO()
+    Image.fromarray(astronaut()[:300, :400]).save(picture, format="PNG")
+
+    def upload() -> str | None:
+        response = api.client.post(
+            f"{api.stack['ingest'].rest}/v1/projects/{project_id}/files",
+            files=[("files", ("astronaut.png", picture.getvalue(), "image/png"))],
+        )
+        return response.json()["results"][0]["item_id"] if response.status_code == 200 else None
+
+    item_id = wait_for(upload, "ingest to know the project")
+    version = version_of(api, project_id, 1)
+    job = finished_export(api, version["version_id"], format="EXPORT_FORMAT_COCO")
+    archive = tmp_path / "coco.zip"
+    archive.write_bytes(
+        api.client.get(f"{api.stack['dataset'].rest}/v1/exports/{job['job_id']}/download").content
+    )
+    with zipfile.ZipFile(archive) as zipped:
+        zipped.extractall(tmp_path / "coco")
+    coco = COCO(str(tmp_path / "coco" / "annotations" / "instances_all.json"))
+    [image] = coco.dataset["images"]
+    assert (image["labelmesh_item_id"], image["width"], image["height"]) == (item_id, 400, 300)
+    [face] = coco.loadAnns(coco.getAnnIds(imgIds=[image["id"]]))
+    assert coco.loadCats(face["category_id"])[0]["name"] == "face"
+    x, y, width, height = face["bbox"]
+    assert 0 <= x < x + width <= 400 and 0 <= y < y + height <= 300

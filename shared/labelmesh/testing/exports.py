@@ -50,11 +50,13 @@ PERSON_SKELETON = KeypointSkeleton(
 
 @dataclass
 class Sample:
-    """Items of one data type, the media bytes of each by item id, and a version of them."""
+    """Items of one data type, the media bytes of each by item id, and a version
+    of them; `media_reads` lists the items whose media an export read."""
 
     items: list[DatasetItem]
     media: dict[str, bytes] = field(default_factory=dict)
     version: DatasetVersion = field(default_factory=DatasetVersion)
+    media_reads: list[str] = field(default_factory=list)
 
 
 def png(width: int, height: int, seed: int = 0) -> bytes:
@@ -260,6 +262,7 @@ def export_sample(
             yield ManifestChunk("sample", start // chunk, raw, tuple(map(jsonl_line, items)))
 
     async def read_media(items: Sequence[DatasetItem]) -> list[bytes | None]:
+        sample.media_reads.extend(i.item_id for i in items)
         return [sample.media.get(i.item_id) for i in items]
 
     async def progress(done: int) -> None:

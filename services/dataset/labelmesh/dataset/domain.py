@@ -81,6 +81,8 @@ def projected(item: ProjectedItem | None, envelope: Envelope, event: Message) ->
             filename=event.filename,
             text=event.text,
             metadata=dict(event.metadata),
+            width=event.width,
+            height=event.height,
         )
     if isinstance(event, AnnotationSubmitted):
         trace = item.annotations.get(event.annotation_id, AnnotationTrace(event.annotation_id))
@@ -224,6 +226,8 @@ def dataset_item(item: ProjectedItem, filter: DatasetFilter) -> DatasetItem | No
         metadata=item.metadata,
         labels=labels,
         lineage=origin,
+        width=item.width,
+        height=item.height,
     )
 
 

@@ -59,6 +59,9 @@ class ProjectedItem:
     filename: str = ""
     text: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    # An image's pixel size as ingest read it; 0 and 0 when not known.
+    width: int = 0
+    height: int = 0
     annotations: dict[str, AnnotationTrace] = field(default_factory=dict)
     acceptance: Acceptance | None = None
     status: ItemStatus | None = None

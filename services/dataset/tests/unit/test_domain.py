@@ -30,6 +30,7 @@ from labelmesh.v1.events_pb2 import (
     AnnotationSubmitted,
     CompletionSource,
     DatasetFilter,
+    DataType,
     ItemCompleted,
     ItemFlagged,
     ItemIngested,
@@ -150,6 +151,12 @@ def accepted_item(labels: list[Label], **ingest: object) -> ProjectedItem:
         (AnnotationSubmitted(annotation_id="a1", annotator="ann"), 1),
         (completed(labels), 2),
     )
+
+
+def test_a_versions_item_carries_the_image_size_ingest_recorded() -> None:
+    item = accepted_item([box("cat")], data_type=DataType.DATA_TYPE_IMAGE, width=640, height=480)
+    kept = dataset_item(item, DatasetFilter())
+    assert kept is not None and (kept.width, kept.height) == (640, 480)
 
 
 def test_the_filter_keeps_labels_of_its_classes_and_drops_items_left_without_any() -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import mimetypes
 import secrets
 import uuid
 from dataclasses import dataclass, field
+
+import PIL.Image
 
 from labelmesh.core.errors import InvalidField
 from labelmesh.v1.events_pb2 import DataType
@@ -25,10 +28,11 @@ MAX_INLINE_TEXT_BYTES = 64 * 1024
 # Item ids are name-based (version 5) UUIDs in this namespace: see `item_id_for`.
 ITEM_ID_NAMESPACE = uuid.UUID("29d4bc8a-d373-4411-a1be-a541f094c127")
 # Read once: each read of a protobuf enum's attribute is a slow lookup.
-TEXT, UNSPECIFIED = DataType.DATA_TYPE_TEXT, DataType.DATA_TYPE_UNSPECIFIED
+TEXT, IMAGE = DataType.DATA_TYPE_TEXT, DataType.DATA_TYPE_IMAGE
+UNSPECIFIED = DataType.DATA_TYPE_UNSPECIFIED
 DATA_TYPES = {
     "text": TEXT,
-    "image": DataType.DATA_TYPE_IMAGE,
+    "image": IMAGE,
     "audio": DataType.DATA_TYPE_AUDIO,
     "video": DataType.DATA_TYPE_VIDEO,
 }
@@ -80,6 +84,9 @@ class PreparedItem:
     inline: bool
     # Where the object store keeps the content; empty when inline.
     media_key: str
+    # An image's pixel size from its header; 0 and 0 when not an image or unreadable.
+    width: int = 0
+    height: int = 0
 
 
 def data_type_of(content_type: str) -> DataType:
@@ -134,6 +141,7 @@ def prepare(upload: Upload, project_id: str, field_path: str, max_bytes: int) ->
     sha256 = hashlib.sha256(content).hexdigest()
     item_id = item_id_for(project_id, sha256)
     inline = data_type == TEXT and len(content) <= MAX_INLINE_TEXT_BYTES
+    width, height = image_size(content) if data_type == IMAGE else (0, 0)
     return PreparedItem(
         item_id=item_id,
         project_id=project_id,
@@ -146,4 +154,17 @@ def prepare(upload: Upload, project_id: str, field_path: str, max_bytes: int) ->
         metadata=dict(upload.metadata),
         inline=inline,
         media_key="" if inline else media_key(project_id, item_id, sha256),
+        width=width,
+        height=height,
     )
+
+
+def image_size(content: bytes) -> tuple[int, int]:
+    """Width and height from the image's header, without decoding its pixels;
+    (0, 0) when the header cannot be read, so that exports read the image then."""
+    try:
+        with PIL.Image.open(io.BytesIO(content)) as image:
+            width, height = image.size
+    except (PIL.UnidentifiedImageError, OSError, ValueError):
+        return 0, 0
+    return width, height

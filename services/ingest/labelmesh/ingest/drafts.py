@@ -35,6 +35,8 @@ def ingested_events(
         ingested.filename = item.filename
         ingested.text = item.text
         ingested.metadata.update(item.metadata)
+        ingested.width = item.width
+        ingested.height = item.height
         events[item.sha256] = event
     return events
 
@@ -53,4 +55,6 @@ def stored(item: PreparedItem, at: datetime) -> StoredItem:
         filename=item.filename,
         metadata=item.metadata,
         text=item.text if item.inline else "",
+        width=item.width,
+        height=item.height,
     )

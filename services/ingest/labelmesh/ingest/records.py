@@ -27,3 +27,6 @@ class StoredItem:
     filename: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     text: str = ""
+    # An image's pixel size, 0 and 0 when unknown.
+    width: int = 0
+    height: int = 0

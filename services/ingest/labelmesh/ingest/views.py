@@ -60,6 +60,8 @@ def item(stored: StoredItem) -> pb.GetItemResponse:
             content_type=stored.content_type,
             filename=stored.filename,
             metadata=stored.metadata,
+            width=stored.width,
+            height=stored.height,
         ),
         created_at=created_at,
     )

@@ -44,6 +44,8 @@ def image(sha: str, project: str = "p") -> StoredItem:
         created_at=AT,
         filename="cat.png",
         metadata={"source": "camera 2"},
+        width=640,
+        height=480,
     )
 
 

@@ -1,6 +1,8 @@
 import hashlib
+import io
 import uuid
 
+import PIL.Image
 import pytest
 
 from labelmesh.core.errors import InvalidField
@@ -92,3 +94,15 @@ def test_bad_uploads_name_the_field_and_reason(upload: Upload, field: str, reaso
     got_field, got_reason = field_of(upload)
     assert got_field == field
     assert reason in got_reason
+
+
+def test_an_image_records_its_size_from_its_header() -> None:
+    out = io.BytesIO()
+    PIL.Image.new("RGB", (37, 21)).save(out, format="PNG")
+    image = prepare(Upload(filename="a.png", content=out.getvalue()), "p", "x", MAX)
+    assert (image.width, image.height) == (37, 21)
+
+
+def test_an_image_whose_header_cannot_be_read_has_no_size_and_is_kept() -> None:
+    image = prepare(Upload(filename="a.png", content=PNG), "p", "x", MAX)
+    assert (image.data_type, image.width, image.height) == (DataType.DATA_TYPE_IMAGE, 0, 0)

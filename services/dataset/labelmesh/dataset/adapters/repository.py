@@ -70,6 +70,9 @@ def item_of(document: Document) -> ProjectedItem:
         document,
         "item_id",
         metadata=dict(document["metadata"]),
+        # Items projected before sizes were recorded have none.
+        width=document.get("width", 0),
+        height=document.get("height", 0),
         annotations={t.annotation_id: t for t in traces},
         acceptance=acceptance,
         status=ItemStatus(document["status"]) if document["status"] else None,

@@ -12,9 +12,10 @@ chunk of items whatever the version's size.
 from __future__ import annotations
 
 import mimetypes
+import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from labelmesh.dataset.exports.archive import Archive
@@ -33,7 +34,8 @@ class ExportFailed(Exception):
 
 @dataclass(frozen=True)
 class Image:
-    """An image item's pixels as stored, and its size."""
+    """An image item's size, and its bytes as stored; the bytes are empty when
+    the format does not write them and the size was recorded at ingest."""
 
     data: bytes
     width: int
@@ -90,7 +92,8 @@ def split_of(item: DatasetItem) -> str:
 def media_name(item: DatasetItem) -> str:
     """The item's media file name in an archive: its id, with the extension of
     its original name or else of its content type."""
-    suffix = PurePosixPath(item.filename).suffix.lower()
+    # posixpath rather than PurePosixPath: this runs for every image of an export.
+    suffix = posixpath.splitext(posixpath.basename(item.filename))[1].lower().rstrip(".")
     if not suffix:
         content_type = item.content_type or ""
         suffix = _SUFFIXES.get(content_type) or mimetypes.guess_extension(content_type) or ""

@@ -44,13 +44,13 @@ under the working directory; `finish` streams them into each split's JSON.
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 import numpy as np
+import orjson
 from numpy.typing import NDArray
 
 from labelmesh.dataset.exports.base import ExportContext, ExportFailed, Image, media_name, split_of
@@ -63,10 +63,13 @@ ITEM_ID_KEY = "labelmesh_item_id"
 IMAGE_CATEGORIES_KEY = "category_ids"
 # Fully visible above this LabelMesh visibility, labelled but hidden at or below it.
 VISIBLE_ABOVE = 0.5
-# Entries are buffered, and copied, this many characters at a time.
-_BUFFER_CHARS = 1024 * 1024
+# Entries are buffered, and copied, this many bytes at a time.
+_BUFFER_BYTES = 1024 * 1024
 
 Entry = dict[str, Any]
+
+# Read once: each read of a protobuf enum's attribute is a slow lookup.
+IMAGE_ITEM = DataType.DATA_TYPE_IMAGE
 
 
 def annotations_path(split: str) -> str:
@@ -95,7 +98,7 @@ class Writer:
         self._annotation_id = 0
 
     def add(self, item: DatasetItem, image: Image | None) -> None:
-        if item.data_type != DataType.DATA_TYPE_IMAGE:
+        if item.data_type != IMAGE_ITEM:
             return
         if image is None:
             raise ExportFailed(f"item {item.item_id}: COCO needs the image, and none was read")
@@ -250,15 +253,15 @@ class _SplitEntries:
             # One dump for the item's list, without its brackets.
             self._annotations.append(_dumps(annotations)[1:-1])
 
-    def assemble(self, head: str) -> Path:
+    def assemble(self, head: bytes) -> Path:
         """Write the split's whole JSON file and return its path."""
-        with self._path.open("w", encoding="utf-8") as out:
+        with self._path.open("wb") as out:
             out.write(head)
-            out.write(',"images":[')
+            out.write(b',"images":[')
             self._images.copy_to(out)
-            out.write('],"annotations":[')
+            out.write(b'],"annotations":[')
             self._annotations.copy_to(out)
-            out.write("]}")
+            out.write(b"]}")
         return self._path
 
 
@@ -269,37 +272,37 @@ class _Fragments:
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._path.write_text("", encoding="utf-8")
-        self._buffer: list[str] = []
+        self._path.write_bytes(b"")
+        self._buffer: list[bytes] = []
         self._buffered = 0
         self._empty = True
 
-    def append(self, fragment: str) -> None:
+    def append(self, fragment: bytes) -> None:
         if not self._empty:
-            self._buffer.append(",")
+            self._buffer.append(b",")
         self._buffer.append(fragment)
         self._buffered += len(fragment)
         self._empty = False
-        if self._buffered >= _BUFFER_CHARS:
+        if self._buffered >= _BUFFER_BYTES:
             self._flush()
 
-    def copy_to(self, out: TextIO) -> None:
+    def copy_to(self, out: BinaryIO) -> None:
         self._flush()
-        with self._path.open(encoding="utf-8") as source:
-            shutil.copyfileobj(source, out, _BUFFER_CHARS)
+        with self._path.open("rb") as source:
+            shutil.copyfileobj(source, out, _BUFFER_BYTES)
 
     def _flush(self) -> None:
-        with self._path.open("a", encoding="utf-8") as file:
-            file.write("".join(self._buffer))
+        with self._path.open("ab") as file:
+            file.write(b"".join(self._buffer))
         self._buffer.clear()
         self._buffered = 0
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value)
 
 
-def _head(context: ExportContext, classes: list[str]) -> str:
+def _head(context: ExportContext, classes: list[str]) -> bytes:
     """The start of every split's JSON object, up to its images, without a closing brace."""
     skeletons = {skeleton.label: skeleton for skeleton in context.version.skeletons}
     categories: list[Entry] = []

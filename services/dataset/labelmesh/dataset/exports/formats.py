@@ -29,6 +29,9 @@ class FormatSpec:
     data_types: frozenset[int]
     # Whether the writer is given the pixels and size of image items.
     reads_images: bool = False
+    # Whether it writes every image's bytes, not only with include_media; a
+    # writer that does not is given just the size when ingest recorded it.
+    embeds_images: bool = False
     # Arguments the Writer takes besides the context, such as a YOLO task.
     options: tuple[tuple[str, str], ...] = ()
 
@@ -43,18 +46,20 @@ FORMATS: dict[int, FormatSpec] = {
     ExportFormat.EXPORT_FORMAT_COCO: FormatSpec("coco", IMAGE, reads_images=True),
     ExportFormat.EXPORT_FORMAT_PASCAL_VOC: FormatSpec("voc", IMAGE, reads_images=True),
     ExportFormat.EXPORT_FORMAT_YOLO_DETECT: FormatSpec(
-        "yolo", IMAGE, reads_images=True, options=(("task", "detect"),)
+        "yolo", IMAGE, reads_images=True, embeds_images=True, options=(("task", "detect"),)
     ),
     ExportFormat.EXPORT_FORMAT_YOLO_SEGMENT: FormatSpec(
-        "yolo", IMAGE, reads_images=True, options=(("task", "segment"),)
+        "yolo", IMAGE, reads_images=True, embeds_images=True, options=(("task", "segment"),)
     ),
     ExportFormat.EXPORT_FORMAT_YOLO_POSE: FormatSpec(
-        "yolo", IMAGE, reads_images=True, options=(("task", "pose"),)
+        "yolo", IMAGE, reads_images=True, embeds_images=True, options=(("task", "pose"),)
     ),
     ExportFormat.EXPORT_FORMAT_YOLO_CLASSIFY: FormatSpec(
-        "yolo", IMAGE, reads_images=True, options=(("task", "classify"),)
+        "yolo", IMAGE, reads_images=True, embeds_images=True, options=(("task", "classify"),)
     ),
-    ExportFormat.EXPORT_FORMAT_TFRECORD: FormatSpec("tfrecords", IMAGE, reads_images=True),
+    ExportFormat.EXPORT_FORMAT_TFRECORD: FormatSpec(
+        "tfrecords", IMAGE, reads_images=True, embeds_images=True
+    ),
     ExportFormat.EXPORT_FORMAT_CONLL2003: FormatSpec("conll", TEXT),
     ExportFormat.EXPORT_FORMAT_SPACY_DOCBIN: FormatSpec("docbin", TEXT),
     ExportFormat.EXPORT_FORMAT_PARQUET: FormatSpec("parquet", TEXT),

@@ -1,7 +1,9 @@
 """Writing one export: a version's stored chunks, one at a time, through its
 format's writer into an archive on local disk.
 
-The event loop reads chunks and images; augmenting and writing run in a
+The event loop reads chunks and images (only the images whose bytes the
+export needs: a format that writes an image's size alone takes the size
+recorded at ingest); augmenting and writing run in a
 worker thread, one chunk at a time, so memory holds one chunk's items and
 images whatever the version's size. A format made of the stored JSONL lines
 is given them as they are.
@@ -31,9 +33,12 @@ from labelmesh.dataset.records import ManifestChunk
 from labelmesh.v1.dataset_service_pb2 import DatasetItem
 from labelmesh.v1.events_pb2 import DatasetVersion, DataType
 
-# Reads the media bytes of a chunk's image items, None for other items.
+# Reads the media bytes of the given image items, None for an item with no media.
 MediaReader = Callable[[Sequence[DatasetItem]], Awaitable[list[bytes | None]]]
 Progress = Callable[[int], Awaitable[None]]
+
+# Read once: each read of a protobuf enum's attribute is a slow lookup.
+IMAGE_ITEM = DataType.DATA_TYPE_IMAGE
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,7 @@ async def write_export(
                 await asyncio.to_thread(writer.add_lines, chunk.lines)
             else:
                 items = [DatasetItem.FromString(raw) for raw in chunk.items]
-                media = await read_media(items) if run.spec.reads_images else [None] * len(items)
+                media = await _read_pixels(run, items, read_media)
                 await asyncio.to_thread(_add_chunk, writer, run.version, items, media)
             done += len(chunk.items)
             await progress(done)
@@ -74,6 +79,28 @@ async def write_export(
     finally:
         await asyncio.to_thread(archive.close)
     return path
+
+
+async def _read_pixels(
+    run: ExportRun, items: Sequence[DatasetItem], read_media: MediaReader
+) -> list[bytes | None]:
+    """The media of the items whose pixels the export needs, None for the others."""
+    wanted = [n for n, item in enumerate(items) if _needs_pixels(run, item)]
+    media: list[bytes | None] = [None] * len(items)
+    if wanted:
+        for n, data in zip(wanted, await read_media([items[n] for n in wanted]), strict=True):
+            media[n] = data
+    return media
+
+
+def _needs_pixels(run: ExportRun, item: DatasetItem) -> bool:
+    """Whether an image item's bytes must be read: to be written or augmented,
+    or for the size that ingest did not record."""
+    if not run.spec.reads_images or item.data_type != IMAGE_ITEM:
+        return False
+    if run.spec.embeds_images or run.include_media or run.version.augmentation.copies:
+        return True
+    return not (item.width and item.height)
 
 
 def _add_chunk(
@@ -90,9 +117,14 @@ def _add_chunk(
 def _variants(
     version: DatasetVersion, item: DatasetItem, data: bytes | None
 ) -> Iterator[tuple[DatasetItem, Image | None]]:
-    """The item as stored, then its augmented copies when the version has a recipe."""
-    if data is None or item.data_type != DataType.DATA_TYPE_IMAGE:
+    """The item as stored, then its augmented copies when the version has a recipe.
+    An image whose bytes the export did not need has only its recorded size."""
+    if item.data_type != IMAGE_ITEM:
         yield item, None
+        return
+    if data is None:
+        size_only = Image(b"", item.width, item.height) if item.width and item.height else None
+        yield item, size_only
         return
     try:
         image = image_of(data)

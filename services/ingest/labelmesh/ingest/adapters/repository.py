@@ -39,6 +39,8 @@ def _record(document: Document) -> StoredItem:
         data_type=DataType.ValueType(document["data_type"]),
         metadata=dict(document["metadata"]),
         text=document.get("text", ""),
+        width=document.get("width", 0),
+        height=document.get("height", 0),
     )
 
 
