@@ -19,8 +19,11 @@ Labels follow the pixels:
 - polygon vertices and keypoints go through `keypoints`; a polygon is then clipped to
   the image and dropped when no area is left; a keypoint that leaves the image keeps
   its transformed position with visibility 0, so that an instance keeps every point
-  of its skeleton, and an instance with no point left in the image is dropped; flips
-  do not swap names (a flipped "left_hand" keeps its name);
+  of its skeleton, and an instance with no point left in the image is dropped. A
+  copy that is mirrored (one flip, not both: rotations keep handedness) swaps the
+  names of left and right points of the class's skeleton, "left_hand" becoming
+  "right_hand", as a pose model must see the mirrored person's hands; a name without
+  a counterpart in the skeleton keeps its name;
 - masks go through `masks`, decoded from and re-encoded to row-major run lengths
   starting with zeros; a mask with no pixel left is dropped;
 - other labels (classification, text span, ...) are kept as they are.
@@ -31,8 +34,9 @@ Each copy is seeded from sha256 of the recipe's seed, the item id and n, so a co
 is the same whatever order items come in. Its media is written in the stored format
 (PNG, GIF, JPEG or WebP at quality 95; any other becomes PNG, with a `.png` file
 name), without EXIF, as labels are in the stored pixels' coordinates; alpha is kept,
-palette images become RGB(A) and 16-bit grey becomes 8-bit. `content_type` and
-`content_sha256` describe the new bytes; every other field is the item's.
+palette images become RGB(A) and 16-bit grey becomes 8-bit. `content_type`,
+`content_sha256`, `width` and `height` describe the new image; every other field
+is the item's.
 """
 
 from __future__ import annotations
@@ -41,8 +45,9 @@ import hashlib
 import io
 import os
 import random
+import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -54,7 +59,7 @@ from numpy.typing import NDArray
 from labelmesh.dataset.exports.base import ExportFailed, Image
 from labelmesh.dataset.exports.masks import mask_bits, run_lengths
 from labelmesh.v1.dataset_service_pb2 import DatasetItem
-from labelmesh.v1.events_pb2 import Augmentation
+from labelmesh.v1.events_pb2 import Augmentation, KeypointSkeleton
 from labelmesh.v1.geometry_pb2 import Label, Mask
 
 Pixels = NDArray[np.uint8]
@@ -71,12 +76,37 @@ _ENCODINGS: dict[str, tuple[str, dict[str, Any]]] = {
 _ALIASES = {"MPO": "JPEG"}
 _DIGITS = 4
 _CACHED_RECIPES = 8
+_MIRRORS = {"HorizontalFlip", "VerticalFlip"}
+_SIDE = re.compile("left|right", re.IGNORECASE)
+# A keypoint name's mirror image by class: {"person": {"left_hand": "right_hand", ...}}.
+MirroredNames = Mapping[str, Mapping[str, str]]
+
+
+def mirrored_names(skeletons: Sequence[KeypointSkeleton]) -> dict[str, dict[str, str]]:
+    """Each skeleton's left and right names paired both ways, where both are in it."""
+    pairs: dict[str, dict[str, str]] = {}
+    for skeleton in skeletons:
+        names = set(skeleton.keypoints)
+        mirrors = {name: _SIDE.sub(_other_side, name) for name in names}
+        pairs[skeleton.label] = {
+            name: mirror for name, mirror in mirrors.items() if mirror != name and mirror in names
+        }
+    return pairs
+
+
+def _other_side(side: re.Match[str]) -> str:
+    word = side.group()
+    other = "right" if word.lower() == "left" else "left"
+    if word.isupper():
+        return other.upper()
+    return other.capitalize() if word[0].isupper() else other
 
 
 def copies(
-    item: DatasetItem, image: Image, recipe: Augmentation
+    item: DatasetItem, image: Image, recipe: Augmentation, mirrors: MirroredNames
 ) -> Iterator[tuple[DatasetItem, Image]]:
-    """The `recipe.copies` augmented copies of an image item and its pixels."""
+    """The `recipe.copies` augmented copies of an image item and its pixels;
+    `mirrors` are the names that swap when a copy is mirrored."""
     pipeline = _pipeline(recipe)
     source = _decode(item, image)
     targets = _targets(item, source) if pipeline.geometric else None
@@ -94,7 +124,22 @@ def copies(
         masks = list(result.get("masks", []))
         alpha = masks.pop() if source.alpha is not None else None
         labels = _moved_labels(item, targets, result, masks, pixels.shape[1], pixels.shape[0])
+        if _is_mirrored(result):
+            _swap_sides(labels, mirrors)
         yield _copy(item, n, source, pixels, alpha, labels)
+
+
+def _is_mirrored(result: dict[str, Any]) -> bool:
+    flips = sum(name in _MIRRORS for name, _ in result["applied_transforms"])
+    return flips % 2 == 1
+
+
+def _swap_sides(labels: list[Label], mirrors: MirroredNames) -> None:
+    for label in labels:
+        if label.HasField("keypoints"):
+            names = mirrors.get(label.keypoints.label, {})
+            for point in label.keypoints.points:
+                point.name = names.get(point.name, point.name)
 
 
 def _seed(recipe_seed: int, item_id: str, n: int) -> int:
@@ -164,6 +209,8 @@ def _build(recipe: Augmentation) -> _Pipeline:
         keypoint_params=A.KeypointParams(
             format="xy", label_fields=["point_ids"], remove_invisible=False
         ),
+        # Which transforms a copy drew: its flips decide whether it is mirrored.
+        save_applied_params=True,
     )
     return _Pipeline(compose, geometric=True)
 
@@ -395,6 +442,7 @@ def _copy(
     copy.item_id = f"{item.item_id}~aug{n}"
     copy.content_type = content_type
     copy.content_sha256 = hashlib.sha256(data).hexdigest()
+    copy.width, copy.height = int(pixels.shape[1]), int(pixels.shape[0])
     if written != source.format and item.filename:
         copy.filename = str(PurePosixPath(item.filename).with_suffix(".png"))
     del copy.labels[:]

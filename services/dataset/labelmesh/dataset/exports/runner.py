@@ -109,13 +109,14 @@ def _add_chunk(
     chunk: Sequence[DatasetItem],
     media: Sequence[bytes | None],
 ) -> None:
+    mirrors = augment.mirrored_names(version.skeletons) if version.augmentation.copies else {}
     for item, data in zip(chunk, media, strict=True):
-        for variant, image in _variants(version, item, data):
+        for variant, image in _variants(version, mirrors, item, data):
             writer.add(variant, image)
 
 
 def _variants(
-    version: DatasetVersion, item: DatasetItem, data: bytes | None
+    version: DatasetVersion, mirrors: augment.MirroredNames, item: DatasetItem, data: bytes | None
 ) -> Iterator[tuple[DatasetItem, Image | None]]:
     """The item as stored, then its augmented copies when the version has a recipe.
     An image whose bytes the export did not need has only its recorded size."""
@@ -132,7 +133,7 @@ def _variants(
         raise ExportFailed(f"item {item.item_id}: its media is not a readable image") from error
     yield item, image
     if version.augmentation.copies:
-        yield from augment.copies(item, image, version.augmentation)
+        yield from augment.copies(item, image, version.augmentation, mirrors)
 
 
 def image_of(data: bytes) -> Image:

@@ -16,7 +16,7 @@ from labelmesh.dataset.exports import augment
 from labelmesh.dataset.exports.base import ExportFailed, Image
 from labelmesh.testing.exports import mask_rle, png
 from labelmesh.v1.dataset_service_pb2 import DatasetItem
-from labelmesh.v1.events_pb2 import Augmentation, DataType
+from labelmesh.v1.events_pb2 import Augmentation, DataType, KeypointSkeleton
 from labelmesh.v1.geometry_pb2 import (
     BoundingBox,
     Classification,
@@ -128,9 +128,14 @@ def _labels(width: int, height: int, box: tuple[int, int, int, int]) -> list[Lab
     ]
 
 
-def _run(item: DatasetItem, pixels: Array, recipe: Augmentation) -> list[tuple[DatasetItem, Image]]:
-    data = _encode(pixels)
-    return list(augment.copies(item, Image(data, pixels.shape[1], pixels.shape[0]), recipe))
+def _run(
+    item: DatasetItem,
+    pixels: Array,
+    recipe: Augmentation,
+    mirrors: augment.MirroredNames | None = None,
+) -> list[tuple[DatasetItem, Image]]:
+    image = Image(_encode(pixels), pixels.shape[1], pixels.shape[0])
+    return list(augment.copies(item, image, recipe, mirrors or {}))
 
 
 def _points(label: Label) -> list[tuple[float, float]]:
@@ -232,6 +237,7 @@ def test_a_crop_keeps_labels_inside_and_cuts_the_mask() -> None:
         cropped = _decoded(image)
         x0, y0 = int(cropped[0, 0, 0]), int(cropped[0, 0, 1])
         w, h = image.width, image.height
+        assert (copy.width, copy.height) == (w, h)
         assert w >= width // 2 and h >= height // 2
         assert np.array_equal(cropped, pixels[y0 : y0 + h, x0 : x0 + w])
         window = (x0, y0, w, h)
@@ -417,7 +423,7 @@ def test_jpeg_stays_jpeg_at_quality_95() -> None:
     item = _item(_labels(32, 24, (4, 6, 10, 8)), filename="shot.jpg", content_type="image/jpeg")
 
     [(copy, image)] = augment.copies(
-        item, Image(data, 32, 24), Augmentation(seed=1, copies=1, horizontal_flip=1)
+        item, Image(data, 32, 24), Augmentation(seed=1, copies=1, horizontal_flip=1), {}
     )
 
     assert _quantization(image.data) == _quantization(_encode(pixels, "JPEG", quality=95))
@@ -467,3 +473,52 @@ def test_each_transform_draws_its_own_chance() -> None:
         )
 
     assert {(True, False), (False, True)} <= outcomes
+
+
+def test_left_and_right_pair_up_within_each_skeleton() -> None:
+    skeletons = [
+        KeypointSkeleton(
+            label="person", keypoints=["head", "left_hand", "right_hand", "left_tail"]
+        ),
+        KeypointSkeleton(
+            label="face", keypoints=["Left Eye", "Right Eye", "LEFT_EAR", "RIGHT_EAR"]
+        ),
+    ]
+    assert augment.mirrored_names(skeletons) == {
+        "person": {"left_hand": "right_hand", "right_hand": "left_hand"},
+        "face": {
+            "Left Eye": "Right Eye",
+            "Right Eye": "Left Eye",
+            "LEFT_EAR": "RIGHT_EAR",
+            "RIGHT_EAR": "LEFT_EAR",
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("recipe", "swapped"),
+    [
+        (Augmentation(horizontal_flip=1), True),
+        (Augmentation(vertical_flip=1), True),
+        (Augmentation(horizontal_flip=1, vertical_flip=1), False),
+        (Augmentation(rotate90=1), False),
+    ],
+)
+def test_a_mirrored_copy_swaps_left_and_right_keypoints(
+    recipe: Augmentation, swapped: bool
+) -> None:
+    skeleton = KeypointSkeleton(label="person", keypoints=["head", "left_hand", "right_hand"])
+    hands = Keypoints(
+        label="person",
+        points=[
+            Keypoint(name="head", position=Point(x=10, y=4), visibility=1),
+            Keypoint(name="left_hand", position=Point(x=4, y=12), visibility=1),
+        ],
+    )
+    item = _item([Label(keypoints=hands)])
+    recipe.seed, recipe.copies = 3, 1
+
+    [(copy, _)] = _run(item, _noise(32, 24), recipe, augment.mirrored_names([skeleton]))
+
+    names = [point.name for point in copy.labels[0].keypoints.points]
+    assert names == (["head", "right_hand"] if swapped else ["head", "left_hand"])
