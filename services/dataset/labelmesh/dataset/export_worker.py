@@ -27,7 +27,6 @@ from labelmesh.dataset.exports.base import ExportFailed
 from labelmesh.dataset.exports.formats import FORMATS
 from labelmesh.dataset.exports.runner import ExportRun, write_export
 from labelmesh.v1.dataset_service_pb2 import DatasetItem, ExportJob, ExportState
-from labelmesh.v1.events_pb2 import DataType
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +114,7 @@ class ExportWorker:
         gate = asyncio.Semaphore(MEDIA_READS)
 
         async def read(item: DatasetItem) -> bytes | None:
-            if item.data_type != DataType.DATA_TYPE_IMAGE or not item.media_key:
+            if not item.media_key:
                 return None
             async with gate:
                 try:

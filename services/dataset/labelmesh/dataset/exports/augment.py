@@ -56,7 +56,7 @@ import numpy as np
 import PIL.Image
 from numpy.typing import NDArray
 
-from labelmesh.dataset.exports.base import ExportFailed, Image
+from labelmesh.dataset.exports.base import ExportFailed, Media
 from labelmesh.dataset.exports.masks import mask_bits, run_lengths
 from labelmesh.v1.dataset_service_pb2 import DatasetItem
 from labelmesh.v1.events_pb2 import Augmentation, KeypointSkeleton
@@ -103,8 +103,8 @@ def _other_side(side: re.Match[str]) -> str:
 
 
 def copies(
-    item: DatasetItem, image: Image, recipe: Augmentation, mirrors: MirroredNames
-) -> Iterator[tuple[DatasetItem, Image]]:
+    item: DatasetItem, image: Media, recipe: Augmentation, mirrors: MirroredNames
+) -> Iterator[tuple[DatasetItem, Media]]:
     """The `recipe.copies` augmented copies of an image item and its pixels;
     `mirrors` are the names that swap when a copy is mirrored."""
     pipeline = _pipeline(recipe)
@@ -223,7 +223,7 @@ class _Source:
     format: str
 
 
-def _decode(item: DatasetItem, image: Image) -> _Source:
+def _decode(item: DatasetItem, image: Media) -> _Source:
     with PIL.Image.open(io.BytesIO(image.data)) as opened:
         stored = _ALIASES.get(opened.format or "", opened.format or "")
         if opened.mode in ("L", "RGB", "RGBA"):
@@ -430,7 +430,7 @@ def _copy(
     pixels: Pixels,
     alpha: Pixels | None,
     labels: list[Label],
-) -> tuple[DatasetItem, Image]:
+) -> tuple[DatasetItem, Media]:
     written = source.format if source.format in _ENCODINGS else "PNG"
     content_type, options = _ENCODINGS[written]
     array = pixels if alpha is None else np.dstack((pixels, alpha))
@@ -447,4 +447,4 @@ def _copy(
         copy.filename = str(PurePosixPath(item.filename).with_suffix(".png"))
     del copy.labels[:]
     copy.labels.extend(labels)
-    return copy, Image(data, int(pixels.shape[1]), int(pixels.shape[0]))
+    return copy, Media(data, int(pixels.shape[1]), int(pixels.shape[0]))

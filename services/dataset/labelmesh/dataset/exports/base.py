@@ -33,13 +33,14 @@ class ExportFailed(Exception):
 
 
 @dataclass(frozen=True)
-class Image:
-    """An image item's size, and its bytes as stored; the bytes are empty when
-    the format does not write them and the size was recorded at ingest."""
+class Media:
+    """An item's media bytes as stored, and an image's pixel size (0 by 0 for
+    audio). An image's bytes are empty when the format does not write them
+    and its size was recorded at ingest."""
 
     data: bytes
-    width: int
-    height: int
+    width: int = 0
+    height: int = 0
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,8 @@ class ExportContext:
 
 
 class FormatWriter(Protocol):
-    def add(self, item: DatasetItem, image: Image | None) -> None:
-        """Write one item; `image` is given to writers of formats that read pixels."""
+    def add(self, item: DatasetItem, media: Media | None) -> None:
+        """Write one item; `media` is given to writers of formats that read it."""
         ...
 
     def finish(self) -> None:

@@ -53,7 +53,7 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from labelmesh.dataset.exports.base import ExportContext, ExportFailed, Image, media_name, split_of
+from labelmesh.dataset.exports.base import ExportContext, ExportFailed, Media, media_name, split_of
 from labelmesh.dataset.exports.masks import mask_bits, run_lengths
 from labelmesh.v1.dataset_service_pb2 import DatasetItem
 from labelmesh.v1.events_pb2 import DataType
@@ -97,7 +97,7 @@ class Writer:
         self._image_id = 0
         self._annotation_id = 0
 
-    def add(self, item: DatasetItem, image: Image | None) -> None:
+    def add(self, item: DatasetItem, image: Media | None) -> None:
         if item.data_type != IMAGE_ITEM:
             return
         if image is None:
@@ -139,7 +139,7 @@ class Writer:
         }
         return sorted(found)
 
-    def _annotations(self, item: DatasetItem, image: Image) -> list[Entry]:
+    def _annotations(self, item: DatasetItem, image: Media) -> list[Entry]:
         entries: list[Entry | None] = []
         boxes: list[_Box] = []
         keypoint_sets: list[Keypoints] = []

@@ -41,7 +41,7 @@ from typing import TextIO
 import spacy
 from spacy.tokens import Doc, Span
 
-from labelmesh.dataset.exports.base import ExportContext, Image, split_of
+from labelmesh.dataset.exports.base import ExportContext, Media, split_of
 from labelmesh.dataset.exports.docbin import entities
 from labelmesh.v1.dataset_service_pb2 import DatasetItem
 from labelmesh.v1.events_pb2 import DataType
@@ -60,7 +60,7 @@ class Writer:
         for split in context.splits:
             self._file(split)
 
-    def add(self, item: DatasetItem, image: Image | None) -> None:
+    def add(self, item: DatasetItem, image: Media | None) -> None:
         if item.data_type != DataType.DATA_TYPE_TEXT:
             return
         doc = self._nlp(item.text)

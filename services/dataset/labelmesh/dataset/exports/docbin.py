@@ -30,7 +30,7 @@ import srsly.msgpack
 from spacy.tokens import Doc, DocBin, Span
 from spacy.util import filter_spans
 
-from labelmesh.dataset.exports.base import ExportContext, Image, split_of
+from labelmesh.dataset.exports.base import ExportContext, Media, split_of
 from labelmesh.v1.dataset_service_pb2 import DatasetItem
 from labelmesh.v1.events_pb2 import DataType
 
@@ -46,7 +46,7 @@ class Writer:
         self._files_written: dict[str, int] = {}
         self._packer = srsly.msgpack.Packer(use_bin_type=True)
 
-    def add(self, item: DatasetItem, image: Image | None) -> None:
+    def add(self, item: DatasetItem, image: Media | None) -> None:
         if item.data_type != DataType.DATA_TYPE_TEXT:
             return
         doc = self._nlp.make_doc(item.text)

@@ -1,5 +1,5 @@
-"""Which writer each export format has, which projects it fits, and whether
-it reads the images' pixels.
+"""Which writer each export format has, which projects it fits, and which
+media it reads.
 
 Writer modules are imported when an export first uses them: some formats'
 libraries (spaCy, pyarrow, TensorFlow records) take seconds to import, and a
@@ -32,6 +32,8 @@ class FormatSpec:
     # Whether it writes every image's bytes, not only with include_media; a
     # writer that does not is given just the size when ingest recorded it.
     embeds_images: bool = False
+    # Whether, with include_media, the writer is given audio items' bytes.
+    writes_audio: bool = False
     # Arguments the Writer takes besides the context, such as a YOLO task.
     options: tuple[tuple[str, str], ...] = ()
 
@@ -63,8 +65,10 @@ FORMATS: dict[int, FormatSpec] = {
     ExportFormat.EXPORT_FORMAT_CONLL2003: FormatSpec("conll", TEXT),
     ExportFormat.EXPORT_FORMAT_SPACY_DOCBIN: FormatSpec("docbin", TEXT),
     ExportFormat.EXPORT_FORMAT_PARQUET: FormatSpec("parquet", TEXT),
-    ExportFormat.EXPORT_FORMAT_NEMO_MANIFEST: FormatSpec("nemo", AUDIO),
-    ExportFormat.EXPORT_FORMAT_LABEL_STUDIO: FormatSpec("label_studio", ANY, reads_images=True),
+    ExportFormat.EXPORT_FORMAT_NEMO_MANIFEST: FormatSpec("nemo", AUDIO, writes_audio=True),
+    ExportFormat.EXPORT_FORMAT_LABEL_STUDIO: FormatSpec(
+        "label_studio", ANY, reads_images=True, writes_audio=True
+    ),
 }
 
 

@@ -5,7 +5,7 @@ Layout:
 
     tasks.json          a JSON array of tasks, one per item, one task a line
     label_config.xml    the labelling config the tasks' results fit
-    media/<id><ext>     the images, when the export includes media
+    media/<id><ext>     the images and recordings, when the export includes media
 
 Every split is in the one `tasks.json`; a task's split is `data.split`. A task:
 
@@ -19,11 +19,10 @@ Every split is in the one `tasks.json`; a task's split is `data.split`. A task:
          "value": {"x": 6.25, "y": 12.5, "width": 31.25, "height": 25.0,
                    "rotation": 0, "rectanglelabels": ["cat"]}}, ...]}]}
 
-Task ids count from 1 in export order. `data.image` is the image's path in the
-archive when the export includes media, and otherwise its object-store key,
-which Label Studio resolves once the bucket is connected as its source
-storage; `data.audio` is always the object-store key, as the export reads no
-audio. `data.text` is a text item's text.
+Task ids count from 1 in export order. `data.image` and `data.audio` are the
+media's path in the archive when the export includes media, and otherwise its
+object-store key, which Label Studio resolves once the bucket is connected as
+its source storage. `data.text` is a text item's text.
 
 Results follow Label Studio's result format, one annotation per task:
 
@@ -60,7 +59,7 @@ from typing import Any
 from labelmesh.dataset.exports.base import (
     ExportContext,
     ExportFailed,
-    Image,
+    Media,
     media_name,
     split_of,
 )
@@ -154,7 +153,7 @@ class Writer:
         self._file = self._path.open("w", encoding="utf-8", newline="\n")
         self._file.write("[")
 
-    def add(self, item: DatasetItem, image: Image | None) -> None:
+    def add(self, item: DatasetItem, image: Media | None) -> None:
         object_name = OBJECTS.get(item.data_type)
         if object_name is None:
             return
@@ -186,14 +185,14 @@ class Writer:
         )
         self._context.archive.write(CONFIG, config.encode("utf-8"))
 
-    def _data(self, item: DatasetItem, object_name: str, image: Image | None) -> dict[str, Any]:
+    def _data(self, item: DatasetItem, object_name: str, media: Media | None) -> dict[str, Any]:
         data: dict[str, Any] = {}
         if object_name == TEXT:
             data[TEXT] = item.text
-        elif object_name == IMAGE and image is not None and self._context.include_media:
+        elif media is not None and self._context.include_media:
             name = f"{MEDIA_DIR}/{media_name(item)}"
-            self._context.archive.write(name, image.data)
-            data[IMAGE] = name
+            self._context.archive.write(name, media.data)
+            data[object_name] = name
         else:
             data[object_name] = item.media_key
         data["labelmesh_item_id"] = item.item_id
@@ -204,7 +203,7 @@ class Writer:
         return data
 
     def _results(
-        self, item: DatasetItem, object_name: str, image: Image | None, task_id: int
+        self, item: DatasetItem, object_name: str, image: Media | None, task_id: int
     ) -> list[dict[str, Any]]:
         results: list[dict[str, Any]] = []
         choices: list[str] = []
@@ -251,7 +250,7 @@ class Writer:
         return results
 
     def _values(
-        self, item: DatasetItem, label: Label, kind: str, image: Image | None
+        self, item: DatasetItem, label: Label, kind: str, image: Media | None
     ) -> list[tuple[str, str, dict[str, Any]]]:
         """The label's results as (from_name, type, value); a keypoint set gives one per point."""
         if kind == "text_span":

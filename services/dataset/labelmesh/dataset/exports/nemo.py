@@ -4,7 +4,7 @@ ASR models.
 Layout: `<split>_manifest.json` for every split of the version, empty when no
 item is in it. One line per transcription of an audio item:
 
-    {"audio_filepath": "aud-0.wav", "duration": 1.5, "text": "hello world",
+    {"audio_filepath": "audio/aud-0.wav", "duration": 1.5, "text": "hello world",
      "item_id": "aud-0", "media_key": "projects/...",
      "words": [{"word": "hello", "start": 0.0, "end": 0.75}, ...]}
 
@@ -14,11 +14,11 @@ last word's end minus its start when the transcription has no end; `offset`
 reads a segment of a longer recording. Word times are seconds from the start
 of the recording, as stored.
 
-The archive holds no audio: the export reads no media of audio items (the
-format registry gives this writer none), so `include_media` does not apply.
-`audio_filepath` is the recording's archive name (its item id and extension),
-relative to the manifest, as NeMo resolves it; the recording itself is in the
-object store under `media_key`, to be copied there before training.
+`audio_filepath` is `audio/` and the recording's archive name (its item id
+and extension), relative to the manifest, as NeMo resolves it. With
+`include_media` the archive holds each recording there, once however many
+transcriptions it has; without, the recording is in the object store under
+`media_key`, to be copied there before training.
 
 Items other than audio are skipped, as are audio items without a
 transcription and transcriptions whose duration is unknown (no end and no
@@ -30,10 +30,12 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
-from labelmesh.dataset.exports.base import ExportContext, Image, media_name, split_of
+from labelmesh.dataset.exports.base import ExportContext, Media, media_name, split_of
 from labelmesh.v1.dataset_service_pb2 import DatasetItem
 from labelmesh.v1.events_pb2 import DataType
 from labelmesh.v1.geometry_pb2 import Transcription
+
+AUDIO_FOLDER = "audio"
 
 
 class Writer:
@@ -43,15 +45,19 @@ class Writer:
         for split in context.splits:
             self._file(split)
 
-    def add(self, item: DatasetItem, image: Image | None) -> None:
+    def add(self, item: DatasetItem, media: Media | None) -> None:
         if item.data_type != DataType.DATA_TYPE_AUDIO:
             return
+        written = 0
         for label in item.labels:
             if label.WhichOneof("kind") != "transcription":
                 continue
             line = manifest_line(item, label.transcription)
             if line is not None:
                 self._file(split_of(item)).write(line)
+                written += 1
+        if written and media is not None and self._context.include_media:
+            self._context.archive.write(audio_path(item), media.data)
 
     def finish(self) -> None:
         splits = self._context.splits
@@ -77,7 +83,7 @@ def manifest_line(item: DatasetItem, transcription: Transcription) -> str | None
     if end <= start:
         return None
     entry: dict[str, Any] = {
-        "audio_filepath": media_name(item),
+        "audio_filepath": audio_path(item),
         "duration": end - start,
         "text": transcription.text,
     }
@@ -90,6 +96,10 @@ def manifest_line(item: DatasetItem, transcription: Transcription) -> str | None
         for word in transcription.words
     ]
     return json.dumps(entry, ensure_ascii=False) + "\n"
+
+
+def audio_path(item: DatasetItem) -> str:
+    return f"{AUDIO_FOLDER}/{media_name(item)}"
 
 
 def _name(split: str) -> str:

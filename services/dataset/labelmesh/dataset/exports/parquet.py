@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from labelmesh.dataset.exports.base import ExportContext, Image, split_of
+from labelmesh.dataset.exports.base import ExportContext, Media, split_of
 from labelmesh.v1.dataset_service_pb2 import DatasetItem
 from labelmesh.v1.events_pb2 import DataType
 
@@ -72,7 +72,7 @@ class Writer:
         for split in context.splits:
             self._open(split)
 
-    def add(self, item: DatasetItem, image: Image | None) -> None:
+    def add(self, item: DatasetItem, image: Media | None) -> None:
         if item.data_type != DataType.DATA_TYPE_TEXT:
             return
         split = split_of(item)

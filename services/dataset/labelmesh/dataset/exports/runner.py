@@ -1,11 +1,10 @@
 """Writing one export: a version's stored chunks, one at a time, through its
 format's writer into an archive on local disk.
 
-The event loop reads chunks and images (only the images whose bytes the
-export needs: a format that writes an image's size alone takes the size
-recorded at ingest); augmenting and writing run in a
-worker thread, one chunk at a time, so memory holds one chunk's items and
-images whatever the version's size. A format made of the stored JSONL lines
+The event loop reads chunks and the media the export needs (a format that
+writes an image's size alone takes the size recorded at ingest); augmenting
+and writing run in a worker thread, one chunk at a time, so memory holds one
+chunk's items and media whatever the version's size. A format made of the stored JSONL lines
 is given them as they are.
 """
 
@@ -25,20 +24,20 @@ from labelmesh.dataset.exports.base import (
     ExportContext,
     ExportFailed,
     FormatWriter,
-    Image,
     LineWriter,
+    Media,
 )
 from labelmesh.dataset.exports.formats import FormatSpec
 from labelmesh.dataset.records import ManifestChunk
 from labelmesh.v1.dataset_service_pb2 import DatasetItem
 from labelmesh.v1.events_pb2 import DatasetVersion, DataType
 
-# Reads the media bytes of the given image items, None for an item with no media.
+# Reads the media bytes of the given items, None for an item with no media.
 MediaReader = Callable[[Sequence[DatasetItem]], Awaitable[list[bytes | None]]]
 Progress = Callable[[int], Awaitable[None]]
 
 # Read once: each read of a protobuf enum's attribute is a slow lookup.
-IMAGE_ITEM = DataType.DATA_TYPE_IMAGE
+IMAGE_ITEM, AUDIO_ITEM = DataType.DATA_TYPE_IMAGE, DataType.DATA_TYPE_AUDIO
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ async def write_export(
                 await asyncio.to_thread(writer.add_lines, chunk.lines)
             else:
                 items = [DatasetItem.FromString(raw) for raw in chunk.items]
-                media = await _read_pixels(run, items, read_media)
+                media = await _media_of(run, items, read_media)
                 await asyncio.to_thread(_add_chunk, writer, run.version, items, media)
             done += len(chunk.items)
             await progress(done)
@@ -81,11 +80,11 @@ async def write_export(
     return path
 
 
-async def _read_pixels(
+async def _media_of(
     run: ExportRun, items: Sequence[DatasetItem], read_media: MediaReader
 ) -> list[bytes | None]:
-    """The media of the items whose pixels the export needs, None for the others."""
-    wanted = [n for n, item in enumerate(items) if _needs_pixels(run, item)]
+    """The media of the items whose bytes the export needs, None for the others."""
+    wanted = [n for n, item in enumerate(items) if _needs_media(run, item)]
     media: list[bytes | None] = [None] * len(items)
     if wanted:
         for n, data in zip(wanted, await read_media([items[n] for n in wanted]), strict=True):
@@ -93,9 +92,11 @@ async def _read_pixels(
     return media
 
 
-def _needs_pixels(run: ExportRun, item: DatasetItem) -> bool:
-    """Whether an image item's bytes must be read: to be written or augmented,
-    or for the size that ingest did not record."""
+def _needs_media(run: ExportRun, item: DatasetItem) -> bool:
+    """Whether an item's bytes must be read: audio to be written; an image to
+    be written or augmented, or for the size that ingest did not record."""
+    if item.data_type == AUDIO_ITEM:
+        return run.spec.writes_audio and run.include_media
     if not run.spec.reads_images or item.data_type != IMAGE_ITEM:
         return False
     if run.spec.embeds_images or run.include_media or run.version.augmentation.copies:
@@ -117,14 +118,14 @@ def _add_chunk(
 
 def _variants(
     version: DatasetVersion, mirrors: augment.MirroredNames, item: DatasetItem, data: bytes | None
-) -> Iterator[tuple[DatasetItem, Image | None]]:
+) -> Iterator[tuple[DatasetItem, Media | None]]:
     """The item as stored, then its augmented copies when the version has a recipe.
     An image whose bytes the export did not need has only its recorded size."""
     if item.data_type != IMAGE_ITEM:
-        yield item, None
+        yield item, None if data is None else Media(data)
         return
     if data is None:
-        size_only = Image(b"", item.width, item.height) if item.width and item.height else None
+        size_only = Media(b"", item.width, item.height) if item.width and item.height else None
         yield item, size_only
         return
     try:
@@ -136,8 +137,8 @@ def _variants(
         yield from augment.copies(item, image, version.augmentation, mirrors)
 
 
-def image_of(data: bytes) -> Image:
+def image_of(data: bytes) -> Media:
     """The image's size, read from its header alone."""
     with PIL.Image.open(io.BytesIO(data)) as opened:
         width, height = opened.size
-    return Image(data, width, height)
+    return Media(data, width, height)

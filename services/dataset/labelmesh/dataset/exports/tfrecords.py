@@ -45,7 +45,7 @@ import PIL.Image
 from numpy.typing import NDArray
 from tfrecord import example_pb2
 
-from labelmesh.dataset.exports.base import ExportContext, Image, media_name, split_of
+from labelmesh.dataset.exports.base import ExportContext, Media, media_name, split_of
 from labelmesh.dataset.exports.masks import mask_bits
 from labelmesh.v1.dataset_service_pb2 import DatasetItem
 from labelmesh.v1.events_pb2 import DataType
@@ -64,7 +64,7 @@ class Writer:
         for split in context.splits:
             self._file(split)
 
-    def add(self, item: DatasetItem, image: Image | None) -> None:
+    def add(self, item: DatasetItem, image: Media | None) -> None:
         if image is None or item.data_type != DataType.DATA_TYPE_IMAGE:
             return
         write_record(self._file(split_of(item)), example(item, image, self._ids))
@@ -106,7 +106,7 @@ def label_map(classes: list[str]) -> str:
     )
 
 
-def example(item: DatasetItem, image: Image, ids: dict[str, int]) -> bytes:
+def example(item: DatasetItem, image: Media, ids: dict[str, int]) -> bytes:
     """The serialized tf.train.Example of an image item."""
     record = example_pb2.Example()
     features = record.features.feature
@@ -145,7 +145,7 @@ Extent = tuple[float, float, float, float]
 
 
 def _objects(
-    item: DatasetItem, image: Image, ids: dict[str, int]
+    item: DatasetItem, image: Media, ids: dict[str, int]
 ) -> Iterator[tuple[str, Extent, NDArray[np.uint8] | None]]:
     """Each object's class, normalised extent and, when the image has shapes, its mask."""
     kinds = [label.WhichOneof("kind") for label in item.labels]
@@ -190,7 +190,7 @@ def _set_extent(bits: NDArray[np.uint8]) -> Extent | None:
     )
 
 
-def _clamped_extent(label: Label, kind: str | None, image: Image) -> Extent | None:
+def _clamped_extent(label: Label, kind: str | None, image: Media) -> Extent | None:
     """The normalised extent of a box or polygon within the image, None when empty."""
     if kind == "polygon":
         xs = [p.x for p in label.polygon.points]
@@ -211,7 +211,7 @@ def _clamp(value: float, side: int) -> float:
     return 0.0 if value < 0 else side if value > side else value
 
 
-def _region(item: DatasetItem, label: Label, image: Image) -> NDArray[np.uint8]:
+def _region(item: DatasetItem, label: Label, image: Media) -> NDArray[np.uint8]:
     """The object's pixels on the image's grid, 1 inside."""
     kind = label.WhichOneof("kind")
     size = (image.width, image.height)

@@ -39,7 +39,7 @@ from pathlib import Path
 from labelmesh.dataset.exports.base import (
     ExportContext,
     ExportFailed,
-    Image,
+    Media,
     media_name,
     split_of,
     stem,
@@ -66,7 +66,7 @@ class Writer:
         for split in context.splits:
             self._split(split)
 
-    def add(self, item: DatasetItem, image: Image | None) -> None:
+    def add(self, item: DatasetItem, image: Media | None) -> None:
         if item.data_type != DataType.DATA_TYPE_IMAGE:
             return
         if image is None:
@@ -98,7 +98,7 @@ class Writer:
             lists = self._splits[split] = _SplitLists(self._context.workdir, split)
         return lists
 
-    def _xml(self, item: DatasetItem, name: str, image: Image) -> bytes:
+    def _xml(self, item: DatasetItem, name: str, image: Media) -> bytes:
         root = ET.Element("annotation")
         _text(root, "folder", IMAGES_FOLDER)
         _text(root, "filename", name)

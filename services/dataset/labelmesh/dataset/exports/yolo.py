@@ -56,7 +56,7 @@ import yaml
 from labelmesh.dataset.exports.base import (
     UNSPLIT,
     ExportContext,
-    Image,
+    Media,
     media_name,
     split_of,
     stem,
@@ -82,7 +82,7 @@ class Writer:
         self._points = max((len(names) for names in self._skeletons.values()), default=0)
         self._splits: set[str] = set()
 
-    def add(self, item: DatasetItem, image: Image | None) -> None:
+    def add(self, item: DatasetItem, image: Media | None) -> None:
         if image is None or item.data_type != DataType.DATA_TYPE_IMAGE:
             return
         split = split_of(item)
@@ -107,14 +107,14 @@ class Writer:
                 if label.classification.label in self._ids:
                     yield label.classification.label
 
-    def _lines(self, item: DatasetItem, image: Image) -> Iterator[str]:
+    def _lines(self, item: DatasetItem, image: Media) -> Iterator[str]:
         if self._task == "detect":
             return self._detect_lines(item, image)
         if self._task == "segment":
             return self._segment_lines(item, image)
         return self._pose_lines(item, image)
 
-    def _detect_lines(self, item: DatasetItem, image: Image) -> Iterator[str]:
+    def _detect_lines(self, item: DatasetItem, image: Media) -> Iterator[str]:
         for label in item.labels:
             if label.WhichOneof("kind") != "bounding_box":
                 continue
@@ -124,7 +124,7 @@ class Writer:
             if class_id is not None and fields is not None:
                 yield f"{class_id} {fields}\n"
 
-    def _segment_lines(self, item: DatasetItem, image: Image) -> Iterator[str]:
+    def _segment_lines(self, item: DatasetItem, image: Media) -> Iterator[str]:
         for label in item.labels:
             kind = label.WhichOneof("kind")
             if kind == "polygon":
@@ -137,7 +137,7 @@ class Writer:
                     for fields in _contour_fields(item, label.mask):
                         yield f"{class_id} {fields}\n"
 
-    def _pose_lines(self, item: DatasetItem, image: Image) -> Iterator[str]:
+    def _pose_lines(self, item: DatasetItem, image: Media) -> Iterator[str]:
         boxes: dict[str, list[BoundingBox]] = {}
         for label in item.labels:
             if label.WhichOneof("kind") == "bounding_box":
@@ -158,7 +158,7 @@ class Writer:
                 yield f"{class_id} {line}\n"
 
     def _pose_line(
-        self, keypoints: Keypoints, names: list[str], box: BoundingBox | None, image: Image
+        self, keypoints: Keypoints, names: list[str], box: BoundingBox | None, image: Media
     ) -> str | None:
         by_name = {p.name: p for p in keypoints.points}
         fields, xs, ys = [], [], []
@@ -225,7 +225,7 @@ def _swap_side(match: re.Match[str]) -> str:
     return other.capitalize() if word[0].isupper() else other
 
 
-def _inside(point: Point, image: Image) -> bool:
+def _inside(point: Point, image: Media) -> bool:
     return 0 <= point.x <= image.width and 0 <= point.y <= image.height
 
 
@@ -234,7 +234,7 @@ def _corners(box: BoundingBox) -> tuple[float, float, float, float]:
 
 
 def _box_fields(
-    corners: tuple[float, float, float, float], image: Image, allow_empty: bool = False
+    corners: tuple[float, float, float, float], image: Media, allow_empty: bool = False
 ) -> str | None:
     """`cx cy w h` of a box clamped to the image; None when nothing of it is left."""
     width, height = image.width, image.height
@@ -252,7 +252,7 @@ def _clamp(value: float, side: int) -> float:
     return 0.0 if value < 0 else side if value > side else value
 
 
-def _polygon_fields(polygon: Polygon, image: Image) -> str:
+def _polygon_fields(polygon: Polygon, image: Media) -> str:
     width, height = image.width, image.height
     return _points(
         (_clamp(p.x, width) / width, _clamp(p.y, height) / height) for p in polygon.points

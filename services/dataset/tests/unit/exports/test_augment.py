@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from PIL.JpegImagePlugin import JpegImageFile
 
 from labelmesh.dataset.exports import augment
-from labelmesh.dataset.exports.base import ExportFailed, Image
+from labelmesh.dataset.exports.base import ExportFailed, Media
 from labelmesh.testing.exports import mask_rle, png
 from labelmesh.v1.dataset_service_pb2 import DatasetItem
 from labelmesh.v1.events_pb2 import Augmentation, DataType, KeypointSkeleton
@@ -38,7 +38,7 @@ def _encode(pixels: Array, fmt: str = "PNG", **options: int) -> bytes:
     return out.getvalue()
 
 
-def _decoded(image: Image) -> Array:
+def _decoded(image: Media) -> Array:
     with PIL.Image.open(io.BytesIO(image.data)) as opened:
         return np.asarray(opened).copy()
 
@@ -133,8 +133,8 @@ def _run(
     pixels: Array,
     recipe: Augmentation,
     mirrors: augment.MirroredNames | None = None,
-) -> list[tuple[DatasetItem, Image]]:
-    image = Image(_encode(pixels), pixels.shape[1], pixels.shape[0])
+) -> list[tuple[DatasetItem, Media]]:
+    image = Media(_encode(pixels), pixels.shape[1], pixels.shape[0])
     return list(augment.copies(item, image, recipe, mirrors or {}))
 
 
@@ -351,7 +351,7 @@ FULL = Augmentation(
 )
 
 
-def _serialized(copies: list[tuple[DatasetItem, Image]]) -> list[tuple[bytes, bytes]]:
+def _serialized(copies: list[tuple[DatasetItem, Media]]) -> list[tuple[bytes, bytes]]:
     return [(item.SerializeToString(deterministic=True), image.data) for item, image in copies]
 
 
@@ -423,7 +423,7 @@ def test_jpeg_stays_jpeg_at_quality_95() -> None:
     item = _item(_labels(32, 24, (4, 6, 10, 8)), filename="shot.jpg", content_type="image/jpeg")
 
     [(copy, image)] = augment.copies(
-        item, Image(data, 32, 24), Augmentation(seed=1, copies=1, horizontal_flip=1), {}
+        item, Media(data, 32, 24), Augmentation(seed=1, copies=1, horizontal_flip=1), {}
     )
 
     assert _quantization(image.data) == _quantization(_encode(pixels, "JPEG", quality=95))

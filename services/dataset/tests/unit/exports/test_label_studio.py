@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import warnings
+import wave
 from pathlib import Path
 from typing import Any
 
@@ -296,8 +297,12 @@ def test_audio_segments_and_transcriptions(tmp_path: Path) -> None:
     sample = audio_sample()
     unpacked = _export(sample, tmp_path / "export")
 
-    # The export reads no audio, so the archive holds none even with media.
-    assert _files(unpacked) == [CONFIG, TASKS]
+    media = [f"media/{item.item_id}.wav" for item in sample.items]
+    assert _files(unpacked) == sorted([CONFIG, TASKS, *media])
+    for item, name in zip(sample.items, media, strict=True):
+        with wave.open(str(unpacked / name)) as recording:
+            assert recording.getnframes() > 0
+        assert (unpacked / name).read_bytes() == sample.media[item.item_id]
     # The SDK models a `labels` span as text offsets (whole numbers), which
     # Label Studio's audio segments, in seconds, are not.
     interface = _assert_importable(unpacked, frozenset({"labels"}))
@@ -311,7 +316,7 @@ def test_audio_segments_and_transcriptions(tmp_path: Path) -> None:
 
     assert len(records) == len(tasks) == len(sample.items)
     for record, task, item in zip(records, tasks, sample.items, strict=True):
-        assert record["audio"] == item.media_key
+        assert record["audio"] == f"media/{item.item_id}.wav"
         assert record["split"] == item.split
         transcription = item.labels[0].transcription
         segment = item.labels[1].time_segment

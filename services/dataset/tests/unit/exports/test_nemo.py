@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import wave
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,10 @@ from labelmesh.v1.events_pb2 import DatasetVersion, DataType
 from labelmesh.v1.geometry_pb2 import Label, TextSpan, TimeSegment, Transcription, Word
 
 
+def _files(unpacked: Path) -> list[str]:
+    return [p.relative_to(unpacked).as_posix() for p in unpacked.rglob("*") if p.is_file()]
+
+
 def _read(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
@@ -21,18 +26,25 @@ def _read(path: Path) -> list[dict[str, Any]]:
 def test_one_line_per_transcribed_recording_per_split(tmp_path: Path) -> None:
     sample = audio_sample()
     unpacked = export_sample(sample, ExportFormat.EXPORT_FORMAT_NEMO_MANIFEST, tmp_path / "export")
+    bare = export_sample(
+        sample, ExportFormat.EXPORT_FORMAT_NEMO_MANIFEST, tmp_path / "bare", include_media=False
+    )
 
-    # No audio: the registry reads no media for this format.
-    assert sorted(p.name for p in unpacked.rglob("*")) == [
-        "train_manifest.json",
-        "val_manifest.json",
-    ]
+    manifests = ["train_manifest.json", "val_manifest.json"]
+    recordings = [f"audio/{item.item_id}.wav" for item in sample.items]
+    assert sorted(_files(unpacked)) == sorted([*manifests, *recordings])
+    assert sorted(_files(bare)) == manifests
     for split in ("train", "val"):
         (item,) = [item for item in sample.items if item.split == split]
         transcription = item.labels[0].transcription
         (entry,) = _read(unpacked / f"{split}_manifest.json")
         assert set(entry) == {"audio_filepath", "duration", "text", "item_id", "media_key", "words"}
-        assert entry["audio_filepath"] == f"{item.item_id}.wav"
+        assert entry["audio_filepath"] == f"audio/{item.item_id}.wav"
+        # The path resolves against the manifest, to the recording as stored.
+        recording = unpacked / entry["audio_filepath"]
+        assert recording.read_bytes() == sample.media[item.item_id]
+        with wave.open(str(recording)) as audio:
+            assert audio.getnframes() / audio.getframerate() >= entry["duration"] - 1e-6
         assert entry["duration"] == pytest.approx(transcription.end_seconds, abs=1e-9)
         assert entry["text"] == transcription.text
         assert entry["item_id"] == item.item_id
@@ -112,7 +124,11 @@ def test_offsets_durations_from_words_and_skips_in_a_tar(tmp_path: Path) -> None
     ]
     assert [e["duration"] for e in entries] == pytest.approx([1.25, 1.5, 2.0], abs=1e-9)
     assert [e.get("offset") for e in entries] == [None, 2.5, 0.5]
-    assert [e["audio_filepath"] for e in entries] == ["a-0.wav", "a-0.wav", "a-1.wav"]
+    assert [e["audio_filepath"] for e in entries] == [
+        "audio/a-0.wav",
+        "audio/a-0.wav",
+        "audio/a-1.wav",
+    ]
     assert entries[1]["words"] == [
         {"word": "two", "start": 2.5, "end": 3.0},
         {"word": "three", "start": 3.1, "end": 3.9},

@@ -1,5 +1,5 @@
-"""Which images an export reads: only those whose bytes it writes or augments,
-or whose size ingest did not record."""
+"""Which media an export reads: only what it writes or augments, and images
+whose size ingest did not record."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import PIL.Image
 import pytest
 
-from labelmesh.testing.exports import Sample, export_sample, image_sample
+from labelmesh.testing.exports import Sample, audio_sample, export_sample, image_sample
 from labelmesh.v1.dataset_service_pb2 import ExportFormat
 
 COCO_FORMAT = ExportFormat.EXPORT_FORMAT_COCO
@@ -73,3 +73,18 @@ def test_an_augmented_version_reads_every_image(tmp_path: Path) -> None:
     sample.version.augmentation.horizontal_flip = 1.0
     export_sample(sample, COCO_FORMAT, tmp_path, include_media=False)
     assert sorted(sample.media_reads) == sorted(i.item_id for i in sample.items)
+
+
+@pytest.mark.parametrize(
+    "export_format",
+    [ExportFormat.EXPORT_FORMAT_NEMO_MANIFEST, ExportFormat.EXPORT_FORMAT_LABEL_STUDIO],
+)
+def test_recordings_are_read_only_to_go_into_the_archive(
+    tmp_path: Path, export_format: int
+) -> None:
+    without = audio_sample()
+    export_sample(without, export_format, tmp_path / "without", include_media=False)
+    assert without.media_reads == []
+    including = audio_sample()
+    export_sample(including, export_format, tmp_path / "with", include_media=True)
+    assert sorted(including.media_reads) == sorted(i.item_id for i in including.items)
