@@ -55,6 +55,9 @@ DATABASE = "bench"
 CLASSES = ["cat", "dog", "bird", "car", "person"]
 LOAD_BATCH = 10_000
 IMAGE_SIZE = (64, 48)
+# The database lives in memory, all of it in the cache: a million items and
+# their version's manifest overflow SecantusDB's default of 1G.
+DATABASE_CACHE = "8G"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 VERSION_TARGET_SECONDS = 60.0
 RATE_TARGETS = {"JSONL": 50_000.0, "COCO": 20_000.0}
@@ -67,7 +70,7 @@ console = Console()
 def bench_datasets(items: int = ITEMS_DEFAULT) -> None:
     with (
         tempfile.TemporaryDirectory(prefix="labelmesh-datasets-") as tmp,
-        running_infrastructure(Path(tmp)) as infra,
+        running_infrastructure(Path(tmp), cache_size=DATABASE_CACHE) as infra,
     ):
         version_id, seconds = asyncio.run(_seed_and_version(infra.mongo_uri, items))
         exports = {}
