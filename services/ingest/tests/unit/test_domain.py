@@ -1,8 +1,6 @@
 import hashlib
-import io
 import uuid
 
-import PIL.Image
 import pytest
 
 from labelmesh.core.errors import InvalidField
@@ -13,6 +11,7 @@ from labelmesh.ingest.domain import (
     item_id_for,
     prepare,
 )
+from labelmesh.testing.exports import png
 from labelmesh.v1.events_pb2 import DataType
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
@@ -97,9 +96,7 @@ def test_bad_uploads_name_the_field_and_reason(upload: Upload, field: str, reaso
 
 
 def test_an_image_records_its_size_from_its_header() -> None:
-    out = io.BytesIO()
-    PIL.Image.new("RGB", (37, 21)).save(out, format="PNG")
-    image = prepare(Upload(filename="a.png", content=out.getvalue()), "p", "x", MAX)
+    image = prepare(Upload(filename="a.png", content=png(37, 21)), "p", "x", 1 << 20)
     assert (image.width, image.height) == (37, 21)
 
 

@@ -1,14 +1,12 @@
 """What new items become: their records and their events."""
 
-import io
 from datetime import UTC, datetime
-
-import PIL.Image
 
 from labelmesh.core.envelopes import decode, encode, user_actor
 from labelmesh.core.logging import log_context
 from labelmesh.ingest.domain import Upload, prepare
 from labelmesh.ingest.drafts import ingested_events, stored
+from labelmesh.testing.exports import png
 from labelmesh.v1.events_pb2 import DataType
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 8
@@ -50,9 +48,7 @@ def test_short_text_is_kept_in_the_record_and_files_are_not() -> None:
 
 
 def test_an_images_size_goes_into_its_event_and_its_record() -> None:
-    out = io.BytesIO()
-    PIL.Image.new("RGB", (30, 20)).save(out, format="PNG")
-    image = prepare(Upload(filename="b.png", content=out.getvalue()), "p1", "items[0]", 1 << 20)
+    image = prepare(Upload(filename="b.png", content=png(30, 20)), "p1", "items[0]", 1 << 20)
     event = ingested_events("p1", [image], user_actor("dana"), "ingest")[image.sha256]
     assert (event.item_ingested.width, event.item_ingested.height) == (30, 20)
     assert (stored(image, AT).width, stored(image, AT).height) == (30, 20)

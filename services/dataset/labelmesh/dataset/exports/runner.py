@@ -4,8 +4,8 @@ format's writer into an archive on local disk.
 The event loop reads chunks and the media the export needs (a format that
 writes an image's size alone takes the size recorded at ingest); augmenting
 and writing run in a worker thread, one chunk at a time, so memory holds one
-chunk's items and media whatever the version's size. A format made of the stored JSONL lines
-is given them as they are.
+chunk's items and media whatever the version's size. A format made of the
+stored JSONL lines is given them as they are.
 """
 
 from __future__ import annotations
