@@ -7,12 +7,20 @@ import io
 import mimetypes
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import PIL.Image
 
 from labelmesh.core.errors import InvalidField
-from labelmesh.v1.events_pb2 import DataType
+from labelmesh.ingest.imported import (
+    UPLOAD_SOURCE,
+    annotations_of,
+    checked_source,
+    checked_source_uri,
+    predictions_of,
+)
+from labelmesh.v1.events_pb2 import DataType, ImportedAnnotation, ImportedPrediction
 
 # Leading bytes of the image formats whose content can be checked cheaply.
 IMAGE_SIGNATURES = {
@@ -65,6 +73,12 @@ class Upload:
     content: bytes = b""
     text: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    # Each an ImportedAnnotation (ImportedPrediction) or its proto-JSON as received.
+    annotations: Sequence[object] = ()
+    predictions: Sequence[object] = ()
+    # How the item came in (`default_source` of `prepare` when empty) and from where.
+    source: str = ""
+    source_uri: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,6 +101,10 @@ class PreparedItem:
     # An image's pixel size from its header; 0 and 0 when not an image or unreadable.
     width: int = 0
     height: int = 0
+    source: str = UPLOAD_SOURCE
+    source_uri: str = ""
+    annotations: tuple[ImportedAnnotation, ...] = ()
+    predictions: tuple[ImportedPrediction, ...] = ()
 
 
 def data_type_of(content_type: str) -> DataType:
@@ -100,8 +118,18 @@ def media_key(project_id: str, item_id: str, sha256: str) -> str:
     return f"projects/{project_id}/items/{item_id}/{secrets.token_hex(8)}/{sha256}"
 
 
-def prepare(upload: Upload, project_id: str, field_path: str, max_bytes: int) -> PreparedItem:
+def prepare(
+    upload: Upload,
+    project_id: str,
+    field_path: str,
+    max_bytes: int,
+    default_source: str = UPLOAD_SOURCE,
+) -> PreparedItem:
     """Validate one upload; raise InvalidField naming the field under `field_path`."""
+    source = checked_source(upload.source, default_source, f"{field_path}.source")
+    source_uri = checked_source_uri(upload.source_uri, f"{field_path}.source_uri")
+    annotations = annotations_of(upload.annotations, f"{field_path}.annotations")
+    predictions = predictions_of(upload.predictions, f"{field_path}.predictions")
     if upload.text and upload.content:
         raise InvalidField(f"{field_path}.text", "give either text or content, not both")
     if len(upload.metadata) > MAX_METADATA_ENTRIES:
@@ -156,6 +184,10 @@ def prepare(upload: Upload, project_id: str, field_path: str, max_bytes: int) ->
         media_key="" if inline else media_key(project_id, item_id, sha256),
         width=width,
         height=height,
+        source=source,
+        source_uri=source_uri,
+        annotations=annotations,
+        predictions=predictions,
     )
 
 

@@ -37,6 +37,10 @@ def ingested_events(
         ingested.metadata.update(item.metadata)
         ingested.width = item.width
         ingested.height = item.height
+        ingested.source = item.source
+        ingested.source_uri = item.source_uri
+        ingested.imported_annotations.extend(item.annotations)
+        ingested.imported_predictions.extend(item.predictions)
         events[item.sha256] = event
     return events
 
@@ -57,4 +61,6 @@ def stored(item: PreparedItem, at: datetime) -> StoredItem:
         text=item.text if item.inline else "",
         width=item.width,
         height=item.height,
+        source=item.source,
+        source_uri=item.source_uri,
     )

@@ -30,3 +30,6 @@ class StoredItem:
     # An image's pixel size, 0 and 0 when unknown.
     width: int = 0
     height: int = 0
+    # How it came in ("upload", "url", "manifest", or a tool's name) and from where.
+    source: str = "upload"
+    source_uri: str = ""

@@ -62,6 +62,8 @@ def item(stored: StoredItem) -> pb.GetItemResponse:
             metadata=stored.metadata,
             width=stored.width,
             height=stored.height,
+            source=stored.source,
+            source_uri=stored.source_uri,
         ),
         created_at=created_at,
     )

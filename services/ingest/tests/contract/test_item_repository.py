@@ -46,6 +46,8 @@ def image(sha: str, project: str = "p") -> StoredItem:
         metadata={"source": "camera 2"},
         width=640,
         height=480,
+        source="url",
+        source_uri="https://media.example/cat.png",
     )
 
 

@@ -23,7 +23,8 @@ from labelmesh.testing.services import grpc_stub
 from labelmesh.testing.twins.ingest import InMemoryItemRepository
 from labelmesh.v1 import ingest_service_pb2 as pb
 from labelmesh.v1 import ingest_service_pb2_grpc as pb_grpc
-from labelmesh.v1.events_pb2 import ProjectSpec, Role
+from labelmesh.v1.events_pb2 import ImportedAnnotation, ImportedPrediction, ProjectSpec, Role
+from labelmesh.v1.geometry_pb2 import Classification, Label
 
 pytestmark = pytest.mark.integration
 KEY = "integration-key"
@@ -90,3 +91,31 @@ async def test_an_unknown_project_ends_the_stream_with_not_found(
         )
     assert failed.value.code() == grpc.StatusCode.NOT_FOUND
     assert "project 'nope'" in (failed.value.details() or "")
+
+
+async def test_uploads_carry_their_source_and_imported_labels(
+    stub: pb_grpc.IngestServiceStub, ingest: Ingest
+) -> None:
+    cat = Label(classification=Classification(label="cat"))
+    item = pb.ItemUpload(
+        text="a cat",
+        source="cvat",
+        source_uri="cvat://jobs/3",
+        annotations=[ImportedAnnotation(labels=[cat], annotator="ann")],
+        predictions=[ImportedPrediction(labels=[cat], score=0.4)],
+    )
+    unlabelled = pb.ItemUpload(text="empty", annotations=[ImportedAnnotation(annotator="x")])
+    response = await stub.UploadItems(
+        pb.UploadItemsRequest(project_id="p1", items=[item, unlabelled]), metadata=grpc_bearer(KEY)
+    )
+    assert response.results[1].error.field == "items[1].annotations[0].labels"
+    assert isinstance(ingest.uow, InMemoryUnitOfWork)
+    (event,) = ingest.uow.emitted("item_ingested")
+    ingested = event.item_ingested
+    assert (ingested.source, ingested.source_uri) == ("cvat", "cvat://jobs/3")
+    assert list(ingested.imported_annotations) == list(item.annotations)
+    assert list(ingested.imported_predictions) == list(item.predictions)
+    got = await stub.GetItem(
+        pb.GetItemRequest(item_id=response.results[0].item_id), metadata=grpc_bearer(KEY)
+    )
+    assert got.item.source == "cvat"

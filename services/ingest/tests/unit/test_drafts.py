@@ -52,3 +52,23 @@ def test_an_images_size_goes_into_its_event_and_its_record() -> None:
     event = ingested_events("p1", [image], user_actor("dana"), "ingest")[image.sha256]
     assert (event.item_ingested.width, event.item_ingested.height) == (30, 20)
     assert (stored(image, AT).width, stored(image, AT).height) == (30, 20)
+
+
+def test_the_source_and_imported_labels_go_into_the_event_and_the_source_into_the_record() -> None:
+    upload = Upload(
+        text="a cat",
+        source="label-studio",
+        source_uri="https://ls.example/tasks/9",
+        annotations=[{"labels": [{"classification": {"label": "cat"}}], "annotator": "al"}],
+        predictions=[{"labels": [{"classification": {"label": "cat"}}], "score": 0.9}],
+    )
+    item = prepare(upload, "p1", "items[0]", 1024)
+    ingested = ingested_events("p1", [item], user_actor("dana"), "ingest")[
+        item.sha256
+    ].item_ingested
+    assert (ingested.source, ingested.source_uri) == ("label-studio", "https://ls.example/tasks/9")
+    assert [a.annotator for a in ingested.imported_annotations] == ["al"]
+    assert [p.score for p in ingested.imported_predictions] == [0.9]
+    record = stored(item, AT)
+    assert (record.source, record.source_uri) == ("label-studio", "https://ls.example/tasks/9")
+    assert prepare(Upload(text="x"), "p1", "items[0]", 1024, default_source="url").source == "url"

@@ -41,6 +41,9 @@ def _record(document: Document) -> StoredItem:
         text=document.get("text", ""),
         width=document.get("width", 0),
         height=document.get("height", 0),
+        # Items stored before sources were recorded came in by upload.
+        source=document.get("source", "upload"),
+        source_uri=document.get("source_uri", ""),
     )
 
 

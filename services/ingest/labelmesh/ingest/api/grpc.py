@@ -27,6 +27,10 @@ def _upload(item: pb.ItemUpload) -> Upload:
         content=item.content,
         text=item.text,
         metadata=dict(item.metadata),
+        annotations=list(item.annotations),
+        predictions=list(item.predictions),
+        source=item.source,
+        source_uri=item.source_uri,
     )
 
 

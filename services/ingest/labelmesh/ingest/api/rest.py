@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -12,6 +12,7 @@ from labelmesh.core.api import Caller
 from labelmesh.core.rest_proto import ProtoJSON, proto_io
 from labelmesh.ingest import views
 from labelmesh.ingest.domain import Upload
+from labelmesh.ingest.form_items import file_items
 from labelmesh.ingest.secured import SecuredIngest
 from labelmesh.v1 import ingest_service_pb2 as pb
 
@@ -19,6 +20,12 @@ from labelmesh.v1 import ingest_service_pb2 as pb
 class TextItem(BaseModel):
     text: str
     metadata: dict[str, str] = Field(default_factory=dict)
+    # Proto-JSON of ImportedAnnotation and ImportedPrediction, checked by the use case
+    # so that a bad one fails its item alone.
+    annotations: list[object] = Field(default_factory=list)
+    predictions: list[object] = Field(default_factory=list)
+    source: str = ""
+    source_uri: str = ""
 
 
 class TextBatch(BaseModel):
@@ -31,22 +38,43 @@ def router(ingest: SecuredIngest) -> APIRouter:
     @api.post("/projects/{project_id}/items", **proto_io(response=pb.UploadItemsResponse))
     async def upload_texts(project_id: str, batch: TextBatch, caller: Caller) -> JSONResponse:
         """Upload text items as JSON."""
-        uploads = [Upload(text=i.text, metadata=i.metadata) for i in batch.items]
+        uploads = [
+            Upload(
+                text=i.text,
+                metadata=i.metadata,
+                annotations=i.annotations,
+                predictions=i.predictions,
+                source=i.source,
+                source_uri=i.source_uri,
+            )
+            for i in batch.items
+        ]
         outcomes = await ingest.upload(caller, project_id, uploads)
         return JSONResponse(views.upload_results_json(outcomes))
 
     @api.post("/projects/{project_id}/files", **proto_io(response=pb.UploadItemsResponse))
     async def upload_files(
-        project_id: str, files: Annotated[list[UploadFile], File()], caller: Caller
+        project_id: str,
+        files: Annotated[list[UploadFile], File()],
+        caller: Caller,
+        items: Annotated[str | None, Form()] = None,
     ) -> JSONResponse:
-        """Upload files as multipart form data, one part per file."""
+        """Upload files as multipart form data, one part per file; `items`, a JSON
+        array with one object per file, gives each its metadata, annotations,
+        predictions, source and source_uri."""
+        fields = file_items(items, len(files))
         uploads = [
             Upload(
                 filename=f.filename or "",
                 content_type=(f.content_type or "").replace("application/octet-stream", ""),
                 content=await f.read(),
+                metadata=given.metadata,
+                annotations=given.annotations,
+                predictions=given.predictions,
+                source=given.source,
+                source_uri=given.source_uri,
             )
-            for f in files
+            for f, given in zip(files, fields, strict=True)
         ]
         outcomes = await ingest.upload(caller, project_id, uploads)
         return JSONResponse(views.upload_results_json(outcomes))
