@@ -381,6 +381,8 @@ REST: dict[str, tuple[Rule, RestCall]] = {
         ORGANIZATION,
         _rest("POST", "/v1/projects", json={"name": "n", "data_type": "TEXT", "classes": ["a"]}),
     ),
+    # Everyone may list; what each caller sees is test_projects_are_listed_to_their_readers's.
+    "annotation GET /v1/projects": (ANYONE, _rest("GET", "/v1/projects")),
     "annotation GET /v1/projects/{project_id}": (
         project(EVERY_ROLE),
         _rest("GET", "/v1/projects/{p}"),
@@ -626,6 +628,10 @@ GRPC: dict[str, tuple[Rule, Callable[[World], Any]]] = {
     "labelmesh.v1.AnnotationService/GetProject": (
         project(EVERY_ROLE),
         lambda w: annotation_pb.GetProjectRequest(project_id=w.project_id),
+    ),
+    "labelmesh.v1.AnnotationService/ListProjects": (
+        ANYONE,
+        lambda w: annotation_pb.ListProjectsRequest(),
     ),
     "labelmesh.v1.AnnotationService/GetQueueStats": (
         project(EVERY_ROLE),
@@ -880,6 +886,56 @@ def test_every_grpc_method_answers_each_caller_as_the_matrix_says(grpc_world: Wo
         for channel in channels.values():
             channel.close()
     assert not wrong, "\n".join(wrong)
+
+
+def _listed_over_rest(world: World, caller: str) -> list[str] | int:
+    """Every project id the caller lists, page by page; the status if refused."""
+    credential = world.credentials.get(caller)
+    headers = _bearer(credential) if credential else {}
+    ids: list[str] = []
+    token = ""
+    with httpx.Client(timeout=60, headers=headers) as client:
+        while True:
+            params = {"page_size": "2", "page_token": token}
+            response = client.get(world.url("annotation", "/v1/projects"), params=params)
+            if response.status_code != 200:
+                return response.status_code
+            body = response.json()
+            ids += [p["project_id"] for p in body["projects"]]
+            token = body["next_page_token"]
+            if not token:
+                return ids
+
+
+def _listed_over_grpc(world: World, caller: str) -> list[str]:
+    metadata = [("authorization", f"Bearer {world.credentials[caller]}")]
+    with grpc.insecure_channel(world.stack["annotation"].grpc) as channel:
+        stub = annotation_grpc.AnnotationServiceStub(channel)
+        answer = stub.ListProjects(annotation_pb.ListProjectsRequest(), metadata=metadata)
+    return [p.project_id for p in answer.projects]
+
+
+def test_projects_are_listed_to_their_readers(rest_world: World, grpc_world: World) -> None:
+    """Each role of the project lists it (and only it, holding no other role); a
+    member of another project lists that one, not this; the organisation admin
+    lists both; no credential is 401."""
+    for role in ROLES:
+        assert _listed_over_rest(rest_world, role) == [rest_world.project_id], role
+        assert _listed_over_grpc(grpc_world, role) == [grpc_world.project_id], role
+    for world, listed in ((rest_world, _listed_over_rest), (grpc_world, _listed_over_grpc)):
+        elsewhere = listed(world, OUTSIDER)
+        assert isinstance(elsewhere, list) and len(elsewhere) == 1
+        assert world.project_id not in elsewhere
+        everything = listed(world, ORG_ADMIN)
+        assert isinstance(everything, list)
+        assert {world.project_id, *elsewhere} <= set(everything)
+        assert len(everything) == len(set(everything))
+    assert _listed_over_rest(rest_world, "anonymous") == 401
+    with grpc.insecure_channel(grpc_world.stack["annotation"].grpc) as channel:
+        stub = annotation_grpc.AnnotationServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.ListProjects(annotation_pb.ListProjectsRequest())
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
 def test_no_credential_reaches_a_log(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from labelmesh.annotation.adapters import legacy_tasks
+from labelmesh.annotation.adapters import legacy_projects, legacy_tasks
 from labelmesh.annotation.adapters.annotations import MongoAnnotationRepository
 from labelmesh.annotation.adapters.projects import MongoProjectRepository
 from labelmesh.annotation.adapters.queue_state import MongoQueueStore
@@ -72,6 +72,7 @@ def build_app(settings: AnnotationSettings) -> AnnotationApp:
         await tasks.ensure_indexes()
         await queue.ensure_indexes()
         await annotations.ensure_indexes()
+        await legacy_projects.place_in_lists(platform.db, platform.uow)
         await legacy_tasks.upgrade(platform.db)
         await legacy_tasks.place_in_queues(platform.db, stores)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from labelmesh.core import review_policy as policies
@@ -20,6 +20,8 @@ from labelmesh.v1.geometry_pb2 import Label
 
 MAX_CLASSES = 1000
 MAX_NAME = 200
+# Projects per page of ListProjects.
+DEFAULT_PAGE, MAX_PAGE = 50, 200
 
 # Which label kinds make sense for each data type.
 KINDS_FOR_DATA_TYPE: dict[int, frozenset[str]] = {
@@ -103,6 +105,37 @@ def create_project(request: NewProject) -> ProjectSpec:
         project.review_policy.CopyFrom(request.review_policy)
         project.review_policy.version = 1
     return project
+
+
+@dataclass(frozen=True)
+class ProjectScope:
+    """The projects a caller may list: every project of `organization_id` when
+    `project_ids` is None, else those of `project_ids` that `readable` allows."""
+
+    organization_id: str
+    project_ids: frozenset[str] | None = None
+    readable: Callable[[ProjectSpec], bool] = lambda _: True
+
+
+def page_size(asked: int) -> int:
+    """The number of projects a page holds; 0 asks for the default."""
+    if asked < 0 or asked > MAX_PAGE:
+        raise InvalidField("page_size", f"must be between 0 and {MAX_PAGE}, not {asked}")
+    return asked or DEFAULT_PAGE
+
+
+def page_token(position: int) -> str:
+    """The token of the page that starts below `position` in the organisation's list."""
+    return str(position)
+
+
+def position_of(token: str) -> int | None:
+    """The position a page token stops before; None for the first page."""
+    if not token:
+        return None
+    if not token.isdigit() or int(token) <= 0:
+        raise InvalidField("page_token", "is not a token this API returned")
+    return int(token)
 
 
 def _validate_models(models: Sequence[ModelBinding], classes: set[str]) -> None:

@@ -11,6 +11,7 @@ from labelmesh.annotation.records import (
     Changed,
     Lane,
     LaneState,
+    ListedProject,
     Progress,
     StoredAnnotation,
     Task,
@@ -23,10 +24,23 @@ class ProjectRepository(Protocol):
     """The projects annotation owns."""
 
     async def insert(self, tx: Transaction, project: ProjectSpec) -> None:
-        """Store a new project; raises Conflict if its id is taken."""
+        """Store a new project, last in its organisation's list; raises Conflict if
+        its id is taken."""
         ...
 
     async def get(self, project_id: str) -> ProjectSpec | None: ...
+
+    async def listed(self, organization_id: str) -> int:
+        """How many projects the organisation's list holds: the next free position."""
+        ...
+
+    async def window(self, organization_id: str, start: int, stop: int) -> list[ListedProject]:
+        """The organisation's projects at positions [start, stop), newest first."""
+        ...
+
+    async def by_ids(self, project_ids: Iterable[str]) -> list[ListedProject]:
+        """The projects with these ids that exist, in no particular order."""
+        ...
 
     async def overlaps(self, tx: Transaction, project_ids: Iterable[str]) -> dict[str, int]:
         """The overlap in force in each project; projects not found are left out."""

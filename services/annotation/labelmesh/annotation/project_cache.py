@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from labelmesh.annotation.ports import ProjectRepository
+from labelmesh.annotation.records import ListedProject
 from labelmesh.core.uow import Transaction
 from labelmesh.v1.events_pb2 import ProjectSpec, ReviewPolicy
 
@@ -45,6 +46,15 @@ class CachedProjects:
         if project is not None and self._reading.get(project_id) is asyncio.current_task():
             self._kept[project_id] = (time.monotonic(), project)
         return project
+
+    async def listed(self, organization_id: str) -> int:
+        return await self.inner.listed(organization_id)
+
+    async def window(self, organization_id: str, start: int, stop: int) -> list[ListedProject]:
+        return await self.inner.window(organization_id, start, stop)
+
+    async def by_ids(self, project_ids: Iterable[str]) -> list[ListedProject]:
+        return await self.inner.by_ids(project_ids)
 
     async def overlaps(self, tx: Transaction, project_ids: Iterable[str]) -> dict[str, int]:
         return await self.inner.overlaps(tx, project_ids)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from labelmesh.v1.events_pb2 import ModelRef
+from labelmesh.v1.events_pb2 import ModelRef, ProjectSpec
 from labelmesh.v1.geometry_pb2 import Label
 
 
@@ -229,3 +229,11 @@ class LaneState:
 
     next: int = 0
     head: int = 0
+
+
+@dataclass(frozen=True)
+class ListedProject:
+    """A project and its place in its organisation's list: 0 for the first created."""
+
+    position: int
+    project: ProjectSpec

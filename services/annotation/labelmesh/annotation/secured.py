@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from labelmesh.annotation.domain import NewProject
+from labelmesh.annotation.domain import NewProject, ProjectScope
 from labelmesh.annotation.queue import TaskView
 from labelmesh.annotation.records import StoredAnnotation
 from labelmesh.annotation.usecases import Annotation
@@ -22,6 +22,8 @@ from labelmesh.core.access import (
     acting_as,
     authorize_organization,
     check_of,
+    grants,
+    ref_of,
 )
 from labelmesh.core.errors import NotFound
 from labelmesh.v1.events_pb2 import ProjectSpec
@@ -40,6 +42,13 @@ class SecuredAnnotation:
     async def get_project(self, caller: Principal, project_id: str) -> ProjectSpec:
         await self.gate.check(caller, Permission.READ_PROJECT, project_id)
         return await self.annotation.get_project(project_id)
+
+    async def list_projects(
+        self, caller: Principal, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[ProjectSpec], str]:
+        """The projects the caller may read: all of its organisation's for an
+        organisation-wide role, else those it holds a role in (within its key's scope)."""
+        return await self.annotation.list_projects(readable_by(caller), page_size, page_token)
 
     async def queue_stats(self, caller: Principal, project_id: str) -> dict[str, int]:
         await self.gate.check(caller, Permission.READ_PROJECT, project_id)
@@ -108,3 +117,18 @@ class SecuredAnnotation:
         if annotations:
             await self.gate.check(caller, Permission.READ_LABELS, annotations[0].project_id)
         return annotations
+
+
+def readable_by(caller: Principal) -> ProjectScope:
+    """The projects `caller` may read, as a scope to list."""
+    if grants(caller.organization_wide(), Permission.READ_PROJECT):
+        return ProjectScope(caller.organization_id)
+    # A scoped key's organisation-wide roles hold in each project of its scope.
+    candidates = set(caller.project_roles)
+    if caller.organization_roles:
+        candidates |= caller.project_scope
+    return ProjectScope(
+        caller.organization_id,
+        frozenset(candidates),
+        lambda project: grants(caller.roles_in(ref_of(project)), Permission.READ_PROJECT),
+    )

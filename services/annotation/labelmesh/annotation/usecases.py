@@ -6,7 +6,14 @@ from collections.abc import Sequence
 
 from labelmesh.annotation.claiming import Claims
 from labelmesh.annotation.config import SERVICE
-from labelmesh.annotation.domain import NewProject, create_project
+from labelmesh.annotation.domain import (
+    NewProject,
+    ProjectScope,
+    create_project,
+    page_size,
+    page_token,
+    position_of,
+)
 from labelmesh.annotation.metrics import AnnotationMetrics
 from labelmesh.annotation.ports import AnnotationStores
 from labelmesh.annotation.queue import TaskView, task_view
@@ -57,6 +64,35 @@ class Annotation:
         if project is None:
             raise NotFound("project", project_id)
         return project
+
+    async def list_projects(
+        self, scope: ProjectScope, size: int = 0, token: str = ""
+    ) -> tuple[list[ProjectSpec], str]:
+        """A page of the projects in `scope`, newest first, and the next page's token.
+
+        A page of an organisation is one range of its list's positions; a
+        caller listing only its own projects has them read by id, at most a
+        few hundred, and paged here."""
+        limit, before = page_size(size), position_of(token)
+        projects = self.stores.projects
+        if scope.project_ids is None:
+            stop = before if before is not None else await projects.listed(scope.organization_id)
+            start = max(0, stop - limit)
+            found = await projects.window(scope.organization_id, start, stop)
+            return [p.project for p in found], page_token(start) if start > 0 else ""
+        listed = await projects.by_ids(scope.project_ids) if scope.project_ids else []
+        visible = sorted(
+            (
+                p
+                for p in listed
+                if (before is None or p.position < before) and scope.readable(p.project)
+            ),
+            key=lambda p: p.position,
+            reverse=True,
+        )
+        page = visible[:limit]
+        more = len(visible) > limit
+        return [p.project for p in page], page_token(page[-1].position) if more else ""
 
     async def next_task(self, project_id: str, annotator: str) -> TaskView | None:
         """The annotator's current task, or a new one: a gold task when one is

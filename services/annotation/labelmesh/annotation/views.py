@@ -36,6 +36,10 @@ def project(spec: ProjectSpec) -> pb.GetProjectResponse:
     return pb.GetProjectResponse(project=spec)
 
 
+def projects(specs: Iterable[ProjectSpec], next_page_token: str) -> pb.ListProjectsResponse:
+    return pb.ListProjectsResponse(projects=specs, next_page_token=next_page_token)
+
+
 def queue_stats(stats: Mapping[str, int]) -> pb.GetQueueStatsResponse:
     """Regular tasks by status, and gold tasks, as the queue counted them."""
     return pb.GetQueueStatsResponse(**stats)

@@ -10,9 +10,10 @@ from labelmesh.testing.backends import Backend
 from labelmesh.v1.events_pb2 import DataType, ModelBinding, ProjectSpec, ReviewPolicy
 
 
-def project(project_id: str = "p1", **policy: int) -> ProjectSpec:
+def project(project_id: str = "p1", organization: str = "", **policy: int) -> ProjectSpec:
     return ProjectSpec(
         project_id=project_id,
+        organization_id=organization,
         name="news",
         data_type=DataType.DATA_TYPE_TEXT,
         classes=["sports", "politics"],
@@ -67,3 +68,33 @@ async def test_a_failed_transaction_stores_no_project(
             await projects.insert(tx, project())
             raise RuntimeError("boom")
     assert await projects.get("p1") is None
+
+
+async def test_projects_are_listed_by_organisation_in_creation_order(
+    backend: Backend, projects: ProjectRepository
+) -> None:
+    async with backend.uow.begin() as tx:
+        for n in range(5):
+            await projects.insert(tx, project(f"a{n}", "acme"))
+        await projects.insert(tx, project("old"))  # before organisations: the default one
+        await projects.insert(tx, project("b0", "other"))
+    assert (await projects.listed("acme"), await projects.listed("default")) == (5, 1)
+    assert await projects.listed("nobody") == 0
+    window = await projects.window("acme", 1, 4)
+    assert [(p.position, p.project.project_id) for p in window] == [(3, "a3"), (2, "a2"), (1, "a1")]
+    assert [p.project.project_id for p in await projects.window("other", 0, 10)] == ["b0"]
+    found = await projects.by_ids(["a4", "b0", "nope", "a4"])
+    assert sorted((p.project.project_id, p.position) for p in found) == [("a4", 4), ("b0", 0)]
+
+
+async def test_a_failed_transaction_takes_no_place_in_the_list(
+    backend: Backend, projects: ProjectRepository
+) -> None:
+    async with backend.uow.begin() as tx:
+        await projects.insert(tx, project("a0", "acme"))
+    with pytest.raises(Conflict):
+        async with backend.uow.begin() as tx:
+            await projects.insert(tx, project("a0", "acme"))
+    async with backend.uow.begin() as tx:
+        await projects.insert(tx, project("a1", "acme"))
+    assert [p.position for p in await projects.window("acme", 0, 5)] == [1, 0]

@@ -67,6 +67,25 @@ async def test_a_created_project_is_the_create_project_response(
     assert (await api.get("/v1/projects/nope")).status_code == 404
 
 
+async def test_projects_are_listed_a_page_at_a_time(api: httpx.AsyncClient) -> None:
+    ids = []
+    for n in range(3):
+        created = await api.post("/v1/projects", json=project_body(name=f"news {n}"))
+        ids.append(created.json()["project"]["project_id"])
+    first = await api.get("/v1/projects", params={"page_size": 2})
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert [p["project_id"] for p in body["projects"]] == [ids[2], ids[1]]
+    assert body["projects"][0]["data_type"] == "DATA_TYPE_TEXT"
+    rest = await api.get("/v1/projects", params={"page_token": body["next_page_token"]})
+    assert [p["project_id"] for p in rest.json()["projects"]] == [ids[0]]
+    assert rest.json()["next_page_token"] == ""
+    bad = await api.get("/v1/projects", params={"page_token": "nonsense"})
+    assert (bad.status_code, bad.json()["detail"][0]["field"]) == (422, "page_token")
+    too_many = await api.get("/v1/projects", params={"page_size": 500})
+    assert (too_many.status_code, too_many.json()["detail"][0]["field"]) == (422, "page_size")
+
+
 @pytest.mark.parametrize(
     ("fields", "field"),
     [

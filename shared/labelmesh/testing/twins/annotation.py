@@ -29,6 +29,7 @@ from labelmesh.annotation.records import (
     Changed,
     Lane,
     LaneState,
+    ListedProject,
     Progress,
     StoredAnnotation,
     Task,
@@ -37,7 +38,7 @@ from labelmesh.annotation.secured import SecuredAnnotation
 from labelmesh.annotation.task_changes import copies
 from labelmesh.annotation.usecases import Annotation
 from labelmesh.core import review_policy
-from labelmesh.core.access import ProjectGate, directory_organizations
+from labelmesh.core.access import DEFAULT_ORGANIZATION, ProjectGate, directory_organizations
 from labelmesh.core.dispatch import Dispatcher
 from labelmesh.core.envelopes import model_actor, new_envelope, user_actor
 from labelmesh.core.errors import Conflict
@@ -58,6 +59,7 @@ from labelmesh.v1.events_pb2 import (
 from labelmesh.v1.geometry_pb2 import Classification, Label
 
 PROJECTS = "annotation.projects"
+PROJECT_PLACES = "annotation.project_places"
 TASKS = "annotation.tasks"
 ANNOTATIONS = "annotation.annotations"
 PROGRESS = "annotation.annotator_progress"
@@ -67,15 +69,38 @@ LANES = "annotation.queue_lanes"
 class InMemoryProjectRepository:
     def __init__(self, state: MemoryState) -> None:
         self.projects: dict[str, bytes] = state.table(PROJECTS)
+        # Each project's organisation and position in its list.
+        self.places: dict[str, tuple[str, int]] = state.table(PROJECT_PLACES)
 
     async def insert(self, tx: Transaction, project: ProjectSpec) -> None:
         if project.project_id in self.projects:
             raise Conflict(f"project {project.project_id!r} already exists")
+        organization = project.organization_id or DEFAULT_ORGANIZATION
+        position = await self.listed(organization)
         self.projects[project.project_id] = project.SerializeToString()
+        self.places[project.project_id] = (organization, position)
 
     async def get(self, project_id: str) -> ProjectSpec | None:
         stored = self.projects.get(project_id)
         return ProjectSpec.FromString(stored) if stored is not None else None
+
+    async def listed(self, organization_id: str) -> int:
+        return sum(1 for organization, _ in self.places.values() if organization == organization_id)
+
+    async def window(self, organization_id: str, start: int, stop: int) -> list[ListedProject]:
+        found = [
+            ListedProject(position, ProjectSpec.FromString(self.projects[project_id]))
+            for project_id, (organization, position) in self.places.items()
+            if organization == organization_id and start <= position < stop
+        ]
+        return sorted(found, key=lambda p: p.position, reverse=True)
+
+    async def by_ids(self, project_ids: Iterable[str]) -> list[ListedProject]:
+        return [
+            ListedProject(self.places[i][1], ProjectSpec.FromString(self.projects[i]))
+            for i in set(project_ids)
+            if i in self.projects
+        ]
 
     async def overlaps(self, tx: Transaction, project_ids: Iterable[str]) -> dict[str, int]:
         found = {}

@@ -49,6 +49,16 @@ class AnnotationServicer(pb_grpc.AnnotationServiceServicer):
         return views.project(await self.annotation.get_project(caller, request.project_id))
 
     @grpc_errors
+    async def ListProjects(
+        self, request: pb.ListProjectsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListProjectsResponse:
+        caller = await grpc_principal(self.authenticator, context)
+        found, token = await self.annotation.list_projects(
+            caller, request.page_size, request.page_token
+        )
+        return views.projects(found, token)
+
+    @grpc_errors
     async def NextTask(
         self, request: pb.NextTaskRequest, context: grpc.aio.ServicerContext
     ) -> pb.NextTaskResponse:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from labelmesh.annotation import views
-from labelmesh.annotation.domain import NewProject
+from labelmesh.annotation.domain import MAX_PAGE, NewProject
 from labelmesh.annotation.secured import SecuredAnnotation
 from labelmesh.core.api import Caller
 from labelmesh.core.fields import carry_fields
@@ -20,6 +20,8 @@ from labelmesh.v1.events_pb2 import AutoAnnotationRules, ModelBinding, ReviewPol
 from labelmesh.v1.geometry_pb2 import Label
 
 MAX_ID = 200
+# Checked by the use case, whose refusal names the field as every other one does.
+PageSize = Annotated[int, Query(description=f"At most {MAX_PAGE}; 0 for the default, 50")]
 
 
 class ProjectRequest(BaseModel):
@@ -82,6 +84,14 @@ def router(annotation: SecuredAnnotation) -> APIRouter:
     async def create_project(request: ProjectRequest, caller: Caller) -> ProtoJSON:
         project = await annotation.create_project(caller, request.new_project())
         return ProtoJSON(views.project_created(project), status_code=201)
+
+    @api.get("/projects", **proto_io(response=pb.ListProjectsResponse))
+    async def list_projects(
+        caller: Caller, page_size: PageSize = 0, page_token: str = ""
+    ) -> ProtoJSON:
+        """The projects the caller may read, newest first, a page at a time."""
+        found, token = await annotation.list_projects(caller, page_size, page_token)
+        return ProtoJSON(views.projects(found, token))
 
     @api.get("/projects/{project_id}", **proto_io(response=pb.GetProjectResponse))
     async def get_project(project_id: str, caller: Caller) -> ProtoJSON:
