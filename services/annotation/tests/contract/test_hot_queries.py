@@ -11,8 +11,10 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from labelmesh.annotation.adapters.documents import task_document
+from labelmesh.annotation.adapters.projects import MongoProjectRepository
 from labelmesh.annotation.adapters.tasks import SHARDS, MongoTaskStore
 from labelmesh.annotation.claiming import WINDOW
+from labelmesh.annotation.domain import DEFAULT_PAGE
 from labelmesh.annotation.records import Lane, Task, TaskStatus
 from labelmesh.core.mongo import Document, connect
 from labelmesh.testing.hot_queries import Examined, examined, growth
@@ -53,7 +55,8 @@ def progress(n: int) -> Document:
 
 
 def project(n: int) -> Document:
-    return {"_id": f"p{n}", "spec": b""}
+    # Ten organisations, each listing its projects 0, 1, 2...
+    return {"_id": f"p{n}", "spec": b"", "organization_id": f"o{n % 10}", "position": n // 10}
 
 
 HOT_QUERIES = {
@@ -76,6 +79,11 @@ HOT_QUERIES = {
     ),
     "annotators' progress": ("annotator_progress", {"_id": {"$in": ["p0:ann10", "p0:ann20"]}}),
     "a project": ("projects", {"_id": "p0"}),
+    "a page of an organisation's projects": (
+        "projects",
+        {"organization_id": "o3", "position": {"$gte": 50, "$lt": 50 + DEFAULT_PAGE}},
+    ),
+    "the projects a member holds roles in": ("projects", {"_id": {"$in": ["p1", "p22"]}}),
 }
 
 
@@ -84,6 +92,7 @@ async def db(mongo_uri: str, unique_name: str) -> AsyncIterator[AsyncDatabase[Do
     client = connect(mongo_uri)
     database = client[unique_name]
     await MongoTaskStore(database).ensure_indexes()
+    await MongoProjectRepository(database).ensure_indexes()
     yield database
     await client.drop_database(unique_name)
     await client.close()
