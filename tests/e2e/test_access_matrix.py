@@ -319,6 +319,16 @@ REST: dict[str, tuple[Rule, RestCall]] = {
             files=lambda w: {"files": ("note.txt", str(uuid.uuid4()).encode(), "text/plain")},
         ),
     ),
+    # A URL nothing listens at, and that the address policy refuses: the request
+    # is answered (200) with the item's error, so only access decides the outcome.
+    "ingest POST /v1/projects/{project_id}/imports/urls": (
+        project(IMPORTERS),
+        _rest(
+            "POST",
+            "/v1/projects/{p}/imports/urls",
+            json=lambda w: {"items": [{"url": "http://127.0.0.1:9/matrix"}]},
+        ),
+    ),
     "ingest GET /v1/items/{item_id}": (project(EVERY_ROLE), _rest("GET", "/v1/items/{i}")),
     "ingest GET /v1/items/{item_id}/media": (
         project(EVERY_ROLE),
@@ -576,6 +586,13 @@ GRPC: dict[str, tuple[Rule, Callable[[World], Any]]] = {
         ),
     ),
     "labelmesh.v1.IngestService/UploadItemStream": (project(IMPORTERS), _stream),
+    "labelmesh.v1.IngestService/ImportUrls": (
+        project(IMPORTERS),
+        lambda w: ingest_pb.ImportUrlsRequest(
+            project_id=w.project_id,
+            items=[ingest_pb.UrlImportItem(url="http://127.0.0.1:9/matrix")],
+        ),
+    ),
     "labelmesh.v1.IngestService/GetItem": (
         project(EVERY_ROLE),
         lambda w: ingest_pb.GetItemRequest(item_id=w.submitted_item),

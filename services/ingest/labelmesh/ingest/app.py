@@ -11,18 +11,22 @@ from labelmesh.core.projects import MongoProjectDirectory
 from labelmesh.core.runner import ServiceDefinition
 from labelmesh.core.storage import object_store_from_settings
 from labelmesh.ingest import handlers
+from labelmesh.ingest.adapters.fetcher import HttpFetcher
 from labelmesh.ingest.adapters.repository import MongoItemRepository
+from labelmesh.ingest.addresses import AddressPolicy
 from labelmesh.ingest.api import grpc, rest
 from labelmesh.ingest.config import IngestSettings
 from labelmesh.ingest.handlers import IngestFetch
 from labelmesh.ingest.metrics import IngestMetrics
 from labelmesh.ingest.secured import SecuredIngest
+from labelmesh.ingest.url_import import UrlImport
 from labelmesh.ingest.usecases import SERVICE, Ingest
 
 
 @dataclass(frozen=True)
 class IngestApp:
     ingest: Ingest
+    urls: UrlImport
     items: MongoItemRepository
     projects: MongoProjectDirectory
     events: Dispatcher[IngestFetch]
@@ -34,13 +38,20 @@ def build_app(settings: IngestSettings) -> IngestApp:
     items = MongoItemRepository(platform.db)
     projects = MongoProjectDirectory(platform.db)
     store = object_store_from_settings(settings)
-    ingest = Ingest(
-        items,
-        projects,
-        store,
-        platform.uow,
-        IngestMetrics(platform.registry),
-        settings.max_item_bytes,
+    metrics = IngestMetrics(platform.registry)
+    ingest = Ingest(items, projects, store, platform.uow, metrics, settings.max_item_bytes)
+    fetcher = HttpFetcher(
+        AddressPolicy(settings.url_allowed_networks),
+        max_bytes=settings.max_item_bytes,
+        connect_timeout=settings.url_connect_timeout_seconds,
+        total_timeout=settings.url_timeout_seconds,
+    )
+    urls = UrlImport(
+        ingest,
+        fetcher,
+        metrics,
+        concurrency=settings.url_fetch_concurrency,
+        max_batch_bytes=settings.url_batch_bytes,
     )
     events = Dispatcher(handlers.TABLE, platform.uow, SERVICE, handlers.fetch_starter(projects))
 
@@ -48,7 +59,7 @@ def build_app(settings: IngestSettings) -> IngestApp:
         await items.ensure_indexes()
         await store.ensure_ready()
 
-    secured = SecuredIngest(ingest, ProjectGate(directory_organizations(projects.get)))
+    secured = SecuredIngest(ingest, ProjectGate(directory_organizations(projects.get)), urls)
     service = ServiceDefinition(
         platform=platform,
         router=rest.router(secured),
@@ -58,7 +69,7 @@ def build_app(settings: IngestSettings) -> IngestApp:
         # One file at the largest accepted size, with room for a batch's other parts.
         max_request_bytes=settings.max_item_bytes + settings.max_request_bytes,
     )
-    return IngestApp(ingest, items, projects, events, service)
+    return IngestApp(ingest, urls, items, projects, events, service)
 
 
 def build(settings: IngestSettings) -> ServiceDefinition:

@@ -16,3 +16,15 @@ class IngestMetrics:
             "Media bytes written to the object store.",
             registry=registry,
         )
+        self.url_fetches = Counter(
+            "labelmesh_ingest_url_fetches_total",
+            "URL imports' fetches by outcome (fetched, denied, too_large, timeout, "
+            "http_status, unsupported, invalid_url, redirects, failed).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.url_fetched_bytes = Counter(
+            "labelmesh_ingest_url_fetched_bytes_total",
+            "Bytes of the URLs fetched whole.",
+            registry=registry,
+        )

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from labelmesh.core.uow import Transaction
+from labelmesh.ingest.fetching import BytePool, Fetched
 from labelmesh.ingest.records import StoredItem
 
 
@@ -21,3 +22,13 @@ class ItemRepository(Protocol):
         ...
 
     async def get(self, item_id: str) -> StoredItem | None: ...
+
+
+class UrlFetcher(Protocol):
+    """Fetches what a URL import names, within the service's address policy and limits."""
+
+    async def fetch(self, url: str, pool: BytePool | None = None) -> Fetched:
+        """The URL's content; raises FetchFailed with the outcome and the reason."""
+        ...
+
+    async def close(self) -> None: ...

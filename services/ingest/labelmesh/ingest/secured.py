@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from labelmesh.core.access import Permission, Principal, ProjectGate
 from labelmesh.ingest.domain import Upload
 from labelmesh.ingest.records import StoredItem
+from labelmesh.ingest.url_import import UrlImport, UrlItem
 from labelmesh.ingest.usecases import Ingest, UploadOutcome
 
 
@@ -15,6 +16,7 @@ from labelmesh.ingest.usecases import Ingest, UploadOutcome
 class SecuredIngest:
     ingest: Ingest
     gate: ProjectGate
+    urls: UrlImport
 
     async def upload(
         self,
@@ -34,3 +36,9 @@ class SecuredIngest:
 
     async def media(self, caller: Principal, item_id: str) -> tuple[bytes, str]:
         return await self.ingest.media_of(await self.item(caller, item_id))
+
+    async def import_urls(
+        self, caller: Principal, project_id: str, items: Sequence[UrlItem]
+    ) -> list[UploadOutcome]:
+        await self.gate.check(caller, Permission.IMPORT_ITEMS, project_id)
+        return await self.urls.import_urls(project_id, items, caller.actor)

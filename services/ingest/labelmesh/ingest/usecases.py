@@ -16,6 +16,7 @@ from labelmesh.core.storage import ObjectStore
 from labelmesh.core.uow import Transaction, UnitOfWork
 from labelmesh.ingest.domain import PreparedItem, Upload, prepare
 from labelmesh.ingest.drafts import ingested_events, stored
+from labelmesh.ingest.imported import UPLOAD_SOURCE
 from labelmesh.ingest.metrics import IngestMetrics
 from labelmesh.ingest.ports import ItemRepository
 from labelmesh.ingest.records import StoredItem
@@ -28,6 +29,18 @@ MAX_BATCH = 1000
 WRITE_ATTEMPTS = 3
 MEDIA_WRITES = 16
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Where a batch stands in what was sent, for the names of its errors."""
+
+    # The request field that lists the items: "items", or "rows" of a manifest.
+    field: str = "items"
+    # The position of the batch's first item in a longer stream or file.
+    first_index: int = 0
+    # The source of items that name none.
+    default_source: str = UPLOAD_SOURCE
 
 
 @dataclass(frozen=True)
@@ -65,15 +78,26 @@ class Ingest:
         `first_index` is the position of the first upload in a longer stream, so
         that errors name the item by its place in the whole stream.
         """
-        if not uploads:
-            raise InvalidField("items", "at least one item is required")
-        if len(uploads) > MAX_BATCH:
-            raise InvalidField("items", f"at most {MAX_BATCH} items per request")
+        return await self.store_batch(project_id, uploads, actor, Batch(first_index=first_index))
+
+    async def store_batch(
+        self,
+        project_id: str,
+        entries: Sequence[Upload | InvalidField],
+        actor: Actor,
+        batch: Batch,
+    ) -> list[UploadOutcome]:
+        """`upload`, for imports: an entry that failed before (a URL that could
+        not be fetched) is that entry's error; the others are uploads."""
+        if not entries:
+            raise InvalidField(batch.field, "at least one item is required")
+        if len(entries) > MAX_BATCH:
+            raise InvalidField(batch.field, f"at most {MAX_BATCH} items per request")
         # Hashing and decoding up to MAX_BATCH files is CPU work: it runs off the
         # event loop while the project is looked up.
         project, checked = await asyncio.gather(
             self.projects.get(project_id),
-            asyncio.to_thread(self._prepare_all, project_id, uploads, first_index),
+            asyncio.to_thread(self._prepare_all, project_id, entries, batch),
         )
         if project is None:
             raise NotFound("project", project_id)
@@ -141,13 +165,17 @@ class Ingest:
             raise
 
     def _prepare_all(
-        self, project_id: str, uploads: Sequence[Upload], first_index: int
+        self, project_id: str, entries: Sequence[Upload | InvalidField], batch: Batch
     ) -> list[PreparedItem | InvalidField]:
         results: list[PreparedItem | InvalidField] = []
-        for index, upload in enumerate(uploads):
+        for index, entry in enumerate(entries):
+            if isinstance(entry, InvalidField):
+                results.append(entry)
+                continue
             try:
-                at = f"items[{first_index + index}]"
-                results.append(prepare(upload, project_id, at, self.max_item_bytes))
+                at = f"{batch.field}[{batch.first_index + index}]"
+                item = prepare(entry, project_id, at, self.max_item_bytes, batch.default_source)
+                results.append(item)
             except InvalidField as exc:
                 results.append(exc)
         return results

@@ -11,16 +11,14 @@ import grpc
 import pytest
 from prometheus_client import CollectorRegistry
 
-from labelmesh.core.access import ProjectGate, directory_organizations
 from labelmesh.core.storage import LocalDiskStore
 from labelmesh.ingest.api import grpc as ingest_grpc
 from labelmesh.ingest.metrics import IngestMetrics
-from labelmesh.ingest.secured import SecuredIngest
 from labelmesh.ingest.usecases import Ingest
 from labelmesh.testing.access import StaticAuthenticator, grpc_bearer, principal
 from labelmesh.testing.memory import InMemoryProjectDirectory, InMemoryUnitOfWork, MemoryState
 from labelmesh.testing.services import grpc_stub
-from labelmesh.testing.twins.ingest import InMemoryItemRepository
+from labelmesh.testing.twins.ingest import InMemoryItemRepository, secured_ingest
 from labelmesh.v1 import ingest_service_pb2 as pb
 from labelmesh.v1 import ingest_service_pb2_grpc as pb_grpc
 from labelmesh.v1.events_pb2 import ImportedAnnotation, ImportedPrediction, ProjectSpec, Role
@@ -52,7 +50,7 @@ async def stub(
     ingest: Ingest, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[pb_grpc.IngestServiceStub]:
     monkeypatch.setattr(ingest_grpc, "STREAM_BATCH", 3)
-    secured = SecuredIngest(ingest, ProjectGate(directory_organizations(ingest.projects.get)))
+    secured = secured_ingest(ingest)
     callers = StaticAuthenticator({KEY: principal("dana", Role.ROLE_INTEGRATION)})
     service = ingest_grpc.grpc_service(secured, callers)
     async with grpc_stub(service, pb_grpc.IngestServiceStub) as stub:

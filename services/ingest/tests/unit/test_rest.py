@@ -11,16 +11,14 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from labelmesh.core.access import ProjectGate, directory_organizations
 from labelmesh.core.api import rest_app
 from labelmesh.core.storage import LocalDiskStore
 from labelmesh.ingest.api import rest
 from labelmesh.ingest.metrics import IngestMetrics
-from labelmesh.ingest.secured import SecuredIngest
 from labelmesh.ingest.usecases import Ingest
 from labelmesh.testing.access import StaticAuthenticator, static_signer
 from labelmesh.testing.memory import InMemoryProjectDirectory, InMemoryUnitOfWork, MemoryState
-from labelmesh.testing.twins.ingest import InMemoryItemRepository
+from labelmesh.testing.twins.ingest import InMemoryItemRepository, secured_ingest
 from labelmesh.v1.events_pb2 import ItemIngested, ProjectSpec
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -43,7 +41,7 @@ async def ingest(tmp_path: Path) -> Ingest:
 @pytest.fixture
 async def api(ingest: Ingest) -> AsyncIterator[httpx.AsyncClient]:
     callers = StaticAuthenticator({})
-    secured = SecuredIngest(ingest, ProjectGate(directory_organizations(ingest.projects.get)))
+    secured = secured_ingest(ingest)
     app = rest_app("ingest", rest.router(secured), CollectorRegistry(), {}, callers)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
@@ -167,3 +165,31 @@ async def test_a_wrong_items_field_is_a_422_naming_it(
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == field
     assert ingested(ingest) == []
+
+
+async def test_url_imports_answer_per_url_and_refuse_private_addresses(
+    api: httpx.AsyncClient, ingest: Ingest
+) -> None:
+    body = {
+        "items": [
+            {"url": "http://127.0.0.1:9/cat.png", "metadata": {"a": "b"}},
+            {"url": "ftp://example.org/cat.png"},
+        ]
+    }
+    response = await api.post("/v1/projects/p1/imports/urls", json=body)
+    assert response.status_code == 200, response.text
+    first, second = response.json()["results"]
+    assert first["error"] == {
+        "field": "items[0].url",
+        "reason": "host '127.0.0.1': 127.0.0.1 is a loopback address",
+    }
+    assert second["error"]["field"] == "items[1].url"
+    assert ingested(ingest) == []
+    too_many = {"items": [{"url": "http://example.org/"}] * 257}
+    refused = await api.post("/v1/projects/p1/imports/urls", json=too_many)
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0] == {
+        "field": "items",
+        "msg": "at most 256 URLs per request",
+        "type": "invalid_field",
+    }

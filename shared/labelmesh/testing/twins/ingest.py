@@ -4,10 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from labelmesh.core.access import ProjectGate, directory_organizations
 from labelmesh.core.errors import Conflict
 from labelmesh.core.uow import Transaction
+from labelmesh.ingest.adapters.fetcher import HttpFetcher
+from labelmesh.ingest.addresses import AddressPolicy
 from labelmesh.ingest.records import StoredItem
+from labelmesh.ingest.secured import SecuredIngest
+from labelmesh.ingest.url_import import UrlImport
+from labelmesh.ingest.usecases import Ingest
 from labelmesh.testing.memory import MemoryState
+
+
+def secured_ingest(ingest: Ingest, policy: AddressPolicy | None = None) -> SecuredIngest:
+    """The ingest use cases behind the project gate, URL imports fetching for real
+    within `policy` (public addresses only by default)."""
+    fetcher = HttpFetcher(
+        policy or AddressPolicy(),
+        max_bytes=ingest.max_item_bytes,
+        connect_timeout=5,
+        total_timeout=10,
+    )
+    urls = UrlImport(ingest, fetcher, ingest.metrics, concurrency=4, max_batch_bytes=1 << 30)
+    return SecuredIngest(ingest, ProjectGate(directory_organizations(ingest.projects.get)), urls)
 
 
 class InMemoryItemRepository:

@@ -13,6 +13,7 @@ from labelmesh.core.runner import GrpcService
 from labelmesh.ingest import views
 from labelmesh.ingest.domain import Upload
 from labelmesh.ingest.secured import SecuredIngest
+from labelmesh.ingest.url_import import UrlItem
 from labelmesh.ingest.usecases import MAX_BATCH
 from labelmesh.v1 import ingest_service_pb2 as pb
 from labelmesh.v1 import ingest_service_pb2_grpc as pb_grpc
@@ -102,6 +103,25 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
     ) -> pb.GetItemResponse:
         caller = await grpc_principal(self.authenticator, context)
         return views.item(await self.ingest.item(caller, request.item_id))
+
+    @grpc_errors
+    async def ImportUrls(
+        self, request: pb.ImportUrlsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ImportUrlsResponse:
+        caller = await grpc_principal(self.authenticator, context)
+        items = [_url_item(i) for i in request.items]
+        outcomes = await self.ingest.import_urls(caller, request.project_id, items)
+        return pb.ImportUrlsResponse(results=[views.upload_result(o) for o in outcomes])
+
+
+def _url_item(item: pb.UrlImportItem) -> UrlItem:
+    return UrlItem(
+        url=item.url,
+        metadata=dict(item.metadata),
+        annotations=list(item.annotations),
+        predictions=list(item.predictions),
+        source=item.source,
+    )
 
 
 def grpc_service(ingest: SecuredIngest, authenticator: Authenticator) -> GrpcService:

@@ -14,6 +14,7 @@ from labelmesh.ingest import views
 from labelmesh.ingest.domain import Upload
 from labelmesh.ingest.form_items import file_items
 from labelmesh.ingest.secured import SecuredIngest
+from labelmesh.ingest.url_import import UrlItem
 from labelmesh.v1 import ingest_service_pb2 as pb
 
 
@@ -30,6 +31,18 @@ class TextItem(BaseModel):
 
 class TextBatch(BaseModel):
     items: list[TextItem]
+
+
+class UrlItemBody(BaseModel):
+    url: str
+    metadata: dict[str, str] = Field(default_factory=dict)
+    annotations: list[object] = Field(default_factory=list)
+    predictions: list[object] = Field(default_factory=list)
+    source: str = ""
+
+
+class UrlBatch(BaseModel):
+    items: list[UrlItemBody]
 
 
 def router(ingest: SecuredIngest) -> APIRouter:
@@ -77,6 +90,22 @@ def router(ingest: SecuredIngest) -> APIRouter:
             for f, given in zip(files, fields, strict=True)
         ]
         outcomes = await ingest.upload(caller, project_id, uploads)
+        return JSONResponse(views.upload_results_json(outcomes))
+
+    @api.post("/projects/{project_id}/imports/urls", **proto_io(response=pb.ImportUrlsResponse))
+    async def import_urls(project_id: str, batch: UrlBatch, caller: Caller) -> JSONResponse:
+        """Fetch each URL and store it like an uploaded file."""
+        items = [
+            UrlItem(
+                url=i.url,
+                metadata=i.metadata,
+                annotations=i.annotations,
+                predictions=i.predictions,
+                source=i.source,
+            )
+            for i in batch.items
+        ]
+        outcomes = await ingest.import_urls(caller, project_id, items)
         return JSONResponse(views.upload_results_json(outcomes))
 
     @api.get("/items/{item_id}", **proto_io(response=pb.GetItemResponse))
