@@ -27,7 +27,7 @@ setup: $(VENV)/.installed $(BUF) protos $(EFFICIENTNET) $(MINILM) $(MLSERVER)
 $(BUF):
 	npm install --prefix .tools --no-audit --no-fund --silent @bufbuild/buf@1.75.0
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt shared/pyproject.toml $(SERVICES:%=services/%/pyproject.toml)
+$(VENV)/.installed: requirements.txt requirements-dev.txt shared/pyproject.toml sdk/pyproject.toml $(SERVICES:%=services/%/pyproject.toml)
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "LabelMesh needs Python 3.11, found " + sys.version'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -37,7 +37,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt shared/pyproject.toml 
 	# Its declared jax and opencv-contrib are not needed; requirements.txt has what it imports.
 	$(BIN)/pip install --quiet --no-deps mediapipe==0.10.21
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation --config-settings editable_mode=compat \
-		-e shared $(SERVICES:%=-e services/%)
+		-e shared -e sdk $(SERVICES:%=-e services/%)
 	touch $@
 
 $(EFFICIENTNET): services/inference/labelmesh/inference/models/export_efficientnet.py
@@ -111,7 +111,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy shared/labelmesh/core shared/labelmesh/devstack shared/labelmesh/testing \
-		$(SERVICES:%=services/%/labelmesh)
+		sdk/labelmesh $(SERVICES:%=services/%/labelmesh)
 	cd protos && ../$(BUF) lint && ../$(BUF) format --diff --exit-code
 	cd protos && ../$(BUF) breaking --against '../.git#branch=main,subdir=protos'
 

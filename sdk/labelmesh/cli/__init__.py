@@ -1,0 +1,1 @@
+"""The `labelmesh` command-line tool, built on the SDK."""

@@ -1,0 +1,260 @@
+"""`labelmesh import ...`: folders, manifests, URL lists and exports of other
+tools, in resumable batches with a progress bar."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from labelmesh.cli.context import output_of, run
+from labelmesh.cli.output import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, Output
+from labelmesh.cli.progress import upload_bar
+from labelmesh.sdk import AsyncClient, Columns, Source, UploadReport, sources
+from labelmesh.sdk.records import MEDIA_TYPES, MediaType
+
+app = typer.Typer(help="Import items into a project.", no_args_is_help=True)
+
+Project = Annotated[str, typer.Option("--project", "-p", help="The project's id.")]
+BatchSize = Annotated[int | None, typer.Option(help="Records per request (default: by data type).")]
+Concurrency = Annotated[int, typer.Option(help="Requests in flight at once.")]
+LogFile = Annotated[
+    Path | None,
+    typer.Option(help="The upload log (default: one per project and source, under ~/.cache)."),
+]
+Resume = Annotated[bool, typer.Option(help="Skip what the log says was stored before.")]
+TextColumn = Annotated[str, typer.Option("--text-column", help="Column holding the text.")]
+UrlColumn = Annotated[str, typer.Option("--url-column", help="Column holding a media URL.")]
+FileColumn = Annotated[
+    str, typer.Option("--file-column", help="Column holding a file path, relative to the manifest.")
+]
+MetadataColumns = Annotated[
+    list[str] | None, typer.Option("--metadata-column", help="Column copied into metadata.")
+]
+LabelColumn = Annotated[str, typer.Option("--label-column", help="Column holding a class name.")]
+AnnotatorColumn = Annotated[
+    str, typer.Option("--annotator-column", help="Column naming who gave the label.")
+]
+KeyColumn = Annotated[str, typer.Option("--key-column", help="Column identifying a row.")]
+
+
+def default_log(project: str, source: str) -> Path:
+    """One log per project and source, so that running a command again resumes it."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    return cache / "labelmesh" / "uploads" / project / f"{digest}.jsonl"
+
+
+@dataclass(frozen=True)
+class Sending:
+    """How an import sends its records."""
+
+    batch_size: int | None
+    concurrency: int
+    log: Path | None
+    resume: bool
+
+
+def upload(ctx: typer.Context, project: str, source: Source, label: str, how: Sending) -> None:
+    """Upload with a progress bar, print the summary, exit by outcome."""
+    log_path = how.log or default_log(project, label)
+
+    async def work(client: AsyncClient, out: Output) -> UploadReport:
+        with upload_bar(out.errors, label, enabled=not out.json_mode) as bar:
+            return await client.items.upload(
+                project,
+                source,
+                batch_size=how.batch_size,
+                concurrency=how.concurrency,
+                log=log_path,
+                resume=how.resume,
+                progress=bar,
+            )
+
+    finish(output_of(ctx), run(ctx, work))
+
+
+def finish(out: Output, report: UploadReport) -> None:
+    """Print what the upload did and exit: 0 if nothing failed, 3 if some
+    records failed, 1 if all did."""
+    summary = {
+        "stored": report.stored,
+        "duplicates": report.duplicates,
+        "failed": report.failed,
+        "skipped": report.skipped,
+        "seconds": round(report.elapsed, 2),
+        "rate_per_second": round(report.rate, 1),
+        "log": str(report.log_path),
+    }
+    if out.json_mode:
+        out.record(summary)
+    else:
+        out.note(
+            f"{report.stored:,} stored, {report.duplicates:,} duplicates, "
+            f"{report.failed:,} failed, {report.skipped:,} done before "
+            f"({report.rate:,.0f}/s). Log: {report.log_path}"
+        )
+        for entry in report.failures[:10]:
+            out.error(f"{entry.key}: {entry.error}")
+        if report.failed:
+            out.note(f"Send the failures again: labelmesh import retry {report.log_path} -p ...")
+    if report.failed == 0:
+        raise typer.Exit(EXIT_OK)
+    succeeded = report.stored + report.duplicates + report.skipped
+    raise typer.Exit(EXIT_PARTIAL if succeeded else EXIT_FAILED)
+
+
+def media_types(names: list[str] | None) -> tuple[MediaType, ...]:
+    if not names:
+        return tuple(sources.EXTENSIONS)
+    chosen = [MEDIA_TYPES.get(name) for name in names]
+    unknown = [name for name, media in zip(names, chosen, strict=True) if media is None]
+    if unknown:
+        raise typer.BadParameter(f"unknown type(s) {unknown}; use image, audio, video or text")
+    return tuple(media for media in chosen if media is not None)
+
+
+def columns_of(
+    text: str,
+    url: str,
+    file: str,
+    metadata: list[str] | None,
+    label: str,
+    annotator: str,
+    key: str,
+) -> Columns:
+    try:
+        return Columns(
+            text=text,
+            url=url,
+            file=file,
+            metadata=tuple(metadata or ()),
+            label=label,
+            annotator=annotator,
+            key=key,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+@app.command()
+def folder(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="The folder.", exists=True, file_okay=False)],
+    project: Project,
+    type: Annotated[
+        list[str] | None, typer.Option("--type", help="image, audio, video or text; repeatable.")
+    ] = None,
+    recursive: Annotated[bool, typer.Option(help="Include subfolders.")] = True,
+    batch_size: BatchSize = None,
+    concurrency: Concurrency = 4,
+    log: LogFile = None,
+    resume: Resume = True,
+) -> None:
+    """Upload every file of the given types under a folder."""
+    source = sources.folder(path, media_types(type), recursive)
+    how = Sending(batch_size, concurrency, log, resume)
+    upload(ctx, project, source, f"folder {path.resolve()}", how)
+
+
+@app.command("csv")
+def csv_manifest(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="The CSV file, with a header row.", exists=True)],
+    project: Project,
+    text_column: TextColumn = "",
+    url_column: UrlColumn = "",
+    file_column: FileColumn = "",
+    metadata_column: MetadataColumns = None,
+    label_column: LabelColumn = "",
+    annotator_column: AnnotatorColumn = "",
+    key_column: KeyColumn = "",
+    batch_size: BatchSize = None,
+    concurrency: Concurrency = 4,
+    log: LogFile = None,
+    resume: Resume = True,
+) -> None:
+    """Upload a CSV manifest's rows: texts, media URLs or files, with metadata and labels."""
+    columns = columns_of(
+        text_column,
+        url_column,
+        file_column,
+        metadata_column,
+        label_column,
+        annotator_column,
+        key_column,
+    )
+    how = Sending(batch_size, concurrency, log, resume)
+    upload(ctx, project, sources.csv_file(path, columns), f"csv {path.resolve()}", how)
+
+
+@app.command("jsonl")
+def jsonl_manifest(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="The JSONL file, an object a line.", exists=True)],
+    project: Project,
+    text_column: TextColumn = "",
+    url_column: UrlColumn = "",
+    file_column: FileColumn = "",
+    metadata_column: MetadataColumns = None,
+    label_column: LabelColumn = "",
+    annotator_column: AnnotatorColumn = "",
+    key_column: KeyColumn = "",
+    batch_size: BatchSize = None,
+    concurrency: Concurrency = 4,
+    log: LogFile = None,
+    resume: Resume = True,
+) -> None:
+    """Upload a JSONL manifest's records; "columns" are the objects' keys."""
+    columns = columns_of(
+        text_column,
+        url_column,
+        file_column,
+        metadata_column,
+        label_column,
+        annotator_column,
+        key_column,
+    )
+    how = Sending(batch_size, concurrency, log, resume)
+    upload(ctx, project, sources.jsonl_file(path, columns), f"jsonl {path.resolve()}", how)
+
+
+@app.command()
+def urls(
+    ctx: typer.Context,
+    path: Annotated[str, typer.Argument(help="A file of URLs, one a line; - for stdin.")],
+    project: Project,
+    batch_size: BatchSize = None,
+    concurrency: Concurrency = 4,
+    log: LogFile = None,
+    resume: Resume = True,
+) -> None:
+    """Have the server fetch media from URLs."""
+    lines = sys.stdin.read().splitlines() if path == "-" else Path(path).read_text().splitlines()
+    label = "urls stdin" if path == "-" else f"urls {Path(path).resolve()}"
+    how = Sending(batch_size, concurrency, log, resume)
+    upload(ctx, project, sources.urls(lines), label, how)
+
+
+@app.command()
+def retry(
+    ctx: typer.Context,
+    log: Annotated[Path, typer.Argument(help="The upload log.", exists=True, dir_okay=False)],
+    project: Project,
+    batch_size: BatchSize = None,
+    concurrency: Concurrency = 4,
+) -> None:
+    """Send again only what the log says failed."""
+
+    async def work(client: AsyncClient, out: Output) -> UploadReport:
+        with upload_bar(out.errors, f"retry {log}", enabled=not out.json_mode) as bar:
+            return await client.items.retry_from_log(
+                project, log, batch_size=batch_size, concurrency=concurrency, progress=bar
+            )
+
+    finish(output_of(ctx), run(ctx, work))
