@@ -60,7 +60,7 @@ def faulty_app(target: str, failure_rate: float, seed: int, counts: FaultCounts)
         answer = await upstream.request(
             request.method,
             request.url.path,
-            params=request.query_params.multi_items(),
+            params=request.url.query,
             content=await request.body(),
             headers=headers,
         )
