@@ -501,6 +501,11 @@ REST: dict[str, tuple[Rule, RestCall]] = {
         project(LABEL_READERS),
         _rest("GET", "/v1/projects/{p}/dataset-versions"),
     ),
+    # Every role reads items; the classes and annotators only label readers see.
+    "dataset GET /v1/projects/{project_id}/items": (
+        project(EVERY_ROLE),
+        _rest("GET", "/v1/projects/{p}/items?status=annotated&q=match"),
+    ),
     "dataset GET /v1/dataset-versions/{version_id}": (
         project(LABEL_READERS),
         _rest("GET", "/v1/dataset-versions/{v}"),
@@ -758,6 +763,10 @@ GRPC: dict[str, tuple[Rule, Callable[[World], Any]]] = {
     "labelmesh.v1.DatasetService/CreateDatasetVersion": (
         project(DATASET_MAKERS),
         lambda w: dataset_pb.CreateDatasetVersionRequest(project_id=w.project_id, name="matrix"),
+    ),
+    "labelmesh.v1.DatasetService/ListItems": (
+        project(EVERY_ROLE),
+        lambda w: dataset_pb.ListItemsRequest(project_id=w.project_id, status="annotated"),
     ),
     "labelmesh.v1.DatasetService/GetDatasetVersion": (
         project(LABEL_READERS),

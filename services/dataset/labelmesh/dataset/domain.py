@@ -83,10 +83,16 @@ def projected(item: ProjectedItem | None, envelope: Envelope, event: Message) ->
             metadata=dict(event.metadata),
             width=event.width,
             height=event.height,
+            source=event.source,
+            source_uri=event.source_uri,
+            created_at=at,
         )
     if isinstance(event, AnnotationSubmitted):
         trace = item.annotations.get(event.annotation_id, AnnotationTrace(event.annotation_id))
-        return _with_trace(item, replace(trace, annotator=event.annotator, round=event.round))
+        submitted = replace(
+            trace, annotator=event.annotator, round=event.round, classes=classes(event.labels)
+        )
+        return _with_trace(item, submitted)
     if isinstance(event, AnnotationAutoAccepted):
         trace = item.annotations.get(event.annotation_id, AnnotationTrace(event.annotation_id))
         model = replace(
@@ -94,6 +100,7 @@ def projected(item: ProjectedItem | None, envelope: Envelope, event: Message) ->
             model_id=event.model.id,
             model_version=event.model.version,
             rule_version=event.rule_version,
+            classes=classes(event.labels),
         )
         return _with_trace(item, model)
     if isinstance(event, ReviewDecided):
@@ -121,14 +128,27 @@ def projected(item: ProjectedItem | None, envelope: Envelope, event: Message) ->
                 else ""
             ),
         )
+        # A flag made after this completion, heard before it, reopens it.
+        if item.flagged_at is not None and item.flagged_at > at:
+            return replace(
+                item, acceptance=acceptance, status=ItemStatus.IN_REREVIEW, adjudicator=""
+            )
         return replace(
             item, acceptance=acceptance, status=ItemStatus.ACCEPTED, flagged_at=None, adjudicator=""
         )
     if isinstance(event, ItemFlagged):
-        if item.acceptance is None or at < item.acceptance.accepted_at:
+        if item.acceptance is not None and at < item.acceptance.accepted_at:
             return item
+        if item.acceptance is None:
+            # Flagged before it was accepted: browsing shows it flagged.
+            return replace(item, flagged_at=max(at, item.flagged_at or at))
         return replace(item, status=ItemStatus.IN_REREVIEW, flagged_at=at)
     raise TypeError(f"the projection takes no {type(event).__name__}")
+
+
+def classes(labels: Iterable[Label]) -> tuple[str, ...]:
+    """The classes of `labels`, each once, in the order first met."""
+    return tuple(dict.fromkeys(name for name in map(class_of, labels) if name))
 
 
 def _with_trace(item: ProjectedItem, trace: AnnotationTrace) -> ProjectedItem:

@@ -5,7 +5,7 @@ its accepted labels and their lineage, a fetch at a time."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from google.protobuf.message import Message
 
@@ -15,6 +15,7 @@ from labelmesh.core.uow import Transaction
 from labelmesh.dataset.domain import projected
 from labelmesh.dataset.metrics import DatasetMetrics
 from labelmesh.dataset.ports import ItemProjection
+from labelmesh.dataset.records import ProjectedItem
 from labelmesh.v1.events_pb2 import (
     AdjudicationDecided,
     AdjudicationRequested,
@@ -75,8 +76,23 @@ class DatasetFetch:
         current = await self.items.get_many(tx, [e.item_id for e, _ in self.events])
         for envelope, event in self.events:
             current[envelope.item_id] = projected(current.get(envelope.item_id), envelope, event)
-        changed = {e.item_id for e, _ in self.events}
-        await self.items.put_many(tx, [current[i] for i in sorted(changed)])
+        heard = list(dict.fromkeys(e.item_id for e, _ in self.events))
+        await self._place_new(tx, current, heard)
+        await self.items.put_many(tx, [current[i] for i in sorted(heard)])
+
+    async def _place_new(
+        self, tx: Transaction, current: dict[str, ProjectedItem], heard: list[str]
+    ) -> None:
+        """Give the items heard of for the first time the next places of their
+        projects' browsing order, in the order heard: one counter update per project."""
+        new: dict[str, list[str]] = {}
+        for item_id in heard:
+            if current[item_id].seq == 0:
+                new.setdefault(current[item_id].project_id, []).append(item_id)
+        for project_id, item_ids in new.items():
+            first = await self.items.place(tx, project_id, len(item_ids))
+            for offset, item_id in enumerate(item_ids):
+                current[item_id] = replace(current[item_id], seq=first + offset)
 
     def committed(self) -> None:
         self.metrics.projected.inc(len(self.events))

@@ -1,6 +1,6 @@
 """Every metric of the dataset service, declared once."""
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 
 class DatasetMetrics:
@@ -18,5 +18,11 @@ class DatasetMetrics:
         self.version_items = Counter(
             "labelmesh_dataset_version_items_total",
             "Items written into the manifests of new versions.",
+            registry=registry,
+        )
+        self.browse_lookups = Histogram(
+            "labelmesh_dataset_browse_lookups_per_request",
+            "Index lookups one item listing made (windows of the project's order).",
+            buckets=(1, 2, 3, 4, 6, 8, 12),
             registry=registry,
         )

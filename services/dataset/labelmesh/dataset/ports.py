@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from labelmesh.core.uow import Transaction
-from labelmesh.dataset.records import ManifestChunk, ProjectedItem, StoredVersion
+from labelmesh.dataset.records import ItemSummary, ManifestChunk, ProjectedItem, StoredVersion
 from labelmesh.v1.dataset_service_pb2 import ExportJob
 
 
@@ -24,6 +24,20 @@ class ItemProjection(Protocol):
 
     def accepted(self, project_id: str, batch: int) -> AsyncIterator[list[ProjectedItem]]:
         """The project's items that have accepted labels, in item id order, `batch` at a time."""
+        ...
+
+    async def place(self, tx: Transaction, project_id: str, count: int) -> int:
+        """Reserve the next `count` places of the project's browsing order;
+        returns the first. Places start at 1."""
+        ...
+
+    async def extent(self, project_id: str) -> int:
+        """One past the last place the project's items were given."""
+        ...
+
+    async def browse(self, project_id: str, facet: str, first: int, stop: int) -> list[ItemSummary]:
+        """The project's items that have `facet`, placed from `first` to
+        before `stop`, in any order."""
         ...
 
 

@@ -16,6 +16,16 @@ class ItemStatus(StrEnum):
     IN_REREVIEW = "in_rereview"
 
 
+class BrowseStatus(StrEnum):
+    """Where any item stands, as browsing filters on it."""
+
+    NEW = "new"
+    ANNOTATED = "annotated"
+    ACCEPTED = "accepted"
+    IN_REREVIEW = "in_rereview"
+    FLAGGED = "flagged"
+
+
 @dataclass(frozen=True)
 class AnnotationTrace:
     """Who or what made one annotation of an item, and who approved it."""
@@ -27,6 +37,8 @@ class AnnotationTrace:
     model_id: str = ""
     model_version: str = ""
     rule_version: int = 0
+    # The classes of its labels, in the order first met.
+    classes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,36 @@ class ProjectedItem:
     flagged_at: datetime | None = None
     # The last adjudication's decider, until the completion it caused takes it.
     adjudicator: str = ""
+    # How ingest got the item ("upload", "url", ...) and from where.
+    source: str = ""
+    source_uri: str = ""
+    # When ingest created it: its ItemIngested's occurred_at.
+    created_at: datetime | None = None
+    # Its place in its project's browsing order: 1 for the first item the
+    # projection heard of, and so on; 0 until the projection stores it.
+    seq: int = 0
+
+
+@dataclass(frozen=True)
+class ItemSummary:
+    """An item as browsing lists it, from what the projection keeps for it on write."""
+
+    item_id: str
+    seq: int
+    data_type: int
+    filename: str
+    # The text's first characters only.
+    text: str
+    metadata: dict[str, str]
+    source: str
+    source_uri: str
+    status: BrowseStatus
+    classes: tuple[str, ...]
+    annotators: tuple[str, ...]
+    created_at: datetime | None
+    width: int
+    height: int
+    facets: frozenset[str]
 
 
 @dataclass(frozen=True)

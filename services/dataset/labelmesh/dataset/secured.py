@@ -1,5 +1,9 @@
 """What the dataset APIs call: each use case behind its caller's authorisation.
 
+Listing a project's items takes the right to read its items, which every
+role has; their classes and annotators, and filters on them, take the right
+to read every annotator's labels.
+
 Versions hold every accepted label, so reading them takes the right to read
 every annotator's labels; making them takes MANAGE_DATASETS. A version of a
 project the caller cannot see is not found.
@@ -9,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from labelmesh.core.access import Permission, Principal, ProjectGate
-from labelmesh.core.errors import Conflict
+from labelmesh.core.errors import Conflict, Forbidden
 from labelmesh.dataset.charts import balance_png
 from labelmesh.dataset.export_jobs import ExportAsk, Exports
-from labelmesh.dataset.records import StoredVersion
+from labelmesh.dataset.records import ItemSummary, StoredVersion
 from labelmesh.dataset.usecases import Datasets, VersionWork
 from labelmesh.v1.dataset_service_pb2 import (
     CreateDatasetVersionRequest,
@@ -24,6 +28,7 @@ from labelmesh.v1.dataset_service_pb2 import (
     ExportJob,
     ExportState,
     ItemChange,
+    ListItemsRequest,
     StartExportRequest,
 )
 from labelmesh.v1.events_pb2 import DatasetVersion
@@ -51,6 +56,24 @@ class SecuredDatasets:
             request.augmentation,
         )
         return await self.datasets.create_version(work)
+
+    async def list_items(
+        self, caller: Principal, request: ListItemsRequest
+    ) -> tuple[list[ItemSummary], str]:
+        project_id = request.project_id
+        await self.gate.check(caller, Permission.READ_ITEMS, project_id)
+        labels = await self.gate.allows(caller, Permission.READ_LABELS, project_id)
+        for name, asked in (("class", request.class_name), ("annotator", request.annotator)):
+            if asked and not labels:
+                raise Forbidden(
+                    f"filtering by {name} takes the right to read every annotator's labels",
+                    caller.actor,
+                    project_id,
+                )
+        items, token = await self.datasets.list_items(request)
+        if not labels:
+            items = [replace(i, classes=(), annotators=()) for i in items]
+        return items, token
 
     async def version(self, caller: Principal, version_id: str) -> StoredVersion:
         stored = await self.datasets.version(version_id)

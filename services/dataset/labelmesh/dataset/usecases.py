@@ -14,6 +14,7 @@ from labelmesh.core.errors import Conflict, InvalidField, NotFound
 from labelmesh.core.labels import class_of
 from labelmesh.core.projects import ProjectDirectory
 from labelmesh.core.uow import Transaction, UnitOfWork
+from labelmesh.dataset.browsing import Walk, decode_cursor, wanted
 from labelmesh.dataset.domain import (
     Manifest,
     check_augmentation,
@@ -27,9 +28,9 @@ from labelmesh.dataset.domain import (
 from labelmesh.dataset.metrics import DatasetMetrics
 from labelmesh.dataset.ports import ItemProjection, VersionRepository
 from labelmesh.dataset.rebalance import Rebalancer
-from labelmesh.dataset.records import ManifestChunk, ProjectedItem, StoredVersion
+from labelmesh.dataset.records import ItemSummary, ManifestChunk, ProjectedItem, StoredVersion
 from labelmesh.dataset.splits import assign, check_ratios, units_of
-from labelmesh.v1.dataset_service_pb2 import DatasetItem, DiffSummary, ItemChange
+from labelmesh.v1.dataset_service_pb2 import DatasetItem, DiffSummary, ItemChange, ListItemsRequest
 from labelmesh.v1.events_pb2 import (
     Actor,
     Augmentation,
@@ -87,6 +88,24 @@ class Datasets:
         if project is None:
             raise NotFound("project", project_id)
         return project
+
+    async def list_items(self, request: ListItemsRequest) -> tuple[list[ItemSummary], str]:
+        """A page of the project's items that every filter of `request`
+        matches, in their project's order, and the next page's token.
+
+        One facet is looked up by index a window of places at a time; a
+        request makes at most a fixed number of lookups, and may return a
+        short page, even an empty one, with a token to go on from.
+        """
+        want = wanted(request)
+        cursor = decode_cursor(request.page_token)
+        await self.project(request.project_id)
+        walk = Walk.begin(want, cursor, await self.items.extent(request.project_id))
+        while (span := walk.span()) is not None:
+            found = await self.items.browse(request.project_id, want.lead, *span)
+            walk.take(found, span[1])
+        self.metrics.browse_lookups.observe(walk.windows)
+        return walk.page, walk.next_token()
 
     async def create_version(self, work: VersionWork) -> tuple[DatasetVersion, bool]:
         """Snapshot the project's accepted labels that `work.filter` takes.

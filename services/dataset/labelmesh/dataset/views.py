@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from labelmesh.dataset.domain import order_key
+from labelmesh.dataset.records import ItemSummary
 from labelmesh.v1 import dataset_service_pb2 as pb
 from labelmesh.v1.events_pb2 import DatasetVersion
 
@@ -41,3 +42,27 @@ async def diff_page(
     if more:
         page.next_page_token = page.changes[-1].item_id
     return page
+
+
+def listed_items(items: list[ItemSummary], token: str) -> pb.ListItemsResponse:
+    return pb.ListItemsResponse(items=[listed(i) for i in items], next_page_token=token)
+
+
+def listed(item: ItemSummary) -> pb.ListedItem:
+    message = pb.ListedItem(
+        item_id=item.item_id,
+        data_type=item.data_type,  # type: ignore[arg-type]
+        filename=item.filename,
+        text=item.text,
+        metadata=item.metadata,
+        source=item.source,
+        source_uri=item.source_uri,
+        status=item.status.value,
+        classes=item.classes,
+        annotators=item.annotators,
+        width=item.width,
+        height=item.height,
+    )
+    if item.created_at is not None:
+        message.created_at.FromDatetime(item.created_at)
+    return message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -10,7 +11,13 @@ from labelmesh.core.mongo import Document
 from labelmesh.dataset.adapters.repository import MongoItemProjection
 from labelmesh.dataset.domain import order_key
 from labelmesh.dataset.ports import ItemProjection
-from labelmesh.dataset.records import Acceptance, AnnotationTrace, ItemStatus, ProjectedItem
+from labelmesh.dataset.records import (
+    Acceptance,
+    AnnotationTrace,
+    BrowseStatus,
+    ItemStatus,
+    ProjectedItem,
+)
 from labelmesh.testing.backends import Backend
 from labelmesh.testing.memory import MemoryState
 from labelmesh.testing.twins.dataset import InMemoryItemProjection, box
@@ -43,7 +50,9 @@ def accepted(item_id: str, project: str = "p1") -> ProjectedItem:
         filename="cat.png",
         metadata={"site": "berlin"},
         annotations={
-            "a1": AnnotationTrace("a1", annotator="ann", round=1, reviewers=("r1", "r2")),
+            "a1": AnnotationTrace(
+                "a1", annotator="ann", round=1, reviewers=("r1", "r2"), classes=("cat", "dog")
+            ),
             "m1": AnnotationTrace("m1", model_id="yolo", model_version="8", rule_version=3),
         },
         acceptance=Acceptance(
@@ -57,6 +66,10 @@ def accepted(item_id: str, project: str = "p1") -> ProjectedItem:
         ),
         status=ItemStatus.IN_REREVIEW,
         flagged_at=AT,
+        source="url",
+        source_uri="https://example.org/cat.png",
+        created_at=AT,
+        seq=7,
     )
 
 
@@ -98,3 +111,40 @@ async def test_accepted_items_of_a_project_come_in_version_order_in_batches(
     batches = [batch async for batch in items.accepted("p1", 10)]
     assert [len(b) for b in batches] == [10, 10, 5]
     assert [i.item_id for b in batches for i in b] == sorted(ids, key=order_key)
+
+
+async def test_places_are_reserved_per_project_and_rolled_back_with_their_transaction(
+    backend: Backend,
+) -> None:
+    items = await projection_of(backend)
+    assert await items.extent("p1") == 1
+    async with backend.uow.begin() as tx:
+        assert await items.place(tx, "p1", 3) == 1
+        assert await items.place(tx, "p1", 2) == 4
+        assert await items.place(tx, "p2", 1) == 1
+    try:
+        async with backend.uow.begin() as tx:
+            await items.place(tx, "p1", 10)
+            raise RuntimeError("abort")
+    except RuntimeError:
+        pass
+    assert await items.extent("p1") == 6 and await items.extent("p2") == 2
+
+
+async def test_browsing_finds_a_facets_items_within_a_span_of_places(backend: Backend) -> None:
+    items = await projection_of(backend)
+    placed = [
+        replace(accepted(f"i{n}"), seq=n, filename=f"{'cat' if n % 2 else 'dog'}.png")
+        for n in range(1, 11)
+    ]
+    async with backend.uow.begin() as tx:
+        await items.put_many(tx, [*placed, replace(accepted("x1", "p2"), seq=3)])
+    found = await items.browse("p1", "term:cat", 3, 8)
+    assert sorted(i.seq for i in found) == [3, 5, 7]
+    summary = next(i for i in found if i.seq == 3)
+    assert (summary.item_id, summary.filename, summary.source) == ("i3", "cat.png", "url")
+    assert summary.source_uri == "https://example.org/cat.png" and summary.created_at == AT
+    assert summary.status is BrowseStatus.IN_REREVIEW and summary.classes == ("cat", "dog")
+    assert summary.annotators == ("ann",) and summary.metadata == {"site": "berlin"}
+    assert {"class:cat", "annotator:ann", "meta:site=berlin", "source:url"} <= summary.facets
+    assert [i.item_id for i in await items.browse("p2", "all", 1, 100)] == ["x1"]

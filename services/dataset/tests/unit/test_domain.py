@@ -81,6 +81,48 @@ def test_a_flag_after_acceptance_sends_the_item_to_rereview_until_it_completes_a
     assert again.status is ItemStatus.ACCEPTED
 
 
+def test_a_flag_heard_before_the_completion_it_followed_still_reopens_the_item() -> None:
+    late = through((ItemFlagged(reason="odd"), 2), (completed([cls("dog")]), 1))
+    assert late.status is ItemStatus.IN_REREVIEW
+    assert late.flagged_at == T0 + timedelta(minutes=2)
+
+
+def test_a_flag_before_acceptance_is_kept_until_the_item_is_accepted() -> None:
+    flagged = through((AnnotationSubmitted(annotation_id="a1"), 0), (ItemFlagged(), 1))
+    assert flagged.acceptance is None and flagged.status is None
+    assert flagged.flagged_at == T0 + timedelta(minutes=1)
+    done = completed([cls("dog")])
+    accepted = projected(flagged, event(done, "i1", T0 + timedelta(minutes=3)), done)
+    assert accepted.status is ItemStatus.ACCEPTED and accepted.flagged_at is None
+
+
+def test_ingest_records_where_an_item_came_from_and_when() -> None:
+    ingested = ItemIngested(source="url", source_uri="https://example.org/cat.png")
+    item = through((AnnotationSubmitted(annotation_id="a1"), 1), (ingested, 0))
+    assert item.source == "url" and item.source_uri == "https://example.org/cat.png"
+    assert item.created_at == T0
+    assert "a1" in item.annotations
+
+
+def test_each_annotation_keeps_the_classes_of_its_labels() -> None:
+    item = through(
+        (
+            AnnotationSubmitted(
+                annotation_id="a1", annotator="ann", labels=[box("cat"), box("dog"), box("cat")]
+            ),
+            0,
+        ),
+        (
+            AnnotationAutoAccepted(
+                annotation_id="m1", labels=[cls("bird")], model=ModelRef(id="m")
+            ),
+            1,
+        ),
+    )
+    assert item.annotations["a1"].classes == ("cat", "dog")
+    assert item.annotations["m1"].classes == ("bird",)
+
+
 def test_lineage_names_the_annotator_and_the_approving_reviewer_only() -> None:
     item = through(
         (AnnotationSubmitted(annotation_id="a1", annotator="ann"), 0),

@@ -10,6 +10,7 @@ from labelmesh.v1.events_pb2 import (
     AutoAnnotationRules,
     CompletionSource,
     ItemCompleted,
+    ItemIngested,
 )
 
 
@@ -42,3 +43,18 @@ async def test_rules_configured_in_the_fetch_that_created_the_project_are_kept(
     await world.hear([event(rules), event(stale)])
     project = await world.projects.get("p1")
     assert project is not None and project.auto_annotation.version == 2
+
+
+async def test_items_heard_of_for_the_first_time_take_the_next_places_of_their_project(
+    world: DatasetWorld,
+) -> None:
+    await world.project()
+    await world.project("p2")
+    ingested = ItemIngested(filename="a.png")
+    await world.hear(
+        [event(ingested, "i2"), event(ingested, "i1"), event(ingested, "j1", project="p2")]
+    )
+    await world.hear([event(ingested, "i3"), event(ItemCompleted(annotation_id="a"), "i1")])
+    places = {i: world.items.items[i].seq for i in ("i1", "i2", "i3", "j1")}
+    assert places == {"i2": 1, "i1": 2, "i3": 3, "j1": 1}
+    assert await world.items.extent("p1") == 4 and await world.items.extent("p2") == 2

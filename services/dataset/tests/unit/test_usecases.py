@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -10,10 +11,13 @@ from labelmesh.core.errors import InvalidField, NotFound
 from labelmesh.dataset import usecases
 from labelmesh.dataset.domain import order_key
 from labelmesh.testing.twins.dataset import T0, DatasetWorld, box, cls, event
-from labelmesh.v1.dataset_service_pb2 import DiffSummary, ItemChangeKind
+from labelmesh.v1.dataset_service_pb2 import DiffSummary, ItemChangeKind, ListItemsRequest
 from labelmesh.v1.events_pb2 import (
+    AnnotationSubmitted,
     DatasetFilter,
     DatasetVersion,
+    DataType,
+    ItemIngested,
     Rebalance,
     RebalanceMethod,
     ReviewPolicy,
@@ -301,3 +305,105 @@ async def test_a_rebalance_needs_a_parent_of_the_project_and_a_method(world: Dat
         with pytest.raises(InvalidField) as refused:
             await world.version(**fields)  # type: ignore[arg-type]
         assert refused.value.field == field
+
+
+async def ingest(world: DatasetWorld, item: str, **fields: Any) -> None:
+    fields.setdefault("data_type", DataType.DATA_TYPE_IMAGE)
+    await world.hear([event(ItemIngested(**fields), item)])
+
+
+async def listed(world: DatasetWorld, **asked: Any) -> list[str]:
+    """Every item id the listing gives, page after page."""
+    ids: list[str] = []
+    token = ""
+    while True:
+        request = ListItemsRequest(project_id="p1", page_token=token, **asked)
+        page, token = await world.datasets.list_items(request)
+        ids += [i.item_id for i in page]
+        if not token:
+            return ids
+
+
+async def test_items_list_in_the_order_heard_with_every_filter_combined(
+    world: DatasetWorld,
+) -> None:
+    await world.project()
+    await ingest(world, "i1", filename="dog_park.png", source="url", metadata={"camera": "1"})
+    await ingest(world, "i2", filename="cat.png", source="upload", metadata={"camera": "2"})
+    await ingest(world, "i3", text="A Dog sleeps", data_type=DataType.DATA_TYPE_TEXT)
+    await world.accepted("i4", [box("cat")], annotator="alice", metadata={"camera": "1"})
+    submitted = AnnotationSubmitted(annotation_id="b1", annotator="bob", labels=[box("dog")])
+    await world.hear([event(submitted, "i1")])
+    assert await listed(world) == ["i1", "i2", "i3", "i4"]
+    assert await listed(world, status="new") == ["i2", "i3"]
+    assert await listed(world, status="annotated") == ["i1"]
+    assert await listed(world, status="accepted", class_name="cat") == ["i4"]
+    assert await listed(world, class_name="dog") == ["i1"]
+    assert await listed(world, annotator="alice") == ["i4"]
+    assert await listed(world, source="url", metadata=["camera:1"]) == ["i1"]
+    assert await listed(world, metadata=["camera:1"]) == ["i1", "i4"]
+    assert await listed(world, q="DOG") == ["i1", "i3"]
+    assert await listed(world, q="dog sleeps") == ["i3"]
+    assert await listed(world, data_type=DataType.DATA_TYPE_TEXT, q="dog") == ["i3"]
+    assert await listed(world, q="dog", status="accepted") == []
+
+
+async def test_a_listed_item_shows_what_ingest_and_annotation_said_of_it(
+    world: DatasetWorld,
+) -> None:
+    await world.project()
+    await ingest(
+        world,
+        "i1",
+        filename="cat.png",
+        text="x" * 300,
+        source="url",
+        source_uri="https://example.org/cat.png",
+        width=64,
+        height=48,
+    )
+    submitted = AnnotationSubmitted(annotation_id="a1", annotator="ann", labels=[box("cat")])
+    await world.hear([event(submitted, "i1")])
+    (item,), token = await world.datasets.list_items(ListItemsRequest(project_id="p1"))
+    assert token == ""
+    assert (item.filename, item.source, item.source_uri) == (
+        "cat.png",
+        "url",
+        "https://example.org/cat.png",
+    )
+    assert item.text == "x" * 200 and (item.width, item.height) == (64, 48)
+    assert item.classes == ("cat",) and item.annotators == ("ann",)
+    assert item.status.value == "annotated" and item.created_at == T0
+
+
+async def test_a_sparse_filter_pages_through_many_items_with_short_pages(
+    world: DatasetWorld,
+) -> None:
+    await world.project()
+    await world.hear(
+        [
+            event(ItemIngested(filename=f"{'rare' if n % 997 == 0 else 'common'}-{n}.png"), f"i{n}")
+            for n in range(1, 20_001)
+        ]
+    )
+    pages: list[int] = []
+    ids: list[str] = []
+    token = ""
+    while True:
+        request = ListItemsRequest(project_id="p1", q="rare", page_size=5, page_token=token)
+        page, token = await world.datasets.list_items(request)
+        pages.append(len(page))
+        ids += [i.item_id for i in page]
+        if not token:
+            break
+    # The last request examines the items after the twentieth, and finds none.
+    assert pages == [5, 5, 5, 5, 0]
+    assert ids == [f"i{n}" for n in range(997, 20_001, 997)]
+    first = ListItemsRequest(project_id="p1", page_size=500)
+    everything, token = await world.datasets.list_items(first)
+    assert len(everything) == 500 and token
+
+
+async def test_listing_an_unknown_project_is_not_found(world: DatasetWorld) -> None:
+    with pytest.raises(NotFound):
+        await world.datasets.list_items(ListItemsRequest(project_id="nope"))

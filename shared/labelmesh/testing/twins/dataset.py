@@ -14,10 +14,17 @@ from labelmesh.core.dispatch import Dispatcher
 from labelmesh.core.envelopes import new_envelope, user_actor
 from labelmesh.core.uow import Transaction
 from labelmesh.dataset import handlers
+from labelmesh.dataset.browsing import (
+    TEXT_CHARS,
+    annotators_of,
+    classes_of,
+    facets_of,
+    status_of,
+)
 from labelmesh.dataset.domain import order_key
 from labelmesh.dataset.handlers import DatasetFetch
 from labelmesh.dataset.metrics import DatasetMetrics
-from labelmesh.dataset.records import ManifestChunk, ProjectedItem, StoredVersion
+from labelmesh.dataset.records import ItemSummary, ManifestChunk, ProjectedItem, StoredVersion
 from labelmesh.dataset.usecases import Datasets, VersionWork
 from labelmesh.testing.memory import InMemoryProjectDirectory, InMemoryUnitOfWork, MemoryState
 from labelmesh.v1.dataset_service_pb2 import ExportJob, ExportState
@@ -43,6 +50,7 @@ from labelmesh.v1.geometry_pb2 import BoundingBox, Classification, Label, LabelS
 class InMemoryItemProjection:
     def __init__(self, state: MemoryState) -> None:
         self.items: dict[str, ProjectedItem] = state.table("dataset.items")
+        self.places: dict[str, int] = state.table("dataset.item_places")
 
     async def get_many(self, tx: Transaction, item_ids: Sequence[str]) -> dict[str, ProjectedItem]:
         return {i: self.items[i] for i in item_ids if i in self.items}
@@ -57,6 +65,43 @@ class InMemoryItemProjection:
         )
         for first in range(0, len(found), batch):
             yield found[first : first + batch]
+
+    async def place(self, tx: Transaction, project_id: str, count: int) -> int:
+        last = self.places.get(project_id, 0) + count
+        self.places[project_id] = last
+        return last - count + 1
+
+    async def extent(self, project_id: str) -> int:
+        return self.places.get(project_id, 0) + 1
+
+    async def browse(self, project_id: str, facet: str, first: int, stop: int) -> list[ItemSummary]:
+        summaries = (
+            _summary(i)
+            for i in self.items.values()
+            if i.project_id == project_id and first <= i.seq < stop
+        )
+        return [s for s in summaries if facet in s.facets]
+
+
+def _summary(item: ProjectedItem) -> ItemSummary:
+    status, classes, annotators = status_of(item), classes_of(item), annotators_of(item)
+    return ItemSummary(
+        item_id=item.item_id,
+        seq=item.seq,
+        data_type=item.data_type,
+        filename=item.filename,
+        text=item.text[:TEXT_CHARS],
+        metadata=dict(item.metadata),
+        source=item.source,
+        source_uri=item.source_uri,
+        status=status,
+        classes=classes,
+        annotators=annotators,
+        created_at=item.created_at,
+        width=item.width,
+        height=item.height,
+        facets=frozenset(facets_of(item, status, classes, annotators)),
+    )
 
 
 class InMemoryVersionRepository:

@@ -8,17 +8,20 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReplaceOne
+from pymongo import ASCENDING, DESCENDING, ReplaceOne, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from labelmesh.core.documents import aware, from_document, to_document
 from labelmesh.core.mongo import Document, duplicates_conflict, find_in, session_of
 from labelmesh.core.uow import Transaction
+from labelmesh.dataset.browsing import TEXT_CHARS, annotators_of, classes_of, facets_of, status_of
 from labelmesh.dataset.domain import BUCKETS, bucket_of, order_key
 from labelmesh.dataset.records import (
     Acceptance,
     AnnotationTrace,
+    BrowseStatus,
     ItemStatus,
+    ItemSummary,
     ManifestChunk,
     ProjectedItem,
     StoredVersion,
@@ -28,16 +31,41 @@ from labelmesh.v1.events_pb2 import DatasetVersion
 ITEMS = "dataset_items"
 VERSIONS = "dataset_versions"
 CHUNKS = "dataset_manifest_chunks"
+# Per project, the last place in its browsing order given to an item.
+PLACES = "dataset_item_places"
+# What a listing reads of an item.
+SUMMARY_FIELDS = {
+    name: 1
+    for name in (
+        "seq",
+        "data_type",
+        "filename",
+        "text_head",
+        "metadata",
+        "source",
+        "source_uri",
+        "state",
+        "classes",
+        "annotators",
+        "created_at",
+        "width",
+        "height",
+        "facets",
+    )
+}
 
 
 def item_document(item: ProjectedItem) -> Document:
     acceptance = item.acceptance
+    # What browsing filters on and shows, kept on write.
+    state, classes, annotators = status_of(item), classes_of(item), annotators_of(item)
     return to_document(
         item,
         "item_id",
         metadata=dict(item.metadata),
         annotations=[
-            to_document(t, None, reviewers=list(t.reviewers)) for t in item.annotations.values()
+            to_document(t, None, reviewers=list(t.reviewers), classes=list(t.classes))
+            for t in item.annotations.values()
         ],
         acceptance=(
             to_document(acceptance, None, labels=list(acceptance.labels)) if acceptance else None
@@ -45,12 +73,23 @@ def item_document(item: ProjectedItem) -> Document:
         status=str(item.status) if item.status else None,
         accepted=acceptance is not None,
         bucket=bucket_of(item.item_id),
+        state=str(state),
+        classes=list(classes),
+        annotators=list(annotators),
+        text_head=item.text[:TEXT_CHARS],
+        facets=facets_of(item, state, classes, annotators),
     )
 
 
 def item_of(document: Document) -> ProjectedItem:
     traces = [
-        from_document(AnnotationTrace, t, None, reviewers=tuple(t["reviewers"]))
+        from_document(
+            AnnotationTrace,
+            t,
+            None,
+            reviewers=tuple(t["reviewers"]),
+            classes=tuple(t.get("classes", ())),
+        )
         for t in document["annotations"]
     ]
     raw = document["acceptance"]
@@ -77,17 +116,67 @@ def item_of(document: Document) -> ProjectedItem:
         acceptance=acceptance,
         status=ItemStatus(document["status"]) if document["status"] else None,
         flagged_at=aware(document["flagged_at"]),
+        # Items projected before browsing have none of these, and no place yet.
+        source=document.get("source", ""),
+        source_uri=document.get("source_uri", ""),
+        created_at=aware(document.get("created_at")),
+        seq=document.get("seq", 0),
+    )
+
+
+def summary_of(document: Document) -> ItemSummary:
+    return ItemSummary(
+        item_id=document["_id"],
+        seq=document["seq"],
+        data_type=document["data_type"],
+        filename=document["filename"],
+        text=document["text_head"],
+        metadata=dict(document["metadata"]),
+        source=document["source"],
+        source_uri=document["source_uri"],
+        status=BrowseStatus(document["state"]),
+        classes=tuple(document["classes"]),
+        annotators=tuple(document["annotators"]),
+        created_at=aware(document["created_at"]),
+        width=document["width"],
+        height=document["height"],
+        facets=frozenset(document["facets"]),
     )
 
 
 class MongoItemProjection:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.items = db[ITEMS]
+        self.places = db[PLACES]
 
     async def ensure_indexes(self) -> None:
         await self.items.create_index(
             [("project_id", ASCENDING), ("accepted", ASCENDING), ("bucket", ASCENDING)]
         )
+        await self.items.create_index(
+            [("project_id", ASCENDING), ("facets", ASCENDING), ("seq", ASCENDING)]
+        )
+
+    async def place(self, tx: Transaction, project_id: str, count: int) -> int:
+        counter = await self.places.find_one_and_update(
+            {"_id": project_id},
+            {"$inc": {"last": count}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+            session=session_of(tx),
+        )
+        assert counter is not None  # upserted
+        last: int = counter["last"]
+        return last - count + 1
+
+    async def extent(self, project_id: str) -> int:
+        counter = await self.places.find_one({"_id": project_id})
+        return (counter["last"] if counter else 0) + 1
+
+    async def browse(self, project_id: str, facet: str, first: int, stop: int) -> list[ItemSummary]:
+        query = {"project_id": project_id, "facets": facet, "seq": {"$gte": first, "$lt": stop}}
+        documents = await self.items.find(query, SUMMARY_FIELDS).to_list(None)
+        return [summary_of(d) for d in documents]
 
     async def get_many(self, tx: Transaction, item_ids: Sequence[str]) -> dict[str, ProjectedItem]:
         found = await find_in(self.items, "_id", item_ids, session=session_of(tx))

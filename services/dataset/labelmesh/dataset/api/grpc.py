@@ -69,6 +69,14 @@ class DatasetServicer(pb_grpc.DatasetServiceServicer):
         )
         return views.items_page(items, token)
 
+    @grpc_errors
+    async def ListItems(
+        self, request: pb.ListItemsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListItemsResponse:
+        caller = await grpc_principal(self.authenticator, context)
+        items, token = await self.datasets.list_items(caller, request)
+        return views.listed_items(items, token)
+
     async def StreamDatasetVersion(
         self, request: pb.StreamDatasetVersionRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.StreamDatasetVersionResponse]:

@@ -10,6 +10,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from labelmesh.core.api import Caller
 from labelmesh.core.errors import InvalidField
+from labelmesh.core.labels import data_type_from_name
 from labelmesh.core.rest_proto import ProtoJSON, proto_body, proto_io
 from labelmesh.dataset import views
 from labelmesh.dataset.api.ranges import byte_range
@@ -182,5 +183,41 @@ def router(datasets: SecuredDatasets) -> APIRouter:
             media_type=archive_content_type(job.archive),
             headers=headers,
         )
+
+    @api.get("/projects/{project_id}/items", **proto_io(response=pb.ListItemsResponse))
+    async def list_project_items(
+        project_id: str,
+        caller: Caller,
+        status: str = "",
+        class_name: Annotated[str, Query(alias="class")] = "",
+        annotator: str = "",
+        source: str = "",
+        data_type: str = "",
+        metadata: Annotated[list[str] | None, Query()] = None,
+        q: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> ProtoJSON:
+        """A page of the project's items, labelled or not, in the order the
+        service heard of them; every filter given must match (`metadata` is
+        repeatable, each `key:value`; `q`'s words must each be a word of the
+        item's file name or text). A page may be short while
+        `next_page_token` is set."""
+        if page_size < 0:
+            raise InvalidField("page_size", "must not be negative")
+        request = pb.ListItemsRequest(
+            project_id=project_id,
+            status=status,
+            class_name=class_name,
+            annotator=annotator,
+            source=source,
+            data_type=data_type_from_name(data_type) if data_type else 0,  # type: ignore[arg-type]
+            metadata=metadata or [],
+            q=q,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        items, token = await datasets.list_items(caller, request)
+        return ProtoJSON(views.listed_items(items, token))
 
     return api
