@@ -27,7 +27,7 @@ class Output:
         """Rows as a table, or as one JSON object per line."""
         if self.json_mode:
             for row in rows:
-                self.console.print_json(row.model_dump_json(), indent=None)
+                print(row.model_dump_json())
             return
         table = Table(*columns, title=title or None)
         for row in rows:
@@ -36,9 +36,12 @@ class Output:
         self.console.print(table)
 
     def record(self, row: BaseModel | dict[str, Any]) -> None:
-        """One result, as JSON either way (people read it highlighted)."""
+        """One result, as JSON either way: a line for scripts, highlighted for people."""
         text = row.model_dump_json() if isinstance(row, BaseModel) else json.dumps(row)
-        self.console.print_json(text, indent=None if self.json_mode else 2)
+        if self.json_mode:
+            print(text)
+        else:
+            self.console.print_json(text)
 
     def note(self, message: str) -> None:
         """A line for people; scripts with `--json` get stdout clean."""
