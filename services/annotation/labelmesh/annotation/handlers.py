@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from labelmesh.annotation.config import SERVICE
+from labelmesh.annotation.imports import Imports, Taken
 from labelmesh.annotation.metrics import AnnotationMetrics
 from labelmesh.annotation.ports import AnnotationRepository, ProjectRepository
 from labelmesh.annotation.records import (
@@ -80,6 +81,9 @@ class AnnotationFetch:
         self.auto_accepted: list[AutoAccepted] = []
         self.reworked: list[bool] = []
         self.with_suggestion: list[bool] = []
+        self.imports = Imports(projects, tasks, annotations)
+        self.arrivals: list[tuple[Envelope, ItemIngested]] = []
+        self.imported = Taken()
         self._overlaps: dict[str, int] = {}
 
     async def overlap(self, tx: Transaction, project_id: str) -> int:
@@ -106,6 +110,8 @@ class AnnotationFetch:
                 overlap=await self.overlap(tx, envelope.project_id),
             )
         )
+        if event.imported_annotations:
+            self.arrivals.append((envelope, event))
 
     async def gold_standard_set(
         self, tx: Transaction, envelope: Envelope, _: GoldStandardSet
@@ -186,8 +192,10 @@ class AnnotationFetch:
         )
 
     async def finish(self, tx: Transaction) -> None:
-        """Write the gathered changes, announce opened tasks, store models' annotations."""
+        """Write the gathered changes, take in imported annotations, announce opened
+        tasks, store models' annotations."""
         await self.flush(tx)
+        self.imported = await self.imports.take_in(tx, self.arrivals)
         if not (self.opened or self.auto_accepted):
             return
         item_ids = [e.item_id for e, _ in self.opened] + [e.item_id for e, _ in self.auto_accepted]
@@ -233,6 +241,9 @@ class AnnotationFetch:
         for with_suggestion in self.with_suggestion:
             self.metrics.tasks_created.labels(str(with_suggestion).lower()).inc()
         self.metrics.annotations.labels(AnnotationSource.MODEL).inc(len(self.auto_accepted))
+        self.metrics.annotations.labels(AnnotationSource.IMPORTED).inc(self.imported.stored)
+        for reason, count in self.imported.refused.items():
+            self.metrics.imports_refused.labels(reason).inc(count)
         for reopened in self.reworked:
             self.metrics.rework_decisions.labels("reopened" if reopened else "ignored").inc()
 

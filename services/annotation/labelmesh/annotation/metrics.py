@@ -16,7 +16,7 @@ class AnnotationMetrics:
         )
         self.annotations = Counter(
             "labelmesh_annotation_annotations_total",
-            "Annotations stored, by source (human, suggestion, model).",
+            "Annotations stored, by source (human, suggestion, model, imported).",
             ["source"],
             registry=registry,
         )
@@ -48,6 +48,13 @@ class AnnotationMetrics:
             "Time from taking a task to submitting it, by kind (regular or gold).",
             ["kind"],
             buckets=TASK_SECONDS_BUCKETS,
+            registry=registry,
+        )
+        self.imports_refused = Counter(
+            "labelmesh_annotation_imports_refused_total",
+            "Imported annotations left out, by the field at fault (outside the "
+            "project's schema, or `project` when the project is unknown).",
+            ["reason"],
             registry=registry,
         )
         self.rework_decisions = Counter(

@@ -121,6 +121,10 @@ class AnnotationRepository(Protocol):
         """Every annotation of an item, oldest first."""
         ...
 
+    async def known(self, tx: Transaction, annotation_ids: Sequence[str]) -> set[str]:
+        """Those of the ids that are stored already."""
+        ...
+
 
 @dataclass(frozen=True)
 class AnnotationStores:

@@ -44,6 +44,7 @@ class AnnotationSource(StrEnum):
     HUMAN = "human"
     SUGGESTION = "suggestion"  # an annotator accepted model suggestions
     MODEL = "model"  # auto-accepted, nobody looked
+    IMPORTED = "imported"  # made by people in another tool, brought in with the item
 
 
 class AnnotationDecision(StrEnum):
@@ -181,8 +182,22 @@ class ItemClosed:
     item_id: str
 
 
+@dataclass(frozen=True)
+class ImportedWork:
+    """Annotations made in another tool fill `count` free slots of the item's task."""
+
+    item_id: str
+    count: int
+
+
 TaskChange = (
-    ItemArrived | SuggestionAttached | MarkedGold | SuggestionsAdded | WorkApproved | ItemClosed
+    ItemArrived
+    | SuggestionAttached
+    | MarkedGold
+    | SuggestionsAdded
+    | WorkApproved
+    | ItemClosed
+    | ImportedWork
 )
 
 
@@ -205,6 +220,12 @@ class StoredAnnotation:
     prediction_id: str = ""
     # Set by the repository when stored.
     created_at: datetime | None = None
+    # An imported annotation's tool, the name it gave its annotator, when it was
+    # made there and its id there; empty for work done in LabelMesh.
+    origin: str = ""
+    origin_annotator: str = ""
+    origin_created_at: datetime | None = None
+    origin_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from labelmesh.annotation.queue import status_from_slots, takes_directly, works_on
 from labelmesh.annotation.records import (
     Dismissal,
+    ImportedWork,
     ItemArrived,
     ItemClosed,
     MarkedGold,
@@ -35,6 +36,8 @@ from labelmesh.v1.geometry_pb2 import Label
 WAITING = (TaskStatus.PENDING, TaskStatus.OPEN, TaskStatus.ASSIGNED)
 # Statuses an item's completion closes.
 CLOSABLE = (TaskStatus.OPEN, TaskStatus.ASSIGNED, TaskStatus.SUBMITTED)
+# Statuses in which imported work may still fill free slots.
+FILLABLE = (TaskStatus.PENDING, TaskStatus.OPEN)
 
 
 def now() -> datetime:
@@ -84,7 +87,7 @@ def changed(task: Task | None, change: TaskChange) -> Task | None:
             return replace(
                 base,
                 project_id=change.project_id,
-                status=change.status,
+                status=_status_with_suggestion(base, change.status),
                 suggestion=copies(change.labels),
                 suggestion_model=ModelRef(id=change.model.id, version=change.model.version),
                 prediction_error=change.prediction_error,
@@ -104,6 +107,21 @@ def changed(task: Task | None, change: TaskChange) -> Task | None:
             if task is None or task.gold or task.status not in CLOSABLE:
                 return task
             return replace(task, status=TaskStatus.COMPLETED)
+        case ImportedWork():
+            if task is None or task.gold or task.status not in FILLABLE:
+                return task
+            left = max(0, task.open_slots - change.count)
+            filled = replace(task, open_slots=left)
+            # With every slot filled nobody is asked to label the item this round.
+            return replace(filled, status=TaskStatus.SUBMITTED) if left == 0 else filled
+
+
+def _status_with_suggestion(task: Task, asked: TaskStatus) -> TaskStatus:
+    """A suggestion opens a task for people, unless every slot of its round is
+    filled already (by imported work, or by people): then it keeps its status."""
+    if asked == TaskStatus.OPEN and not task.gold and task.open_slots == 0:
+        return task.status
+    return asked
 
 
 def reopened(task: Task, round_: int) -> Task | None:

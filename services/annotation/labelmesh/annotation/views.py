@@ -5,6 +5,7 @@ meet their proto enums here, and only here."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -87,12 +88,21 @@ def item_annotation(stored: StoredAnnotation) -> pb.ItemAnnotation:
         if stored.decision is not None
         else pb.ANNOTATION_DECISION_UNSPECIFIED,
         rule_version=stored.rule_version,
+        origin=stored.origin,
+        origin_annotator=stored.origin_annotator,
+        origin_id=stored.origin_id,
     )
     if stored.created_at is not None:
-        created_at = Timestamp()
-        created_at.FromDatetime(stored.created_at)
-        shown.created_at.CopyFrom(created_at)
+        shown.created_at.CopyFrom(_timestamp(stored.created_at))
+    if stored.origin_created_at is not None:
+        shown.origin_created_at.CopyFrom(_timestamp(stored.origin_created_at))
     return shown
+
+
+def _timestamp(at: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(at)
+    return stamp
 
 
 def item_annotations(stored: Iterable[StoredAnnotation]) -> pb.ItemAnnotations:

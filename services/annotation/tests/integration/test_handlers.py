@@ -16,6 +16,7 @@ from labelmesh.testing.twins.annotation import LiveAnnotation
 from labelmesh.v1.events_pb2 import (
     DataType,
     Envelope,
+    ImportedAnnotation,
     ItemCompleted,
     ItemIngested,
     ModelRef,
@@ -193,3 +194,39 @@ async def test_a_newer_review_policy_sets_the_overlap_of_new_tasks_only(
 
 async def outbox_events(service: ServiceDefinition) -> list[Envelope]:
     return await stored_events(service.platform.db, "labelmesh.v1.AnnotationSubmitted")
+
+
+async def test_imported_annotations_are_stored_and_announced_once(live: LiveAnnotation) -> None:
+    service, db = live.service, live.service.platform.db
+    pid = await live.project(overlap=2)
+    arrival = new_envelope(
+        ItemIngested(
+            data_type=DataType.DATA_TYPE_TEXT,
+            text="a match report",
+            source="label-studio",
+            imported_annotations=[
+                ImportedAnnotation(labels=POLITICS, annotator="alice@ls", origin_id="ls-1"),
+                ImportedAnnotation(labels=POLITICS, annotator="bob@ls", origin_id="ls-2"),
+            ],
+        ),
+        producer="ingest",
+        actor=user_actor("ida"),
+        project_id=pid,
+        item_id="item-1",
+    )
+    again = Envelope()
+    again.CopyFrom(arrival)
+    again.event_id = str(uuid.uuid4())
+    await live.publish_and_wait([arrival, arrival, again])
+
+    submitted = await stored_events(db, "labelmesh.v1.AnnotationSubmitted")
+    assert sorted(e.annotation_submitted.origin_annotator for e in submitted) == [
+        "alice@ls",
+        "bob@ls",
+    ]
+    assert {e.actor.id for e in submitted} == {"ida"}
+    stored = await live.annotation.item_annotations("item-1")
+    assert sorted(a.origin_id for a in stored) == ["ls-1", "ls-2"]
+    task = await live.annotation.get_task(stored[0].task_id)
+    assert task.status == "submitted"
+    assert await service.platform.db["annotations"].count_documents({}) == 2

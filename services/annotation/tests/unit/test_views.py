@@ -96,3 +96,29 @@ def test_an_item_annotation_names_its_source_and_decision() -> None:
         pb.ANNOTATION_DECISION_UNSPECIFIED,
     )
     assert not second.HasField("created_at")
+
+
+def test_an_imported_annotation_shows_its_origin() -> None:
+    made = datetime(2025, 3, 1, tzinfo=UTC)
+    imported = StoredAnnotation(
+        "c",
+        "t",
+        "i",
+        "p",
+        "ida",
+        AnnotationSource.IMPORTED,
+        POLITICS,
+        round=0,
+        origin="label-studio",
+        origin_annotator="alice@ls",
+        origin_created_at=made,
+        origin_id="ls-7",
+    )
+    [shown] = views.item_annotations([imported]).annotations
+    assert (shown.source, shown.annotator, shown.origin, shown.origin_annotator) == (
+        pb.ANNOTATION_SOURCE_IMPORTED,
+        "ida",
+        "label-studio",
+        "alice@ls",
+    )
+    assert (shown.origin_created_at.ToDatetime(UTC), shown.origin_id) == (made, "ls-7")

@@ -219,6 +219,9 @@ class InMemoryAnnotationRepository:
         found = [a for a in self.annotations.values() if a.item_id == item_id]
         return sorted(found, key=lambda a: a.created_at or datetime.now(UTC))
 
+    async def known(self, tx: Transaction, annotation_ids: Sequence[str]) -> set[str]:
+        return {i for i in annotation_ids if i in self.annotations}
+
 
 # The service wired on the twins, for use-case and event-step tests.
 

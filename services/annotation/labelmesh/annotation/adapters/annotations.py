@@ -11,7 +11,7 @@ from pymongo.errors import BulkWriteError
 from labelmesh.annotation.adapters.documents import annotation_document, annotation_from_document
 from labelmesh.annotation.records import StoredAnnotation
 from labelmesh.core.errors import Conflict
-from labelmesh.core.mongo import Document, session_of
+from labelmesh.core.mongo import Document, find_in, session_of
 from labelmesh.core.uow import Transaction
 
 DUPLICATE_KEY = 11000
@@ -41,3 +41,9 @@ class MongoAnnotationRepository:
     async def of_item(self, item_id: str) -> list[StoredAnnotation]:
         cursor = self.annotations.find({"item_id": item_id}).sort("created_at", 1)
         return [annotation_from_document(d) async for d in cursor]
+
+    async def known(self, tx: Transaction, annotation_ids: Sequence[str]) -> set[str]:
+        found = await find_in(
+            self.annotations, "_id", annotation_ids, session_of(tx), projection={"_id": 1}
+        )
+        return {d["_id"] for d in found}

@@ -104,6 +104,13 @@ def annotation_document(annotation: StoredAnnotation, created_at: datetime) -> D
     }
     if annotation.round is not None:
         document["round"] = annotation.round
+    if annotation.origin:
+        document.update(
+            origin=annotation.origin,
+            origin_annotator=annotation.origin_annotator,
+            origin_created_at=annotation.origin_created_at,
+            origin_id=annotation.origin_id,
+        )
     if annotation.decision is not None:
         document.update(
             threshold=annotation.threshold,
@@ -130,4 +137,8 @@ def annotation_from_document(document: Document) -> StoredAnnotation:
         rule_version=int(document.get("rule_version") or 0),
         prediction_id=document.get("prediction_id") or "",
         created_at=document.get("created_at"),
+        origin=document.get("origin") or "",
+        origin_annotator=document.get("origin_annotator") or "",
+        origin_created_at=document.get("origin_created_at"),
+        origin_id=document.get("origin_id") or "",
     )
