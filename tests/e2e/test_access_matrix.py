@@ -329,6 +329,15 @@ REST: dict[str, tuple[Rule, RestCall]] = {
             json=lambda w: {"items": [{"url": "http://127.0.0.1:9/matrix"}]},
         ),
     ),
+    "ingest POST /v1/projects/{project_id}/imports/manifest": (
+        project(IMPORTERS),
+        _rest(
+            "POST",
+            "/v1/projects/{p}/imports/manifest",
+            files=lambda w: {"file": ("rows.csv", f"text\r\nmatrix {uuid.uuid4()}\r\n".encode())},
+            data={"mapping": '{"text": "text"}'},
+        ),
+    ),
     "ingest GET /v1/items/{item_id}": (project(EVERY_ROLE), _rest("GET", "/v1/items/{i}")),
     "ingest GET /v1/items/{item_id}/media": (
         project(EVERY_ROLE),
@@ -559,6 +568,15 @@ def _stream(w: World) -> Iterator[ingest_pb.UploadItemStreamRequest]:
     yield ingest_pb.UploadItemStreamRequest(project_id=w.project_id, item=item)
 
 
+def _manifest(w: World) -> Iterator[ingest_pb.ImportManifestRequest]:
+    yield ingest_pb.ImportManifestRequest(
+        project_id=w.project_id,
+        format=ingest_pb.MANIFEST_FORMAT_JSONL,
+        mapping=ingest_pb.ManifestMapping(text="text"),
+        content=f'{{"text": "matrix {uuid.uuid4()}"}}\n'.encode(),
+    )
+
+
 WRONG_LABEL = [Label(classification=Classification(label="not a class"))]
 GRPC: dict[str, tuple[Rule, Callable[[World], Any]]] = {
     "labelmesh.v1.AccessService/WhoAmI": (ANYONE, lambda w: access_pb.WhoAmIRequest()),
@@ -598,6 +616,7 @@ GRPC: dict[str, tuple[Rule, Callable[[World], Any]]] = {
             items=[ingest_pb.UrlImportItem(url="http://127.0.0.1:9/matrix")],
         ),
     ),
+    "labelmesh.v1.IngestService/ImportManifest": (project(IMPORTERS), _manifest),
     "labelmesh.v1.IngestService/GetItem": (
         project(EVERY_ROLE),
         lambda w: ingest_pb.GetItemRequest(item_id=w.submitted_item),

@@ -17,6 +17,7 @@ from labelmesh.ingest.addresses import AddressPolicy
 from labelmesh.ingest.api import grpc, rest
 from labelmesh.ingest.config import IngestSettings
 from labelmesh.ingest.handlers import IngestFetch
+from labelmesh.ingest.manifest_import import ManifestImport
 from labelmesh.ingest.metrics import IngestMetrics
 from labelmesh.ingest.secured import SecuredIngest
 from labelmesh.ingest.url_import import UrlImport
@@ -59,11 +60,13 @@ def build_app(settings: IngestSettings) -> IngestApp:
         await items.ensure_indexes()
         await store.ensure_ready()
 
-    secured = SecuredIngest(ingest, ProjectGate(directory_organizations(projects.get)), urls)
+    manifests = ManifestImport(ingest, urls, store)
+    gate = ProjectGate(directory_organizations(projects.get))
+    secured = SecuredIngest(ingest, gate, urls, manifests)
     service = ServiceDefinition(
         platform=platform,
         router=rest.router(secured),
-        grpc_services=[grpc.grpc_service(secured, platform.authenticator)],
+        grpc_services=[grpc.grpc_service(secured, platform.authenticator, settings.max_item_bytes)],
         events=events,
         on_start=on_start,
         # One file at the largest accepted size, with room for a batch's other parts.

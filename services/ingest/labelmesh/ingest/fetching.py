@@ -16,6 +16,7 @@ OUTCOMES = (
     "unsupported",
     "redirects",
     "failed",
+    "batch_full",
 )
 
 
@@ -35,6 +36,17 @@ class FetchFailed(Exception):
         super().__init__(reason)
         self.outcome = outcome
         self.reason = reason
+
+
+class BatchFull(FetchFailed):
+    """The fetch would take the request's fetches past their byte pool: it may
+    succeed in a later batch."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(
+            "batch_full",
+            f"the request's URLs together exceed {capacity} bytes; import fewer per request",
+        )
 
 
 @dataclass
@@ -74,11 +86,7 @@ class FetchBudget:
         if self._size + len(chunk) > self.max_bytes:
             raise FetchFailed("too_large", f"more than the limit of {self.max_bytes} bytes")
         if self.pool is not None and not self.pool.take(len(chunk)):
-            raise FetchFailed(
-                "too_large",
-                f"the request's URLs together exceed {self.pool.capacity} bytes; "
-                "import fewer per request",
-            )
+            raise BatchFull(self.pool.capacity)
         self._chunks.append(chunk)
         self._size += len(chunk)
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import IO
 
 from labelmesh.core.access import Permission, Principal, ProjectGate
 from labelmesh.ingest.domain import Upload
+from labelmesh.ingest.manifest_import import ManifestImport
 from labelmesh.ingest.records import StoredItem
 from labelmesh.ingest.url_import import UrlImport, UrlItem
 from labelmesh.ingest.usecases import Ingest, UploadOutcome
+from labelmesh.v1.ingest_service_pb2 import ManifestFormat, ManifestMapping
 
 
 @dataclass(frozen=True)
@@ -17,6 +20,7 @@ class SecuredIngest:
     ingest: Ingest
     gate: ProjectGate
     urls: UrlImport
+    manifests: ManifestImport
 
     async def upload(
         self,
@@ -42,3 +46,20 @@ class SecuredIngest:
     ) -> list[UploadOutcome]:
         await self.gate.check(caller, Permission.IMPORT_ITEMS, project_id)
         return await self.urls.import_urls(project_id, items, caller.actor)
+
+    async def check_import(self, caller: Principal, project_id: str) -> None:
+        """Refuse a caller who may not import into the project, before a long upload."""
+        await self.gate.check(caller, Permission.IMPORT_ITEMS, project_id)
+
+    async def import_manifest(
+        self,
+        caller: Principal,
+        project_id: str,
+        file: IO[bytes],
+        format_: ManifestFormat,
+        mapping: ManifestMapping,
+    ) -> list[UploadOutcome]:
+        await self.gate.check(caller, Permission.IMPORT_ITEMS, project_id)
+        return await self.manifests.import_manifest(
+            project_id, file, format_, mapping, caller.actor
+        )

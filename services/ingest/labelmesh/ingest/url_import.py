@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from labelmesh.core.errors import InvalidField, NotFound
 from labelmesh.ingest.domain import Upload
-from labelmesh.ingest.fetching import BytePool, FetchFailed
+from labelmesh.ingest.fetching import BatchFull, BytePool, FetchFailed
 from labelmesh.ingest.imported import annotations_of, checked_source, predictions_of
 from labelmesh.ingest.metrics import IngestMetrics
 from labelmesh.ingest.ports import UrlFetcher
@@ -52,21 +52,26 @@ class UrlImport:
             raise InvalidField("items", "at least one URL is required")
         if await self.ingest.projects.get(project_id) is None:
             raise NotFound("project", project_id)
-        entries = await self.fetch_all(items, "items", 0, URL_SOURCE)
+        places = [f"items[{i}]" for i in range(len(items))]
+        fetched = await self.fetch_all(list(zip(places, items, strict=True)), URL_SOURCE)
+        entries = [
+            InvalidField(f"{at}.url", entry.reason) if isinstance(entry, BatchFull) else entry
+            for at, entry in zip(places, fetched, strict=True)
+        ]
         return await self.ingest.store_batch(
             project_id, entries, actor, Batch(default_source=URL_SOURCE)
         )
 
     async def fetch_all(
-        self, items: Sequence[UrlItem], field: str, first_index: int, default_source: str
-    ) -> list[Upload | InvalidField]:
-        """Each item as an upload of the bytes at its URL, or the error naming
-        `<field>[i]` and why; at most `concurrency` fetches at a time."""
+        self, items: Sequence[tuple[str, UrlItem]], default_source: str
+    ) -> list[Upload | InvalidField | BatchFull]:
+        """Each (`at`, item) as an upload of the bytes at the item's URL, or the
+        error naming `<at>.url` and why; at most `concurrency` fetches at a time.
+        BatchFull: the item did not fit into these fetches' byte pool."""
         slots = asyncio.Semaphore(self.concurrency)
         pool = BytePool(self.max_batch_bytes)
 
-        async def one(index: int, item: UrlItem) -> Upload | InvalidField:
-            at = f"{field}[{first_index + index}]"
+        async def one(at: str, item: UrlItem) -> Upload | InvalidField | BatchFull:
             try:
                 # What needs no fetch is checked first, so that no fetch is wasted.
                 source = checked_source(item.source, default_source, f"{at}.source")
@@ -79,6 +84,8 @@ class UrlImport:
                     fetched = await self.fetcher.fetch(item.url, pool)
                 except FetchFailed as exc:
                     self.metrics.url_fetches.labels(exc.outcome).inc()
+                    if isinstance(exc, BatchFull):
+                        return exc
                     return InvalidField(f"{at}.url", exc.reason)
             self.metrics.url_fetches.labels("fetched").inc()
             self.metrics.url_fetched_bytes.inc(len(fetched.content))
@@ -93,4 +100,4 @@ class UrlImport:
                 source_uri=item.url,
             )
 
-        return list(await asyncio.gather(*(one(i, item) for i, item in enumerate(items))))
+        return list(await asyncio.gather(*(one(at, item) for at, item in items)))

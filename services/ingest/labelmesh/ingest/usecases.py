@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from labelmesh.core.envelopes import new_envelope
@@ -41,6 +41,12 @@ class Batch:
     first_index: int = 0
     # The source of items that name none.
     default_source: str = UPLOAD_SOURCE
+    # Each item's own number, when the batch holds some of a file's rows, not a
+    # run of them: its errors and its outcome's index are that number.
+    numbers: Sequence[int] = ()
+
+    def number(self, position: int) -> int:
+        return self.numbers[position] if self.numbers else self.first_index + position
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,8 @@ class Ingest:
                 continue
             outcomes = outcomes_of(errors, prepared, first_by_hash, existing)
             self._count(new, outcomes)
+            if batch.numbers:
+                return [replace(o, index=batch.number(o.index)) for o in outcomes]
             return outcomes
         raise AssertionError("unreachable")
 
@@ -173,7 +181,7 @@ class Ingest:
                 results.append(entry)
                 continue
             try:
-                at = f"{batch.field}[{batch.first_index + index}]"
+                at = f"{batch.field}[{batch.number(index)}]"
                 item = prepare(entry, project_id, at, self.max_item_bytes, batch.default_source)
                 results.append(item)
             except InvalidField as exc:

@@ -126,7 +126,7 @@ async def test_fetches_share_a_requests_byte_pool_and_give_back_what_failed(
     await fetcher.fetch(media_server.url("/cat.png"), pool)
     assert pool.held == len(PNG)
     over = await failure(fetcher, media_server.url("/cat.png"), pool)
-    assert over.outcome == "too_large" and "import fewer per request" in over.reason
+    assert over.outcome == "batch_full" and "import fewer per request" in over.reason
     assert pool.held == len(PNG)
 
 

@@ -52,7 +52,7 @@ async def stub(
     monkeypatch.setattr(ingest_grpc, "STREAM_BATCH", 3)
     secured = secured_ingest(ingest)
     callers = StaticAuthenticator({KEY: principal("dana", Role.ROLE_INTEGRATION)})
-    service = ingest_grpc.grpc_service(secured, callers)
+    service = ingest_grpc.grpc_service(secured, callers, max_manifest_bytes=4096)
     async with grpc_stub(service, pb_grpc.IngestServiceStub) as stub:
         yield stub
 
@@ -117,3 +117,38 @@ async def test_uploads_carry_their_source_and_imported_labels(
         pb.GetItemRequest(item_id=response.results[0].item_id), metadata=grpc_bearer(KEY)
     )
     assert got.item.source == "cvat"
+
+
+async def test_a_manifest_streams_in_pieces_and_answers_per_row(
+    stub: pb_grpc.IngestServiceStub, ingest: Ingest
+) -> None:
+    content = b'{"t": "one"}\n{"t": ""}\n{"t": "two"}\n'
+    first = pb.ImportManifestRequest(
+        project_id="p1",
+        filename="rows.jsonl",
+        mapping=pb.ManifestMapping(text="t"),
+        content=content[:7],
+    )
+    pieces = [first, pb.ImportManifestRequest(content=content[7:20])]
+    pieces.append(pb.ImportManifestRequest(content=content[20:]))
+    response = await stub.ImportManifest(iter(pieces), metadata=grpc_bearer(KEY))
+    assert [(r.index, r.error.field) for r in response.results] == [
+        (0, ""),
+        (1, "rows[1]"),
+        (2, ""),
+    ]
+    assert isinstance(ingest.uow, InMemoryUnitOfWork)
+    assert [e.item_ingested.text for e in ingest.uow.emitted("item_ingested")] == ["one", "two"]
+
+
+async def test_a_manifest_over_the_limit_is_refused_as_it_streams(
+    stub: pb_grpc.IngestServiceStub,
+) -> None:
+    mapping = pb.ManifestMapping(text="t")
+    pieces = [
+        pb.ImportManifestRequest(project_id="p1", format=pb.MANIFEST_FORMAT_JSONL, mapping=mapping)
+    ] + [pb.ImportManifestRequest(content=b"x" * 1024) for _ in range(5)]
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.ImportManifest(iter(pieces), metadata=grpc_bearer(KEY))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "content: a manifest holds at most 4096 bytes" in (refused.value.details() or "")

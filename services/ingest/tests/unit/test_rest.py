@@ -193,3 +193,51 @@ async def test_url_imports_answer_per_url_and_refuse_private_addresses(
         "msg": "at most 256 URLs per request",
         "type": "invalid_field",
     }
+
+
+async def test_a_manifest_is_a_file_part_with_a_mapping_and_answers_per_row(
+    api: httpx.AsyncClient, ingest: Ingest
+) -> None:
+    content = b"body,kind\r\nfirst,cat\r\n,dog\r\nsecond,\r\n"
+    response = await api.post(
+        "/v1/projects/p1/imports/manifest",
+        files={"file": ("rows.csv", content, "text/csv")},
+        data={"mapping": json.dumps({"text": "body", "label": "kind"})},
+    )
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["index"] for r in results] == [0, 1, 2]
+    assert results[1]["error"]["field"] == "rows[1]"
+    first, second = ingested(ingest)
+    assert (first.text, first.source) == ("first", "manifest")
+    assert first.imported_annotations[0].labels[0].classification.label == "cat"
+    assert list(second.imported_annotations) == []
+    as_jsonl = await api.post(
+        "/v1/projects/p1/imports/manifest",
+        files={"file": ("rows.txt", b'{"body": "third"}\n', "text/plain")},
+        data={"mapping": '{"text": "body"}', "format": "jsonl"},
+    )
+    assert as_jsonl.status_code == 200 and "error" not in as_jsonl.json()["results"][0]
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "field"),
+    [
+        ({}, "rows.csv", "mapping"),
+        ({"mapping": '{"txt": "body"}'}, "rows.csv", "mapping"),
+        ({"mapping": '{"text": "nope"}'}, "rows.csv", "mapping.text"),
+        ({"mapping": '{"text": "body"}'}, "rows.txt", "format"),
+        ({"mapping": '{"text": "body"}', "format": "xml"}, "rows.csv", "format"),
+    ],
+)
+async def test_a_wrong_manifest_request_is_a_422_naming_the_field(
+    api: httpx.AsyncClient, ingest: Ingest, data: dict[str, str], filename: str, field: str
+) -> None:
+    response = await api.post(
+        "/v1/projects/p1/imports/manifest",
+        files={"file": (filename, b"body\r\nx\r\n", "text/csv")},
+        data=data,
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["field"] == field
+    assert ingested(ingest) == []

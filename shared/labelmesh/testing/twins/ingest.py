@@ -9,6 +9,7 @@ from labelmesh.core.errors import Conflict
 from labelmesh.core.uow import Transaction
 from labelmesh.ingest.adapters.fetcher import HttpFetcher
 from labelmesh.ingest.addresses import AddressPolicy
+from labelmesh.ingest.manifest_import import ManifestImport
 from labelmesh.ingest.records import StoredItem
 from labelmesh.ingest.secured import SecuredIngest
 from labelmesh.ingest.url_import import UrlImport
@@ -26,7 +27,9 @@ def secured_ingest(ingest: Ingest, policy: AddressPolicy | None = None) -> Secur
         total_timeout=10,
     )
     urls = UrlImport(ingest, fetcher, ingest.metrics, concurrency=4, max_batch_bytes=1 << 30)
-    return SecuredIngest(ingest, ProjectGate(directory_organizations(ingest.projects.get)), urls)
+    manifests = ManifestImport(ingest, urls, ingest.store)
+    gate = ProjectGate(directory_organizations(ingest.projects.get))
+    return SecuredIngest(ingest, gate, urls, manifests)
 
 
 class InMemoryItemRepository:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import AsyncIterator
 
 import grpc
 
 from labelmesh.core.api import grpc_errors, grpc_principal
 from labelmesh.core.authentication import Authenticator
+from labelmesh.core.errors import InvalidField
 from labelmesh.core.runner import GrpcService
 from labelmesh.ingest import views
 from labelmesh.ingest.domain import Upload
+from labelmesh.ingest.manifest import format_of
 from labelmesh.ingest.secured import SecuredIngest
 from labelmesh.ingest.url_import import UrlItem
 from labelmesh.ingest.usecases import MAX_BATCH
@@ -19,6 +22,8 @@ from labelmesh.v1 import ingest_service_pb2 as pb
 from labelmesh.v1 import ingest_service_pb2_grpc as pb_grpc
 
 STREAM_BATCH = MAX_BATCH
+# A streamed manifest stays in memory up to this size, then goes to a temporary file.
+MANIFEST_SPOOL_BYTES = 1024 * 1024
 
 
 def _upload(item: pb.ItemUpload) -> Upload:
@@ -36,9 +41,12 @@ def _upload(item: pb.ItemUpload) -> Upload:
 
 
 class IngestServicer(pb_grpc.IngestServiceServicer):
-    def __init__(self, ingest: SecuredIngest, authenticator: Authenticator) -> None:
+    def __init__(
+        self, ingest: SecuredIngest, authenticator: Authenticator, max_manifest_bytes: int
+    ) -> None:
         self.ingest = ingest
         self.authenticator = authenticator
+        self.max_manifest_bytes = max_manifest_bytes
 
     @grpc_errors
     async def UploadItems(
@@ -113,6 +121,34 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
         outcomes = await self.ingest.import_urls(caller, request.project_id, items)
         return pb.ImportUrlsResponse(results=[views.upload_result(o) for o in outcomes])
 
+    @grpc_errors
+    async def ImportManifest(
+        self,
+        request_iterator: AsyncIterator[pb.ImportManifestRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> pb.ImportManifestResponse:
+        caller = await grpc_principal(self.authenticator, context)
+        first: pb.ImportManifestRequest | None = None
+        with tempfile.SpooledTemporaryFile(max_size=MANIFEST_SPOOL_BYTES) as spool:
+            size = 0
+            async for message in request_iterator:
+                if first is None:
+                    first = message
+                    await self.ingest.check_import(caller, first.project_id)
+                size += len(message.content)
+                if size > self.max_manifest_bytes:
+                    reason = f"a manifest holds at most {self.max_manifest_bytes} bytes"
+                    raise InvalidField("content", reason)
+                spool.write(message.content)
+            if first is None:
+                raise InvalidField("content", "no manifest was sent")
+            spool.seek(0)
+            format_ = first.format or format_of("", first.filename)
+            outcomes = await self.ingest.import_manifest(
+                caller, first.project_id, spool, format_, first.mapping
+            )
+        return pb.ImportManifestResponse(results=[views.upload_result(o) for o in outcomes])
+
 
 def _url_item(item: pb.UrlImportItem) -> UrlItem:
     return UrlItem(
@@ -124,9 +160,11 @@ def _url_item(item: pb.UrlImportItem) -> UrlItem:
     )
 
 
-def grpc_service(ingest: SecuredIngest, authenticator: Authenticator) -> GrpcService:
+def grpc_service(
+    ingest: SecuredIngest, authenticator: Authenticator, max_manifest_bytes: int
+) -> GrpcService:
     return GrpcService.of(
-        IngestServicer(ingest, authenticator),
+        IngestServicer(ingest, authenticator, max_manifest_bytes),
         pb_grpc.add_IngestServiceServicer_to_server,
         pb.DESCRIPTOR,
         "IngestService",

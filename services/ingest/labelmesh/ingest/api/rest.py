@@ -13,6 +13,7 @@ from labelmesh.core.rest_proto import ProtoJSON, proto_io
 from labelmesh.ingest import views
 from labelmesh.ingest.domain import Upload
 from labelmesh.ingest.form_items import file_items
+from labelmesh.ingest.manifest import format_of, mapping_of_json
 from labelmesh.ingest.secured import SecuredIngest
 from labelmesh.ingest.url_import import UrlItem
 from labelmesh.v1 import ingest_service_pb2 as pb
@@ -106,6 +107,23 @@ def router(ingest: SecuredIngest) -> APIRouter:
             for i in batch.items
         ]
         outcomes = await ingest.import_urls(caller, project_id, items)
+        return JSONResponse(views.upload_results_json(outcomes))
+
+    @api.post(
+        "/projects/{project_id}/imports/manifest", **proto_io(response=pb.ImportManifestResponse)
+    )
+    async def import_manifest(
+        project_id: str,
+        file: Annotated[UploadFile, File()],
+        caller: Caller,
+        mapping: Annotated[str, Form()] = "",
+        manifest_format: Annotated[str, Form(alias="format")] = "",
+    ) -> JSONResponse:
+        """Store the items a CSV or JSONL manifest lists; `mapping` (JSON) says
+        which column holds what, `format` (csv or jsonl) defaults from the file name."""
+        parsed = mapping_of_json(mapping)
+        format_ = format_of(manifest_format, file.filename or "")
+        outcomes = await ingest.import_manifest(caller, project_id, file.file, format_, parsed)
         return JSONResponse(views.upload_results_json(outcomes))
 
     @api.get("/items/{item_id}", **proto_io(response=pb.GetItemResponse))
