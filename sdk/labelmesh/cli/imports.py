@@ -6,6 +6,10 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -16,6 +20,8 @@ from labelmesh.cli.context import output_of, run
 from labelmesh.cli.output import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, Output
 from labelmesh.cli.progress import upload_bar
 from labelmesh.sdk import AsyncClient, Columns, Source, UploadReport, sources
+from labelmesh.sdk.migrate import coco, cvat, label_studio
+from labelmesh.sdk.migrate.common import Migration
 from labelmesh.sdk.records import MEDIA_TYPES, MediaType
 
 app = typer.Typer(help="Import items into a project.", no_args_is_help=True)
@@ -60,7 +66,9 @@ class Sending:
     resume: bool
 
 
-def upload(ctx: typer.Context, project: str, source: Source, label: str, how: Sending) -> None:
+def upload(
+    ctx: typer.Context, project: str, source: Source, label: str, how: Sending, left_out: int = 0
+) -> None:
     """Upload with a progress bar, print the summary, exit by outcome."""
     log_path = how.log or default_log(project, label)
 
@@ -76,12 +84,13 @@ def upload(ctx: typer.Context, project: str, source: Source, label: str, how: Se
                 progress=bar,
             )
 
-    finish(output_of(ctx), run(ctx, work))
+    finish(output_of(ctx), run(ctx, work), left_out)
 
 
-def finish(out: Output, report: UploadReport) -> None:
+def finish(out: Output, report: UploadReport, left_out: int = 0) -> None:
     """Print what the upload did and exit: 0 if nothing failed, 3 if some
-    records failed, 1 if all did."""
+    records failed (or `left_out` records never made it to the upload), 1 if
+    all did."""
     summary = {
         "stored": report.stored,
         "duplicates": report.duplicates,
@@ -103,7 +112,7 @@ def finish(out: Output, report: UploadReport) -> None:
             out.error(f"{entry.key}: {entry.error}")
         if report.failed:
             out.note(f"Send the failures again: labelmesh import retry {report.log_path} -p ...")
-    if report.failed == 0:
+    if report.failed == 0 and left_out == 0:
         raise typer.Exit(EXIT_OK)
     succeeded = report.stored + report.duplicates + report.skipped
     raise typer.Exit(EXIT_PARTIAL if succeeded else EXIT_FAILED)
@@ -258,3 +267,106 @@ def retry(
             )
 
     finish(output_of(ctx), run(ctx, work))
+
+
+MediaRoot = Annotated[
+    Path | None,
+    typer.Option(help="Where the export's media files are (default: beside the export)."),
+]
+
+
+def migrate(
+    ctx: typer.Context, project: str, migration: Migration, label: str, how: Sending
+) -> None:
+    """Say what the export holds and what it leaves out, then upload it."""
+    out = output_of(ctx)
+    out.note(
+        f"{len(migration.records):,} items with {migration.annotations:,} annotations "
+        f"and {migration.predictions:,} predictions"
+    )
+    for reason in migration.skipped[:20]:
+        out.error(f"left out {reason}")
+    if len(migration.skipped) > 20:
+        out.error(f"... and {len(migration.skipped) - 20:,} more left out")
+    for kind, count in migration.unsupported.most_common():
+        out.note(f"[yellow]{count:,} {kind} labels have no LabelMesh geometry and stay behind")
+    source = Source(migration.records, len(migration.records))
+    upload(ctx, project, source, label, how, left_out=len(migration.skipped))
+
+
+@app.command("label-studio")
+def label_studio_export(
+    ctx: typer.Context,
+    path: Annotated[
+        Path, typer.Argument(help="The JSON export, or a zip holding tasks.json.", exists=True)
+    ],
+    project: Project,
+    media_root: MediaRoot = None,
+    batch_size: BatchSize = None,
+    concurrency: Concurrency = 4,
+    log: LogFile = None,
+    resume: Resume = True,
+) -> None:
+    """Migrate a Label Studio JSON export: tasks, annotations and predictions."""
+
+    async def skeletons_of(client: AsyncClient, out: Output) -> dict[str, list[str]]:
+        spec = (await client.projects.get(project)).model_dump()
+        return {s.get("label", ""): s.get("keypoints", []) for s in spec.get("skeletons", [])}
+
+    skeletons = run(ctx, skeletons_of)
+    how = Sending(batch_size, concurrency, log, resume)
+    with unpacked(path, "tasks.json") as (tasks, root):
+        migration = label_studio.read(tasks, media_root or root, skeletons)
+        migrate(ctx, project, migration, f"label-studio {path.resolve()}", how)
+
+
+@app.command("cvat")
+def cvat_export(
+    ctx: typer.Context,
+    path: Annotated[
+        Path, typer.Argument(help="annotations.xml, or a zip holding it.", exists=True)
+    ],
+    project: Project,
+    media_root: MediaRoot = None,
+    batch_size: BatchSize = None,
+    concurrency: Concurrency = 4,
+    log: LogFile = None,
+    resume: Resume = True,
+) -> None:
+    """Migrate a CVAT for images 1.1 export."""
+    how = Sending(batch_size, concurrency, log, resume)
+    with unpacked(path, "annotations.xml") as (annotations, _folder):
+        migration = cvat.read(annotations, media_root or cvat.default_root(annotations))
+        migrate(ctx, project, migration, f"cvat {path.resolve()}", how)
+
+
+@app.command("coco")
+def coco_export(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="The COCO JSON file.", exists=True)],
+    project: Project,
+    media_root: MediaRoot = None,
+    batch_size: BatchSize = None,
+    concurrency: Concurrency = 4,
+    log: LogFile = None,
+    resume: Resume = True,
+) -> None:
+    """Migrate a COCO file: boxes, polygons, masks and keypoints (scored ones as predictions)."""
+    how = Sending(batch_size, concurrency, log, resume)
+    migration = coco.read(path, media_root or path.parent)
+    migrate(ctx, project, migration, f"coco {path.resolve()}", how)
+
+
+@contextmanager
+def unpacked(path: Path, member: str) -> Iterator[tuple[Path, Path]]:
+    """The export file and its folder; a zip is unpacked into a temporary folder first."""
+    if not zipfile.is_zipfile(path):
+        yield path, path.parent
+        return
+    with tempfile.TemporaryDirectory(prefix="labelmesh-import-") as folder:
+        with zipfile.ZipFile(path) as archive:
+            archive.extractall(folder)
+        found = sorted(Path(folder).rglob(member))
+        if not found:
+            raise typer.BadParameter(f"{path} holds no {member}")
+        yield found[0], found[0].parent

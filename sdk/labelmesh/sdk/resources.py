@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from labelmesh.sdk import sources
+from labelmesh.sdk.migrate.common import Migration
 from labelmesh.sdk.models import (
     Annotation,
     AuditEntry,
@@ -150,6 +151,14 @@ class Items(Resource):
         return await self.upload(
             project_id, sources.records(failed_records(log)), log=log, resume=False, **options
         )
+
+    async def migrate(
+        self, project_id: str, migration: Migration, **options: Any
+    ) -> UploadReport:
+        """Upload what `labelmesh.sdk.migrate`'s readers made of another tool's
+        export (`label_studio.read`, `cvat.read`, `coco.read`)."""
+        source = sources.Source(migration.records, len(migration.records))
+        return await self.upload(project_id, source, **options)
 
     async def upload_texts(
         self, project_id: str, texts: Sequence[str], metadata: Mapping[str, str] | None = None
