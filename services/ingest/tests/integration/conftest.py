@@ -1,13 +1,20 @@
-"""A real HTTP server on the loopback interface, for URL imports to fetch from."""
+"""Real HTTP and HTTPS servers on the loopback interface, for URL imports to fetch from."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from labelmesh.testing.exports import png
 
@@ -133,6 +140,68 @@ def media_server() -> Iterator[MediaServer]:
     thread.start()
     yield server
     server.release.set()
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+@dataclass
+class TlsMediaServer:
+    """An HTTPS server whose certificate names only `media.example`."""
+
+    port: int
+    # A client context that trusts the server's self-signed certificate.
+    trust: ssl.SSLContext
+    # The server names clients asked for in their TLS hello (SNI).
+    server_names: list[str]
+
+
+def _self_signed(name: str) -> tuple[bytes, bytes]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+@pytest.fixture
+def tls_media_server(tmp_path: Path) -> Iterator[TlsMediaServer]:
+    certificate, key = _self_signed("media.example")
+    (tmp_path / "cert.pem").write_bytes(certificate)
+    (tmp_path / "key.pem").write_bytes(key)
+    names: list[str] = []
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+
+    def remember(_: ssl.SSLObject, name: str | None, __: ssl.SSLContext) -> None:
+        names.append(name or "")
+
+    context.sni_callback = remember
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    plain = MediaServer("", httpd.server_address[1], threading.Event())
+    httpd.RequestHandlerClass = _handler(plain)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    trust = ssl.create_default_context(cadata=certificate.decode())
+    yield TlsMediaServer(httpd.server_address[1], trust, names)
     httpd.shutdown()
     httpd.server_close()
     thread.join()

@@ -12,7 +12,7 @@ from labelmesh.ingest.adapters.fetcher import HttpFetcher, Resolver
 from labelmesh.ingest.addresses import AddressPolicy
 from labelmesh.ingest.fetching import BytePool, FetchFailed
 
-from .conftest import HUGE_BYTES, PNG, MediaServer
+from .conftest import HUGE_BYTES, PNG, MediaServer, TlsMediaServer
 
 pytestmark = pytest.mark.integration
 LOOPBACK = AddressPolicy((ipaddress.ip_network("127.0.0.0/8"),))
@@ -155,3 +155,27 @@ async def test_urls_that_cannot_be_fetched_are_refused_before_any_connection(
 ) -> None:
     refused = await failure(fetcher, url)
     assert (refused.outcome, refused.reason) == ("invalid_url", why)
+
+
+async def test_https_verifies_the_original_host_while_connecting_to_the_checked_address(
+    tls_media_server: TlsMediaServer,
+) -> None:
+    async def resolve(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    fetcher = HttpFetcher(
+        LOOPBACK,
+        MAX_BYTES,
+        connect_timeout=2,
+        total_timeout=5,
+        resolve=resolve,
+        verify=tls_media_server.trust,
+    )
+    port = tls_media_server.port
+    fetched = await fetcher.fetch(f"https://media.example:{port}/cat.png")
+    assert fetched.content == PNG
+    assert tls_media_server.server_names == ["media.example"]
+    # The same address under a name its certificate does not hold: refused.
+    wrong = await failure(fetcher, f"https://other.example:{port}/cat.png")
+    assert wrong.outcome == "failed" and "certificate" in wrong.reason.lower()
+    await fetcher.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -48,8 +49,8 @@ class HttpFetcher:
     connect_timeout: float
     total_timeout: float
     resolve: Resolver = system_resolver
-    # False only in tests that serve HTTPS with a certificate of their own.
-    verify: bool = True
+    # How certificates are verified; a context trusting a test's own CA in tests.
+    verify: ssl.SSLContext | bool = True
 
     def __post_init__(self) -> None:
         # No connection is reused: a pooled connection is keyed by the address it
