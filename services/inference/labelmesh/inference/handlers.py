@@ -62,7 +62,7 @@ class InferenceFetch:
 
     async def finish(self, tx: Transaction) -> None:
         if self.labelled:
-            await self.prelabelling.record(tx, self.labelled)
+            self.labelled = await self.prelabelling.record(tx, self.labelled)
         if self.judgements:
             await self.feedback.record(tx, self.judgements)
 

@@ -50,7 +50,8 @@ class InferenceMetrics:
         self.predictions = Counter(
             "labelmesh_inference_predictions_total",
             "Pre-labelled items, by auto-annotation outcome "
-            "(auto_accepted, awaiting_review, no_suggestion, failed).",
+            "(auto_accepted, awaiting_review, no_suggestion, failed; imported for an "
+            "item that came with its own predictions).",
             ["outcome"],
             registry=registry,
         )

@@ -35,6 +35,10 @@ class PredictionRepository(Protocol):
         """Add predictions; a prediction id already stored is a Conflict."""
         ...
 
+    async def known(self, tx: Transaction, prediction_ids: Sequence[str]) -> set[str]:
+        """Those of the ids that are stored already."""
+        ...
+
     async def latest_auto(self, item_id: str) -> StoredPrediction | None:
         """The item's most recent prediction made by pre-labelling (not by AI Assist)."""
         ...

@@ -1,6 +1,10 @@
 """Pre-labelling: every arriving item is run through its project's models,
 one batched call per model for a whole fetch, and the project's rules decide
-whether the labels are accepted without review."""
+whether the labels are accepted without review.
+
+An item that comes with predictions made in another tool takes those as its
+prediction instead (`imported.py`), and no model runs on it. An item that comes
+with people's annotations is never auto-accepted: their work goes to review."""
 
 from __future__ import annotations
 
@@ -18,11 +22,13 @@ from labelmesh.core.uow import Transaction
 from labelmesh.inference import domain
 from labelmesh.inference.auto_annotation import AutoAnnotation, label_maps, model_ids
 from labelmesh.inference.config import SERVICE
+from labelmesh.inference.imported import imported_prediction
 from labelmesh.inference.metrics import InferenceMetrics
 from labelmesh.inference.ports import ItemRepository, PredictionRepository
 from labelmesh.inference.records import AutoAnnotationSetup, StoredItem, StoredPrediction
 from labelmesh.inference.running import ItemResult, ModelRuns
 from labelmesh.v1.events_pb2 import (
+    Actor,
     AnnotationAutoAccepted,
     AutoAnnotationStatus,
     Envelope,
@@ -34,6 +40,9 @@ from labelmesh.v1.events_pb2 import (
     ProjectSpec,
 )
 
+SUCCESS = AutoAnnotationStatus.AUTO_ANNOTATION_STATUS_SUCCESS
+AWAITING_REVIEW = AutoAnnotationStatus.AUTO_ANNOTATION_STATUS_AWAITING_REVIEW
+
 
 @dataclass(frozen=True)
 class Prelabelled:
@@ -42,6 +51,8 @@ class Prelabelled:
     item: StoredItem
     events: tuple[Envelope, ...]
     outcome: str  # the metric's outcome label
+    # Its prediction came with the item: stored once, however often the item comes.
+    imported: bool = False
 
     @property
     def predictions(self) -> list[StoredPrediction]:
@@ -88,7 +99,13 @@ class Prelabelling:
         results = [ItemResult() for _ in arrivals]
         runs: list[Awaitable[None]] = []
         for project_id, project in projects.items():
-            indexes = [i for i, (e, _) in enumerate(arrivals) if e.project_id == project_id]
+            indexes = [
+                i
+                for i, (e, item) in enumerate(arrivals)
+                if e.project_id == project_id and not item.imported_predictions
+            ]
+            if not indexes:
+                continue
             items = [arrivals[i][1] for i in indexes]
             prepared = list(zip(items, await self.runs.inputs(project, items), strict=True))
             setup = setups[project_id]
@@ -108,17 +125,39 @@ class Prelabelling:
 
         decided: dict[str, Prelabelled] = {}
         for (envelope, item), result in zip(arrivals, results, strict=True):
-            events, outcome = _outcome(envelope, setups[envelope.project_id], result)
             stored = StoredItem(envelope.item_id, envelope.project_id, item)
+            setup = setups[envelope.project_id]
+            if item.imported_predictions:
+                prediction = imported_prediction(
+                    envelope.item_id, item, projects[envelope.project_id], setup.rules
+                )
+                # Whoever imported the item brought its prediction.
+                brought = _envelope(envelope, prediction, envelope.actor)
+                decided[envelope.event_id] = Prelabelled(stored, (brought,), "imported", True)
+                continue
+            may_accept = not item.imported_annotations
+            events, outcome = _outcome(envelope, setup, result, may_auto_accept=may_accept)
             decided[envelope.event_id] = Prelabelled(stored, tuple(events), outcome)
         return decided
 
-    async def record(self, tx: Transaction, labelled: Sequence[Prelabelled]) -> None:
-        """Store the items and their predictions and emit the events, in `tx`."""
-        await self.items.save(tx, [p.item for p in labelled])
-        await self.predictions.save(tx, [s for p in labelled for s in p.predictions])
+    async def record(self, tx: Transaction, labelled: Sequence[Prelabelled]) -> list[Prelabelled]:
+        """Store the items and their predictions and emit the events, in `tx`; an
+        imported prediction stored before is neither stored nor announced again.
+        Returns what was recorded."""
+        imported = [i for p in labelled if p.imported for i in _ids(p)]
+        known = await self.predictions.known(tx, imported) if imported else set()
+        recorded = []
         for prelabelled in labelled:
+            if prelabelled.imported:
+                if _ids(prelabelled) & known:
+                    continue
+                known |= _ids(prelabelled)  # the same item twice in one fetch
+            recorded.append(prelabelled)
+        await self.items.save(tx, [p.item for p in recorded])
+        await self.predictions.save(tx, [s for p in recorded for s in p.predictions])
+        for prelabelled in recorded:
             tx.emit(*prelabelled.events)
+        return recorded
 
     def counted(self, labelled: Sequence[Prelabelled]) -> None:
         """Metrics of pre-labelling once it is committed."""
@@ -137,22 +176,30 @@ class Prelabelling:
         return stored
 
 
+def _ids(prelabelled: Prelabelled) -> set[str]:
+    return {s.prediction.prediction_id for s in prelabelled.predictions}
+
+
+def _envelope(cause: Envelope, payload: Message, actor: Actor) -> Envelope:
+    return new_envelope(
+        payload,
+        producer=SERVICE,
+        actor=actor,
+        project_id=cause.project_id,
+        item_id=cause.item_id,
+        trace_id=cause.trace_id,
+    )
+
+
 def _outcome(
-    cause: Envelope, setup: AutoAnnotationSetup, result: ItemResult
+    cause: Envelope, setup: AutoAnnotationSetup, result: ItemResult, *, may_auto_accept: bool
 ) -> tuple[list[Envelope], str]:
     """The events recording one item's pre-labelling, and its metric outcome."""
     prediction_id = str(uuid.uuid4())
     rules = setup.rules
 
     def envelope(payload: Message, model: ModelRef) -> Envelope:
-        return new_envelope(
-            payload,
-            producer=SERVICE,
-            actor=model_actor(model.id, model.version),
-            project_id=cause.project_id,
-            item_id=cause.item_id,
-            trace_id=cause.trace_id,
-        )
+        return _envelope(cause, payload, model_actor(model.id, model.version))
 
     if result.failures and not result.models:
         model, failure = result.failures[0]
@@ -167,6 +214,13 @@ def _outcome(
         return [envelope(failed, model)], "failed"
 
     decision = domain.decide(result.labels, rules)
+    if (
+        not may_auto_accept
+        and decision.status == AutoAnnotationStatus.AUTO_ANNOTATION_STATUS_SUCCESS
+    ):
+        decision = domain.Decision(
+            decision.labels, AutoAnnotationStatus.AUTO_ANNOTATION_STATUS_AWAITING_REVIEW
+        )
     model = result.models[0] if result.models else ModelRef()
     prediction = PredictionCreated(
         prediction_id=prediction_id,

@@ -99,3 +99,12 @@ async def test_a_rolled_back_save_leaves_nothing(
             await predictions.save(tx, [StoredPrediction("i1", "p1", predicted("a"))])
             raise RuntimeError("after writing")
     assert await predictions.latest_auto("i1") is None
+
+
+async def test_stored_prediction_ids_are_told_apart_from_new_ones(
+    backend: Backend, predictions: PredictionRepository
+) -> None:
+    await save(backend, predictions, StoredPrediction("i1", "p1", predicted("a")))
+    async with backend.uow.begin() as tx:
+        assert await predictions.known(tx, ["a", "b"]) == {"a"}
+        assert await predictions.known(tx, []) == set()

@@ -14,12 +14,15 @@ from labelmesh.v1.events_pb2 import (
     AutoAnnotationStatus,
     DataType,
     Envelope,
+    ImportedAnnotation,
+    ImportedPrediction,
     ItemIngested,
     ModelBinding,
     PredictionSource,
     ProjectCreated,
     ProjectSpec,
 )
+from labelmesh.v1.geometry_pb2 import Classification, Label
 
 from .fakes import BOXES, TOPICS, event, harness, text_project
 
@@ -152,3 +155,63 @@ async def test_judged_suggestions_are_counted_once(tmp_path: Path) -> None:
     quality = await h.cases.feedback.quality(TOPICS)
     assert (quality.accepted, quality.rejected) == (1, 1)
     assert h.uow.outbox == []
+
+
+async def test_an_item_with_imported_predictions_takes_them_and_runs_no_model(
+    tmp_path: Path,
+) -> None:
+    h = harness(tmp_path)
+    await h.cases.dispatcher.handle([event(ProjectCreated(project=SPORTS))])
+    brought = ImportedPrediction(
+        labels=[Label(classification=Classification(label="cooking"))],
+        score=0.99,
+        model_version="ls-ml-2",
+    )
+    item = ItemIngested(
+        data_type=DataType.DATA_TYPE_TEXT,
+        text="A match tonight",
+        source="label-studio",
+        imported_predictions=[brought],
+    )
+    arrival = event(item, item_id="i1")
+    await h.cases.dispatcher.handle([arrival])
+
+    assert h.topics.batches == []
+    stored = await h.cases.prelabelling.latest("i1")
+    assert (stored.model.id, stored.model.version, stored.origin) == (
+        "label-studio",
+        "ls-ml-2",
+        "label-studio",
+    )
+    assert stored.labels[0].classification.label == "cooking"
+    assert stored.labels[0].source.score == pytest.approx(0.99)
+    assert not stored.auto_accepted
+    [announced] = h.uow.emitted("prediction_created")
+    assert announced.actor.id == "dana" and announced.trace_id == arrival.trace_id
+    assert h.uow.emitted("annotation_auto_accepted") == []
+    assert h.metric("labelmesh_inference_predictions_total", outcome="imported") == 1
+
+    # The item announced again, twice in one fetch: nothing is stored or announced twice.
+    await h.cases.dispatcher.handle([event(item, item_id="i1"), event(item, item_id="i1")])
+    assert len(h.uow.emitted("prediction_created")) == 1
+    assert h.metric("labelmesh_inference_predictions_total", outcome="imported") == 1
+
+
+async def test_an_item_with_imported_annotations_is_never_auto_accepted(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    await h.cases.dispatcher.handle([event(ProjectCreated(project=SPORTS))])
+    people = ImportedAnnotation(labels=[Label(classification=Classification(label="sports"))])
+    item = ItemIngested(
+        data_type=DataType.DATA_TYPE_TEXT,
+        text="A match tonight",
+        source="cvat",
+        imported_annotations=[people],
+    )
+    await h.cases.dispatcher.handle([event(item, item_id="i1")])
+    # The model is as sure as for any match report, but the people's work goes to review.
+    assert h.topics.batches == [1]
+    suggested = await h.cases.prelabelling.latest("i1")
+    assert suggested.labels[0].classification.label == "sports"
+    assert not suggested.auto_accepted
+    assert suggested.status == AutoAnnotationStatus.AUTO_ANNOTATION_STATUS_AWAITING_REVIEW
+    assert h.uow.emitted("annotation_auto_accepted") == []

@@ -66,6 +66,9 @@ class InMemoryPredictionRepository:
                 p.prediction.SerializeToString(),
             )
 
+    async def known(self, tx: Transaction, prediction_ids: Sequence[str]) -> set[str]:
+        return {i for i in prediction_ids if i in self.predictions}
+
     async def latest_auto(self, item_id: str) -> StoredPrediction | None:
         latest: tuple[int, StoredPrediction] | None = None
         for sequence, stored_item, project_id, raw in self.predictions.values():

@@ -92,6 +92,12 @@ class MongoPredictionRepository:
                 session=session_of(tx),
             )
 
+    async def known(self, tx: Transaction, prediction_ids: Sequence[str]) -> set[str]:
+        found = await find_in(
+            self.collection, "_id", prediction_ids, session_of(tx), projection={"_id": 1}
+        )
+        return {d["_id"] for d in found}
+
     async def latest_auto(self, item_id: str) -> StoredPrediction | None:
         document = await self.collection.find_one(
             {"item_id": item_id, "source": PredictionSource.PREDICTION_SOURCE_AUTO},
