@@ -76,7 +76,15 @@ class DatasetFetch:
         current = await self.items.get_many(tx, [e.item_id for e, _ in self.events])
         for envelope, event in self.events:
             current[envelope.item_id] = projected(current.get(envelope.item_id), envelope, event)
-        heard = list(dict.fromkeys(e.item_id for e, _ in self.events))
+        # Items in the order of their first event's time: a fetch's events
+        # come partition by partition, not in the order they happened.
+        firsts: dict[str, tuple[int, int]] = {}
+        for envelope, _ in self.events:
+            at = envelope.occurred_at
+            firsts[envelope.item_id] = min(
+                firsts.get(envelope.item_id, (at.seconds, at.nanos)), (at.seconds, at.nanos)
+            )
+        heard = sorted(firsts, key=lambda item_id: (firsts[item_id], item_id))
         await self._place_new(tx, current, heard)
         await self.items.put_many(tx, [current[i] for i in sorted(heard)])
 
@@ -84,7 +92,7 @@ class DatasetFetch:
         self, tx: Transaction, current: dict[str, ProjectedItem], heard: list[str]
     ) -> None:
         """Give the items heard of for the first time the next places of their
-        projects' browsing order, in the order heard: one counter update per project."""
+        projects' browsing order, in the order given: one counter update per project."""
         new: dict[str, list[str]] = {}
         for item_id in heard:
             if current[item_id].seq == 0:

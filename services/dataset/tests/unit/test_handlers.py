@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from labelmesh.core.topics import ANNOTATIONS, ITEMS, PREDICTIONS, PROJECTS, REVIEWS
 from labelmesh.dataset import handlers
-from labelmesh.testing.twins.dataset import DatasetWorld, cls, event
+from labelmesh.testing.twins.dataset import T0, DatasetWorld, cls, event
 from labelmesh.v1.events_pb2 import (
     AutoAnnotationConfigured,
     AutoAnnotationRules,
@@ -51,10 +53,17 @@ async def test_items_heard_of_for_the_first_time_take_the_next_places_of_their_p
     await world.project()
     await world.project("p2")
     ingested = ItemIngested(filename="a.png")
+    later = T0 + timedelta(seconds=1)
+    # Heard out of order, as a fetch's partitions give them: placed by time.
     await world.hear(
-        [event(ingested, "i2"), event(ingested, "i1"), event(ingested, "j1", project="p2")]
+        [
+            event(ingested, "i2", later),
+            event(ItemCompleted(annotation_id="a"), "i1", later),
+            event(ingested, "i1"),
+            event(ingested, "j1", project="p2"),
+        ]
     )
     await world.hear([event(ingested, "i3"), event(ItemCompleted(annotation_id="a"), "i1")])
     places = {i: world.items.items[i].seq for i in ("i1", "i2", "i3", "j1")}
-    assert places == {"i2": 1, "i1": 2, "i3": 3, "j1": 1}
+    assert places == {"i1": 1, "i2": 2, "i3": 3, "j1": 1}
     assert await world.items.extent("p1") == 4 and await world.items.extent("p2") == 2

@@ -382,7 +382,11 @@ async def test_a_sparse_filter_pages_through_many_items_with_short_pages(
     await world.project()
     await world.hear(
         [
-            event(ItemIngested(filename=f"{'rare' if n % 997 == 0 else 'common'}-{n}.png"), f"i{n}")
+            event(
+                ItemIngested(filename=f"{'rare' if n % 997 == 0 else 'common'}-{n}.png"),
+                f"i{n}",
+                T0 + timedelta(milliseconds=n),
+            )
             for n in range(1, 20_001)
         ]
     )
