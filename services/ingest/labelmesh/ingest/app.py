@@ -53,6 +53,7 @@ def build_app(settings: IngestSettings) -> IngestApp:
         metrics,
         concurrency=settings.url_fetch_concurrency,
         max_batch_bytes=settings.url_batch_bytes,
+        deadline_seconds=settings.request_deadline_seconds,
     )
     events = Dispatcher(handlers.TABLE, platform.uow, SERVICE, handlers.fetch_starter(projects))
 

@@ -7,6 +7,9 @@ from labelmesh.ingest.addresses import Network, parse_networks
 class IngestSettings(ServiceSettings):
     rest_port: int = port("LABELMESH_INGEST_REST_PORT", 8081)
     grpc_port: int = port("LABELMESH_INGEST_GRPC_PORT", 50051)
+    # URL and manifest imports fetch and store many items in one request, and a
+    # request's MongoDB commands share its deadline: longer here than the 5 s of others.
+    request_deadline_seconds: float = Field(default=300.0, gt=0)
     max_item_bytes: int = Field(
         default=100 * 1024 * 1024, gt=0, validation_alias="LABELMESH_INGEST_MAX_ITEM_BYTES"
     )

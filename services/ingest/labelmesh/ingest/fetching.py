@@ -86,6 +86,8 @@ class FetchBudget:
         if self._size + len(chunk) > self.max_bytes:
             raise FetchFailed("too_large", f"more than the limit of {self.max_bytes} bytes")
         if self.pool is not None and not self.pool.take(len(chunk)):
+            # Given back at once, so that the fetches still running can finish.
+            self.release()
             raise BatchFull(self.pool.capacity)
         self._chunks.append(chunk)
         self._size += len(chunk)

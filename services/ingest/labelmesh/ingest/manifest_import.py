@@ -62,23 +62,24 @@ class ManifestImport:
         rows = batches(rows_of(file, format_, mapping), self.batch_rows)
         outcomes: list[UploadOutcome] = []
         start = 0
+        until = self.urls.fetch_until()
         # Rows are read and parsed off the event loop, a batch at a time.
         while numbered := await asyncio.to_thread(_next_batch, rows, mapping, start):
-            outcomes.extend(await self._store_rows(project_id, numbered, actor))
+            outcomes.extend(await self._store_rows(project_id, numbered, actor, until))
             start += len(numbered)
         if not outcomes:
             raise InvalidField("file", "no data rows")
         return outcomes
 
     async def _store_rows(
-        self, project_id: str, numbered: list[Numbered], actor: Actor
+        self, project_id: str, numbered: list[Numbered], actor: Actor, until: float
     ) -> list[UploadOutcome]:
         """Store a batch's rows. The media its URLs and objects bring is held to a
         request's byte pool: rows that do not fit wait for the next round."""
         outcomes: list[UploadOutcome] = []
         pending = numbered
         while pending:
-            entries = await self._entries(project_id, pending)
+            entries = await self._entries(project_id, pending, until)
             ready = [(n, e) for (n, _), e in zip(pending, entries, strict=True) if not _full(e)]
             waiting = [row for row, e in zip(pending, entries, strict=True) if _full(e)]
             if not ready:
@@ -92,7 +93,9 @@ class ManifestImport:
         outcomes.sort(key=lambda outcome: outcome.index)
         return outcomes
 
-    async def _entries(self, project_id: str, numbered: Sequence[Numbered]) -> list[Entry]:
+    async def _entries(
+        self, project_id: str, numbered: Sequence[Numbered], until: float
+    ) -> list[Entry]:
         entries: list[Entry | None] = [None] * len(numbered)
         fetches: list[tuple[int, str, UrlItem]] = []
         reads: list[tuple[int, str, ManifestRow]] = []
@@ -114,7 +117,7 @@ class ManifestImport:
                 reads.append((position, at, row))
         pool = BytePool(self.urls.max_batch_bytes)
         fetched, read = await asyncio.gather(
-            self.urls.fetch_all([(at, item) for _, at, item in fetches], MANIFEST_SOURCE),
+            self.urls.fetch_all([(at, item) for _, at, item in fetches], MANIFEST_SOURCE, until),
             self._read_objects(project_id, [(at, row) for _, at, row in reads], pool),
         )
         for (position, _, _), entry in zip(fetches, fetched, strict=True):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from labelmesh.core.errors import InvalidField, NotFound
 from labelmesh.ingest.domain import Upload
-from labelmesh.ingest.fetching import BatchFull, BytePool, FetchFailed
+from labelmesh.ingest.fetching import BatchFull, BytePool, Fetched, FetchFailed
 from labelmesh.ingest.imported import annotations_of, checked_source, predictions_of
 from labelmesh.ingest.metrics import IngestMetrics
 from labelmesh.ingest.ports import UrlFetcher
@@ -41,6 +41,13 @@ class UrlImport:
     concurrency: int
     # The bytes one request's fetches may hold together, as a file upload's request may.
     max_batch_bytes: int
+    # The request deadline: fetches end in time for what they bring to be stored.
+    deadline_seconds: float = 300.0
+
+    def fetch_until(self) -> float:
+        """The event-loop time by which a request's fetches are to end, leaving a
+        fifth of its deadline for storing what they brought."""
+        return asyncio.get_running_loop().time() + self.deadline_seconds * 0.8
 
     async def import_urls(
         self, project_id: str, items: Sequence[UrlItem], actor: Actor
@@ -53,7 +60,8 @@ class UrlImport:
         if await self.ingest.projects.get(project_id) is None:
             raise NotFound("project", project_id)
         places = [f"items[{i}]" for i in range(len(items))]
-        fetched = await self.fetch_all(list(zip(places, items, strict=True)), URL_SOURCE)
+        pairs = list(zip(places, items, strict=True))
+        fetched = await self.fetch_all(pairs, URL_SOURCE, self.fetch_until())
         entries = [
             InvalidField(f"{at}.url", entry.reason) if isinstance(entry, BatchFull) else entry
             for at, entry in zip(places, fetched, strict=True)
@@ -63,11 +71,12 @@ class UrlImport:
         )
 
     async def fetch_all(
-        self, items: Sequence[tuple[str, UrlItem]], default_source: str
+        self, items: Sequence[tuple[str, UrlItem]], default_source: str, until: float
     ) -> list[Upload | InvalidField | BatchFull]:
         """Each (`at`, item) as an upload of the bytes at the item's URL, or the
-        error naming `<at>.url` and why; at most `concurrency` fetches at a time.
-        BatchFull: the item did not fit into these fetches' byte pool."""
+        error naming `<at>.url` and why; at most `concurrency` fetches at a time,
+        each ending by the event-loop time `until`. BatchFull: the item did not
+        fit into these fetches' byte pool."""
         slots = asyncio.Semaphore(self.concurrency)
         pool = BytePool(self.max_batch_bytes)
 
@@ -81,7 +90,7 @@ class UrlImport:
                 return exc
             async with slots:
                 try:
-                    fetched = await self.fetcher.fetch(item.url, pool)
+                    fetched = await self._fetch_by(item.url, pool, until)
                 except FetchFailed as exc:
                     self.metrics.url_fetches.labels(exc.outcome).inc()
                     if isinstance(exc, BatchFull):
@@ -101,3 +110,12 @@ class UrlImport:
             )
 
         return list(await asyncio.gather(*(one(at, item) for at, item in items)))
+
+    async def _fetch_by(self, url: str, pool: BytePool, until: float) -> Fetched:
+        """Fetch `url`, ending by the event-loop time `until`."""
+        try:
+            async with asyncio.timeout_at(until):
+                return await self.fetcher.fetch(url, pool)
+        except TimeoutError:
+            reason = "the request's time ran out before the URL's answer"
+            raise FetchFailed("timeout", reason) from None

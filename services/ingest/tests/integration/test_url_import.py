@@ -13,10 +13,12 @@ from labelmesh.core.envelopes import user_actor
 from labelmesh.core.errors import InvalidField
 from labelmesh.core.mongo import OUTBOX
 from labelmesh.core.outbox import stored_events
+from labelmesh.ingest.adapters.fetcher import HttpFetcher
+from labelmesh.ingest.addresses import AddressPolicy, parse_networks
 from labelmesh.ingest.app import IngestApp, build_app
 from labelmesh.ingest.config import IngestSettings
 from labelmesh.ingest.domain import Upload
-from labelmesh.ingest.url_import import MAX_URLS, UrlItem
+from labelmesh.ingest.url_import import MAX_URLS, UrlImport, UrlItem
 from labelmesh.testing.services import service_settings
 from labelmesh.v1.events_pb2 import ProjectSpec
 
@@ -136,3 +138,25 @@ async def test_a_request_holds_at_most_256_urls(app: IngestApp) -> None:
     too_many = [UrlItem(f"http://127.0.0.1:9/{i}") for i in range(MAX_URLS + 1)]
     with pytest.raises(InvalidField, match="at most 256 URLs"):
         await app.urls.import_urls("p1", too_many, user_actor("dana"))
+
+
+async def test_a_url_slower_than_the_requests_time_fails_alone_and_the_others_are_stored(
+    app: IngestApp, media_server: MediaServer
+) -> None:
+    patient = HttpFetcher(
+        AddressPolicy(parse_networks("127.0.0.0/8")), 1 << 20, connect_timeout=2, total_timeout=30
+    )
+    # A request deadline of 1 s leaves its fetches 0.8 s, far less than the fetcher's 30 s.
+    urls = UrlImport(app.ingest, patient, app.ingest.metrics, 4, 1 << 20, deadline_seconds=1)
+    outcomes = await urls.import_urls(
+        "p1",
+        [UrlItem(media_server.url("/slow")), UrlItem(media_server.url("/cat.png"))],
+        user_actor("dana"),
+    )
+    assert outcomes[0].error is not None
+    assert (outcomes[0].error.field, outcomes[0].error.reason) == (
+        "items[0].url",
+        "the request's time ran out before the URL's answer",
+    )
+    assert outcomes[1].error is None and outcomes[1].item_id
+    await patient.close()
