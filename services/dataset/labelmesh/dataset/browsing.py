@@ -4,11 +4,15 @@ index. Pure: no I/O.
 
 Every filter value is a facet string (`class:cat`, `term:dog`, ...) in one
 multikey array indexed with the project and the item's place in its project
-(`seq`). A request looks up one facet, the one likely to match fewest items,
-over a window of places at a time, and checks the other facets on the items
-returned. SecantusDB reads every entry of a range it is asked for, even with
-a limit, so the window is what bounds the work; it grows while the facet is
-sparse, and a request stops after a fixed number of windows with a cursor.
+(`seq`); a status and a class together are one facet too, the pair the data
+view asks for most. A request looks up one facet over a window of places at
+a time, and checks the other facets on the items returned. Which facet: the
+few likeliest are each looked up over the first places, and the one that
+matched fewest leads. SecantusDB reads every entry of a range it is asked
+for, even with a limit, so the window is what bounds the work; it grows
+while the facet is sparse, and a request stops after a fixed number of
+windows with a cursor. Each window is sized from the rate the one before
+matched: large enough to fill the page, at most four times larger.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ DEFAULT_PAGE, MAX_PAGE = 50, 500
 # Bounds of one request's walk: places per window, and windows per request.
 MAX_WINDOW = 16_384
 MAX_WINDOWS = 12
+# Facets looked up over the first places to choose the lead, and how many places.
+MAX_PROBES = 4
+PROBE_PLACES = 256
 # The facet every item has, for a request without filters.
 EVERY_ITEM = "all"
 # Letters and digits: underscores, dots and dashes of file names split words.
@@ -44,7 +51,17 @@ WORD = re.compile(r"[^\W_]+")
 STATUSES = ", ".join(s.value for s in BrowseStatus)
 # The facets a lookup leads with first: those likely to match fewest items.
 # Rare statuses lead before classes; the common ones only before nothing.
-LEAD_ORDER = ("term", "meta", "annotator", "rare-status", "class", "source", "type", "status")
+LEAD_ORDER = (
+    "term",
+    "meta",
+    "annotator",
+    "status-class",
+    "rare-status",
+    "class",
+    "source",
+    "type",
+    "status",
+)
 RARE_STATUSES = frozenset({BrowseStatus.FLAGGED, BrowseStatus.IN_REREVIEW})
 
 
@@ -105,6 +122,7 @@ def facets_of(
     if item.source:
         found.append(facet("source", item.source))
     found += [facet("class", name) for name in classes]
+    found += [facet("status-class", f"{status.value}/{name}") for name in classes]
     found += [facet("annotator", name) for name in annotators]
     found += [facet("meta", f"{k}={v}") for k, v in sorted(item.metadata.items())]
     found += [facet("term", term) for term in search_terms(item)]
@@ -117,11 +135,14 @@ def _type_name(data_type: int) -> str:
 
 @dataclass(frozen=True)
 class Wanted:
-    """The facets a request asks for, the one to look up first, and its size."""
+    """The facets a request asks for: the one likeliest to match fewest items,
+    the rest, and its page size. `probes` are the likeliest few, lead first,
+    when there is a choice to make."""
 
     lead: str
     rest: frozenset[str]
     size: int
+    probes: tuple[str, ...] = ()
 
 
 def wanted(request: ListItemsRequest) -> Wanted:
@@ -136,6 +157,9 @@ def wanted(request: ListItemsRequest) -> Wanted:
         ranked.append((rank, facet("status", status.value)))
     if request.class_name:
         ranked.append(("class", facet("class", request.class_name)))
+        if request.status:
+            pair = f"{request.status}/{request.class_name}"
+            ranked.append(("status-class", facet("status-class", pair)))
     if request.annotator:
         ranked.append(("annotator", facet("annotator", request.annotator)))
     if request.source:
@@ -164,8 +188,9 @@ def wanted(request: ListItemsRequest) -> Wanted:
     if not ranked:
         return Wanted(EVERY_ITEM, frozenset(), size)
     ranked.sort(key=lambda pair: LEAD_ORDER.index(pair[0]))
-    lead = ranked[0][1]
-    return Wanted(lead, frozenset(f for _, f in ranked[1:]), size)
+    facets = list(dict.fromkeys(f for _, f in ranked))
+    probes = tuple(facets[:MAX_PROBES]) if len(facets) > 1 else ()
+    return Wanted(facets[0], frozenset(facets[1:]), size, probes)
 
 
 @dataclass(frozen=True)
@@ -201,12 +226,32 @@ class Walk:
     start: int
     end: int
     window: int
+    lead: str = ""
+    rest: frozenset[str] = frozenset()
     page: list[ItemSummary] = field(default_factory=list)
     windows: int = 0
+    lookups: int = 0
 
     @classmethod
     def begin(cls, want: Wanted, cursor: Cursor, end: int) -> Walk:
-        return cls(want, cursor.start, end, cursor.window or want.size)
+        window = cursor.window or want.size
+        return cls(want, cursor.start, end, window, want.lead, want.rest)
+
+    def probe_span(self) -> tuple[int, int] | None:
+        """The places to look each of `want.probes` up in, to choose the lead;
+        None when there is no choice, or nothing to examine."""
+        if not self.want.probes or self.start >= self.end:
+            return None
+        return self.start, min(self.start + min(self.window, PROBE_PLACES), self.end)
+
+    def choose(self, found: dict[str, list[ItemSummary]], stop: int) -> None:
+        """Lead with the probed facet that matched fewest items (the likelier
+        one of a tie), and take its items of the probed places."""
+        probes = self.want.probes
+        lead = min(probes, key=lambda f: (len(found[f]), probes.index(f)))
+        self.lead, self.rest = lead, (self.want.rest | {self.want.lead}) - {lead}
+        self.lookups += len(probes) - 1
+        self.take(found[lead], stop)
 
     def span(self) -> tuple[int, int] | None:
         """The places to look up next, [first, stop); None once the page is
@@ -221,17 +266,24 @@ class Walk:
     def take(self, found: list[ItemSummary], stop: int) -> None:
         """Add the items of the window ending before `stop` that every facet
         matches, until the page is full; the cursor moves past what was examined."""
+        first, before = self.start, len(self.page)
         self.windows += 1
+        self.lookups += 1
         for item in sorted(found, key=lambda i: i.seq):
-            if self.want.rest <= item.facets:
+            if self.rest <= item.facets:
                 self.page.append(item)
                 if len(self.page) >= self.want.size:
                     self.start = item.seq + 1
                     return
         self.start = stop
-        # A window a quarter full or less: the facet is sparse here, look further.
-        if len(found) * 4 <= self.window:
-            self.window = min(self.window * 4, MAX_WINDOW)
+        self._resize(stop - first, len(self.page) - before)
+
+    def _resize(self, span: int, matched: int) -> None:
+        """Size the next window to hold the rest of the page at the rate this
+        one's places matched, at most four times this one."""
+        needed = self.want.size - len(self.page)
+        growth = 4.0 if matched == 0 else min(4.0, 1.25 * needed / matched)
+        self.window = max(1, min(int(span * growth), MAX_WINDOW))
 
     def next_token(self) -> str:
         """The cursor of the next page; empty when every item was examined."""

@@ -93,18 +93,24 @@ class Datasets:
         """A page of the project's items that every filter of `request`
         matches, in their project's order, and the next page's token.
 
-        One facet is looked up by index a window of places at a time; a
+        One facet is looked up by index a window of places at a time, the
+        one of the likeliest few that matched fewest of the first places; a
         request makes at most a fixed number of lookups, and may return a
         short page, even an empty one, with a token to go on from.
         """
         want = wanted(request)
         cursor = decode_cursor(request.page_token)
         await self.project(request.project_id)
-        walk = Walk.begin(want, cursor, await self.items.extent(request.project_id))
+        project_id = request.project_id
+        walk = Walk.begin(want, cursor, await self.items.extent(project_id))
+        if (probed := walk.probe_span()) is not None:
+            walk.choose(
+                {f: await self.items.browse(project_id, f, *probed) for f in want.probes},
+                probed[1],
+            )
         while (span := walk.span()) is not None:
-            found = await self.items.browse(request.project_id, want.lead, *span)
-            walk.take(found, span[1])
-        self.metrics.browse_lookups.observe(walk.windows)
+            walk.take(await self.items.browse(project_id, walk.lead, *span), span[1])
+        self.metrics.browse_lookups.observe(walk.lookups)
         return walk.page, walk.next_token()
 
     async def create_version(self, work: VersionWork) -> tuple[DatasetVersion, bool]:

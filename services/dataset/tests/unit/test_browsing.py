@@ -14,6 +14,7 @@ from labelmesh.dataset.browsing import (
     MAX_TERMS,
     MAX_WINDOW,
     MAX_WINDOWS,
+    PROBE_PLACES,
     Cursor,
     Walk,
     Wanted,
@@ -103,6 +104,7 @@ def test_an_items_facets_name_every_value_a_filter_may_ask_for() -> None:
         "type:DATA_TYPE_IMAGE",
         "source:url",
         "class:dog",
+        "status-class:annotated/dog",
         "annotator:alice",
         "meta:camera=1",
         "term:dog",
@@ -136,6 +138,7 @@ def test_a_request_leads_with_the_facet_likely_rarest_and_checks_the_rest() -> N
         frozenset(
             {
                 "meta:site=a:b",
+                "status-class:accepted/cat",
                 "status:accepted",
                 "class:cat",
                 "source:url",
@@ -143,12 +146,16 @@ def test_a_request_leads_with_the_facet_likely_rarest_and_checks_the_rest() -> N
             }
         ),
         20,
+        ("meta:camera=1", "meta:site=a:b", "status-class:accepted/cat", "class:cat"),
     )
     searched = wanted(ListItemsRequest(q="The Tabby cat", status="flagged"))
     assert searched.lead == "term:tabby"
     assert searched.rest == {"term:the", "term:cat", "status:flagged"}
-    assert wanted(ListItemsRequest(status="flagged", class_name="cat")).lead == "status:flagged"
-    assert wanted(ListItemsRequest(status="new", class_name="cat")).lead == "class:cat"
+    assert wanted(ListItemsRequest(status="flagged", class_name="cat")).lead == (
+        "status-class:flagged/cat"
+    )
+    assert wanted(ListItemsRequest(status="new", source="url")).lead == "source:url"
+    assert wanted(ListItemsRequest(class_name="cat")) == Wanted("class:cat", frozenset(), 50)
     assert wanted(ListItemsRequest()) == Wanted(EVERY_ITEM, frozenset(), 50)
 
 
@@ -238,3 +245,29 @@ def test_a_walk_stops_after_its_share_of_windows_with_a_cursor_to_go_on() -> Non
     cursor = decode_cursor(walk.next_token())
     assert cursor.window == MAX_WINDOW
     assert cursor.start == 1 + 50 + 200 + 800 + 3200 + 12800 + MAX_WINDOW * (MAX_WINDOWS - 5)
+
+
+def test_a_walk_leads_with_the_probed_facet_that_matched_fewest_of_the_first_places() -> None:
+    want = wanted(ListItemsRequest(class_name="cat", source="url", page_size=2))
+    assert want.probes == ("class:cat", "source:url")
+    walk = Walk.begin(want, Cursor(), end=1000)
+    assert walk.probe_span() == (1, 3)
+    both = summary(2, "class:cat", "source:url")
+    walk.choose({"class:cat": [summary(1, "class:cat"), both], "source:url": [both]}, 3)
+    assert walk.lead == "source:url" and walk.rest == {"class:cat"}
+    assert walk.page == [both] and walk.lookups == 2 and walk.span() == (3, 5)
+    tied = Walk.begin(want, Cursor(), end=1000)
+    tied.choose({"class:cat": [], "source:url": []}, 3)
+    assert tied.lead == "class:cat" and tied.rest == {"source:url"}
+    assert Walk.begin(wanted(ListItemsRequest(q="cat")), Cursor(), 1000).probe_span() is None
+    deep = Walk.begin(want, Cursor(5, MAX_WINDOW), end=100_000)
+    assert deep.probe_span() == (5, 5 + PROBE_PLACES)
+
+
+def test_a_walk_sizes_its_next_window_to_the_rest_of_the_page_at_the_rate_matched() -> None:
+    walk = Walk.begin(Wanted("class:cat", frozenset(), 10), Cursor(), end=1000)
+    walk.take([summary(s) for s in range(1, 9)], 11)  # 8 of 10 places matched: 2 to go
+    assert walk.span() == (11, 14)
+    sparse = Walk.begin(Wanted("class:cat", frozenset(), 10), Cursor(), end=1000)
+    sparse.take([summary(5)], 11)  # 1 of 10 matched: 9 to go, at most four times larger
+    assert sparse.span() == (11, 51)
