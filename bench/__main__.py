@@ -10,6 +10,7 @@ touches the data of `make run`. Prints progress and the figures.
 `--only scale --sizes 1000,100000` the scale scenario at the sizes given;
 `--only audit --audit-entries 100000` the audit log's queries and export at that size;
 `--only datasets --dataset-items 100000` versions and exports of that many items;
+`--only browse --browse-items 100000` a page of each item listing filter at that size;
 `--only compare` (`make bench-compare`, not part of the default run) the same
 workloads against Label Studio and LabelMesh.
 """
@@ -39,10 +40,10 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("infra", "models", "database", "scale", "audit", "datasets", "compare"),
+        choices=("infra", "models", "database", "scale", "audit", "datasets", "browse", "compare"),
         help="run only the bus, path and review; the models; the database alone; "
         "the scale scenario; the audit log's queries; dataset versions and exports; "
-        "or the comparison with Label Studio",
+        "item listings; or the comparison with Label Studio",
     )
     parser.add_argument(
         "--audit-entries",
@@ -55,6 +56,12 @@ def main() -> int:
         type=int,
         default=1_000_000,
         help="accepted items (one annotation each) seeded before versions and exports are timed",
+    )
+    parser.add_argument(
+        "--browse-items",
+        type=int,
+        default=100_000,
+        help="items of every status seeded before a page of each listing filter is timed",
     )
     parser.add_argument(
         "--sizes",
@@ -100,6 +107,11 @@ def main() -> int:
 
         print()
         bench_datasets(args.dataset_items)
+    if args.only in (None, "browse"):
+        from bench.browse import bench_browse
+
+        print()
+        bench_browse(args.browse_items)
     return 0
 
 
