@@ -11,6 +11,8 @@ touches the data of `make run`. Prints progress and the figures.
 `--only audit --audit-entries 100000` the audit log's queries and export at that size;
 `--only datasets --dataset-items 100000` versions and exports of that many items;
 `--only browse --browse-items 100000` a page of each item listing filter at that size;
+`--only sdk` the SDK's uploads of texts and images beside the raw API's, and its
+retries after injected failures;
 `--only compare` (`make bench-compare`, not part of the default run) the same
 workloads against Label Studio and LabelMesh.
 """
@@ -40,10 +42,20 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("infra", "models", "database", "scale", "audit", "datasets", "browse", "compare"),
+        choices=(
+            "infra",
+            "models",
+            "database",
+            "scale",
+            "audit",
+            "datasets",
+            "browse",
+            "sdk",
+            "compare",
+        ),
         help="run only the bus, path and review; the models; the database alone; "
         "the scale scenario; the audit log's queries; dataset versions and exports; "
-        "item listings; or the comparison with Label Studio",
+        "item listings; the SDK's uploads; or the comparison with Label Studio",
     )
     parser.add_argument(
         "--audit-entries",
@@ -112,6 +124,11 @@ def main() -> int:
 
         print()
         bench_browse(args.browse_items)
+    if args.only in (None, "sdk"):
+        from bench.sdk import bench_sdk
+
+        print()
+        bench_sdk()
     return 0
 
 

@@ -176,6 +176,11 @@ def test_a_script_labels_reviews_and_exports_through_the_sdk(
 
     version = wait_for(version_of_every_item, "every item to be accepted")
     assert version.class_counts == {"positive": 3}
+    accepted = list(client.items.iterate(project, status="accepted", page_size=2))
+    assert len(accepted) == 3 and all(item.classes == ["positive"] for item in accepted)
+    found = client.items.list(project, query="awful", label_class="positive")
+    assert [item.text for item in found.items] == ["awful service"]
+    assert project in [p.project_id for p in client.projects.iterate()]
     assert version.version_id in [v.version_id for v in client.datasets.iterate(project)]
     job = client.exports.start(version.version_id, "EXPORT_FORMAT_JSONL")
     finished = client.exports.wait(job.job_id, poll_seconds=0.1)

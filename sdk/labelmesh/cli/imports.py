@@ -171,10 +171,12 @@ def folder(
     upload(ctx, project, source, f"folder {path.resolve()}", how)
 
 
-@app.command("csv")
-def csv_manifest(
+def manifest(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="The CSV file, with a header row.", exists=True)],
+    path: Annotated[
+        Path,
+        typer.Argument(help="A CSV with a header row, or JSONL, an object a line.", exists=True),
+    ],
     project: Project,
     text_column: TextColumn = "",
     url_column: UrlColumn = "",
@@ -188,7 +190,6 @@ def csv_manifest(
     log: LogFile = None,
     resume: Resume = True,
 ) -> None:
-    """Upload a CSV manifest's rows: texts, media URLs or files, with metadata and labels."""
     columns = columns_of(
         text_column,
         url_column,
@@ -198,39 +199,20 @@ def csv_manifest(
         annotator_column,
         key_column,
     )
+    # One function serves both commands; the command's name is the format.
+    kind = ctx.info_name or "csv"
+    read = sources.csv_file if kind == "csv" else sources.jsonl_file
     how = Sending(batch_size, concurrency, log, resume)
-    upload(ctx, project, sources.csv_file(path, columns), f"csv {path.resolve()}", how)
+    upload(ctx, project, read(path, columns), f"{kind} {path.resolve()}", how)
 
 
-@app.command("jsonl")
-def jsonl_manifest(
-    ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="The JSONL file, an object a line.", exists=True)],
-    project: Project,
-    text_column: TextColumn = "",
-    url_column: UrlColumn = "",
-    file_column: FileColumn = "",
-    metadata_column: MetadataColumns = None,
-    label_column: LabelColumn = "",
-    annotator_column: AnnotatorColumn = "",
-    key_column: KeyColumn = "",
-    batch_size: BatchSize = None,
-    concurrency: Concurrency = 4,
-    log: LogFile = None,
-    resume: Resume = True,
-) -> None:
-    """Upload a JSONL manifest's records; "columns" are the objects' keys."""
-    columns = columns_of(
-        text_column,
-        url_column,
-        file_column,
-        metadata_column,
-        label_column,
-        annotator_column,
-        key_column,
-    )
-    how = Sending(batch_size, concurrency, log, resume)
-    upload(ctx, project, sources.jsonl_file(path, columns), f"jsonl {path.resolve()}", how)
+app.command(
+    "csv",
+    help="Upload a CSV manifest's rows: texts, media URLs or files, with metadata and labels.",
+)(manifest)
+app.command("jsonl", help="Upload a JSONL manifest's records; \"columns\" are the objects' keys.")(
+    manifest
+)
 
 
 @app.command()

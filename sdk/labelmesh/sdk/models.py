@@ -70,6 +70,8 @@ class BrowsedItem(Result):
     classes: list[str] = Field(default_factory=list)
     annotators: list[str] = Field(default_factory=list)
     created_at: datetime | None = None
+    width: int = 0
+    height: int = 0
 
 
 class QueueStats(Result):

@@ -152,9 +152,7 @@ class Items(Resource):
             project_id, sources.records(failed_records(log)), log=log, resume=False, **options
         )
 
-    async def migrate(
-        self, project_id: str, migration: Migration, **options: Any
-    ) -> UploadReport:
+    async def migrate(self, project_id: str, migration: Migration, **options: Any) -> UploadReport:
         """Upload what `labelmesh.sdk.migrate`'s readers made of another tool's
         export (`label_studio.read`, `cvat.read`, `coco.read`)."""
         source = sources.Source(migration.records, len(migration.records))

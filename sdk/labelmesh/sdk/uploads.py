@@ -27,7 +27,7 @@ from labelmesh.sdk.upload_log import LogEntry, Status, UploadLog, latest
 
 # Records per request by data type: many small texts, few large videos.
 DEFAULT_BATCH_SIZES = {
-    "text": 500,
+    "text": 1000,
     "image": 32,
     "audio": 8,
     "video": 2,
