@@ -107,7 +107,7 @@ def test_an_interrupted_import_resumes_where_it_stopped(
 ) -> None:
     project = api.new_text_project(name="cli resume", classes=["a"])["project_id"]
     api.upload_texts(project, ["ingest knows the project"])
-    count = 3000
+    count = 1000
     rows = manifest(tmp_path / "big.csv", [f"resumed text {i}" for i in range(count)])
     args = [
         "import",
@@ -120,7 +120,7 @@ def test_an_interrupted_import_resumes_where_it_stopped(
         "--text-column",
         "body",
         "--batch-size",
-        "20",
+        "10",
         "--concurrency",
         "1",
     ]
@@ -133,7 +133,7 @@ def test_an_interrupted_import_resumes_where_it_stopped(
     def logged() -> int | None:
         files = list(log.glob("*.jsonl")) if log.exists() else []
         lines = sum(1 for _ in read_log(files[0])) if files else 0
-        return lines if lines >= 200 else None
+        return lines if lines >= 100 else None
 
     wait_for(logged, "the import to log a few batches", within=120)
     first.send_signal(signal.SIGINT)
@@ -149,7 +149,7 @@ def test_an_interrupted_import_resumes_where_it_stopped(
     assert summary["skipped"] == done_before
     # A batch in flight at the interrupt may have been stored without being logged.
     assert summary["stored"] + summary["duplicates"] == count - done_before
-    assert summary["duplicates"] <= 20
+    assert summary["duplicates"] <= 10
     assert summary["failed"] == 0
 
 
@@ -165,7 +165,7 @@ def test_the_audit_log_of_a_project_verifies_from_the_cli(
         entries = [json.loads(line) for line in query.stdout.splitlines() if line.strip()]
         return entries or None
 
-    entries = wait_for(recorded, "the audit log to record the upload")
+    entries = wait_for(recorded, "the audit log to record the upload", within=90)
     assert entries[0]["event_type"] == "labelmesh.v1.ItemIngested"
     verified = labelmesh(env, "--json", "audit", "verify", "-p", project)
     assert verified.returncode == 0, verified.stderr

@@ -59,8 +59,17 @@ def test_a_version_traces_each_label_and_diffs_against_the_next(
         assert lineage["audit_chain"] == item_id
         assert lineage["completion_source"] == "COMPLETION_SOURCE_MODEL"
         assert lineage["models"] and item["labels"]
-        trail = api.client.get(f"{api.stack['audit'].rest}/v1/items/{item_id}/trail").json()
-        assert lineage["completion_event_id"] in {e["event_id"] for e in trail["entries"]}
+        trail_url = f"{api.stack['audit'].rest}/v1/items/{item_id}/trail"
+
+        def trailed(
+            url: str = trail_url, completion: str = lineage["completion_event_id"]
+        ) -> set[str] | None:
+            # The audit service records events as it consumes them, a little after.
+            entries = api.client.get(url).json().get("entries", [])
+            seen = {entry["event_id"] for entry in entries}
+            return seen if completion in seen else None
+
+        wait_for(trailed, "the audit trail to hold the item's completion")
 
     split = {"ratios": {"train": 0.5, "test": 0.5}, "seed": "7"}
     halves = version_of(api, project_id, 3, split=split)
