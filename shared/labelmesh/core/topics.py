@@ -45,6 +45,7 @@ FAMILY_OF_EVENT = {
     "AccessDenied": ACCESS,
     "AuditLogExported": ACCESS,
     "DatasetVersionCreated": DATASETS,
+    "ItemDeleted": ITEMS,
 }
 
 
