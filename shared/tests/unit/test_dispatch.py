@@ -15,6 +15,7 @@ from labelmesh.v1.events_pb2 import (
     AutoAnnotationConfigured,
     Envelope,
     IngestRejected,
+    ItemDeleted,
     ItemIngested,
     ProjectCreated,
     ReviewPolicyConfigured,
@@ -45,7 +46,8 @@ class Recording(PlainFetch):
 
 
 TABLE = EventTable[Recording](
-    routes=[on(ItemIngested, Recording.item), on(IngestRejected, Recording.rejected)]
+    routes=[on(ItemIngested, Recording.item), on(IngestRejected, Recording.rejected)],
+    ignored=[ItemDeleted],
 )
 
 
@@ -79,7 +81,7 @@ def test_a_table_consumes_the_families_of_its_routes() -> None:
 
 def test_an_event_of_a_consumed_family_without_a_step_is_an_error() -> None:
     with pytest.raises(IncompleteEventTable, match=r"labelmesh\.v1\.IngestRejected"):
-        EventTable[Recording](routes=[on(ItemIngested, Recording.item)])
+        EventTable[Recording](routes=[on(ItemIngested, Recording.item)], ignored=[ItemDeleted])
 
 
 def test_ignored_events_must_be_declared_and_not_also_routed() -> None:
@@ -94,7 +96,7 @@ def test_ignored_events_must_be_declared_and_not_also_routed() -> None:
     with pytest.raises(IncompleteEventTable, match="both routed and ignored"):
         EventTable[Recording](
             routes=[on(ItemIngested, Recording.item), on(IngestRejected, Recording.rejected)],
-            ignored=[IngestRejected],
+            ignored=[IngestRejected, ItemDeleted],
         )
     with pytest.raises(IncompleteEventTable, match="routed twice"):
         EventTable[Recording](
@@ -102,7 +104,8 @@ def test_ignored_events_must_be_declared_and_not_also_routed() -> None:
                 on(ItemIngested, Recording.item),
                 on(ItemIngested, Recording.item),
                 on(IngestRejected, Recording.rejected),
-            ]
+            ],
+            ignored=[ItemDeleted],
         )
 
 

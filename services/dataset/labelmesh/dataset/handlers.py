@@ -26,6 +26,7 @@ from labelmesh.v1.events_pb2 import (
     Envelope,
     GoldStandardSet,
     IngestRejected,
+    ItemDeleted,
     ItemCompleted,
     ItemFlagged,
     ItemIngested,
@@ -151,6 +152,7 @@ TABLE = EventTable[DatasetFetch](
     ],
     ignored=[
         IngestRejected,
+        ItemDeleted,
         PredictionCreated,
         PredictionFailed,
         SuggestionAccepted,
