@@ -11,6 +11,7 @@ from labelmesh.core.platform import Platform
 from labelmesh.core.projects import MongoProjectDirectory
 from labelmesh.core.runner import ServiceDefinition
 from labelmesh.core.storage import ObjectStore, object_store_from_settings
+from labelmesh.inference.adapters.media_urls import MediaUrlReader
 from labelmesh.inference.adapters.oip import RemoteOipModel
 from labelmesh.inference.adapters.repository import (
     MongoItemRepository,
@@ -67,7 +68,8 @@ def build_app(settings: InferenceSettings) -> InferenceApp:
         judgements=MongoJudgementRepository(platform.db),
     )
     store = object_store_from_settings(settings)
-    cases = use_cases(repositories, platform.uow, pool, store, metrics, connect_remote)
+    urls = MediaUrlReader(settings.max_media_url_bytes, settings.media_url_timeout_seconds)
+    cases = use_cases(repositories, platform.uow, pool, store, urls, metrics, connect_remote)
     gate = ProjectGate(directory_organizations(repositories.projects.get))
     secured = SecuredInference(cases, gate)
     zero_shot = pool.get(ZERO_SHOT)

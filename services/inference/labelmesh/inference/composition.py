@@ -18,6 +18,7 @@ from labelmesh.inference.metrics import InferenceMetrics
 from labelmesh.inference.ports import (
     ItemRepository,
     JudgementRepository,
+    MediaUrls,
     ModelRegistrations,
     PredictionRepository,
     SetupRepository,
@@ -53,6 +54,7 @@ def use_cases(
     uow: UnitOfWork,
     pool: ModelPool,
     store: ObjectStore,
+    urls: MediaUrls,
     metrics: InferenceMetrics,
     connect: ConnectRemote,
 ) -> InferenceUseCases:
@@ -61,7 +63,7 @@ def use_cases(
     feedback = Feedback(r.judgements, metrics)
     registry = ModelRegistry(r.registrations, uow, pool, feedback, connect)
     auto_annotation = AutoAnnotation(r.projects, r.setups, registry, uow)
-    runs = ModelRuns(registry, store)
+    runs = ModelRuns(registry, store, urls)
     prelabelling = Prelabelling(r.projects, auto_annotation, runs, r.items, r.predictions, metrics)
     assist = Assist(auto_annotation, registry, runs, r.items, r.predictions, uow)
     dispatcher = Dispatcher(

@@ -20,3 +20,11 @@ class InferenceSettings(ServiceSettings):
     max_items_in_flight: int = Field(
         default=256, ge=1, validation_alias="LABELMESH_INFERENCE_MAX_ITEMS_IN_FLIGHT"
     )
+    # Media that stays in a customer's bucket is read from its presigned URL:
+    # at most this many bytes (as an item ingest stores), within this time.
+    max_media_url_bytes: int = Field(
+        default=100 * 1024 * 1024, gt=0, validation_alias="LABELMESH_INFERENCE_MAX_MEDIA_URL_BYTES"
+    )
+    media_url_timeout_seconds: float = Field(
+        default=60.0, gt=0, validation_alias="LABELMESH_INFERENCE_MEDIA_URL_TIMEOUT_SECONDS"
+    )

@@ -1,5 +1,6 @@
 """The inference service's repositories, as ports: MongoDB implements them in
-`adapters/repository.py`, in-memory twins in `labelmesh.testing.twins.inference`."""
+`adapters/repository.py`, in-memory twins in `labelmesh.testing.twins.inference`;
+and the reader of media URLs."""
 
 from __future__ import annotations
 
@@ -27,6 +28,24 @@ class ItemRepository(Protocol):
 
     async def get(self, project_id: str, item_ids: Sequence[str]) -> dict[str, ItemIngested]:
         """Those of the items that exist in the project, by id."""
+        ...
+
+
+class MediaUnreadable(Exception):
+    """A media URL gave no media; `reason` says why. It never holds the URL,
+    whose query string is a signature that reads the media."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class MediaUrls(Protocol):
+    """Media read over HTTP from the presigned URL that comes with an item
+    whose media stays in a customer's bucket (`adapters/media_urls.py`)."""
+
+    async def read(self, url: str) -> bytes:
+        """The URL's bytes, or MediaUnreadable."""
         ...
 
 

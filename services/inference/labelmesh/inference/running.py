@@ -1,17 +1,20 @@
 """Running one model over a set of items, for pre-labelling and AI Assist:
-the items' inputs (media read from the store), one batched call, and the
-labels mapped to the project's classes."""
+the items' inputs (media read from the store, or from its URL when it stays
+in a customer's bucket), one batched call, and the labels mapped to the
+project's classes."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from labelmesh.core.labels import data_type_name
 from labelmesh.core.storage import ObjectNotFound, ObjectStore
 from labelmesh.inference import domain
 from labelmesh.inference.models.base import ModelInput
+from labelmesh.inference.ports import MediaUnreadable, MediaUrls
 from labelmesh.inference.registry import ModelRegistry, ref
 from labelmesh.inference.runtime import Failure, Outcome
 from labelmesh.v1.events_pb2 import DataType, ItemIngested, ModelRef, ProjectSpec
@@ -33,6 +36,7 @@ class ItemResult:
 class ModelRuns:
     registry: ModelRegistry
     store: ObjectStore
+    urls: MediaUrls
 
     async def inputs(
         self, project: ProjectSpec, items: Sequence[ItemIngested]
@@ -44,15 +48,31 @@ class ModelRuns:
             if item.data_type == DataType.DATA_TYPE_TEXT:
                 return ModelInput(text=item.text, classes=tuple(project.classes))
             async with reads:
-                try:
-                    media = await self.store.get(item.media_key)
-                except ObjectNotFound:
-                    return Failure("media", f"media object {item.media_key!r} not found")
+                media = await self._media(item)
+            if isinstance(media, Failure):
+                return media
             return ModelInput(
                 media=media, content_type=item.content_type, classes=tuple(project.classes)
             )
 
         return list(await asyncio.gather(*(one(item) for item in items)))
+
+    async def _media(self, item: ItemIngested) -> bytes | Failure:
+        if item.media_key or not item.media_url:
+            try:
+                return await self.store.get(item.media_key)
+            except ObjectNotFound:
+                return Failure("media", f"media object {item.media_key!r} not found")
+        # Named by where it lives: the URL itself carries a signature.
+        media = f"media {item.media_uri!r}" if item.media_uri else "the media URL"
+        if item.HasField("media_url_expires_at"):
+            expires_at = item.media_url_expires_at.ToDatetime(tzinfo=UTC)
+            if expires_at <= datetime.now(UTC):
+                return Failure("media", f"{media}: the URL expired at {expires_at.isoformat()}")
+        try:
+            return await self.urls.read(item.media_url)
+        except MediaUnreadable as exc:
+            return Failure("media", f"{media}: {exc.reason}")
 
     async def run(
         self,

@@ -62,3 +62,19 @@ async def test_an_item_saved_twice_in_one_batch_keeps_the_later(backend: Backend
             tx, [StoredItem("i1", "p1", text("first")), StoredItem("i1", "p1", text("second"))]
         )
     assert await items.get("p1", ["i1"]) == {"i1": text("second")}
+
+
+async def test_an_item_kept_in_a_customers_bucket_keeps_its_media_url(backend: Backend) -> None:
+    items = repository(backend)
+    by_reference = ItemIngested(
+        data_type=DataType.DATA_TYPE_IMAGE,
+        media_uri="s3://cust/cat.png",
+        media_url="https://cust.s3.example/cat.png?X-Amz-Signature=abc",
+    )
+    by_reference.media_url_expires_at.FromSeconds(1_900_000_000)
+    async with backend.uow.begin() as tx:
+        await items.save(tx, [StoredItem("i1", "p1", by_reference)])
+    [found] = (await items.get("p1", ["i1"])).values()
+    assert found.media_url == by_reference.media_url
+    assert found.media_url_expires_at.seconds == 1_900_000_000
+    assert found == by_reference

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from labelmesh.core.capacity import Capacity
 from labelmesh.core.envelopes import new_envelope, user_actor
 from labelmesh.core.storage import LocalDiskStore
+from labelmesh.inference.adapters.media_urls import MediaUrlReader
 from labelmesh.inference.composition import InferenceUseCases, Repositories, use_cases
 from labelmesh.inference.metrics import InferenceMetrics
 from labelmesh.inference.models.base import Model, ModelInput, ModelSpec, Task, UndecodableInput
@@ -31,6 +32,7 @@ from labelmesh.v1.geometry_pb2 import BoundingBox, Classification, Label
 from labelmesh.v1.inference_service_pb2 import RemoteModel
 
 TOPICS = "keyword-topics"
+MAX_MEDIA_URL_BYTES = 1024
 BOXES = "pixel-boxes"
 
 
@@ -145,6 +147,7 @@ class Harness:
     uow: InMemoryUnitOfWork
     repositories: Repositories
     store: LocalDiskStore
+    urls: MediaUrlReader
     pool: ModelPool
     registry: CollectorRegistry
     cases: InferenceUseCases
@@ -172,8 +175,9 @@ def harness(tmp_path: Path) -> Harness:
         judgements=InMemoryJudgementRepository(state),
     )
     store = LocalDiskStore(tmp_path / "media")
-    cases = use_cases(repositories, uow, pool, store, metrics, connect)
-    return Harness(state, uow, repositories, store, pool, registry, cases, topics)
+    urls = MediaUrlReader(MAX_MEDIA_URL_BYTES, timeout_seconds=5.0)
+    cases = use_cases(repositories, uow, pool, store, urls, metrics, connect)
+    return Harness(state, uow, repositories, store, urls, pool, registry, cases, topics)
 
 
 def text_project(**fields: Any) -> ProjectSpec:

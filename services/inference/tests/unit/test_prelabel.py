@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from labelmesh.core.errors import NotFound, RetryLater
 from labelmesh.core.topics import ANNOTATIONS, ITEMS, PROJECTS
 from labelmesh.inference.handlers import TABLE
+from labelmesh.testing.media_urls import media_url_server
 from labelmesh.v1.events_pb2 import (
     AutoAnnotationRules,
     AutoAnnotationStatus,
@@ -24,7 +26,7 @@ from labelmesh.v1.events_pb2 import (
 )
 from labelmesh.v1.geometry_pb2 import Classification, Label
 
-from .fakes import BOXES, TOPICS, event, harness, text_project
+from .fakes import BOXES, MAX_MEDIA_URL_BYTES, TOPICS, event, harness, text_project
 
 SPORTS = text_project(auto_annotation=AutoAnnotationRules(default_min_confidence=0.95, floor=0.3))
 
@@ -130,6 +132,70 @@ async def test_failures_and_skips_are_recorded(tmp_path: Path) -> None:
     assert h.metric("labelmesh_inference_predictions_total", outcome="failed") == 2
     with pytest.raises(NotFound):
         await h.cases.prelabelling.latest("empty")
+
+
+async def test_media_kept_in_a_customers_bucket_is_read_from_its_url(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    faces = ProjectSpec(
+        project_id="faces",
+        data_type=DataType.DATA_TYPE_IMAGE,
+        classes=["person"],
+        models=[ModelBinding(model_id=BOXES, label_map={"face": "person"})],
+        auto_accept_threshold=0.5,
+    )
+
+    def by_reference(key: str, url: str, expires_at: datetime) -> ItemIngested:
+        item = ItemIngested(
+            data_type=DataType.DATA_TYPE_IMAGE, media_uri=f"s3://cust/{key}", media_url=url
+        )
+        item.media_url_expires_at.FromDatetime(expires_at)
+        return item
+
+    later, earlier = datetime.now(UTC) + timedelta(hours=1), datetime(2026, 1, 2, tzinfo=UTC)
+    with media_url_server() as server:
+        bright = server.serve("/cust/bright.png", bytes([255, 1, 2]))
+        arrivals = [
+            event(by_reference("bright.png", f"{bright}?sig=1", later), "faces", "bright"),
+            event(by_reference("gone.png", server.url("/cust/gone.png"), later), "faces", "gone"),
+            event(by_reference("old.png", bright, earlier), "faces", "old"),
+            event(
+                by_reference(
+                    "big.png", server.serve("/big", bytes(MAX_MEDIA_URL_BYTES + 1)), later
+                ),
+                "faces",
+                "big",
+            ),
+        ]
+        try:
+            await h.cases.dispatcher.handle(
+                [event(ProjectCreated(project=faces), "faces"), *arrivals]
+            )
+            # The kept item still has its URL: AI Assist reads the media from it later.
+            _, [assisted] = await h.cases.assist.assist("faces", ["bright"], BOXES, 0.0, "bo")
+        finally:
+            await h.urls.close()
+        requested = list(server.requested)
+
+    labelled = await h.cases.prelabelling.latest("bright")
+    assert labelled.auto_accepted and labelled.labels[0].bounding_box.label == "person"
+    assert [lb.bounding_box.label for lb in assisted.labels] == ["person"]
+    stored = await h.repositories.items.get("faces", ["bright"])
+    assert stored["bright"].media_url == f"{bright}?sig=1"
+    failed = {e.item_id: e.prediction_failed for e in h.uow.emitted("prediction_failed")}
+    assert {i: (f.field, f.reason) for i, f in failed.items()} == {
+        "gone": ("media", "media 's3://cust/gone.png': answered HTTP 404"),
+        "old": (
+            "media",
+            "media 's3://cust/old.png': the URL expired at 2026-01-02T00:00:00+00:00",
+        ),
+        "big": (
+            "media",
+            f"media 's3://cust/big.png': declares {MAX_MEDIA_URL_BYTES + 1} bytes,"
+            f" over the limit of {MAX_MEDIA_URL_BYTES}",
+        ),
+    }
+    # An expired URL is not asked.
+    assert sorted(requested) == ["/big", "/cust/bright.png", "/cust/bright.png", "/cust/gone.png"]
 
 
 async def test_judged_suggestions_are_counted_once(tmp_path: Path) -> None:
