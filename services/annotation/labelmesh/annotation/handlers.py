@@ -18,6 +18,7 @@ from labelmesh.annotation.records import (
     AnnotationSource,
     ItemArrived,
     ItemClosed,
+    ItemRemoved,
     MarkedGold,
     StoredAnnotation,
     SuggestionAttached,
@@ -39,8 +40,8 @@ from labelmesh.v1.events_pb2 import (
     Envelope,
     GoldStandardSet,
     IngestRejected,
-    ItemDeleted,
     ItemCompleted,
+    ItemDeleted,
     ItemFlagged,
     ItemIngested,
     ModelRef,
@@ -164,6 +165,11 @@ class AnnotationFetch:
         if envelope.item_id:
             self.pending.append(ItemClosed(envelope.item_id))
 
+    async def item_deleted(self, tx: Transaction, envelope: Envelope, _: ItemDeleted) -> None:
+        # Its tasks nobody handed work in on are never handed out; annotations stay.
+        if envelope.item_id:
+            self.pending.append(ItemRemoved(envelope.project_id, envelope.item_id))
+
     async def review_policy_configured(
         self, tx: Transaction, envelope: Envelope, event: ReviewPolicyConfigured
     ) -> None:
@@ -200,8 +206,11 @@ class AnnotationFetch:
         if not (self.opened or self.auto_accepted):
             return
         item_ids = [e.item_id for e, _ in self.opened] + [e.item_id for e, _ in self.auto_accepted]
-        task_ids = await self.tasks.task_ids(tx, item_ids)
+        found = await self.tasks.of_items(tx, item_ids)
+        task_ids = {item_id: task.task_id for item_id, task in found.items()}
         for envelope, event in self.opened:
+            if found[envelope.item_id].item_deleted:
+                continue  # its item was deleted first: nobody is asked to label it
             labels = event.labels if isinstance(event, PredictionCreated) else []
             tx.emit(
                 new_envelope(
@@ -257,6 +266,7 @@ TABLE = EventTable[AnnotationFetch](
         on(AnnotationAutoAccepted, AnnotationFetch.annotation_auto_accepted),
         on(ReviewDecided, AnnotationFetch.review_decided),
         on(ItemCompleted, AnnotationFetch.item_completed),
+        on(ItemDeleted, AnnotationFetch.item_deleted),
         on(ReviewPolicyConfigured, AnnotationFetch.review_policy_configured),
         on(GoldStandardSet, AnnotationFetch.gold_standard_set),
     ],
@@ -265,7 +275,6 @@ TABLE = EventTable[AnnotationFetch](
         ProjectCreated,
         AutoAnnotationConfigured,
         IngestRejected,
-        ItemDeleted,
         ReviewRequested,
         AdjudicationRequested,
         AdjudicationDecided,

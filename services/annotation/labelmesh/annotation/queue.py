@@ -27,6 +27,7 @@ STATUSES = (
     TaskStatus.COMPLETED,
     TaskStatus.AUTO_ACCEPTED,
     TaskStatus.PENDING,
+    TaskStatus.CANCELLED,
 )
 # Statuses in which an annotator may still be working on a regular task.
 IN_PROGRESS = (TaskStatus.OPEN, TaskStatus.ASSIGNED)
@@ -77,6 +78,9 @@ def presented(task: Task, viewer: str = "") -> Presented:
     """
     takers = list(task.takers)
     status = task.status
+    if task.gold and status == TaskStatus.CANCELLED:
+        mine = [viewer] if viewer in takers else []
+        return Presented(status, mine, viewer if mine else "")
     if not task.gold or status == TaskStatus.PENDING:
         if viewer and viewer in takers:
             return Presented(status, takers, viewer)
@@ -103,7 +107,7 @@ def visible_suggestion(task: Task, viewer: str) -> list[Label]:
 def queued(task: Task) -> bool:
     """Whether the task waits in its lane for someone to take it: a ready regular task
     with a free slot, or a ready gold task (which never leaves its lane)."""
-    if not task.item_ready:
+    if not task.item_ready or task.status == TaskStatus.CANCELLED:
         return False
     if task.gold:
         return task.status != TaskStatus.PENDING
@@ -141,6 +145,8 @@ def takes_directly(task: Task) -> bool:
 
 def works_on(task: Task, annotator: str) -> bool:
     """Whether the annotator holds a slot of the task and has not handed in yet."""
+    if task.status == TaskStatus.CANCELLED:
+        return False
     return annotator in task.assigned and (task.gold or task.status in IN_PROGRESS)
 
 

@@ -21,6 +21,7 @@ class TaskStatus(StrEnum):
     SUBMITTED = "submitted"  # every annotator of the round submitted
     COMPLETED = "completed"
     AUTO_ACCEPTED = "auto_accepted"
+    CANCELLED = "cancelled"  # its item was deleted before work on it was handed in
 
 
 # Queue statistics count regular tasks by status, and gold tasks apart.
@@ -101,6 +102,8 @@ class Task:
     prediction_error: str = ""
     # Its place in its lane's queue: a new one each time the task becomes takeable.
     position: int = UNQUEUED
+    # The item was deleted: no round starts again, whatever the task's status.
+    item_deleted: bool = False
 
     @property
     def lane(self) -> Lane:
@@ -183,6 +186,15 @@ class ItemClosed:
 
 
 @dataclass(frozen=True)
+class ItemRemoved:
+    """A deleted item cancels its task if nobody handed in work on it yet, creating
+    a cancelled one if needed, so that its later events open nothing."""
+
+    project_id: str
+    item_id: str
+
+
+@dataclass(frozen=True)
 class ImportedWork:
     """Annotations made in another tool fill `count` free slots of the item's task."""
 
@@ -198,6 +210,7 @@ TaskChange = (
     | WorkApproved
     | ItemClosed
     | ImportedWork
+    | ItemRemoved
 )
 
 

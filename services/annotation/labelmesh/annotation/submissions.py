@@ -60,6 +60,8 @@ def workable(task: Task | None, task_id: str, annotator: str) -> Workable:
     """The task, if `annotator` may work on it now; raises why not."""
     if task is None:
         raise NotFound("task", task_id)
+    if task.status == TaskStatus.CANCELLED:
+        raise Conflict(f"task {task_id!r} is cancelled: its item was deleted")
     view = task_view(task, annotator)
     if annotator in task.assigned:
         return Workable(view, direct=False)

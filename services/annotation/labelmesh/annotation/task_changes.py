@@ -20,6 +20,7 @@ from labelmesh.annotation.records import (
     ImportedWork,
     ItemArrived,
     ItemClosed,
+    ItemRemoved,
     MarkedGold,
     SuggestionAttached,
     SuggestionsAdded,
@@ -38,6 +39,8 @@ WAITING = (TaskStatus.PENDING, TaskStatus.OPEN, TaskStatus.ASSIGNED)
 CLOSABLE = (TaskStatus.OPEN, TaskStatus.ASSIGNED, TaskStatus.SUBMITTED)
 # Statuses in which imported work may still fill free slots.
 FILLABLE = (TaskStatus.PENDING, TaskStatus.OPEN)
+# Statuses an item's deletion cancels: nobody handed in this round's work yet.
+CANCELLABLE = (TaskStatus.PENDING, TaskStatus.OPEN, TaskStatus.ASSIGNED)
 
 
 def now() -> datetime:
@@ -66,6 +69,19 @@ def new_task(
         gold=gold,
         overlap=change.overlap,
         open_slots=change.overlap,
+    )
+
+
+def cancelled_task(change: ItemRemoved) -> Task:
+    """The task of an item deleted before anything else was heard of it."""
+    return Task(
+        task_id=str(uuid.uuid4()),
+        item_id=change.item_id,
+        project_id=change.project_id,
+        status=TaskStatus.CANCELLED,
+        created_at=now(),
+        open_slots=0,
+        item_deleted=True,
     )
 
 
@@ -100,7 +116,7 @@ def changed(task: Task | None, change: TaskChange) -> Task | None:
                 return task
             return replace(task, suggestion=task.suggestion + copies(change.labels))
         case WorkApproved():
-            if task is None or task.gold:
+            if task is None or task.gold or task.status == TaskStatus.CANCELLED:
                 return task
             return replace(task, status=TaskStatus.COMPLETED)
         case ItemClosed():
@@ -114,11 +130,23 @@ def changed(task: Task | None, change: TaskChange) -> Task | None:
             filled = replace(task, open_slots=left)
             # With every slot filled nobody is asked to label the item this round.
             return replace(filled, status=TaskStatus.SUBMITTED) if left == 0 else filled
+        case ItemRemoved():
+            if task is None:
+                return cancelled_task(change)
+            if task.item_deleted:
+                return task
+            # Work handed in stays under review; the rest is never handed out.
+            cancelled = task.status in CANCELLABLE
+            status = TaskStatus.CANCELLED if cancelled else task.status
+            return replace(task, status=status, item_deleted=True)
 
 
 def _status_with_suggestion(task: Task, asked: TaskStatus) -> TaskStatus:
     """A suggestion opens a task for people, unless every slot of its round is
-    filled already (by imported work, or by people): then it keeps its status."""
+    filled already (by imported work, or by people) or its item was deleted:
+    then it keeps its status."""
+    if task.item_deleted:
+        return task.status
     if asked == TaskStatus.OPEN and not task.gold and task.open_slots == 0:
         return task.status
     return asked
@@ -126,9 +154,12 @@ def _status_with_suggestion(task: Task, asked: TaskStatus) -> TaskStatus:
 
 def reopened(task: Task, round_: int) -> Task | None:
     """The next round of a rejected regular task, every slot free again; None if the
-    rejection is about a round already over (or a gold task)."""
-    if task.gold or task.round != round_:
+    rejection is about a round already over (or a gold task). A task whose item
+    was deleted has no next round: it is cancelled instead."""
+    if task.gold or task.round != round_ or task.status == TaskStatus.CANCELLED:
         return None
+    if task.item_deleted:
+        return replace(task, status=TaskStatus.CANCELLED)
     return replace(
         task,
         status=TaskStatus.OPEN,
@@ -181,6 +212,8 @@ def handed_in(task: Task, annotator: str, *, direct: bool) -> Task | None:
 
 def dismissed(task: Task, annotator: str, suggestion_id: str) -> Task | None:
     """The suggestion hidden from the annotator; None if they no longer work on the task."""
+    if task.status == TaskStatus.CANCELLED:
+        return None
     if annotator not in task.assigned and not takes_directly(task):
         return None
     return replace(task, dismissed=(*task.dismissed, Dismissal(annotator, suggestion_id)))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 from labelmesh.annotation.ports import QueueStore, TaskStore
 from labelmesh.annotation.queue import needs_position
-from labelmesh.annotation.records import Changed, Lane, Task, TaskChange, WorkApproved
+from labelmesh.annotation.records import Changed, Lane, Task, TaskChange, TaskStatus, WorkApproved
 from labelmesh.annotation.task_changes import changed, reopened
 from labelmesh.core.uow import Transaction
 
@@ -51,17 +51,22 @@ class TaskEvents:
         )
 
     async def reopen(self, tx: Transaction, task_id: str, round_: int) -> bool:
-        """Start the next round of a rejected regular task; False if that round is already over."""
+        """Start the next round of a rejected regular task; False if that round is already
+        over, or if its item was deleted (the task is cancelled instead)."""
         task = (await self.tasks.by_ids(tx, [task_id])).get(task_id)
         after = reopened(task, round_) if task is not None else None
         if task is None or after is None:
             return False
         await self.save(tx, [Changed(task, after)])
-        return True
+        return after.status == TaskStatus.OPEN
+
+    async def of_items(self, tx: Transaction, item_ids: Sequence[str]) -> dict[str, Task]:
+        """The task of each item that has a task."""
+        return await self.tasks.by_items(tx, item_ids)
 
     async def task_ids(self, tx: Transaction, item_ids: Sequence[str]) -> dict[str, str]:
         """The task id of each item that has a task."""
-        return {item: t.task_id for item, t in (await self.tasks.by_items(tx, item_ids)).items()}
+        return {item: t.task_id for item, t in (await self.of_items(tx, item_ids)).items()}
 
     async def save(self, tx: Transaction, changes: Sequence[Changed]) -> None:
         """Store the changes, each task that starts waiting at the back of its lane."""

@@ -13,6 +13,7 @@ from labelmesh.annotation.ports import AnnotationStores, QueueStore, TaskStore
 from labelmesh.annotation.records import (
     Changed,
     ItemArrived,
+    ItemRemoved,
     Lane,
     MarkedGold,
     Progress,
@@ -96,6 +97,28 @@ async def test_tasks_not_ready_or_gold_are_not_claimed_as_regular(
         await tasks.apply(tx, [SuggestionAttached("p1", "no-item", [], MODEL, TaskStatus.OPEN, 1)])
     await open_tasks(backend, tasks, "g", gold=True)
     assert await claims.next_task(project(), "ana") is None
+
+
+async def test_cancelled_tasks_are_neither_claimed_nor_anyones_current_task(
+    backend: Backend, tasks: TaskEvents, store: TaskStore, claims: Claims
+) -> None:
+    held, waiting, kept = await open_tasks(backend, tasks, "held", "waiting", "kept", overlap=2)
+    [gold] = await open_tasks(backend, tasks, "g", gold=True)
+    ana = await claims.next_task(project(), "ana")
+    assert ana is not None and ana.task_id == held.task_id
+    async with backend.uow.begin() as tx:
+        await tasks.apply(tx, [ItemRemoved("p1", i) for i in ("held", "waiting", "g")])
+    # Ana's held task is gone: her next task is the one left, as everyone's is.
+    ana = await claims.next_task(project(), "ana")
+    ben = await claims.next_task(project(gold_ratio=1.0), "ben")
+    assert ana is not None and ana.task_id == kept.task_id
+    assert ben is not None and ben.task_id == kept.task_id
+    assert await claims.next_task(project(gold_ratio=1.0), "cy") is None
+    [still_held] = [t for t in await store.held_by(["ana"]) if t.task_id == held.task_id]
+    assert still_held.status == TaskStatus.CANCELLED
+    for task in (waiting, gold):
+        stored = await store.get(task.task_id)
+        assert stored is not None and stored.status == TaskStatus.CANCELLED
 
 
 async def test_gold_is_due_at_the_ratio_and_answered_once_per_annotator(
@@ -228,6 +251,7 @@ async def test_statistics_follow_every_write(
         "auto_accepted": 0,
         "pending": 1,
         "gold": 1,
+        "cancelled": 0,
     }
     await hand_in(backend, store, taken.task_id, "ana")
     stats = await store.stats("p1")

@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 
 from labelmesh.annotation.records import (
+    ImportedWork,
     ItemArrived,
     ItemClosed,
+    ItemRemoved,
     MarkedGold,
     SuggestionAttached,
     SuggestionsAdded,
@@ -160,6 +162,57 @@ async def test_a_rejected_round_reopens_once_and_gold_never(
         1,
         2,
     )
+
+
+async def test_a_deleted_item_cancels_its_task_unless_work_was_handed_in(
+    backend: Backend, tasks: TaskEvents
+) -> None:
+    await apply(backend, tasks, arrived("open"), suggested("open"), arrived("pending"))
+    await apply(backend, tasks, arrived("g"), suggested("g"), MarkedGold("p1", "g", 1))
+    await apply(backend, tasks, arrived("done"), suggested("done"))
+    done = await task_of(backend, tasks, "done")
+    await apply(backend, tasks, WorkApproved(done.task_id))
+    removed = [ItemRemoved("p1", i) for i in ("open", "pending", "g", "done", "unknown")]
+    await apply(backend, tasks, *removed)
+    # Redelivered, with a late prediction and item: still cancelled, still not queued.
+    await apply(backend, tasks, *removed, suggested("open"), suggested("unknown"))
+    await apply(backend, tasks, arrived("unknown"))
+    found = {i: await task_of(backend, tasks, i) for i in ("open", "pending", "g", "done")}
+    found["unknown"] = await task_of(backend, tasks, "unknown")
+    assert {i: (t.status, t.item_deleted) for i, t in found.items()} == {
+        "open": (TaskStatus.CANCELLED, True),
+        "pending": (TaskStatus.CANCELLED, True),
+        "g": (TaskStatus.CANCELLED, True),
+        "done": (TaskStatus.COMPLETED, True),
+        "unknown": (TaskStatus.CANCELLED, True),
+    }
+    assert found["unknown"].item_ready and found["unknown"].project_id == "p1"
+    assert found["open"].suggestion == (label("s1"),)
+    assert await tasks.tasks.stats("p1") == {
+        "open": 0,
+        "assigned": 0,
+        "submitted": 0,
+        "completed": 1,
+        "auto_accepted": 0,
+        "pending": 0,
+        "gold": 1,
+        "cancelled": 3,
+    }
+
+
+async def test_a_rejected_round_of_a_deleted_item_cancels_its_task(
+    backend: Backend, tasks: TaskEvents
+) -> None:
+    # Imported work fills the one slot: the task is submitted when its item is deleted.
+    await apply(backend, tasks, arrived("i1", overlap=1), suggested("i1"), ImportedWork("i1", 1))
+    await apply(backend, tasks, ItemRemoved("p1", "i1"))
+    task = await task_of(backend, tasks, "i1")
+    assert (task.status, task.item_deleted) == (TaskStatus.SUBMITTED, True)
+    async with backend.uow.begin() as tx:
+        assert not await tasks.reopen(tx, task.task_id, 0)
+        assert not await tasks.reopen(tx, task.task_id, 0)
+    after = await task_of(backend, tasks, "i1")
+    assert (after.status, after.round, after.rework_count) == (TaskStatus.CANCELLED, 0, 0)
 
 
 async def test_a_failed_transaction_changes_no_task(backend: Backend, tasks: TaskEvents) -> None:

@@ -61,6 +61,7 @@ async def test_gold_is_mixed_in_at_the_ratio_and_never_served_twice(
         "auto_accepted": 0,
         "pending": 0,
         "gold": 2,
+        "cancelled": 0,
     }
 
 

@@ -18,6 +18,7 @@ from labelmesh.v1.events_pb2 import (
     Envelope,
     ImportedAnnotation,
     ItemCompleted,
+    ItemDeleted,
     ItemIngested,
     ModelRef,
     PredictionCreated,
@@ -230,3 +231,43 @@ async def test_imported_annotations_are_stored_and_announced_once(live: LiveAnno
     task = await live.annotation.get_task(stored[0].task_id)
     assert task.status == "submitted"
     assert await service.platform.db["annotations"].count_documents({}) == 2
+
+
+async def test_a_deleted_items_open_task_is_cancelled_and_finished_work_stays(
+    live: LiveAnnotation,
+) -> None:
+    app, db = live.annotation, live.service.platform.db
+    pid = await live.project(overlap=1)
+    await live.add_items(pid, ["item-1", "item-2", "item-3"])
+    done = await app.next_task(pid, "ana")
+    assert done is not None
+    sports = [Label(classification=Classification(label="sports"))]
+    annotation_id = await app.submit(done.task_id, "ana", sports)
+    cancelled, kept = sorted({"item-1", "item-2", "item-3"} - {done.item_id})
+    gone = [
+        new_envelope(
+            ItemDeleted(reason="object deleted from s3://photos/1.jpg"),
+            producer="ingest",
+            actor=user_actor("sync"),
+            project_id=pid,
+            item_id=item_id,
+        )
+        for item_id in (cancelled, done.item_id, "never-seen")
+    ]
+    # Delivered twice: the second time changes nothing.
+    await live.publish_and_wait([*gone, *gone])
+
+    statuses = {d["item_id"]: d["status"] async for d in db["tasks"].find({"project_id": pid})}
+    assert statuses == {
+        cancelled: "cancelled",
+        done.item_id: "submitted",
+        kept: "open",
+        "never-seen": "cancelled",
+    }
+    stats = await app.queue_stats(pid)
+    assert (stats["cancelled"], stats["submitted"], stats["open"]) == (2, 1, 1)
+    [work] = await app.item_annotations(done.item_id)
+    assert work.annotation_id == annotation_id
+    task = await app.next_task(pid, "ben")
+    assert task is not None and task.item_id == kept
+    assert await app.next_task(pid, "cy") is None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from labelmesh.annotation.handlers import TABLE
 from labelmesh.annotation.records import AnnotationDecision, AnnotationSource, TaskStatus
+from labelmesh.core.errors import Conflict
 from labelmesh.core.topics import ITEMS, PREDICTIONS, PROJECTS, REVIEWS
 from labelmesh.testing.twins.annotation import AnnotationTwins
 from labelmesh.v1.events_pb2 import (
@@ -11,6 +14,7 @@ from labelmesh.v1.events_pb2 import (
     DataType,
     GoldStandardSet,
     ItemCompleted,
+    ItemDeleted,
     ItemIngested,
     PredictionCreated,
     PredictionFailed,
@@ -25,6 +29,9 @@ from labelmesh.v1.geometry_pb2 import Classification, Label
 
 POLITICS = [Label(classification=Classification(label="politics"))]
 REWORK = "labelmesh_annotation_rework_decisions_total"
+DELETED = ItemDeleted(
+    reason="object deleted from s3://photos/1.jpg", source_uri="s3://photos/1.jpg"
+)
 
 
 def test_the_table_consumes_four_families_and_ignores_project_created() -> None:
@@ -156,3 +163,85 @@ async def test_a_failing_fetch_leaves_nothing_written(twins: AnnotationTwins) ->
     assert twins.uow.commits == commits
     assert await twins.annotation.item_annotations("item-1") == []
     assert twins.stores.tasks.tasks == {}
+
+
+async def test_a_deleted_items_open_tasks_are_cancelled_and_never_handed_out(
+    twins: AnnotationTwins,
+) -> None:
+    pid = await twins.project(overlap=2)
+    await twins.publish(pid, "gold", GoldStandardSet(labels=POLITICS))
+    await twins.add_items(pid, "taken", "waiting", "gold", "kept")
+    taken = await twins.annotation.next_task(pid, "ana")
+    assert taken is not None and taken.item_id == "taken"
+    [deleted, *_] = [
+        *await twins.publish(pid, "taken", DELETED),
+        *await twins.publish(pid, "waiting", DELETED),
+        *await twins.publish(pid, "gold", DELETED),
+    ]
+    # Redelivered, and again in a later fetch under a new event id: nothing moves.
+    await twins.events.handle([deleted])
+    await twins.publish(pid, "taken", DELETED)
+
+    statuses = {t.item_id: t.status for t in twins.stores.tasks.tasks.values()}
+    assert statuses == {
+        "taken": TaskStatus.CANCELLED,
+        "waiting": TaskStatus.CANCELLED,
+        "gold": TaskStatus.CANCELLED,
+        "kept": TaskStatus.OPEN,
+    }
+    stats = await twins.annotation.queue_stats(pid)
+    assert (stats["cancelled"], stats["open"], stats["gold"]) == (2, 1, 1)
+    # Ana's task is no longer hers to finish; the one task left fills its two slots.
+    with pytest.raises(Conflict, match="cancelled: its item was deleted"):
+        await twins.annotation.submit(taken.task_id, "ana", POLITICS)
+    assert (await twins.annotation.get_task(taken.task_id, "ana")).status == "cancelled"
+    for annotator in ("ana", "bo"):
+        task = await twins.annotation.next_task(pid, annotator)
+        assert task is not None and task.item_id == "kept"
+    assert await twins.annotation.next_task(pid, "cy") is None
+
+
+async def test_work_handed_in_before_the_deletion_stays_but_no_round_follows(
+    twins: AnnotationTwins,
+) -> None:
+    pid = await twins.project()
+    await twins.add_items(pid, "rejected", "approved")
+    tasks = {}
+    for _ in range(2):
+        task = await twins.annotation.next_task(pid, "ana")
+        assert task is not None
+        tasks[task.item_id] = task.task_id
+        await twins.annotation.submit(task.task_id, "ana", POLITICS)
+    await twins.publish(pid, "rejected", DELETED)
+    await twins.publish(pid, "approved", DELETED)
+    assert (await twins.annotation.get_task(tasks["rejected"])).status == "submitted"
+
+    rejected = ReviewDecided(
+        task_id=tasks["rejected"], decision=ReviewDecision.REVIEW_DECISION_REJECTED, round=0
+    )
+    approved = ReviewDecided(
+        task_id=tasks["approved"], decision=ReviewDecision.REVIEW_DECISION_APPROVED
+    )
+    await twins.publish(pid, "rejected", rejected)
+    await twins.publish(pid, "approved", approved)
+    assert (await twins.annotation.get_task(tasks["rejected"])).status == "cancelled"
+    assert (await twins.annotation.get_task(tasks["approved"])).status == "completed"
+    assert twins.counter(REWORK, outcome="ignored") == 1
+    assert await twins.annotation.next_task(pid, "bo") is None
+    for item_id in tasks:
+        [work] = await twins.annotation.item_annotations(item_id)
+        assert (work.annotator, work.source) == ("ana", AnnotationSource.HUMAN)
+
+
+async def test_an_item_deleted_before_it_was_heard_of_never_gets_an_open_task(
+    twins: AnnotationTwins,
+) -> None:
+    pid = await twins.project()
+    await twins.publish(pid, "early", DELETED)
+    await twins.publish(pid, "", DELETED)  # names no item: nothing to cancel
+    await twins.add_items(pid, "early")
+    [task] = twins.stores.tasks.tasks.values()
+    assert (task.item_id, task.status, task.item_ready) == ("early", TaskStatus.CANCELLED, True)
+    assert twins.uow.emitted("task_created") == []
+    assert await twins.annotation.next_task(pid, "ana") is None
+    assert (await twins.annotation.queue_stats(pid))["cancelled"] == 1

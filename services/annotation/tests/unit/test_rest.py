@@ -139,6 +139,7 @@ async def test_tasks_are_handed_out_shown_and_worked_on(
         "auto_accepted": 0,
         "pending": 0,
         "gold": 0,
+        "cancelled": 0,
     }
 
     url = f"/v1/tasks/{task['task_id']}/annotations"

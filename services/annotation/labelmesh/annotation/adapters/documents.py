@@ -52,6 +52,7 @@ def task_from_document(document: Document) -> Task:
         suggestion_model=ModelRef(id=model.get("id", ""), version=model.get("version", "")),
         prediction_error=document.get("prediction_error") or "",
         position=int(document.get("position", UNQUEUED)),
+        item_deleted=bool(document.get("item_deleted")),
     )
 
 
@@ -87,6 +88,7 @@ def task_document(task: Task) -> Document:
         "prediction_error": task.prediction_error,
         "lane": str(task.lane),
         "position": task.position,
+        "item_deleted": task.item_deleted,
     }
 
 
