@@ -50,6 +50,7 @@ class AsyncClient:
         self.models = resources.Models(self.transport)
         self.datasets = resources.Datasets(self.transport)
         self.exports = resources.Exports(self.transport)
+        self.buckets = resources.Buckets(self.transport)
         self.audit = resources.Audit(self.transport)
         self.access = resources.Access(self.transport)
 
@@ -140,6 +141,7 @@ class Client:
         self.models = wrap(self._async.models)
         self.datasets = wrap(self._async.datasets)
         self.exports = wrap(self._async.exports)
+        self.buckets = wrap(self._async.buckets)
         self.audit = wrap(self._async.audit)
         self.access = wrap(self._async.access)
 

@@ -169,6 +169,63 @@ class ExportJob(Result):
         return self.state in ("EXPORT_STATE_SUCCEEDED", "EXPORT_STATE_FAILED")
 
 
+class SyncCounts(Result):
+    """What a bucket's sync did so far; proto-JSON's uint64 strings become ints."""
+
+    listed: int = 0
+    read: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    deleted: int = 0
+
+
+class SyncFailure(Result):
+    """An object a sync could not take in, and why."""
+
+    key: str = ""
+    reason: str = ""
+
+
+class Bucket(Result):
+    """A bucket registered as a project's source, with its latest sync."""
+
+    bucket_id: str
+    project_id: str = ""
+    endpoint: str = ""
+    secure: bool = False
+    region: str = ""
+    bucket: str = ""
+    prefix: str = ""
+    mode: str = ""
+    mirror_deletions: bool = False
+    access_key_id: str = ""
+    created_by: str = ""
+    created_at: datetime | None = None
+    cursor: str = ""
+    state: str = ""
+    full: bool = False
+    counts: SyncCounts = Field(default_factory=SyncCounts)
+    error: str = ""
+    sync_started_at: datetime | None = None
+    sync_finished_at: datetime | None = None
+    failures: list[SyncFailure] = Field(default_factory=list)
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    @property
+    def syncing(self) -> bool:
+        """A sync is queued or running."""
+        return self.state in ("SYNC_STATE_QUEUED", "SYNC_STATE_RUNNING")
+
+    @property
+    def finished(self) -> bool:
+        """The latest sync succeeded or failed (a bucket never synced has not finished)."""
+        return self.state in ("SYNC_STATE_SUCCEEDED", "SYNC_STATE_FAILED")
+
+
 class AuditEntry(Result):
     sequence: int = 0
     event_id: str = ""

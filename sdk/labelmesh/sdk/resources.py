@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from labelmesh.sdk import sources
+from labelmesh.sdk.bucket_location import BucketSettingError, checked_endpoint, location_of
 from labelmesh.sdk.migrate.common import Migration
 from labelmesh.sdk.models import (
     Annotation,
     AuditEntry,
     BrowsedItem,
+    Bucket,
     DatasetVersion,
     ExportJob,
     Item,
@@ -475,6 +477,88 @@ class Exports(Resource):
             finally:
                 handle.close()
         return target
+
+
+BUCKET_MODES = {"reference": "BUCKET_MODE_REFERENCE", "copy": "BUCKET_MODE_COPY"}
+
+
+def bucket_mode(mode: str) -> str:
+    """The BucketMode of "reference" or "copy" (or of the enum's own name)."""
+    if mode in BUCKET_MODES.values():
+        return mode
+    if mode.lower() in BUCKET_MODES:
+        return BUCKET_MODES[mode.lower()]
+    raise BucketSettingError("mode", f"{mode!r} is not reference or copy")
+
+
+class Buckets(Resource):
+    async def register(
+        self,
+        project_id: str,
+        uri_or_bucket: str,
+        *,
+        endpoint: str,
+        mode: str = "reference",
+        prefix: str = "",
+        region: str = "",
+        secure: bool = True,
+        mirror_deletions: bool = False,
+        access_key_id: str = "",
+        secret_access_key: str = "",
+    ) -> Bucket:
+        """Register a bucket (`s3://bucket/prefix`, or its name and `prefix`) at
+        `endpoint` (host or host:port) as the project's source. Registering it
+        again keeps its id and updates its settings. In "reference" mode media
+        stays in the bucket; in "copy" mode it is copied into LabelMesh."""
+        location = location_of(uri_or_bucket, prefix)
+        if bool(access_key_id) != bool(secret_access_key):
+            missing = "secret_access_key" if access_key_id else "access_key_id"
+            raise BucketSettingError(missing, "give both keys, or neither for a public bucket")
+        body = {
+            "endpoint": checked_endpoint(endpoint),
+            "secure": secure,
+            "region": region,
+            "bucket": location.bucket,
+            "prefix": location.prefix,
+            "mode": bucket_mode(mode),
+            "mirror_deletions": mirror_deletions,
+            "access_key_id": access_key_id,
+            "secret_access_key": secret_access_key,
+        }
+        # The bucket's id derives from what it is, so a retried request
+        # updates the same registration.
+        path = f"/v1/projects/{project_id}/buckets"
+        return Bucket(**(await self._t.json("POST", "ingest", path, json=body))["bucket"])
+
+    async def get(self, bucket_id: str) -> Bucket:
+        return Bucket(**(await self._t.json("GET", "ingest", f"/v1/buckets/{bucket_id}"))["bucket"])
+
+    async def list(self, project_id: str) -> list[Bucket]:
+        """The project's buckets, oldest first, each with its latest sync."""
+        answer = await self._t.json("GET", "ingest", f"/v1/projects/{project_id}/buckets")
+        return [Bucket(**b) for b in answer.get("buckets", [])]
+
+    async def sync(self, bucket_id: str, full: bool = False) -> Bucket:
+        """Queue a sync of the keys after the cursor (every key with `full`); a
+        sync already queued or running is returned instead of a new one, which
+        also makes a retried request (after a 429: too many syncs wait) harmless."""
+        path = f"/v1/buckets/{bucket_id}/syncs"
+        return Bucket(**(await self._t.json("POST", "ingest", path, json={"full": full}))["bucket"])
+
+    async def wait(
+        self,
+        bucket_id: str,
+        poll_seconds: float = 0.5,
+        progress: Callable[[Bucket], None] | None = None,
+    ) -> Bucket:
+        """Poll the bucket until no sync is queued or running."""
+        while True:
+            bucket = await self.get(bucket_id)
+            if progress is not None:
+                progress(bucket)
+            if not bucket.syncing:
+                return bucket
+            await asyncio.sleep(poll_seconds)
 
 
 class Audit(Resource):
