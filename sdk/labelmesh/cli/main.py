@@ -10,6 +10,7 @@ from rich.console import Console
 from labelmesh.cli import config
 from labelmesh.cli.audit import audit
 from labelmesh.cli.browse import items, models, projects, tasks
+from labelmesh.cli.buckets import import_s3, list_buckets
 from labelmesh.cli.context import run
 from labelmesh.cli.datasets import datasets, export
 from labelmesh.cli.imports import app as imports
@@ -29,6 +30,8 @@ app.add_typer(datasets, name="datasets")
 app.add_typer(audit, name="audit")
 app.add_typer(models, name="models")
 app.command("export")(export)
+app.command("buckets")(list_buckets)
+imports.command("s3")(import_s3)
 
 
 @app.callback()

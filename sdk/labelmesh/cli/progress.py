@@ -1,4 +1,5 @@
-"""Rich progress bars for uploads and exports: counts, rate and time left."""
+"""Rich progress bars for uploads and exports (counts, rate and time left),
+and the counts of a bucket's sync as it goes."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
+    SpinnerColumn,
     Task,
     TaskID,
     TaskProgressColumn,
@@ -21,7 +23,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from labelmesh.sdk.models import ExportJob
+from labelmesh.sdk.models import Bucket, ExportJob, SyncCounts
 from labelmesh.sdk.uploads import UploadReport
 
 
@@ -106,3 +108,44 @@ def export_bars(console: Console, enabled: bool) -> Iterator[ExportBars]:
         disable=not enabled,
     ) as progress:
         yield ExportBars(progress)
+
+
+def sync_counts(counts: SyncCounts) -> str:
+    """A sync's counts as Rich markup, in the order a sync reaches them."""
+    return (
+        f"{counts.listed:,} listed, {counts.read:,} read, "
+        f"[green]{counts.stored:,} stored[/], [yellow]{counts.duplicates:,} duplicates[/], "
+        f"[red]{counts.failed:,} failed[/], {counts.deleted:,} deleted"
+    )
+
+
+def sync_state(state: str) -> str:
+    """SYNC_STATE_RUNNING as "running"; a bucket never synced says so."""
+    name = state.removeprefix("SYNC_STATE_").lower()
+    return "never synced" if name in ("", "unspecified") else name
+
+
+class SyncDisplay:
+    """Where a bucket's sync stands; called with the bucket at each poll."""
+
+    def __init__(self, progress: Progress, task: TaskID) -> None:
+        self._progress = progress
+        self._task = task
+
+    def __call__(self, bucket: Bucket) -> None:
+        detail = f"{sync_state(bucket.state)}: {sync_counts(bucket.counts)}"
+        self._progress.update(self._task, completed=bucket.counts.listed, detail=detail)
+
+
+@contextmanager
+def sync_display(console: Console, label: str, enabled: bool) -> Iterator[SyncDisplay]:
+    # A listing's length is unknown until it ends: a spinner, not a bar.
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not enabled,
+    ) as progress:
+        yield SyncDisplay(progress, progress.add_task(label, total=None, detail="queued"))

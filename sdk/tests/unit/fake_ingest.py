@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from typing import Any
@@ -38,7 +39,8 @@ class FakeIngest:
         return httpx.Response(404, json={"detail": f"no route {path}"})
 
     def register(self, project_id: str, body: dict[str, Any]) -> httpx.Response:
-        bucket_id = f"bkt-{project_id}-{body['bucket']}-{body['prefix']}"
+        identity = "\0".join((project_id, body["endpoint"], body["bucket"], body["prefix"]))
+        bucket_id = "bkt_" + hashlib.sha256(identity.encode()).hexdigest()[:16]
         known = bucket_id in self.buckets
         settings = {k: v for k, v in body.items() if k != "secret_access_key"}
         # Proto-JSON as ingest writes it: fields without presence always printed.
