@@ -17,6 +17,7 @@ from labelmesh.v1.events_pb2 import (
     DataType,
     Envelope,
     GoldStandardSet,
+    ItemDeleted,
     ItemIngested,
 )
 from labelmesh.v1.geometry_pb2 import Classification, Label
@@ -125,8 +126,9 @@ async def test_queue_stats_count_regular_tasks_by_status_and_gold_apart(
     rest: httpx.AsyncClient,
 ) -> None:
     pid = await live.project()
-    await live.add_items(pid, ["open", "taken", "handed-in", "gold"])
+    await live.add_items(pid, ["open", "taken", "handed-in", "gold", "deleted"])
     await live.publish(pid, "gold", [GoldStandardSet(labels=POLITICS)])
+    await live.publish(pid, "deleted", [ItemDeleted(reason="object deleted")])
     await live.publish(pid, "waiting", [ItemIngested(data_type=DataType.DATA_TYPE_TEXT, text="x")])
     await live.publish(pid, "model-did-it", [AnnotationAutoAccepted(annotation_id="a-1")])
     assert await app.next_task(pid, "ana") is not None
@@ -142,6 +144,7 @@ async def test_queue_stats_count_regular_tasks_by_status_and_gold_apart(
         "auto_accepted": 1,
         "pending": 1,
         "gold": 1,
+        "cancelled": 1,
     }
     assert await app.queue_stats(pid) == expected
     response = await rest.get(f"/v1/projects/{pid}/queue")
