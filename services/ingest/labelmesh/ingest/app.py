@@ -11,10 +11,18 @@ from labelmesh.core.projects import MongoProjectDirectory
 from labelmesh.core.runner import ServiceDefinition
 from labelmesh.core.storage import object_store_from_settings
 from labelmesh.ingest import handlers
+from labelmesh.ingest.adapters.bucket_objects import MongoObjectRecords
+from labelmesh.ingest.adapters.buckets import MongoBucketRepository
 from labelmesh.ingest.adapters.fetcher import HttpFetcher
 from labelmesh.ingest.adapters.repository import MongoItemRepository
+from labelmesh.ingest.adapters.s3_buckets import MinioBucketReaders
 from labelmesh.ingest.addresses import AddressPolicy
 from labelmesh.ingest.api import grpc, rest
+from labelmesh.ingest.buckets.endpoints import EndpointCheck
+from labelmesh.ingest.buckets.notifications import BucketNotifications
+from labelmesh.ingest.buckets.registry import Buckets
+from labelmesh.ingest.buckets.sync import BucketSync, ObjectIntake
+from labelmesh.ingest.buckets.worker import SyncWorker
 from labelmesh.ingest.config import IngestSettings
 from labelmesh.ingest.handlers import IngestFetch
 from labelmesh.ingest.manifest_import import ManifestImport
@@ -30,6 +38,8 @@ class IngestApp:
     urls: UrlImport
     items: MongoItemRepository
     projects: MongoProjectDirectory
+    buckets: Buckets
+    sync_worker: SyncWorker
     events: Dispatcher[IngestFetch]
     service: ServiceDefinition
 
@@ -41,8 +51,9 @@ def build_app(settings: IngestSettings) -> IngestApp:
     store = object_store_from_settings(settings)
     metrics = IngestMetrics(platform.registry)
     ingest = Ingest(items, projects, store, platform.uow, metrics, settings.max_item_bytes)
+    policy = AddressPolicy(settings.url_allowed_networks)
     fetcher = HttpFetcher(
-        AddressPolicy(settings.url_allowed_networks),
+        policy,
         max_bytes=settings.max_item_bytes,
         connect_timeout=settings.url_connect_timeout_seconds,
         total_timeout=settings.url_timeout_seconds,
@@ -57,23 +68,42 @@ def build_app(settings: IngestSettings) -> IngestApp:
     )
     events = Dispatcher(handlers.TABLE, platform.uow, SERVICE, handlers.fetch_starter(projects))
 
+    bucket_repository = MongoBucketRepository(platform.db)
+    objects = MongoObjectRecords(platform.db)
+    readers = MinioBucketReaders()
+    endpoints = EndpointCheck(policy)
+    intake = ObjectIntake(ingest, objects, readers, settings.url_batch_bytes)
+    sync_worker = SyncWorker(bucket_repository, BucketSync(intake, endpoints.check))
+    buckets = Buckets(
+        bucket_repository,
+        projects,
+        readers,
+        BucketNotifications(intake),
+        endpoints.check,
+        settings.bucket_sync_max_waiting,
+        wake=sync_worker.wake,
+    )
+
     async def on_start() -> None:
         await items.ensure_indexes()
+        await bucket_repository.ensure_indexes()
+        await objects.ensure_indexes()
         await store.ensure_ready()
 
     manifests = ManifestImport(ingest, urls, store)
     gate = ProjectGate(directory_organizations(projects.get))
-    secured = SecuredIngest(ingest, gate, urls, manifests)
+    secured = SecuredIngest(ingest, gate, urls, manifests, buckets)
     service = ServiceDefinition(
         platform=platform,
         router=rest.router(secured),
         grpc_services=[grpc.grpc_service(secured, platform.authenticator, settings.max_item_bytes)],
         events=events,
         on_start=on_start,
+        background=[sync_worker.run],
         # One file at the largest accepted size, with room for a batch's other parts.
         max_request_bytes=settings.max_item_bytes + settings.max_request_bytes,
     )
-    return IngestApp(ingest, urls, items, projects, events, service)
+    return IngestApp(ingest, urls, items, projects, buckets, sync_worker, events, service)
 
 
 def build(settings: IngestSettings) -> ServiceDefinition:

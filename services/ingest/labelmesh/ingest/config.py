@@ -33,6 +33,11 @@ class IngestSettings(ServiceSettings):
         default=0, ge=0, validation_alias="LABELMESH_INGEST_URL_BATCH_MAX_BYTES"
     )
 
+    # Bucket syncs queued at once over all buckets; past it, asking is refused (429).
+    bucket_sync_max_waiting: int = Field(
+        default=100, ge=1, validation_alias="LABELMESH_INGEST_BUCKET_SYNC_MAX_WAITING"
+    )
+
     @field_validator("url_allow_networks")
     @classmethod
     def _networks(cls, value: str) -> str:

@@ -9,6 +9,7 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import PIL.Image
 
@@ -65,6 +66,17 @@ def item_id_for(project_id: str, sha256: str) -> str:
 
 
 @dataclass(frozen=True)
+class MediaRef:
+    """Media that stays in a customer's bucket: where it is, and a presigned URL
+    that reads it until `url_expires_at`."""
+
+    bucket_id: str
+    uri: str
+    url: str
+    url_expires_at: datetime
+
+
+@dataclass(frozen=True)
 class Upload:
     """One item as received, before validation."""
 
@@ -79,6 +91,8 @@ class Upload:
     # How the item came in (`default_source` of `prepare` when empty) and from where.
     source: str = ""
     source_uri: str = ""
+    # Set when the media is not to be copied: the item refers to it where it is.
+    media_ref: MediaRef | None = None
 
 
 @dataclass(frozen=True)
@@ -96,7 +110,7 @@ class PreparedItem:
     metadata: dict[str, str]
     # Kept in the item's record rather than in the object store (short text).
     inline: bool
-    # Where the object store keeps the content; empty when inline.
+    # Where the object store keeps the content; empty when inline or referenced.
     media_key: str
     # An image's pixel size from its header; 0 and 0 when not an image or unreadable.
     width: int = 0
@@ -105,6 +119,7 @@ class PreparedItem:
     source_uri: str = ""
     annotations: tuple[ImportedAnnotation, ...] = ()
     predictions: tuple[ImportedPrediction, ...] = ()
+    media_ref: MediaRef | None = None
 
 
 def data_type_of(content_type: str) -> DataType:
@@ -181,13 +196,14 @@ def prepare(
         text=text,
         metadata=dict(upload.metadata),
         inline=inline,
-        media_key="" if inline else media_key(project_id, item_id, sha256),
+        media_key="" if inline or upload.media_ref else media_key(project_id, item_id, sha256),
         width=width,
         height=height,
         source=source,
         source_uri=source_uri,
         annotations=annotations,
         predictions=predictions,
+        media_ref=None if inline else upload.media_ref,
     )
 
 

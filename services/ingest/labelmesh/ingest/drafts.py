@@ -9,7 +9,7 @@ from datetime import datetime
 from labelmesh.core.envelopes import new_envelope
 from labelmesh.ingest.domain import PreparedItem
 from labelmesh.ingest.records import StoredItem
-from labelmesh.v1.events_pb2 import Actor, Envelope, ItemIngested
+from labelmesh.v1.events_pb2 import Actor, Envelope, ItemDeleted, ItemIngested
 
 
 def ingested_events(
@@ -41,6 +41,10 @@ def ingested_events(
         ingested.source_uri = item.source_uri
         ingested.imported_annotations.extend(item.annotations)
         ingested.imported_predictions.extend(item.predictions)
+        if item.media_ref is not None:
+            ingested.media_uri = item.media_ref.uri
+            ingested.media_url = item.media_ref.url
+            ingested.media_url_expires_at.FromDatetime(item.media_ref.url_expires_at)
         events[item.sha256] = event
     return events
 
@@ -63,4 +67,14 @@ def stored(item: PreparedItem, at: datetime) -> StoredItem:
         height=item.height,
         source=item.source,
         source_uri=item.source_uri,
+        media_uri=item.media_ref.uri if item.media_ref else "",
+        bucket_id=item.media_ref.bucket_id if item.media_ref else "",
+    )
+
+
+def deleted_event(item: StoredItem, reason: str, actor: Actor, producer: str) -> Envelope:
+    """The ItemDeleted event of an item removed for `reason`."""
+    payload = ItemDeleted(reason=reason, source_uri=item.source_uri)
+    return new_envelope(
+        payload, producer=producer, actor=actor, project_id=item.project_id, item_id=item.item_id
     )

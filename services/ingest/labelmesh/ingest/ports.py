@@ -23,6 +23,14 @@ class ItemRepository(Protocol):
 
     async def get(self, item_id: str) -> StoredItem | None: ...
 
+    async def get_many(self, item_ids: Sequence[str]) -> list[StoredItem]:
+        """The items of these ids that are stored, in no particular order."""
+        ...
+
+    async def delete(self, tx: Transaction, item_ids: Sequence[str]) -> None:
+        """Remove the items; ids not stored are skipped."""
+        ...
+
 
 class UrlFetcher(Protocol):
     """Fetches what a URL import names, within the service's address policy and limits."""

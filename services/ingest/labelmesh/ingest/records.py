@@ -33,3 +33,7 @@ class StoredItem:
     # How it came in ("upload", "url", "manifest", or a tool's name) and from where.
     source: str = "upload"
     source_uri: str = ""
+    # Media that stays in a registered bucket ("s3://bucket/key"; `media_key` is
+    # then empty), and that bucket, whose credentials presign reads of it.
+    media_uri: str = ""
+    bucket_id: str = ""

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import IO
 
 from labelmesh.core.access import Permission, Principal, ProjectGate
+from labelmesh.core.errors import InvalidField
+from labelmesh.ingest.buckets.notifications import EventOutcome, ObjectEvent
+from labelmesh.ingest.buckets.records import StoredBucket
+from labelmesh.ingest.buckets.registry import Buckets
 from labelmesh.ingest.domain import Upload
 from labelmesh.ingest.manifest_import import ManifestImport
 from labelmesh.ingest.records import StoredItem
 from labelmesh.ingest.url_import import UrlImport, UrlItem
 from labelmesh.ingest.usecases import Ingest, UploadOutcome
-from labelmesh.v1.ingest_service_pb2 import ManifestFormat, ManifestMapping
+from labelmesh.v1.ingest_service_pb2 import (
+    Bucket,
+    ManifestFormat,
+    ManifestMapping,
+    RegisterBucketRequest,
+)
 
 
 @dataclass(frozen=True)
@@ -21,6 +31,7 @@ class SecuredIngest:
     gate: ProjectGate
     urls: UrlImport
     manifests: ManifestImport
+    buckets: Buckets
 
     async def upload(
         self,
@@ -38,8 +49,14 @@ class SecuredIngest:
         await self.gate.check(caller, Permission.READ_ITEMS, item.project_id)
         return item
 
-    async def media(self, caller: Principal, item_id: str) -> tuple[bytes, str]:
-        return await self.ingest.media_of(await self.item(caller, item_id))
+    async def media_of(self, item: StoredItem) -> tuple[bytes, str]:
+        """The media of an item the caller was allowed to read."""
+        return await self.ingest.media_of(item)
+
+    async def media_link(self, item: StoredItem) -> tuple[str, datetime] | None:
+        """A fresh presigned URL of an item read before whose media stays in
+        its bucket, and when it expires; None for media ingest keeps."""
+        return await self.buckets.media_link(item) if item.media_uri else None
 
     async def import_urls(
         self, caller: Principal, project_id: str, items: Sequence[UrlItem]
@@ -63,3 +80,37 @@ class SecuredIngest:
         return await self.manifests.import_manifest(
             project_id, file, format_, mapping, caller.actor
         )
+
+    async def register_bucket(
+        self, caller: Principal, request: RegisterBucketRequest
+    ) -> tuple[Bucket, bool]:
+        if not request.project_id:
+            raise InvalidField("project_id", "required")
+        await self.gate.check(caller, Permission.IMPORT_ITEMS, request.project_id)
+        return await self.buckets.register(request, caller.label)
+
+    async def bucket(self, caller: Principal, bucket_id: str) -> Bucket:
+        return (await self._bucket(caller, Permission.READ_ITEMS, bucket_id)).bucket
+
+    async def project_buckets(self, caller: Principal, project_id: str) -> list[Bucket]:
+        await self.gate.check(caller, Permission.READ_ITEMS, project_id)
+        return await self.buckets.of_project(project_id)
+
+    async def sync_bucket(
+        self, caller: Principal, bucket_id: str, full: bool
+    ) -> tuple[Bucket, bool]:
+        await self._bucket(caller, Permission.IMPORT_ITEMS, bucket_id)
+        return await self.buckets.sync(bucket_id, full, caller.actor)
+
+    async def notify_bucket(
+        self, caller: Principal, bucket_id: str, events: Sequence[ObjectEvent]
+    ) -> list[EventOutcome]:
+        await self._bucket(caller, Permission.IMPORT_ITEMS, bucket_id)
+        return await self.buckets.notify(bucket_id, events, caller.actor)
+
+    async def _bucket(
+        self, caller: Principal, permission: Permission, bucket_id: str
+    ) -> StoredBucket:
+        stored = await self.buckets.stored(bucket_id)
+        await self.gate.check(caller, permission, stored.bucket.project_id)
+        return stored

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -15,7 +15,7 @@ from labelmesh.core.projects import ProjectDirectory
 from labelmesh.core.storage import ObjectStore
 from labelmesh.core.uow import Transaction, UnitOfWork
 from labelmesh.ingest.domain import PreparedItem, Upload, prepare
-from labelmesh.ingest.drafts import ingested_events, stored
+from labelmesh.ingest.drafts import deleted_event, ingested_events, stored
 from labelmesh.ingest.imported import UPLOAD_SOURCE
 from labelmesh.ingest.metrics import IngestMetrics
 from labelmesh.ingest.ports import ItemRepository
@@ -161,7 +161,7 @@ class Ingest:
             built = await events
             tx.emit(*(built[item.sha256] for item in new), *rejected)
 
-        media = [item for item in new if not item.inline]
+        media = [item for item in new if item.media_key]
         await self._store_media(media)
         try:
             async with self._writing:
@@ -227,6 +227,32 @@ class Ingest:
             self.metrics.items.labels("rejected", "unknown").inc(rejected)
         if duplicates:
             self.metrics.items.labels("duplicate", "unknown").inc(duplicates)
+
+    async def delete_items(
+        self, reasons: Mapping[str, str], actor: Actor, source: str
+    ) -> list[StoredItem]:
+        """Delete the items of these ids that came in from `source`, each for
+        its reason, and emit their ItemDeleted events in one transaction; then
+        the media copied for them. Ids of items not stored are skipped."""
+        if not reasons:
+            return []
+        found = [i for i in await self.items.get_many(list(reasons)) if i.source == source]
+        if not found:
+            return []
+
+        async def write(tx: Transaction) -> None:
+            await self.items.delete(tx, [item.item_id for item in found])
+            tx.emit(*(deleted_event(i, reasons[i.item_id], actor, SERVICE) for i in found))
+
+        await self.uow.run(write)
+        keys = [item.media_key for item in found if item.media_key]
+        results = await asyncio.gather(
+            *(self.store.delete(k) for k in keys), return_exceptions=True
+        )
+        for key, result in zip(keys, results, strict=True):
+            if isinstance(result, Exception):
+                log.warning("the media %s of a deleted item stays behind: %r", key, result)
+        return found
 
     async def get_item(self, item_id: str) -> StoredItem:
         item = await self.items.get(item_id)

@@ -4,10 +4,12 @@ REST returns the same messages as proto-JSON."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from labelmesh.ingest.buckets.notifications import EventOutcome
 from labelmesh.ingest.records import StoredItem
 from labelmesh.ingest.usecases import UploadOutcome
 from labelmesh.v1 import ingest_service_pb2 as pb
@@ -46,10 +48,11 @@ def upload_results_json(outcomes: Iterable[UploadOutcome]) -> dict[str, Any]:
     return {"results": results}
 
 
-def item(stored: StoredItem) -> pb.GetItemResponse:
+def item(stored: StoredItem, link: tuple[str, datetime] | None = None) -> pb.GetItemResponse:
+    """An item; `link` is a presigned URL of media that stays in its bucket."""
     created_at = Timestamp()
     created_at.FromDatetime(stored.created_at)
-    return pb.GetItemResponse(
+    response = pb.GetItemResponse(
         item_id=stored.item_id,
         project_id=stored.project_id,
         item=ItemIngested(
@@ -64,6 +67,28 @@ def item(stored: StoredItem) -> pb.GetItemResponse:
             height=stored.height,
             source=stored.source,
             source_uri=stored.source_uri,
+            media_uri=stored.media_uri,
         ),
         created_at=created_at,
+    )
+    if link is not None:
+        response.item.media_url = link[0]
+        response.item.media_url_expires_at.FromDatetime(link[1])
+    return response
+
+
+def event_results(outcomes: Iterable[EventOutcome]) -> pb.NotifyBucketEventsResponse:
+    return pb.NotifyBucketEventsResponse(
+        results=[
+            pb.BucketEventResult(
+                index=o.index,
+                item_id=o.item_id,
+                duplicate=o.duplicate,
+                deleted=o.deleted,
+                error=FieldViolation(field=o.error.field, reason=o.error.reason)
+                if o.error
+                else None,
+            )
+            for o in outcomes
+        ]
     )

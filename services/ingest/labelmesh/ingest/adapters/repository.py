@@ -44,6 +44,8 @@ def _record(document: Document) -> StoredItem:
         # Items stored before sources were recorded came in by upload.
         source=document.get("source", "upload"),
         source_uri=document.get("source_uri", ""),
+        media_uri=document.get("media_uri", ""),
+        bucket_id=document.get("bucket_id", ""),
     )
 
 
@@ -73,3 +75,10 @@ class MongoItemRepository:
     async def get(self, item_id: str) -> StoredItem | None:
         document = await self.items.find_one({"_id": item_id})
         return _record(document) if document else None
+
+    async def get_many(self, item_ids: Sequence[str]) -> list[StoredItem]:
+        return [_record(d) for d in await find_in(self.items, "_id", list(item_ids))]
+
+    async def delete(self, tx: Transaction, item_ids: Sequence[str]) -> None:
+        if item_ids:
+            await self.items.delete_many({"_id": {"$in": list(item_ids)}}, session=session_of(tx))

@@ -13,6 +13,7 @@ from labelmesh.core.authentication import Authenticator
 from labelmesh.core.errors import InvalidField
 from labelmesh.core.runner import GrpcService
 from labelmesh.ingest import views
+from labelmesh.ingest.buckets.notifications import ObjectEvent
 from labelmesh.ingest.domain import Upload
 from labelmesh.ingest.manifest import format_of
 from labelmesh.ingest.secured import SecuredIngest
@@ -110,7 +111,48 @@ class IngestServicer(pb_grpc.IngestServiceServicer):
         self, request: pb.GetItemRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetItemResponse:
         caller = await grpc_principal(self.authenticator, context)
-        return views.item(await self.ingest.item(caller, request.item_id))
+        item = await self.ingest.item(caller, request.item_id)
+        return views.item(item, await self.ingest.media_link(item))
+
+    @grpc_errors
+    async def RegisterBucket(
+        self, request: pb.RegisterBucketRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RegisterBucketResponse:
+        caller = await grpc_principal(self.authenticator, context)
+        bucket, _ = await self.ingest.register_bucket(caller, request)
+        return pb.RegisterBucketResponse(bucket=bucket)
+
+    @grpc_errors
+    async def GetBucket(
+        self, request: pb.GetBucketRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetBucketResponse:
+        caller = await grpc_principal(self.authenticator, context)
+        return pb.GetBucketResponse(bucket=await self.ingest.bucket(caller, request.bucket_id))
+
+    @grpc_errors
+    async def ListBuckets(
+        self, request: pb.ListBucketsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListBucketsResponse:
+        caller = await grpc_principal(self.authenticator, context)
+        buckets = await self.ingest.project_buckets(caller, request.project_id)
+        return pb.ListBucketsResponse(buckets=buckets)
+
+    @grpc_errors
+    async def SyncBucket(
+        self, request: pb.SyncBucketRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SyncBucketResponse:
+        caller = await grpc_principal(self.authenticator, context)
+        bucket, _ = await self.ingest.sync_bucket(caller, request.bucket_id, request.full)
+        return pb.SyncBucketResponse(bucket=bucket)
+
+    @grpc_errors
+    async def NotifyBucketEvents(
+        self, request: pb.NotifyBucketEventsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.NotifyBucketEventsResponse:
+        caller = await grpc_principal(self.authenticator, context)
+        events = [ObjectEvent(e.kind, e.key) for e in request.events]
+        outcomes = await self.ingest.notify_bucket(caller, request.bucket_id, events)
+        return views.event_results(outcomes)
 
     @grpc_errors
     async def ImportUrls(
