@@ -30,6 +30,8 @@ def stack(
     env = {
         **stack_env(kafka_bootstrap, mongo_uri, "e2e", root),
         "LABELMESH_OUTBOX_POLL_SECONDS": "0.05",
+        # Buckets on the tests' S3 server, which listens on loopback, may be registered.
+        "LABELMESH_INGEST_URL_ALLOW_NETWORKS": "127.0.0.0/8",
     }
     with running_services(env, root / "logs") as addresses:
         yield addresses

@@ -9,6 +9,7 @@ protos' service descriptors, so an endpoint without an entry here fails
 
 from __future__ import annotations
 
+import io
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ import grpc
 import httpx
 import pytest
 from google.protobuf.message import Message
+from minio import Minio
 
 from labelmesh.devstack.keys import StackKeys
 from labelmesh.devstack.services import ServiceAddress
@@ -111,6 +113,7 @@ class World:
     transport: str
     stack: dict[str, ServiceAddress]
     keys: StackKeys
+    s3_endpoint: str  # host:port of an S3 server holding the project's bucket
     project_id: str = ""
     submitted_item: str = ""  # annotated by the annotator, reviewed, audited
     held_task: str = ""  # the annotator's task, not yet submitted
@@ -120,6 +123,7 @@ class World:
     model_id: str = ""
     version_id: str = ""  # a dataset version of the project
     export_job: str = ""  # a finished JSONL export of the version
+    bucket_id: str = ""  # registered by reference, with one object in it
     credentials: dict[str, str] = field(default_factory=dict)
 
     def subject(self, role: str) -> str:
@@ -148,8 +152,32 @@ def _member(admin: httpx.Client, world: World, project_id: str, subject: str, ro
     assert response.status_code == 200, response.text
 
 
-def build_world(transport: str, stack: dict[str, ServiceAddress], keys: StackKeys) -> World:
-    world = World(transport, stack, keys)
+def _registration(world: World) -> dict[str, Any]:
+    return {
+        "endpoint": world.s3_endpoint,
+        "bucket": f"matrix-{world.transport}",
+        "mode": "BUCKET_MODE_REFERENCE",
+        "access_key_id": "matrix",
+        "secret_access_key": "matrix-secret",
+    }
+
+
+def _register_bucket(admin: httpx.Client, world: World) -> str:
+    s3 = Minio(world.s3_endpoint, access_key="matrix", secret_key="matrix-secret", secure=False)
+    s3.make_bucket(f"matrix-{world.transport}")
+    s3.put_object(f"matrix-{world.transport}", "note.txt", io.BytesIO(b"matrix"), 6)
+    registered = admin.post(
+        world.url("ingest", f"/v1/projects/{world.project_id}/buckets"), json=_registration(world)
+    )
+    assert registered.status_code == 201, registered.text
+    bucket_id: str = registered.json()["bucket"]["bucket_id"]
+    return bucket_id
+
+
+def build_world(
+    transport: str, stack: dict[str, ServiceAddress], keys: StackKeys, s3_endpoint: str
+) -> World:
+    world = World(transport, stack, keys, s3_endpoint)
     with _admin(world) as admin:
         # Who reviews comes from the memberships below, which review keeps a view of.
         policy = {
@@ -191,6 +219,7 @@ def build_world(transport: str, stack: dict[str, ServiceAddress], keys: StackKey
         upload = world.url("ingest", f"/v1/projects/{world.project_id}/items")
         body = {"items": [{"text": f"{transport} match report {n}"} for n in range(2)]}
         wait_for(lambda: admin.post(upload, json=body).status_code == 200, "ingest to know it")
+        world.bucket_id = _register_bucket(admin, world)
 
     annotator = httpx.Client(timeout=60, headers=_bearer(world.credentials["annotator"]))
     reviewer = httpx.Client(timeout=60, headers=_bearer(world.credentials["reviewer"]))
@@ -271,6 +300,7 @@ def _rest(method: str, path: str, **kwargs: Any) -> RestCall:
             m=w.model_id,
             v=w.version_id,
             e=w.export_job,
+            b=w.bucket_id,
         ),
         {key: value(w) if callable(value) else value for key, value in kwargs.items()},
     )
@@ -319,8 +349,8 @@ REST: dict[str, tuple[Rule, RestCall]] = {
             files=lambda w: {"files": ("note.txt", str(uuid.uuid4()).encode(), "text/plain")},
         ),
     ),
-    # A URL nothing listens at, and that the address policy refuses: the request
-    # is answered (200) with the item's error, so only access decides the outcome.
+    # Nothing listens at this URL: the request is answered (200) with the
+    # item's error, so only access decides the outcome.
     "ingest POST /v1/projects/{project_id}/imports/urls": (
         project(IMPORTERS),
         _rest(
@@ -342,6 +372,28 @@ REST: dict[str, tuple[Rule, RestCall]] = {
     "ingest GET /v1/items/{item_id}/media": (
         project(EVERY_ROLE),
         _rest("GET", "/v1/items/{i}/media"),
+    ),
+    # Registered again with the same settings: 200, so only access decides the outcome.
+    "ingest POST /v1/projects/{project_id}/buckets": (
+        project(IMPORTERS),
+        _rest("POST", "/v1/projects/{p}/buckets", json=_registration),
+    ),
+    "ingest GET /v1/projects/{project_id}/buckets": (
+        project(EVERY_ROLE),
+        _rest("GET", "/v1/projects/{p}/buckets"),
+    ),
+    "ingest GET /v1/buckets/{bucket_id}": (project(EVERY_ROLE), _rest("GET", "/v1/buckets/{b}")),
+    "ingest POST /v1/buckets/{bucket_id}/syncs": (
+        project(IMPORTERS),
+        _rest("POST", "/v1/buckets/{b}/syncs", json={}),
+    ),
+    "ingest POST /v1/buckets/{bucket_id}/events": (
+        project(IMPORTERS),
+        _rest(
+            "POST",
+            "/v1/buckets/{b}/events",
+            json={"events": [{"kind": "BUCKET_EVENT_KIND_CREATED", "key": "note.txt"}]},
+        ),
     ),
     "inference GET /v1/models": (ANYONE, _rest("GET", "/v1/models")),
     "inference GET /v1/models/{model_id}": (ANYONE, _rest("GET", "/v1/models/{m}")),
@@ -621,6 +673,38 @@ GRPC: dict[str, tuple[Rule, Callable[[World], Any]]] = {
         project(EVERY_ROLE),
         lambda w: ingest_pb.GetItemRequest(item_id=w.submitted_item),
     ),
+    "labelmesh.v1.IngestService/RegisterBucket": (
+        project(IMPORTERS),
+        lambda w: ingest_pb.RegisterBucketRequest(
+            project_id=w.project_id,
+            endpoint=w.s3_endpoint,
+            bucket=f"matrix-{w.transport}",
+            mode=ingest_pb.BUCKET_MODE_REFERENCE,
+            access_key_id="matrix",
+            secret_access_key="matrix-secret",
+        ),
+    ),
+    "labelmesh.v1.IngestService/GetBucket": (
+        project(EVERY_ROLE),
+        lambda w: ingest_pb.GetBucketRequest(bucket_id=w.bucket_id),
+    ),
+    "labelmesh.v1.IngestService/ListBuckets": (
+        project(EVERY_ROLE),
+        lambda w: ingest_pb.ListBucketsRequest(project_id=w.project_id),
+    ),
+    "labelmesh.v1.IngestService/SyncBucket": (
+        project(IMPORTERS),
+        lambda w: ingest_pb.SyncBucketRequest(bucket_id=w.bucket_id),
+    ),
+    "labelmesh.v1.IngestService/NotifyBucketEvents": (
+        project(IMPORTERS),
+        lambda w: ingest_pb.NotifyBucketEventsRequest(
+            bucket_id=w.bucket_id,
+            events=[
+                ingest_pb.BucketEvent(kind=ingest_pb.BUCKET_EVENT_KIND_CREATED, key="note.txt")
+            ],
+        ),
+    ),
     "labelmesh.v1.InferenceService/ListModels": (
         ANYONE,
         lambda w: inference_pb.ListModelsRequest(),
@@ -845,13 +929,13 @@ def grpc_outcome(code: grpc.StatusCode) -> str:
 
 
 @pytest.fixture(scope="module")
-def rest_world(stack: dict[str, ServiceAddress], keys: StackKeys) -> World:
-    return build_world("rest", stack, keys)
+def rest_world(stack: dict[str, ServiceAddress], keys: StackKeys, moto_endpoint: str) -> World:
+    return build_world("rest", stack, keys, moto_endpoint)
 
 
 @pytest.fixture(scope="module")
-def grpc_world(stack: dict[str, ServiceAddress], keys: StackKeys) -> World:
-    return build_world("grpc", stack, keys)
+def grpc_world(stack: dict[str, ServiceAddress], keys: StackKeys, moto_endpoint: str) -> World:
+    return build_world("grpc", stack, keys, moto_endpoint)
 
 
 def test_every_endpoint_has_an_entry(stack: dict[str, ServiceAddress]) -> None:
