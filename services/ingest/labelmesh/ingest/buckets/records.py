@@ -14,8 +14,9 @@ class StoredBucket:
 
     bucket: Bucket
     secret_access_key: str = ""
-    # Full listings completed: objects a listing saw carry the number of the
-    # next one, so those the last listing did not see are found by equality.
+    # Full listings completed. Records carry this number; a full listing under
+    # way marks those it sees with the next, so those it did not see are found
+    # by equality.
     generation: int = 0
 
 

@@ -12,6 +12,7 @@ again and finds their items.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import posixpath
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from labelmesh.ingest.domain import MediaRef, Upload
 from labelmesh.ingest.sniff import sniffed_type
 from labelmesh.ingest.usecases import MAX_BATCH, Batch, Ingest, UploadOutcome
 from labelmesh.v1.events_pb2 import Actor
-from labelmesh.v1.ingest_service_pb2 import Bucket, BucketMode, SyncFailure
+from labelmesh.v1.ingest_service_pb2 import Bucket, BucketMode, SyncFailure, SyncState
 
 PAGE = 1000
 READS = 16
@@ -51,6 +52,8 @@ class TakenIn:
     read: bool
     record: ObjectRecord | None
     outcome: UploadOutcome
+    # Whether the item the object was before it was overwritten was deleted.
+    replaced: bool = False
 
 
 @dataclass(eq=False)
@@ -76,14 +79,21 @@ class ObjectIntake:
             taken += await self._take_in_group(stored, reader, group, actor)
         records = [t.record for t in taken if t.record is not None]
         await self.objects.put(bucket.bucket_id, records)
-        if bucket.mirror_deletions:
-            replaced = {
-                known[r.key].item_id: f"object overwritten: {object_uri(bucket, r.key)}"
-                for r in records
-                if r.key in known and known[r.key].item_id not in ("", r.item_id)
-            }
-            await self.delete_unreferenced(replaced, set(), actor)
-        return taken
+        if not bucket.mirror_deletions:
+            return taken
+        earlier = {
+            r.key: known[r.key].item_id
+            for r in records
+            if r.key in known and known[r.key].item_id not in ("", r.item_id)
+        }
+        reasons = {
+            item_id: f"object overwritten: {object_uri(bucket, key)}"
+            for key, item_id in earlier.items()
+        }
+        deleted = await self.delete_unreferenced(reasons, set(), actor)
+        return [
+            dataclasses.replace(t, replaced=earlier.get(t.listed.key) in deleted) for t in taken
+        ]
 
     async def delete_unreferenced(
         self, reasons: Mapping[str, str], leaving: set[str], actor: Actor
@@ -120,7 +130,7 @@ class ObjectIntake:
         uploads = [entry for entry, _ in entries]
         outcomes = await self.ingest.store_batch(project_id, uploads, actor, batch)
         limit = self.ingest.max_item_bytes
-        scan = stored.generation + 1
+        scan = _scan_mark(stored)
         taken = []
         for listed, (entry, read), outcome in zip(group, entries, outcomes, strict=True):
             error = outcome.error.reason if outcome.error else ""
@@ -162,6 +172,15 @@ class ObjectIntake:
             media_ref=media_ref,
         )
         return upload, True
+
+
+def _scan_mark(stored: StoredBucket) -> int:
+    """The scan a record written now carries: that of the full listing under
+    way, so it counts as seen; else that of the last one completed, so the
+    next one finds it unseen if its object goes."""
+    bucket = stored.bucket
+    running_full = bucket.full and bucket.state == SyncState.SYNC_STATE_RUNNING
+    return stored.generation + 1 if running_full else stored.generation
 
 
 def _groups(objects: Sequence[ListedObject], max_bytes: int) -> Iterator[list[ListedObject]]:
@@ -239,6 +258,8 @@ def _count(bucket: Bucket, taken: TakenIn) -> None:
     outcome = taken.outcome
     if taken.read:
         counts.read += 1
+    if taken.replaced:
+        counts.deleted += 1
     if outcome.error is not None:
         counts.failed += 1
         if len(bucket.failures) < MAX_FAILURES:
