@@ -11,6 +11,8 @@ touches the data of `make run`. Prints progress and the figures.
 `--only audit --audit-entries 100000` the audit log's queries and export at that size;
 `--only datasets --dataset-items 100000` versions and exports of that many items;
 `--only browse --browse-items 100000` a page of each item listing filter at that size;
+`--only buckets --bucket-objects 100000` a bucket sync of that many objects on
+moto's S3 server, then of 1,000 more;
 `--only sdk` the SDK's uploads of texts and images beside the raw API's, and its
 retries after injected failures;
 `--only compare` (`make bench-compare`, not part of the default run) the same
@@ -50,12 +52,13 @@ def main() -> int:
             "audit",
             "datasets",
             "browse",
+            "buckets",
             "sdk",
             "compare",
         ),
         help="run only the bus, path and review; the models; the database alone; "
         "the scale scenario; the audit log's queries; dataset versions and exports; "
-        "item listings; the SDK's uploads; or the comparison with Label Studio",
+        "item listings; bucket sync; the SDK's uploads; or the comparison with Label Studio",
     )
     parser.add_argument(
         "--audit-entries",
@@ -74,6 +77,12 @@ def main() -> int:
         type=int,
         default=100_000,
         help="items of every status seeded before a page of each listing filter is timed",
+    )
+    parser.add_argument(
+        "--bucket-objects",
+        type=int,
+        default=100_000,
+        help="objects in the bucket before its first sync",
     )
     parser.add_argument(
         "--sizes",
@@ -124,6 +133,11 @@ def main() -> int:
 
         print()
         bench_browse(args.browse_items)
+    if args.only in (None, "buckets"):
+        from bench.buckets import bench_buckets
+
+        print()
+        bench_buckets(args.bucket_objects)
     if args.only in (None, "sdk"):
         from bench.sdk import bench_sdk
 

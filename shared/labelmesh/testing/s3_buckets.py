@@ -1,4 +1,5 @@
-"""Customers' buckets on the in-process moto S3 server, for bucket sync to read.
+"""Customers' buckets on the in-process moto S3 server, for bucket sync to read,
+and readers that note what a sync listed and read.
 
 Objects are put through moto's backend directly: a hundred thousand go in
 seconds, where as many PUT requests would take minutes. Sync still reads them
@@ -7,10 +8,15 @@ over HTTP."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from minio import Minio
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.s3.models import S3Backend, s3_backends
+
+from labelmesh.ingest.buckets.ports import BucketReader, BucketReaders
+from labelmesh.ingest.buckets.records import ListedObject, StoredBucket
 
 ACCESS_KEY = "customer"
 SECRET_KEY = "customer-secret"
@@ -39,3 +45,43 @@ def delete_objects(bucket: str, keys: Iterable[str]) -> None:
 def _backend() -> S3Backend:
     backend: S3Backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
     return backend
+
+
+@dataclass
+class CountingReader:
+    """A real bucket reader that notes which keys each call listed and read."""
+
+    reader: BucketReader
+    listed: list[str] = field(default_factory=list)
+    read_keys: list[str] = field(default_factory=list)
+
+    async def list_after(self, after: str, limit: int) -> list[ListedObject]:
+        page = await self.reader.list_after(after, limit)
+        self.listed += [o.key for o in page]
+        return page
+
+    async def stat(self, key: str) -> ListedObject | None:
+        return await self.reader.stat(key)
+
+    async def read(self, key: str) -> bytes:
+        self.read_keys.append(key)
+        return await self.reader.read(key)
+
+    def presigned_url(self, key: str, expires: timedelta) -> str:
+        return self.reader.presigned_url(key, expires)
+
+    def forget(self) -> None:
+        self.listed.clear()
+        self.read_keys.clear()
+
+
+@dataclass
+class CountingReaders:
+    readers: BucketReaders
+    counting: dict[str, CountingReader] = field(default_factory=dict)
+
+    def reader(self, stored: StoredBucket) -> CountingReader:
+        bucket_id = stored.bucket.bucket_id
+        if bucket_id not in self.counting:
+            self.counting[bucket_id] = CountingReader(self.readers.reader(stored))
+        return self.counting[bucket_id]

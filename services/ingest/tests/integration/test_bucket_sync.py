@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -18,13 +17,13 @@ from labelmesh.core.outbox import stored_events
 from labelmesh.ingest.adapters.repository import ITEMS
 from labelmesh.ingest.app import IngestApp, build_app
 from labelmesh.ingest.buckets.notifications import CREATED, REMOVED, ObjectEvent
-from labelmesh.ingest.buckets.ports import BucketReader, BucketReaders
-from labelmesh.ingest.buckets.records import ListedObject, StoredBucket
 from labelmesh.ingest.config import IngestSettings
 from labelmesh.testing.exports import png
 from labelmesh.testing.s3_buckets import (
     ACCESS_KEY,
     SECRET_KEY,
+    CountingReader,
+    CountingReaders,
     customer_bucket,
     delete_objects,
     put_objects,
@@ -42,46 +41,6 @@ pytestmark = pytest.mark.integration
 DANA = user_actor("dana")
 # The suite's sizes; `make bench` (bench/buckets.py) syncs 100,000 then 1,000 more.
 FIRST, MORE = 2_500, 1_000
-
-
-@dataclass
-class CountingReader:
-    """A real bucket reader that notes which keys each call listed and read."""
-
-    reader: BucketReader
-    listed: list[str] = field(default_factory=list)
-    read_keys: list[str] = field(default_factory=list)
-
-    async def list_after(self, after: str, limit: int) -> list[ListedObject]:
-        page = await self.reader.list_after(after, limit)
-        self.listed += [o.key for o in page]
-        return page
-
-    async def stat(self, key: str) -> ListedObject | None:
-        return await self.reader.stat(key)
-
-    async def read(self, key: str) -> bytes:
-        self.read_keys.append(key)
-        return await self.reader.read(key)
-
-    def presigned_url(self, key: str, expires: timedelta) -> str:
-        return self.reader.presigned_url(key, expires)
-
-    def forget(self) -> None:
-        self.listed.clear()
-        self.read_keys.clear()
-
-
-@dataclass
-class CountingReaders:
-    readers: BucketReaders
-    counting: dict[str, CountingReader] = field(default_factory=dict)
-
-    def reader(self, stored: StoredBucket) -> CountingReader:
-        bucket_id = stored.bucket.bucket_id
-        if bucket_id not in self.counting:
-            self.counting[bucket_id] = CountingReader(self.readers.reader(stored))
-        return self.counting[bucket_id]
 
 
 @dataclass
