@@ -73,7 +73,7 @@ def build_app(settings: IngestSettings) -> IngestApp:
     readers = MinioBucketReaders()
     endpoints = EndpointCheck(policy)
     intake = ObjectIntake(ingest, objects, readers, settings.url_batch_bytes)
-    sync_worker = SyncWorker(bucket_repository, BucketSync(intake, endpoints.check))
+    sync_worker = SyncWorker(bucket_repository, BucketSync(intake, endpoints.check), metrics)
     buckets = Buckets(
         bucket_repository,
         projects,

@@ -153,6 +153,12 @@ async def test_a_second_sync_lists_and_reads_only_the_objects_added_since(
 
     synced, seen = await harness.sync(bucket)
     assert (seen.listed, seen.read_keys, synced.counts.stored) == ([], [], 0)
+    registry = harness.app.service.platform.registry
+    objects = "labelmesh_ingest_bucket_objects_total"
+    assert registry.get_sample_value(objects, {"outcome": "read"}) == FIRST + MORE
+    assert registry.get_sample_value(objects, {"outcome": "stored"}) == FIRST + MORE
+    syncs = registry.get_sample_value("labelmesh_ingest_bucket_syncs_total", {"state": "succeeded"})
+    assert syncs == 3
 
 
 async def test_a_full_sync_reads_only_changed_objects_and_mirrors_deletions(

@@ -9,13 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 from labelmesh.ingest.buckets.ports import BucketRepository, BucketUnreadable
 from labelmesh.ingest.buckets.records import StoredBucket
 from labelmesh.ingest.buckets.sync import BucketSync
-from labelmesh.v1.ingest_service_pb2 import SyncState
+from labelmesh.ingest.metrics import IngestMetrics
+from labelmesh.v1.ingest_service_pb2 import SyncCounts, SyncState
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +30,10 @@ class LostLease(Exception):
 
 
 class SyncWorker:
-    def __init__(self, buckets: BucketRepository, sync: BucketSync) -> None:
+    def __init__(self, buckets: BucketRepository, sync: BucketSync, metrics: IngestMetrics) -> None:
         self.buckets = buckets
         self.sync = sync
+        self.metrics = metrics
         self.name = f"bucket-sync-{uuid.uuid4().hex[:12]}"
         self.waiting = asyncio.Event()
 
@@ -62,8 +65,12 @@ class SyncWorker:
             bucket.sync_started_at.FromDatetime(now)
         bucket.state = SyncState.SYNC_STATE_RUNNING
         bucket.error = ""
+        started = time.monotonic()
+        # What the metrics have counted of this sync (one taken over brings its counts).
+        reported = SyncCounts()
+        reported.CopyFrom(bucket.counts)
         try:
-            await self.sync.run(stored, lambda: self._save(stored))
+            await self.sync.run(stored, lambda: self._save(stored, reported))
             bucket.state = SyncState.SYNC_STATE_SUCCEEDED
         except LostLease:
             log.warning("the sync of bucket %s was taken over by another worker", bucket.bucket_id)
@@ -77,9 +84,18 @@ class SyncWorker:
             bucket.error = f"internal error: {type(exc).__name__}; syncing again resumes"
         bucket.sync_finished_at.FromDatetime(datetime.now(UTC))
         with contextlib.suppress(LostLease):
-            await self._save(stored)
+            await self._save(stored, reported)
+        state = SyncState.Name(bucket.state).removeprefix("SYNC_STATE_").lower()
+        self.metrics.bucket_syncs.labels(state).inc()
+        self.metrics.bucket_sync_seconds.observe(time.monotonic() - started)
         return True
 
-    async def _save(self, stored: StoredBucket) -> None:
+    async def _save(self, stored: StoredBucket, reported: SyncCounts) -> None:
         if not await self.buckets.save(stored, self.name, datetime.now(UTC) + LEASE):
             raise LostLease()
+        counts = stored.bucket.counts
+        for field in SyncCounts.DESCRIPTOR.fields:
+            added = getattr(counts, field.name) - getattr(reported, field.name)
+            if added > 0:
+                self.metrics.bucket_objects.labels(field.name).inc(added)
+        reported.CopyFrom(counts)
