@@ -230,7 +230,7 @@ def _copy(bucket: Bucket) -> Bucket:
 
 def _copy_field(source: Bucket, target: Bucket, name: str) -> None:
     field = Bucket.DESCRIPTOR.fields_by_name[name]
-    if field.label == field.LABEL_REPEATED:
+    if field.is_repeated:
         getattr(target, name).extend(getattr(source, name))
     elif field.message_type is not None:
         if source.HasField(name):
