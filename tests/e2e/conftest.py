@@ -3,6 +3,7 @@ called with API keys the stack's first admin key makes."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 
 from labelmesh.devstack.keys import StackKeys
 from labelmesh.devstack.services import ServiceAddress, running_services, stack_env
+from labelmesh.sdk import Endpoints
+from labelmesh.sdk.endpoints import SERVICES
 
 from .rest_api import RestApi
 
@@ -53,3 +56,17 @@ def client(keys: StackKeys) -> Iterator[httpx.Client]:
 def api(stack: dict[str, ServiceAddress], client: httpx.Client) -> RestApi:
     """The running services over REST, with the calls that the flows share."""
     return RestApi(stack, client)
+
+
+@pytest.fixture
+def env(stack: dict[str, ServiceAddress], keys: StackKeys, tmp_path: Path) -> dict[str, str]:
+    """A CLI user's environment: logged in through variables, config and cache of their own."""
+    endpoints = Endpoints({name: stack[name].rest for name in SERVICES})
+    return {
+        **os.environ,
+        "LABELMESH_ENDPOINTS": endpoints.spec(),
+        "LABELMESH_API_KEY": keys.admin_key,
+        "LABELMESH_CONFIG": str(tmp_path / "config.json"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "COLUMNS": "200",
+    }

@@ -7,48 +7,18 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from labelmesh.devstack.keys import StackKeys
-from labelmesh.devstack.services import ServiceAddress
-from labelmesh.sdk import Endpoints
-from labelmesh.sdk.endpoints import SERVICES
 from labelmesh.sdk.upload_log import read_log
 from labelmesh.testing.services import wait_for
 
+from .cli_runner import LABELMESH, labelmesh, last_json
 from .rest_api import RestApi
 
 pytestmark = pytest.mark.e2e
-
-LABELMESH = str(Path(sys.executable).with_name("labelmesh"))
-
-
-@pytest.fixture
-def env(stack: dict[str, ServiceAddress], keys: StackKeys, tmp_path: Path) -> dict[str, str]:
-    """A user's environment: logged in through variables, config and cache of their own."""
-    endpoints = Endpoints({name: stack[name].rest for name in SERVICES})
-    return {
-        **os.environ,
-        "LABELMESH_ENDPOINTS": endpoints.spec(),
-        "LABELMESH_API_KEY": keys.admin_key,
-        "LABELMESH_CONFIG": str(tmp_path / "config.json"),
-        "XDG_CACHE_HOME": str(tmp_path / "cache"),
-        "COLUMNS": "200",
-    }
-
-
-def labelmesh(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [LABELMESH, *args], env=env, capture_output=True, text=True, timeout=300, check=False
-    )
-
-
-def last_json(output: str) -> Any:
-    return json.loads(output.strip().splitlines()[-1])
 
 
 def manifest(path: Path, texts: list[str]) -> Path:
