@@ -117,7 +117,10 @@ def facets_of(
     classes: tuple[str, ...],
     annotators: tuple[str, ...],
 ) -> list[str]:
-    """Every facet a filter may look the item up by."""
+    """Every facet a filter may look the item up by; none for a deleted item,
+    which browsing no longer lists."""
+    if item.deleted_at is not None:
+        return []
     found = [EVERY_ITEM, facet("status", status.value), facet("type", _type_name(item.data_type))]
     if item.source:
         found.append(facet("source", item.source))

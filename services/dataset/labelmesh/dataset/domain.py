@@ -35,6 +35,7 @@ from labelmesh.v1.events_pb2 import (
     DataType,
     Envelope,
     ItemCompleted,
+    ItemDeleted,
     ItemFlagged,
     ItemIngested,
     ModelRef,
@@ -72,10 +73,14 @@ def projected(item: ProjectedItem | None, envelope: Envelope, event: Message) ->
     item = item or ProjectedItem(envelope.item_id, envelope.project_id)
     at = envelope.occurred_at.ToDatetime(UTC)
     if isinstance(event, ItemIngested):
+        # Content deleted and then brought in again is the same item again.
+        deleted_at = item.deleted_at if item.deleted_at and item.deleted_at > at else None
         return replace(
             item,
             data_type=int(event.data_type),
             media_key=event.media_key,
+            media_uri=event.media_uri,
+            deleted_at=deleted_at,
             sha256=event.content_sha256,
             content_type=event.content_type,
             filename=event.filename,
@@ -87,6 +92,8 @@ def projected(item: ProjectedItem | None, envelope: Envelope, event: Message) ->
             source_uri=event.source_uri,
             created_at=at,
         )
+    if isinstance(event, ItemDeleted):
+        return replace(item, deleted_at=max(at, item.deleted_at or at))
     if isinstance(event, AnnotationSubmitted):
         trace = item.annotations.get(event.annotation_id, AnnotationTrace(event.annotation_id))
         submitted = replace(
@@ -214,7 +221,7 @@ def check_filter(filter: DatasetFilter, project: ProjectSpec, at: str = "filter"
 def dataset_item(item: ProjectedItem, filter: DatasetFilter) -> DatasetItem | None:
     """The item as a version with `filter` holds it, or None if it takes none of it."""
     acceptance = item.acceptance
-    if acceptance is None:
+    if acceptance is None or item.deleted_at is not None:
         return None
     statuses = set(filter.statuses) or {AcceptedStatus.ACCEPTED_STATUS_ACCEPTED}
     if STATUS_VALUES[item.status or ItemStatus.ACCEPTED] not in statuses:
@@ -248,6 +255,7 @@ def dataset_item(item: ProjectedItem, filter: DatasetFilter) -> DatasetItem | No
         lineage=origin,
         width=item.width,
         height=item.height,
+        media_uri=item.media_uri,
     )
 
 

@@ -114,6 +114,11 @@ class ExportWorker:
         gate = asyncio.Semaphore(MEDIA_READS)
 
         async def read(item: DatasetItem) -> bytes | None:
+            if item.media_uri and not item.media_key:
+                raise ExportFailed(
+                    f"item {item.item_id}: its media stays in {item.media_uri}, which exports "
+                    "do not read; export without media, or sync the bucket by copy"
+                )
             if not item.media_key:
                 return None
             async with gate:

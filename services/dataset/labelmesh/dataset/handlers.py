@@ -26,8 +26,8 @@ from labelmesh.v1.events_pb2 import (
     Envelope,
     GoldStandardSet,
     IngestRejected,
-    ItemDeleted,
     ItemCompleted,
+    ItemDeleted,
     ItemFlagged,
     ItemIngested,
     PredictionCreated,
@@ -135,6 +135,7 @@ async def remember_rules(
 
 PROJECTED = (
     ItemIngested,
+    ItemDeleted,
     AnnotationSubmitted,
     AnnotationAutoAccepted,
     ReviewDecided,
@@ -152,7 +153,6 @@ TABLE = EventTable[DatasetFetch](
     ],
     ignored=[
         IngestRejected,
-        ItemDeleted,
         PredictionCreated,
         PredictionFailed,
         SuggestionAccepted,

@@ -85,6 +85,12 @@ class ProjectedItem:
     source_uri: str = ""
     # When ingest created it: its ItemIngested's occurred_at.
     created_at: datetime | None = None
+    # Media kept in a customer's bucket ("s3://bucket/key"), for an item
+    # synced by reference.
+    media_uri: str = ""
+    # When ingest deleted it (ItemDeleted), unless it came in again after.
+    # Kept as a tombstone: later events of the item do not bring it back.
+    deleted_at: datetime | None = None
     # Its place in its project's browsing order: 1 for the first item the
     # projection heard of, and so on; 0 until the projection stores it.
     seq: int = 0

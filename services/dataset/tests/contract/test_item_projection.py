@@ -70,6 +70,7 @@ def accepted(item_id: str, project: str = "p1") -> ProjectedItem:
         source_uri="https://example.org/cat.png",
         created_at=AT,
         seq=7,
+        media_uri="s3://photos/cat.png",
     )
 
 
@@ -148,3 +149,18 @@ async def test_browsing_finds_a_facets_items_within_a_span_of_places(backend: Ba
     assert summary.annotators == ("ann",) and summary.metadata == {"site": "berlin"}
     assert {"class:cat", "annotator:ann", "meta:site=berlin", "source:url"} <= summary.facets
     assert [i.item_id for i in await items.browse("p2", "all", 1, 100)] == ["x1"]
+
+
+async def test_a_deleted_item_is_kept_but_neither_browsed_nor_taken_by_versions(
+    backend: Backend,
+) -> None:
+    items = await projection_of(backend)
+    gone = replace(accepted("gone"), seq=1, deleted_at=AT)
+    async with backend.uow.begin() as tx:
+        await items.put_many(tx, [gone, replace(accepted("kept"), seq=2)])
+        assert await items.get_many(tx, ["gone"]) == {"gone": gone}
+
+    versioned = [i.item_id async for batch in items.accepted("p1", 10) for i in batch]
+    assert versioned == ["kept"]
+    assert [i.item_id for i in await items.browse("p1", "all", 1, 10)] == ["kept"]
+    assert [i.item_id for i in await items.browse("p1", "class:cat", 1, 10)] == ["kept"]

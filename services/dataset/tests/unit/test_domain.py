@@ -32,6 +32,7 @@ from labelmesh.v1.events_pb2 import (
     DatasetFilter,
     DataType,
     ItemCompleted,
+    ItemDeleted,
     ItemFlagged,
     ItemIngested,
     ModelRef,
@@ -199,6 +200,30 @@ def test_a_versions_item_carries_the_image_size_ingest_recorded() -> None:
     item = accepted_item([box("cat")], data_type=DataType.DATA_TYPE_IMAGE, width=640, height=480)
     kept = dataset_item(item, DatasetFilter())
     assert kept is not None and (kept.width, kept.height) == (640, 480)
+
+
+def test_a_referenced_items_media_uri_is_kept_into_its_versions() -> None:
+    item = accepted_item([box("cat")], media_uri="s3://photos/cats/1.png")
+    kept = dataset_item(item, DatasetFilter())
+    assert kept is not None and (kept.media_key, kept.media_uri) == ("", "s3://photos/cats/1.png")
+
+
+def test_a_deleted_item_stays_deleted_whatever_comes_after_it_until_it_comes_in_again() -> None:
+    deleted = ItemDeleted(reason="object deleted: s3://photos/1.png")
+    item = through(
+        (ItemIngested(media_uri="s3://photos/1.png"), 0),
+        (AnnotationSubmitted(annotation_id="a1", annotator="ann"), 1),
+        (deleted, 3),
+        (completed([box("cat")]), 2),  # made before the deletion, heard after it
+        (deleted, 3),
+    )
+    assert item.deleted_at == T0 + timedelta(minutes=3)
+    assert item.acceptance is not None, "its labels are kept for the versions made before"
+    assert dataset_item(item, DatasetFilter()) is None
+    stale = ItemIngested(media_uri="s3://photos/1.png")
+    assert projected(item, event(stale, "i1", T0), stale).deleted_at == item.deleted_at
+    again = projected(item, event(stale, "i1", T0 + timedelta(minutes=9)), stale)
+    assert again.deleted_at is None and dataset_item(again, DatasetFilter()) is not None
 
 
 def test_the_filter_keeps_labels_of_its_classes_and_drops_items_left_without_any() -> None:

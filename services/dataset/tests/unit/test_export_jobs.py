@@ -16,7 +16,13 @@ from labelmesh.dataset.export_jobs import ExportAsk, Exports, archive_key
 from labelmesh.dataset.export_worker import ExportWorker
 from labelmesh.testing.exports import png
 from labelmesh.testing.memory import MemoryState
-from labelmesh.testing.twins.dataset import DatasetWorld, InMemoryExportJobRepository, box, cls
+from labelmesh.testing.twins.dataset import (
+    DatasetWorld,
+    InMemoryExportJobRepository,
+    box,
+    cls,
+    event,
+)
 from labelmesh.v1.dataset_service_pb2 import (
     ArchiveFormat,
     ExportFormat,
@@ -24,7 +30,7 @@ from labelmesh.v1.dataset_service_pb2 import (
     ExportState,
     StartExportRequest,
 )
-from labelmesh.v1.events_pb2 import DatasetVersion
+from labelmesh.v1.events_pb2 import DatasetVersion, DataType, ItemIngested
 
 
 class Setup:
@@ -116,6 +122,27 @@ async def test_a_job_whose_media_is_missing_fails_naming_the_item_and_is_retried
     assert created and again.state == ExportState.EXPORT_STATE_QUEUED
     await setup.worker.run_next()
     assert (await setup.exports.job(job.job_id)).state == ExportState.EXPORT_STATE_SUCCEEDED
+
+
+async def test_an_export_with_media_kept_in_a_customers_bucket_fails_naming_it(
+    setup: Setup,
+) -> None:
+    await setup.world.project()
+    await setup.world.accepted("i0", [box("cat")])
+    referenced = ItemIngested(
+        data_type=DataType.DATA_TYPE_IMAGE, media_uri="s3://photos/i0.png", width=16, height=12
+    )
+    await setup.world.hear([event(referenced, "i0")])
+    version, _ = await setup.world.version()
+    stored = await setup.world.datasets.version(version.version_id)
+    ask = setup.ask(version, ExportFormat.EXPORT_FORMAT_COCO, include_media=True)
+
+    job, _ = await setup.exports.start(stored, ask)
+    await setup.worker.run_next()
+
+    failed = await setup.exports.job(job.job_id)
+    assert failed.state == ExportState.EXPORT_STATE_FAILED
+    assert "item i0" in failed.error and "s3://photos/i0.png" in failed.error
 
 
 async def test_a_format_that_does_not_fit_the_project_is_refused(setup: Setup) -> None:

@@ -12,6 +12,7 @@ from labelmesh.v1.events_pb2 import (
     AutoAnnotationRules,
     CompletionSource,
     ItemCompleted,
+    ItemDeleted,
     ItemIngested,
 )
 
@@ -67,3 +68,22 @@ async def test_items_heard_of_for_the_first_time_take_the_next_places_of_their_p
     places = {i: world.items.items[i].seq for i in ("i1", "i2", "i3", "j1")}
     assert places == {"i1": 1, "i2": 2, "i3": 3, "j1": 1}
     assert await world.items.extent("p1") == 4 and await world.items.extent("p2") == 2
+
+
+async def test_an_item_deleted_by_ingest_leaves_new_versions_and_a_redelivery_is_harmless(
+    world: DatasetWorld,
+) -> None:
+    await world.project()
+    done = ItemCompleted(
+        annotation_id="a1",
+        labels=[cls("cat")],
+        completion_source=CompletionSource.COMPLETION_SOURCE_HUMAN,
+    )
+    await world.hear([event(ItemIngested(filename="a.png"), "i1"), event(done, "i1")])
+    deleted = event(ItemDeleted(reason="object deleted"), "i1", T0 + timedelta(minutes=1))
+
+    await world.hear([deleted, event(ItemDeleted(reason="never seen"), "unknown")])
+    await world.hear([deleted])
+
+    assert world.items.items["i1"].deleted_at == T0 + timedelta(minutes=1)
+    assert [i async for batch in world.items.accepted("p1", 10) for i in batch] == []

@@ -60,7 +60,11 @@ class InMemoryItemProjection:
 
     async def accepted(self, project_id: str, batch: int) -> AsyncIterator[list[ProjectedItem]]:
         found = sorted(
-            (i for i in self.items.values() if i.project_id == project_id and i.acceptance),
+            (
+                i
+                for i in self.items.values()
+                if i.project_id == project_id and i.acceptance and i.deleted_at is None
+            ),
             key=lambda i: order_key(i.item_id),
         )
         for first in range(0, len(found), batch):

@@ -71,7 +71,8 @@ def item_document(item: ProjectedItem) -> Document:
             to_document(acceptance, None, labels=list(acceptance.labels)) if acceptance else None
         ),
         status=str(item.status) if item.status else None,
-        accepted=acceptance is not None,
+        # What versions take: a deleted item's labels stay in those made before only.
+        accepted=acceptance is not None and item.deleted_at is None,
         bucket=bucket_of(item.item_id),
         state=str(state),
         classes=list(classes),
@@ -121,6 +122,9 @@ def item_of(document: Document) -> ProjectedItem:
         source_uri=document.get("source_uri", ""),
         created_at=aware(document.get("created_at")),
         seq=document.get("seq", 0),
+        # Items projected before bucket sync have neither.
+        media_uri=document.get("media_uri", ""),
+        deleted_at=aware(document.get("deleted_at")),
     )
 
 

@@ -194,7 +194,8 @@ class Writer:
             self._context.archive.write(name, media.data)
             data[object_name] = name
         else:
-            data[object_name] = item.media_key
+            # Media kept in its bucket is named as Label Studio's cloud storage names it.
+            data[object_name] = item.media_uri or item.media_key
         data["labelmesh_item_id"] = item.item_id
         if item.media_key:
             data["labelmesh_media_key"] = item.media_key

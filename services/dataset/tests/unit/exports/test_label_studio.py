@@ -351,6 +351,17 @@ def test_unsplit_exports_without_media_are_deterministic(tmp_path: Path) -> None
     assert {t["data"]["split"] for t in tasks} == {"all"}
 
 
+def test_media_kept_in_a_customers_bucket_is_named_by_its_s3_uri(tmp_path: Path) -> None:
+    sample = image_sample(splits=False)
+    for item in sample.items:
+        item.media_uri, item.media_key = f"s3://photos/{item.item_id}.png", ""
+
+    tasks = _tasks(_export(sample, tmp_path / "export", include_media=False))
+
+    assert [t["data"]["image"] for t in tasks] == [i.media_uri for i in sample.items]
+    assert not any("labelmesh_media_key" in t["data"] for t in tasks)
+
+
 def test_an_image_that_cannot_be_read_fails_the_export(tmp_path: Path) -> None:
     sample = image_sample()
     del sample.media["img-1"]
