@@ -21,9 +21,11 @@ from labelmesh.testing.s3_buckets import (
     delete_objects,
     put_objects,
 )
+from labelmesh.testing.services import wait_for
 
 from .cli_runner import labelmesh, last_json
 from .rest_api import RestApi
+from .test_browse import listed
 
 pytestmark = pytest.mark.e2e
 
@@ -131,6 +133,12 @@ def test_a_copied_bucket_mirrors_deletions_and_takes_event_notifications(
     assert int(full["counts"]["deleted"]) == 1
     assert api.client.get(f"{ingest}/v1/items/{item_of(project_id, gone)}").status_code == 404
     assert api.client.get(f"{ingest}/v1/items/{item_of(project_id, kept)}").status_code == 200
+
+    def browsed_without_the_deleted_item() -> bool:
+        found = {i["item_id"] for i in listed(api, project_id, source="bucket")[0]}
+        return found == {item_of(project_id, kept)}
+
+    wait_for(browsed_without_the_deleted_item, "the dataset service to hear of the deletion")
 
     arrived = png(4, 7)
     put_objects(name, [("arrived.png", arrived)])
