@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from labelmesh.core.claim_loop import run_claims
 from labelmesh.core.storage import ObjectNotFound
 from labelmesh.dataset.export_jobs import Exports, archive_key
 from labelmesh.dataset.exports.archive import archive_content_type
@@ -51,18 +52,8 @@ class ExportWorker:
         exports.wake = self.waiting.set
 
     async def run(self) -> None:
-        """Run jobs as they come, until cancelled. A failure outside a job (the
-        database unreachable) is logged and the loop goes on."""
-        while True:
-            try:
-                ran = await self.run_next()
-            except Exception:
-                log.exception("claiming an export job failed; retrying")
-                ran = False
-            if not ran:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.waiting.wait(), POLL_SECONDS)
-                self.waiting.clear()
+        """Run jobs as they come, until cancelled."""
+        await run_claims(self.run_next, self.waiting, POLL_SECONDS, "an export job")
 
     async def run_next(self) -> bool:
         """Claim and run one job; False if none was waiting."""

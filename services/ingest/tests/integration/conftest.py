@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -16,9 +17,30 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from labelmesh.core.config import CoreSettings
+from labelmesh.ingest.config import IngestSettings
 from labelmesh.testing.exports import png
+from labelmesh.testing.services import service_settings
 
 PNG = png(4, 3)
+
+
+def ingest_settings(core: CoreSettings, moto_endpoint: str, **fields: object) -> IngestSettings:
+    """Ingest's settings on the test's S3 server, in a media bucket of its own,
+    allowed to reach the loopback interface."""
+    return service_settings(
+        IngestSettings,
+        core,
+        object_store="s3",
+        s3_endpoint=moto_endpoint,
+        s3_access_key="testing",
+        s3_secret_key="testing",
+        s3_bucket=f"media-{uuid.uuid4().hex[:12]}",
+        url_allow_networks="127.0.0.0/8",
+        **fields,
+    )
+
+
 HUGE_BYTES = 64 * 1024 * 1024
 CHUNK = 64 * 1024
 

@@ -17,7 +17,6 @@ from labelmesh.core.outbox import stored_events
 from labelmesh.ingest.adapters.repository import ITEMS
 from labelmesh.ingest.app import IngestApp, build_app
 from labelmesh.ingest.buckets.notifications import CREATED, REMOVED, ObjectEvent
-from labelmesh.ingest.config import IngestSettings
 from labelmesh.testing.exports import png
 from labelmesh.testing.s3_buckets import (
     ACCESS_KEY,
@@ -28,7 +27,6 @@ from labelmesh.testing.s3_buckets import (
     delete_objects,
     put_objects,
 )
-from labelmesh.testing.services import service_settings
 from labelmesh.v1.events_pb2 import ProjectSpec
 from labelmesh.v1.ingest_service_pb2 import (
     Bucket,
@@ -36,6 +34,8 @@ from labelmesh.v1.ingest_service_pb2 import (
     RegisterBucketRequest,
     SyncState,
 )
+
+from .conftest import ingest_settings
 
 pytestmark = pytest.mark.integration
 DANA = user_actor("dana")
@@ -92,17 +92,7 @@ class Harness:
 
 @pytest.fixture
 async def harness(core_settings: CoreSettings, moto_endpoint: str) -> AsyncIterator[Harness]:
-    settings = service_settings(
-        IngestSettings,
-        core_settings,
-        object_store="s3",
-        s3_endpoint=moto_endpoint,
-        s3_access_key="testing",
-        s3_secret_key="testing",
-        s3_bucket=f"media-{uuid.uuid4().hex[:12]}",
-        url_allow_networks="127.0.0.0/8",
-    )
-    app = build_app(settings)
+    app = build_app(ingest_settings(core_settings, moto_endpoint))
     readers = CountingReaders(app.sync_worker.sync.intake.readers)
     app.sync_worker.sync.intake.readers = readers
     assert app.service.on_start is not None

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -20,11 +19,10 @@ from labelmesh.ingest.app import IngestApp, build_app
 from labelmesh.ingest.config import IngestSettings
 from labelmesh.ingest.manifest import CSV, JSONL
 from labelmesh.ingest.manifest_import import ManifestImport
-from labelmesh.testing.services import service_settings
 from labelmesh.v1.events_pb2 import ProjectSpec
 from labelmesh.v1.ingest_service_pb2 import ManifestMapping
 
-from .conftest import PNG, MediaServer
+from .conftest import PNG, MediaServer, ingest_settings
 
 pytestmark = pytest.mark.integration
 STAGED = "imports/p1/batch-1/dog.png"
@@ -32,15 +30,9 @@ DOG = PNG + b"dog"
 
 
 def settings_for(core: CoreSettings, moto_endpoint: str, **fields: object) -> IngestSettings:
-    return service_settings(
-        IngestSettings,
+    return ingest_settings(
         core,
-        object_store="s3",
-        s3_endpoint=moto_endpoint,
-        s3_access_key="testing",
-        s3_secret_key="testing",
-        s3_bucket=f"media-{uuid.uuid4().hex[:12]}",
-        url_allow_networks="127.0.0.0/8",
+        moto_endpoint,
         url_timeout_seconds=2,
         max_item_bytes=1024 * 1024,
         **fields,

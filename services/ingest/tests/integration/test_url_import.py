@@ -3,7 +3,6 @@ HTTP server on the loopback interface, which these settings allow."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -16,13 +15,11 @@ from labelmesh.core.outbox import stored_events
 from labelmesh.ingest.adapters.fetcher import HttpFetcher
 from labelmesh.ingest.addresses import AddressPolicy, parse_networks
 from labelmesh.ingest.app import IngestApp, build_app
-from labelmesh.ingest.config import IngestSettings
 from labelmesh.ingest.domain import Upload
 from labelmesh.ingest.url_import import MAX_URLS, UrlImport, UrlItem
-from labelmesh.testing.services import service_settings
 from labelmesh.v1.events_pb2 import ProjectSpec
 
-from .conftest import PNG, MediaServer
+from .conftest import PNG, MediaServer, ingest_settings
 
 pytestmark = pytest.mark.integration
 CAT = {"labels": [{"classification": {"label": "cat"}}], "annotator": "ann"}
@@ -30,15 +27,9 @@ CAT = {"labels": [{"classification": {"label": "cat"}}], "annotator": "ann"}
 
 @pytest.fixture
 async def app(core_settings: CoreSettings, moto_endpoint: str) -> AsyncIterator[IngestApp]:
-    settings = service_settings(
-        IngestSettings,
+    settings = ingest_settings(
         core_settings,
-        object_store="s3",
-        s3_endpoint=moto_endpoint,
-        s3_access_key="testing",
-        s3_secret_key="testing",
-        s3_bucket=f"media-{uuid.uuid4().hex[:12]}",
-        url_allow_networks="127.0.0.0/8",
+        moto_endpoint,
         url_timeout_seconds=1,
         max_item_bytes=1024 * 1024,
     )

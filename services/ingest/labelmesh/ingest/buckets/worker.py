@@ -13,6 +13,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from labelmesh.core.claim_loop import run_claims
 from labelmesh.ingest.buckets.ports import BucketRepository, BucketUnreadable
 from labelmesh.ingest.buckets.records import StoredBucket
 from labelmesh.ingest.buckets.sync import BucketSync
@@ -41,18 +42,8 @@ class SyncWorker:
         self.waiting.set()
 
     async def run(self) -> None:
-        """Run syncs as they are queued, until cancelled. A failure outside a
-        sync (the database unreachable) is logged and the loop goes on."""
-        while True:
-            try:
-                ran = await self.run_next()
-            except Exception:
-                log.exception("claiming a bucket sync failed; retrying")
-                ran = False
-            if not ran:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.waiting.wait(), POLL_SECONDS)
-                self.waiting.clear()
+        """Run syncs as they are queued, until cancelled."""
+        await run_claims(self.run_next, self.waiting, POLL_SECONDS, "a bucket sync")
 
     async def run_next(self) -> bool:
         """Claim and run one sync; False if none was waiting."""
