@@ -9,18 +9,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry
 
 from labelmesh.core.envelopes import user_actor
-from labelmesh.core.storage import LocalDiskStore
 from labelmesh.ingest.buckets.ports import BucketUnreadable
 from labelmesh.ingest.buckets.records import ListedObject, StoredBucket
 from labelmesh.ingest.buckets.sync import UNSUPPORTED, BucketSync, ObjectIntake
-from labelmesh.ingest.metrics import IngestMetrics
-from labelmesh.ingest.usecases import Ingest
-from labelmesh.testing.memory import InMemoryProjectDirectory, InMemoryUnitOfWork, MemoryState
-from labelmesh.testing.twins.ingest import InMemoryItemRepository, InMemoryObjectRecords
-from labelmesh.v1.events_pb2 import ProjectSpec
+from labelmesh.testing.memory import InMemoryUnitOfWork, MemoryState
+from labelmesh.testing.twins.ingest import (
+    InMemoryItemRepository,
+    InMemoryObjectRecords,
+    memory_ingest,
+)
 from labelmesh.v1.ingest_service_pb2 import Bucket, BucketMode, SyncState
 
 MAX_ITEM_BYTES = 64
@@ -92,15 +91,9 @@ async def noop(bucket: Bucket) -> None:
 
 async def world(tmp_path: Path, mirror_deletions: bool) -> World:
     state = MemoryState()
-    uow = InMemoryUnitOfWork(state)
-    projects = InMemoryProjectDirectory(state)
-    async with uow.begin() as tx:
-        await projects.save(tx, ProjectSpec(project_id="p1", classes=["a"]))
-    store = LocalDiskStore(tmp_path / "media")
-    await store.ensure_ready()
-    items = InMemoryItemRepository(state)
-    metrics = IngestMetrics(CollectorRegistry())
-    ingest = Ingest(items, projects, store, uow, metrics, max_item_bytes=MAX_ITEM_BYTES)
+    ingest = await memory_ingest(tmp_path / "media", MAX_ITEM_BYTES, state)
+    assert isinstance(ingest.uow, InMemoryUnitOfWork)
+    assert isinstance(ingest.items, InMemoryItemRepository)
     bucket = DictBucket()
     intake = ObjectIntake(ingest, InMemoryObjectRecords(state), bucket, max_batch_bytes=1 << 20)
     registered = Bucket(
@@ -111,7 +104,9 @@ async def world(tmp_path: Path, mirror_deletions: bool) -> World:
         mirror_deletions=mirror_deletions,
         synced_by=user_actor("dana"),
     )
-    return World(bucket, BucketSync(intake, noop), StoredBucket(registered), uow, items)
+    return World(
+        bucket, BucketSync(intake, noop), StoredBucket(registered), ingest.uow, ingest.items
+    )
 
 
 @pytest.fixture

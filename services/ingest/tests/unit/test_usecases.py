@@ -6,38 +6,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry
 
 from labelmesh.core.envelopes import user_actor
 from labelmesh.core.errors import Conflict, InvalidField, NotFound
 from labelmesh.core.storage import LocalDiskStore
 from labelmesh.ingest.domain import MAX_INLINE_TEXT_BYTES, Upload
-from labelmesh.ingest.metrics import IngestMetrics
 from labelmesh.ingest.usecases import MAX_BATCH, Ingest
-from labelmesh.testing.memory import InMemoryProjectDirectory, InMemoryUnitOfWork, MemoryState
-from labelmesh.testing.twins.ingest import InMemoryItemRepository
-from labelmesh.v1.events_pb2 import ProjectSpec
+from labelmesh.testing.memory import InMemoryUnitOfWork, MemoryState
+from labelmesh.testing.twins.ingest import memory_ingest
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
 
 @pytest.fixture
 async def ingest(tmp_path: Path) -> Ingest:
-    state = MemoryState()
-    uow = InMemoryUnitOfWork(state)
-    projects = InMemoryProjectDirectory(state)
-    async with uow.begin() as tx:
-        await projects.save(tx, ProjectSpec(project_id="p1", classes=["a"]))
-    store = LocalDiskStore(tmp_path / "media")
-    await store.ensure_ready()
-    return Ingest(
-        InMemoryItemRepository(state),
-        projects,
-        store,
-        uow,
-        IngestMetrics(CollectorRegistry()),
-        max_item_bytes=1024,
-    )
+    return await memory_ingest(tmp_path / "media", 1024, MemoryState())
 
 
 def uow_of(ingest: Ingest) -> InMemoryUnitOfWork:

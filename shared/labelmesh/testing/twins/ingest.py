@@ -6,9 +6,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
 
 from labelmesh.core.access import ProjectGate, directory_organizations
 from labelmesh.core.errors import Conflict
+from labelmesh.core.storage import LocalDiskStore
 from labelmesh.core.uow import Transaction
 from labelmesh.ingest.adapters.buckets import SYNC_FIELDS
 from labelmesh.ingest.adapters.fetcher import HttpFetcher
@@ -20,15 +24,30 @@ from labelmesh.ingest.buckets.records import ObjectRecord, StoredBucket
 from labelmesh.ingest.buckets.registry import Buckets
 from labelmesh.ingest.buckets.sync import ObjectIntake
 from labelmesh.ingest.manifest_import import ManifestImport
+from labelmesh.ingest.metrics import IngestMetrics
 from labelmesh.ingest.records import StoredItem
 from labelmesh.ingest.secured import SecuredIngest
 from labelmesh.ingest.url_import import UrlImport
 from labelmesh.ingest.usecases import Ingest
-from labelmesh.testing.memory import MemoryState
-from labelmesh.v1.events_pb2 import Actor
+from labelmesh.testing.memory import InMemoryProjectDirectory, InMemoryUnitOfWork, MemoryState
+from labelmesh.v1.events_pb2 import Actor, ProjectSpec
 from labelmesh.v1.ingest_service_pb2 import Bucket, SyncState
 
 QUEUED, RUNNING = SyncState.SYNC_STATE_QUEUED, SyncState.SYNC_STATE_RUNNING
+
+
+async def memory_ingest(media: Path, max_item_bytes: int, state: MemoryState) -> Ingest:
+    """The ingest use cases on in-memory twins and media on local disk under
+    `media`, with one project, "p1", of one class."""
+    uow = InMemoryUnitOfWork(state)
+    projects = InMemoryProjectDirectory(state)
+    async with uow.begin() as tx:
+        await projects.save(tx, ProjectSpec(project_id="p1", classes=["a"]))
+    store = LocalDiskStore(media)
+    await store.ensure_ready()
+    metrics = IngestMetrics(CollectorRegistry())
+    items = InMemoryItemRepository(state)
+    return Ingest(items, projects, store, uow, metrics, max_item_bytes=max_item_bytes)
 
 
 def secured_ingest(ingest: Ingest, policy: AddressPolicy | None = None) -> SecuredIngest:
